@@ -1,0 +1,249 @@
+"""The department registry: ``config/departments.toml`` read, checked and loaded.
+
+A registry with a mistake stops start-up with a message naming the line, the
+department and the field, with a suggestion where the mistake looks like a typo.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tellusonce.domain.changetypes import CHANGE_TYPES
+from tellusonce.models import ChannelKind, Department
+
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
+SECRET_ENV_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{2,99}$")
+KEYS = {
+    "id", "name", "controller", "purpose", "contact_url", "channel", "webhook_url", "secret_env",
+    "email", "allow_private_network", "needs_protected_address", "receives", "reasons",
+}
+REQUIRED = ("id", "name", "purpose", "channel", "receives")
+
+
+class RegistryError(ValueError):
+    """The registry file cannot be used; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class DepartmentEntry:
+    id: str
+    name: str
+    controller: str
+    purpose: str
+    channel: str
+    receives: dict[str, list[str]]
+    reasons: dict[str, str]
+    webhook_url: str | None = None
+    secret_env: str | None = None
+    email: str | None = None
+    contact_url: str | None = None
+    allow_private_network: bool = False
+    needs_protected_address: bool = False
+
+
+@dataclass(frozen=True)
+class Registry:
+    path: Path
+    departments: tuple[DepartmentEntry, ...] = field(default_factory=tuple)
+
+    def get(self, department_id: str) -> DepartmentEntry:
+        for entry in self.departments:
+            if entry.id == department_id:
+                return entry
+        raise KeyError(department_id)
+
+
+def load_registry(path: Path, *, receiver_url: str = "http://127.0.0.1:5001") -> Registry:
+    """Read and check the registry. ``{receiver_url}`` in a webhook URL becomes ``receiver_url``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise RegistryError(f"{path}: cannot read the department registry ({e.strerror}).") from e
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise RegistryError(f"{path}: not valid TOML: {e}") from e
+    checker = _Checker(path, text.splitlines())
+    unknown_top = sorted(set(document) - {"department"})
+    if unknown_top:
+        checker.fail(None, unknown_top[0], f"unknown table {unknown_top[0]!r}; the registry holds [[department]] tables only")
+    tables = document.get("department")
+    if not isinstance(tables, list) or not tables:
+        raise RegistryError(f"{path}: no [[department]] tables found.")
+    entries: list[DepartmentEntry] = []
+    seen: set[str] = set()
+    for index, table in enumerate(tables, start=1):
+        entry = checker.department(index, table, receiver_url)
+        if entry.id in seen:
+            checker.fail(entry.id, "id", f"the id {entry.id!r} is used by more than one department")
+        seen.add(entry.id)
+        entries.append(entry)
+    return Registry(path, tuple(entries))
+
+
+class _Checker:
+    def __init__(self, path: Path, lines: Sequence[str]) -> None:
+        self.path = path
+        self.lines = lines
+
+    def line_of(self, department_id: str | None, key: str) -> int | None:
+        start = 0
+        if department_id:
+            marker = re.compile(rf"^\s*id\s*=\s*[\"']{re.escape(department_id)}[\"']")
+            start = next((i for i, line in enumerate(self.lines) if marker.match(line)), 0)
+            # Search back to the start of this [[department]] table too.
+            while start > 0 and not self.lines[start].strip().startswith("[[department]]"):
+                start -= 1
+        pattern = re.compile(rf"^\s*(\[department\.)?{re.escape(key)}\]?\s*(=|$)|^\s*\"?{re.escape(key)}\"?\s*=")
+        for i in range(start, len(self.lines)):
+            if i > start and self.lines[i].strip().startswith("[[department]]"):
+                break
+            if pattern.match(self.lines[i]):
+                return i + 1
+        return None
+
+    def fail(self, department_id: str | None, key: str, problem: str) -> None:
+        line = self.line_of(department_id, key)
+        where = f"{self.path}:{line}" if line else str(self.path)
+        who = f"department {department_id!r}" if department_id else "registry"
+        raise RegistryError(f"{where}: {who}, field {key!r}: {problem}.")
+
+    def department(self, index: int, table: Any, receiver_url: str) -> DepartmentEntry:
+        if not isinstance(table, dict):
+            raise RegistryError(f"{self.path}: department number {index} is not a table.")
+        ident = table.get("id")
+        label = ident if isinstance(ident, str) else None
+        for key in table:
+            if key not in KEYS:
+                self.fail(label, key, f"unknown field{_suggest(key, KEYS)}")
+        for key in REQUIRED:
+            if key not in table:
+                raise RegistryError(
+                    f"{self.path}: department {label or f'number {index}'!r} is missing the field {key!r}."
+                )
+        if not isinstance(ident, str) or not ID_PATTERN.match(ident):
+            self.fail(label, "id", "must be lower-case letters, digits and hyphens, starting with a letter")
+        for key in ("name", "purpose", "controller", "contact_url", "webhook_url", "secret_env", "email"):
+            if key in table and (not isinstance(table[key], str) or not table[key].strip()):
+                self.fail(ident, key, "must be a non-empty string")
+        for key in ("allow_private_network", "needs_protected_address"):
+            if key in table and not isinstance(table[key], bool):
+                self.fail(ident, key, "must be true or false")
+        channel = table["channel"]
+        if channel not in {c.value for c in ChannelKind}:
+            self.fail(ident, "channel", f"must be one of webhook, email, feed{_suggest(str(channel), [c.value for c in ChannelKind])}")
+        receives = self._receives(ident, table["receives"])
+        reasons = table.get("reasons", {})
+        if not isinstance(reasons, dict):
+            self.fail(ident, "reasons", "must be a table of change type = \"why\"")
+        for change_type in receives:
+            if not isinstance(reasons.get(change_type), str) or not reasons[change_type].strip():
+                self.fail(ident, "reasons", f"say why this department needs {change_type!r} changes (reasons.{change_type})")
+        for change_type in reasons:
+            if change_type not in receives:
+                self.fail(ident, "reasons", f"gives a reason for {change_type!r}, which this department does not receive")
+        webhook_url = table.get("webhook_url")
+        if channel == "webhook":
+            if not webhook_url:
+                self.fail(ident, "webhook_url", "a webhook department needs a webhook_url")
+            webhook_url = webhook_url.replace("{receiver_url}", receiver_url.rstrip("/"))
+            parts = urlsplit(webhook_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                self.fail(ident, "webhook_url", "must be an http or https URL")
+            if not table.get("secret_env"):
+                self.fail(ident, "secret_env", "a webhook department needs the name of the environment variable holding its whsec_ signing secret")
+            if not SECRET_ENV_PATTERN.match(table["secret_env"]):
+                self.fail(ident, "secret_env", "must be an environment variable name, like TELLUSONCE_WEBHOOK_SECRET_DVLA")
+        elif channel == "email":
+            if not table.get("email") or "@" not in table["email"]:
+                self.fail(ident, "email", "an email department needs an email address")
+        return DepartmentEntry(
+            id=ident,
+            name=table["name"].strip(),
+            controller=table.get("controller", table["name"]).strip(),
+            purpose=table["purpose"].strip(),
+            channel=channel,
+            receives=receives,
+            reasons={k: v.strip() for k, v in reasons.items()},
+            webhook_url=webhook_url if channel == "webhook" else None,
+            secret_env=table.get("secret_env") if channel == "webhook" else None,
+            email=table.get("email") if channel == "email" else None,
+            contact_url=table.get("contact_url"),
+            allow_private_network=table.get("allow_private_network", False),
+            needs_protected_address=table.get("needs_protected_address", False),
+        )
+
+    def _receives(self, ident: str, receives: Any) -> dict[str, list[str]]:
+        if not isinstance(receives, dict) or not receives:
+            self.fail(ident, "receives", "must list, for each change type, the fields this department receives")
+        result: dict[str, list[str]] = {}
+        for change_type, names in receives.items():
+            if change_type not in CHANGE_TYPES:
+                self.fail(ident, change_type, f"unknown change type{_suggest(change_type, CHANGE_TYPES)}; known: {', '.join(CHANGE_TYPES)}")
+            if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+                self.fail(ident, change_type, "must be a non-empty list of field names")
+            known = CHANGE_TYPES[change_type].field_names
+            for name in names:
+                if name not in known:
+                    self.fail(ident, change_type, f"{name!r} is not a field of {change_type!r} changes{_suggest(name, known)}")
+            if len(set(names)) != len(names):
+                self.fail(ident, change_type, "lists a field twice")
+            result[change_type] = list(names)
+        return result
+
+
+def _suggest(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def sync_registry(session: Session, registry: Registry) -> list[str]:
+    """Make the department table match the registry; departments removed become inactive.
+
+    Departments are never deleted: their notifications and consents refer to them.
+    Returns a line per change, for the operator.
+    """
+    existing = {d.id: d for d in session.scalars(select(Department))}
+    changes: list[str] = []
+    for entry in registry.departments:
+        department = existing.pop(entry.id, None)
+        if department is None:
+            department = Department(id=entry.id)
+            session.add(department)
+            changes.append(f"added {entry.id}")
+        values = {
+            "name": entry.name,
+            "controller": entry.controller,
+            "purpose": entry.purpose,
+            "channel": entry.channel,
+            "webhook_url": entry.webhook_url,
+            "secret_env": entry.secret_env,
+            "email_address": entry.email,
+            "contact_url": entry.contact_url,
+            "allow_private_network": entry.allow_private_network,
+            "needs_protected_address": entry.needs_protected_address,
+            "receives": entry.receives,
+            "reasons": entry.reasons,
+            "active": True,
+        }
+        changed = [k for k, v in values.items() if getattr(department, k, None) != v]
+        for key in changed:
+            setattr(department, key, values[key])
+        if changed and f"added {entry.id}" not in changes:
+            changes.append(f"updated {entry.id}: {', '.join(changed)}")
+    for department in existing.values():
+        if department.active:
+            department.active = False
+            changes.append(f"deactivated {department.id} (no longer in the registry)")
+    session.flush()
+    return changes

@@ -1,0 +1,204 @@
+"""The ``tellusonce`` command: the composition root, and the only core module that
+imports ``services`` and ``mail``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from tellusonce import create_app
+from tellusonce.db import make_engine, transaction
+from tellusonce.settings import Settings, SettingsError
+
+# What `tellusonce demo` starts, in order: (name, sub-command, setting with its address).
+DEMO_PROCESSES: list[tuple[str, list[str], str | None]] = [
+    ("web", ["serve"], "web_listen"),
+]
+
+
+def _create_app() -> Flask:
+    try:
+        return create_app()
+    except SettingsError as e:
+        raise click.ClickException(str(e)) from e
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
+def main() -> None:
+    """TellUsOnce: report a change once; every service you choose is told."""
+
+
+def settings() -> Settings:
+    return current_app.config["SETTINGS"]
+
+
+# -- database ---------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Bring the database to the newest schema (safe to run at every start)."""
+    from tellusonce.migrate import upgrade
+
+    upgrade(settings().database_url)
+    click.echo("Database is up to date.")
+
+
+# -- departments ------------------------------------------------------------------------
+
+
+@main.group()
+def departments() -> None:
+    """The department registry."""
+
+
+def _load_registry():  # type: ignore[no-untyped-def]
+    from services.registry import RegistryError, load_registry
+
+    s = settings()
+    try:
+        return load_registry(s.departments, receiver_url=f"http://{s.receiver_listen}")
+    except RegistryError as e:
+        raise click.ClickException(str(e)) from e
+
+
+@departments.command("sync")
+@with_appcontext
+def departments_sync() -> None:
+    """Load config/departments.toml (TELLUSONCE_DEPARTMENTS) into the database."""
+    from services.registry import sync_registry
+
+    registry = _load_registry()
+    with transaction(make_engine(settings().database_url)) as session:
+        changes = sync_registry(session, registry)
+    for line in changes or ["no changes"]:
+        click.echo(line)
+    click.echo(f"{len(registry.departments)} departments in {registry.path}")
+
+
+@departments.command("list")
+@with_appcontext
+def departments_list() -> None:
+    """Every department, its channel and the change types it receives."""
+    from tellusonce.data.departments import list_departments
+
+    with transaction(make_engine(settings().database_url), writer=False) as session:
+        for d in list_departments(session, include_inactive=True):
+            state = "" if d.active else "  (inactive)"
+            click.echo(f"{d.id:32} {d.channel:8} {', '.join(d.receives)}{state}")
+
+
+# -- audit ------------------------------------------------------------------------------
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit trail."""
+
+
+@audit.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Check every audit event's hash chain; exit 1 naming the first broken link."""
+    from tellusonce.data.audit import verify_chain
+
+    with transaction(make_engine(settings().database_url), writer=False) as session:
+        result = verify_chain(session)
+    if not result.ok:
+        raise click.ClickException(f"audit chain broken at event {result.broken_at}: {result.problem}")
+    click.echo(f"Audit trail intact: {result.checked} events.")
+
+
+# -- running ----------------------------------------------------------------------------
+
+
+@main.command("serve")
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
+@with_appcontext
+def serve(workers: int) -> None:
+    """Run the web app under gunicorn on TELLUSONCE_WEB_LISTEN."""
+    os.execvp(
+        sys.executable,
+        [sys.executable, "-m", "gunicorn", "--bind", settings().web_listen, "--workers", str(workers),
+         "--access-logfile", "-", "tellusonce:create_app()"],
+    )
+
+
+@main.command("demo")
+@with_appcontext
+def demo() -> None:
+    """Set up a demo database and run every part of the service until Ctrl+C."""
+    s = settings()
+    if s.is_production:
+        raise click.ClickException("`tellusonce demo` runs only with TELLUSONCE_MODE=demo (make run sets it).")
+    env = dict(os.environ, TELLUSONCE_MODE=s.mode, TELLUSONCE_SECRET_KEY=_demo_secret(s))
+    ctx = click.get_current_context()
+    ctx.invoke(db_upgrade)
+    ctx.invoke(departments_sync)
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+    for name, args, listen in DEMO_PROCESSES:
+        proc = subprocess.Popen([sys.executable, "-m", "tellusonce.cli", *args], env=env)
+        processes.append((name, proc))
+        where = f" on http://{getattr(s, listen)}" if listen and "smtp" not in listen else (
+            f" on smtp://{getattr(s, listen)}" if listen else "")
+        click.echo(f"started {name}{where}")
+    click.echo(f"\nTell us once is running: open http://{s.web_listen}/ — Ctrl+C stops everything.")
+    _supervise(processes)
+
+
+def _demo_secret(s: Settings) -> str:
+    """Demo mode keeps one secret in instance/ so that every process and restart agrees."""
+    if os.environ.get("TELLUSONCE_SECRET_KEY"):
+        return os.environ["TELLUSONCE_SECRET_KEY"]
+    path = Path(s.instance_path) / "demo-secret-key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _supervise(processes: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping:
+            for name, proc in processes:
+                if proc.poll() is not None:
+                    click.echo(f"{name} stopped with exit code {proc.returncode}; stopping the demo.", err=True)
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        for _, proc in processes:
+            if proc.poll() is None:
+                proc.terminate()
+        for _, proc in processes:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,299 @@
+"""The catalogue of changes a citizen can report, with a JSON Schema for each.
+
+Each change type is a flat set of named answers. The registry names exactly which
+of these each department receives; the schemas are published at
+``/schemas/<type>.json`` and are what both channels validate against, so a change
+is valid by email exactly when it is valid on the web.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from tellusonce.domain.fields import FORMAT_CHECKER, KINDS
+from tellusonce.i18n import N_
+
+SCHEMA_BASE = "https://tellusonce.example/schemas/"
+MOVE_AHEAD = timedelta(weeks=4)
+MOVE_BACK = timedelta(days=5 * 365 + 1)
+EARLIEST_BIRTH = date(1900, 1, 1)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    kind: str = "text"
+    required: bool = True
+    choices: tuple[tuple[str, str], ...] = ()
+    hint: str | None = None
+    # Which profile attribute fills this answer when the citizen has one.
+    profile: str | None = None
+    # Whether this answer is part of an address (withheld when the address is protected).
+    address: bool = False
+
+
+@dataclass(frozen=True)
+class ChangeType:
+    id: str
+    label: str
+    description: str
+    fields: tuple[Field, ...]
+    effective_date: str | None
+    about_someone_else: bool = False
+    # Groups of which at least one answer must be given.
+    any_of: tuple[tuple[str, ...], ...] = ()
+    synonyms: tuple[str, ...] = ()
+    _by_name: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_name.update({f.name: f for f in self.fields})
+
+    def field(self, name: str) -> Field:
+        return self._by_name[name]
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def address_fields(self) -> frozenset[str]:
+        return frozenset(f.name for f in self.fields if f.address)
+
+    @property
+    def event_type(self) -> str:
+        return f"tellusonce.change.{self.id}.v1"
+
+    @property
+    def schema_url(self) -> str:
+        return f"{SCHEMA_BASE}{self.id}.json"
+
+    def json_schema(self) -> dict[str, Any]:
+        properties: dict[str, Any] = {}
+        for f in self.fields:
+            prop = dict(KINDS[f.kind].schema)
+            prop["title"] = f.label
+            if f.hint:
+                prop["description"] = f.hint
+            if f.choices:
+                prop["enum"] = [value for value, _ in f.choices]
+            properties[f.name] = prop
+        schema: dict[str, Any] = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": self.schema_url,
+            "title": self.label,
+            "description": self.description,
+            "type": "object",
+            "properties": properties,
+            "required": [f.name for f in self.fields if f.required],
+            "additionalProperties": False,
+        }
+        if self.any_of:
+            schema["allOf"] = [
+                {"anyOf": [{"required": [name]} for name in group]} for group in self.any_of
+            ]
+        return schema
+
+    def validator(self) -> Draft202012Validator:
+        return _VALIDATORS[self.id]
+
+
+def _identity(*, required_ni: bool = False) -> tuple[Field, ...]:
+    return (
+        Field("given_names", N_("Given names"), "name", profile="given_names"),
+        Field("family_name", N_("Family name"), "name", profile="family_name"),
+        Field("date_of_birth", N_("Date of birth"), "date", profile="date_of_birth"),
+        Field("ni_number", N_("National Insurance number"), "ni_number", required=required_ni, profile="ni_number"),
+    )
+
+
+def _reporter() -> tuple[Field, ...]:
+    return (
+        Field("reporter_given_names", N_("Your given names"), "name", profile="given_names"),
+        Field("reporter_family_name", N_("Your family name"), "name", profile="family_name"),
+        Field("reporter_email", N_("Your email address"), "email", required=False, profile="email"),
+        Field("reporter_phone", N_("Your phone number"), "phone", required=False, profile="phone"),
+    )
+
+
+NAME_CHANGE_REASONS = (
+    ("marriage", N_("Marriage")),
+    ("civil_partnership", N_("Civil partnership")),
+    ("divorce", N_("Divorce or dissolution")),
+    ("deed_poll", N_("Deed poll")),
+    ("other", N_("Another reason")),
+)
+RELATIONSHIP_TO_DECEASED = (
+    ("spouse_or_partner", N_("Husband, wife or civil partner")),
+    ("child", N_("Son or daughter")),
+    ("parent", N_("Mother or father")),
+    ("sibling", N_("Brother or sister")),
+    ("other_relative", N_("Another relative")),
+    ("executor", N_("Executor or administrator")),
+    ("other", N_("Someone else")),
+)
+RELATIONSHIP_TO_CHILD = (
+    ("mother", N_("Mother")),
+    ("father", N_("Father")),
+    ("parent", N_("Parent")),
+    ("guardian", N_("Someone else with parental responsibility")),
+)
+
+CHANGE_TYPES: dict[str, ChangeType] = {
+    ct.id: ct
+    for ct in (
+        ChangeType(
+            "address",
+            N_("Moving home"),
+            N_("You have moved, or are about to move, to a new address."),
+            (
+                *_identity(),
+                Field("address_line_1", N_("Address line 1"), address=True, hint=N_("Building and street")),
+                Field("address_line_2", N_("Address line 2"), required=False, address=True),
+                Field("town", N_("Town or city"), address=True),
+                Field("postcode", N_("Postcode"), "postcode", address=True),
+                Field("move_date", N_("Date you moved"), "date"),
+                Field("previous_address", N_("Previous address"), required=False, address=True),
+                Field("previous_postcode", N_("Previous postcode"), "postcode", required=False, address=True),
+                Field("others_moving", N_("Others in your household are moving too"), "bool", required=False),
+                Field("protected_address", N_("Keep my new address protected"), "bool", required=False,
+                      hint=N_("Only organisations that must have your address will be given it.")),
+            ),
+            effective_date="move_date",
+            synonyms=("address", "moving", "moving home", "moving house", "new address", "new home", "move", "moved"),
+        ),
+        ChangeType(
+            "name",
+            N_("Change of name"),
+            N_("You have changed your name, for example after marriage or by deed poll."),
+            (
+                *_identity(),
+                Field("new_given_names", N_("New given names"), "name"),
+                Field("new_family_name", N_("New family name"), "name"),
+                Field("reason", N_("Reason for the change"), "choice", choices=NAME_CHANGE_REASONS),
+                Field("change_date", N_("Date your name changed"), "date"),
+            ),
+            effective_date="change_date",
+            synonyms=("name", "change of name", "new name", "name change", "changed my name", "surname"),
+        ),
+        ChangeType(
+            "contact",
+            N_("New contact details"),
+            N_("You have a new email address or phone number."),
+            (
+                *_identity(),
+                Field("email", N_("Email address"), "email", required=False),
+                Field("phone", N_("Phone number"), "phone", required=False),
+            ),
+            effective_date=None,
+            any_of=(("email", "phone"),),
+            synonyms=("contact", "contact details", "new contact details", "new email", "new phone", "phone number", "email address"),
+        ),
+        ChangeType(
+            "death",
+            N_("Reporting a death"),
+            N_("Someone has died and you are dealing with their affairs."),
+            (
+                Field("deceased_given_names", N_("Their given names"), "name"),
+                Field("deceased_family_name", N_("Their family name"), "name"),
+                Field("deceased_date_of_birth", N_("Their date of birth"), "date"),
+                Field("date_of_death", N_("Date of death"), "date"),
+                Field("deceased_ni_number", N_("Their National Insurance number"), "ni_number", required=False),
+                Field("deceased_address_line_1", N_("Their last address line 1"), address=True),
+                Field("deceased_address_line_2", N_("Their last address line 2"), required=False, address=True),
+                Field("deceased_town", N_("Their last town or city"), address=True),
+                Field("deceased_postcode", N_("Their last postcode"), "postcode", address=True),
+                *_reporter(),
+                Field("reporter_relationship", N_("Your relationship to them"), "choice", choices=RELATIONSHIP_TO_DECEASED),
+                Field("authority_declared", N_("Confirm you have the authority of the executor or next of kin"), "declaration"),
+            ),
+            effective_date="date_of_death",
+            about_someone_else=True,
+            synonyms=("death", "a death", "reporting a death", "bereavement", "died", "passed away"),
+        ),
+        ChangeType(
+            "birth",
+            N_("Registering a birth's details"),
+            N_("A child has been born and their birth registered."),
+            (
+                Field("child_given_names", N_("Child's given names"), "name"),
+                Field("child_family_name", N_("Child's family name"), "name"),
+                Field("child_date_of_birth", N_("Child's date of birth"), "date"),
+                Field("place_of_birth", N_("Town or city of birth"), required=False),
+                Field("parent_1_given_names", N_("First parent's given names"), "name"),
+                Field("parent_1_family_name", N_("First parent's family name"), "name"),
+                Field("parent_2_given_names", N_("Second parent's given names"), "name", required=False),
+                Field("parent_2_family_name", N_("Second parent's family name"), "name", required=False),
+                Field("address_line_1", N_("Child's home address line 1"), address=True),
+                Field("address_line_2", N_("Child's home address line 2"), required=False, address=True),
+                Field("town", N_("Child's home town or city"), address=True),
+                Field("postcode", N_("Child's home postcode"), "postcode", address=True),
+                *_reporter(),
+                Field("reporter_relationship", N_("Your relationship to the child"), "choice", choices=RELATIONSHIP_TO_CHILD),
+                Field("authority_declared", N_("Confirm you are the child's parent or have parental responsibility"), "declaration"),
+            ),
+            effective_date="child_date_of_birth",
+            about_someone_else=True,
+            synonyms=("birth", "a birth", "new baby", "baby", "born", "registering a birth"),
+        ),
+    )
+}
+
+_VALIDATORS = {
+    ct.id: Draft202012Validator(ct.json_schema(), format_checker=FORMAT_CHECKER)
+    for ct in CHANGE_TYPES.values()
+}
+
+
+class UnknownChangeType(LookupError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+        self.known = tuple(CHANGE_TYPES)
+
+
+def get_change_type(name: str) -> ChangeType:
+    try:
+        return CHANGE_TYPES[name]
+    except KeyError:
+        raise UnknownChangeType(name) from None
+
+
+def change_type_for_words(words: str) -> ChangeType | None:
+    """The change type a person meant by ``words`` ("moving house", "Address", "new baby")."""
+    wanted = " ".join(words.lower().replace("_", " ").split()).strip(" .!:")
+    for ct in CHANGE_TYPES.values():
+        if wanted == ct.id or wanted in ct.synonyms or wanted == ct.label.lower():
+            return ct
+    return None
+
+
+def date_rules(change_type: ChangeType, data: Mapping[str, Any], today: date) -> dict[str, str]:
+    """Rules about dates that depend on today; field -> message."""
+    errors: dict[str, str] = {}
+
+    def day(name: str) -> date | None:
+        value = data.get(name)
+        return date.fromisoformat(value) if isinstance(value, str) else None
+
+    for f in change_type.fields:
+        if f.kind != "date" or (value := day(f.name)) is None:
+            continue
+        if f.name in ("move_date", "change_date"):
+            if value > today + MOVE_AHEAD:
+                errors[f.name] = N_("%(label)s must be no more than 4 weeks from today")
+            elif value < today - MOVE_BACK:
+                errors[f.name] = N_("%(label)s must be within the last 5 years")
+        elif value > today:
+            errors[f.name] = N_("%(label)s must be today or in the past")
+        elif value < EARLIEST_BIRTH:
+            errors[f.name] = N_("%(label)s must be after 1 January 1900")
+    born, died = day("deceased_date_of_birth"), day("date_of_death")
+    if born and died and died < born and "date_of_death" not in errors:
+        errors["date_of_death"] = N_("Date of death must be the same as or after their date of birth")
+    return errors

@@ -1,0 +1,142 @@
+"""The kinds of answer a change is made of, and how each is checked and tidied.
+
+Formats are registered on a jsonschema ``FormatChecker`` so that the published
+JSON Schemas and the service validate the same way; the messages say what to do,
+in the GOV.UK voice.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from jsonschema import FormatChecker
+
+from tellusonce.i18n import N_
+
+POSTCODE = re.compile(
+    r"^(GIR ?0AA|[A-PR-UWYZ](\d[\dA-HJKPSTUW]?|[A-HK-Y]\d[\dABEHMNPRV-Y]?) ?\d[ABD-HJLNP-UW-Z]{2})$"
+)
+# HMRC's rules: first letter not D F I Q U V; second not D F I O Q U V; some pairs never issued.
+NI_NUMBER = re.compile(r"^(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]$")
+NAME_PUNCTUATION = frozenset(" -'’.")
+
+
+def normalise_postcode(value: str) -> str:
+    compact = re.sub(r"\s+", "", value).upper()
+    return f"{compact[:-3]} {compact[-3:]}" if len(compact) > 3 else compact
+
+
+def is_postcode(value: str) -> bool:
+    return bool(POSTCODE.match(normalise_postcode(value)))
+
+
+def normalise_ni_number(value: str) -> str:
+    return re.sub(r"[\s-]+", "", value).upper()
+
+
+def is_ni_number(value: str) -> bool:
+    return bool(NI_NUMBER.match(normalise_ni_number(value)))
+
+
+def normalise_phone(value: str) -> str:
+    try:
+        number = phonenumbers.parse(value, "GB")
+    except phonenumbers.NumberParseException:
+        return value.strip()
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_phone(value: str) -> bool:
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(value, "GB"))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def normalise_email(value: str) -> str:
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError:
+        return value.strip()
+
+
+def is_email(value: str) -> bool:
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+def is_name(value: str) -> bool:
+    """Letters of any script, with the marks, spaces and punctuation names use."""
+    if not value or not any(unicodedata.category(c).startswith("L") for c in value):
+        return False
+    return all(unicodedata.category(c)[0] in "LM" or c in NAME_PUNCTUATION for c in value)
+
+
+def is_iso_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return len(value) == 10
+
+
+FORMAT_CHECKER = FormatChecker(formats=())
+for _name, _check in {
+    "date": is_iso_date,
+    "email": is_email,
+    "uk-postcode": is_postcode,
+    "uk-ni-number": is_ni_number,
+    "phone": is_phone,
+    "person-name": is_name,
+}.items():
+    FORMAT_CHECKER.checks(_name)(_check)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one kind of answer is described in JSON Schema, tidied and explained."""
+
+    schema: dict[str, object]
+    invalid: str  # shown when the format is wrong
+    normalise: object = None
+
+
+KINDS: dict[str, Kind] = {
+    "text": Kind({"type": "string", "minLength": 1, "maxLength": 200}, N_("%(label)s must be 200 characters or fewer")),
+    "name": Kind(
+        {"type": "string", "minLength": 1, "maxLength": 100, "format": "person-name"},
+        N_("%(label)s must only include letters, spaces, hyphens and apostrophes"),
+    ),
+    "date": Kind({"type": "string", "format": "date"}, N_("%(label)s must be a real date")),
+    "postcode": Kind(
+        {"type": "string", "maxLength": 10, "format": "uk-postcode"},
+        N_("Enter a real postcode, like LS1 1AA"),
+        normalise_postcode,
+    ),
+    "ni_number": Kind(
+        {"type": "string", "maxLength": 13, "format": "uk-ni-number"},
+        N_("Enter a National Insurance number in the correct format, like QQ 12 34 56 C"),
+        normalise_ni_number,
+    ),
+    "phone": Kind(
+        {"type": "string", "maxLength": 32, "format": "phone"},
+        N_("Enter a phone number, like 01632 960 001, 07700 900 982 or +44 808 157 0192"),
+        normalise_phone,
+    ),
+    "email": Kind(
+        {"type": "string", "maxLength": 320, "format": "email"},
+        N_("Enter an email address in the correct format, like name@example.com"),
+        normalise_email,
+    ),
+    "bool": Kind({"type": "boolean"}, N_("Select yes or no for %(label)s")),
+    "choice": Kind({"type": "string"}, N_("Select an option for %(label)s")),
+    "declaration": Kind({"type": "boolean", "const": True}, N_("%(label)s")),
+}

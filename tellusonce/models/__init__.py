@@ -1,0 +1,44 @@
+"""Every model, imported so that ``Base.metadata`` knows all tables."""
+
+from tellusonce.models.audit import AuditEvent
+from tellusonce.models.base import Base
+from tellusonce.models.citizen import Citizen, EmailToken, PersonDetails, TokenPurpose
+from tellusonce.models.consent import ConsentEvent, ConsentEventKind, ConsentGrant, ConsentScope
+from tellusonce.models.department import ChannelKind, Department, DepartmentApiKey
+from tellusonce.models.inbound import InboundMessage, InboundStatus
+from tellusonce.models.mailout import OutgoingEmail, OutgoingState
+from tellusonce.models.outbox import (
+    AttemptOutcome,
+    DeliveryAttempt,
+    Notification,
+    NotificationState,
+)
+from tellusonce.models.report import Channel, ChangeReport, ReportState, Subject
+
+__all__ = [
+    "AttemptOutcome",
+    "AuditEvent",
+    "Base",
+    "ChangeReport",
+    "Channel",
+    "ChannelKind",
+    "Citizen",
+    "ConsentEvent",
+    "ConsentEventKind",
+    "ConsentGrant",
+    "ConsentScope",
+    "DeliveryAttempt",
+    "Department",
+    "DepartmentApiKey",
+    "EmailToken",
+    "InboundMessage",
+    "InboundStatus",
+    "Notification",
+    "NotificationState",
+    "OutgoingEmail",
+    "OutgoingState",
+    "PersonDetails",
+    "ReportState",
+    "Subject",
+    "TokenPurpose",
+]

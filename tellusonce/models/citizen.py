@@ -1,0 +1,73 @@
+"""Citizens, the people they report about, and single-use tokens sent by email."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tellusonce.models.base import Base, Timestamped, UUIDKey
+
+
+class Citizen(UUIDKey, Timestamped, Base):
+    __tablename__ = "citizen"
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email_verified_at: Mapped[datetime | None]
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    given_names: Mapped[str | None] = mapped_column(String(200))
+    family_name: Mapped[str | None] = mapped_column(String(200))
+    date_of_birth: Mapped[date | None]
+    ni_number: Mapped[str | None] = mapped_column(String(9))
+    address_line_1: Mapped[str | None] = mapped_column(String(200))
+    address_line_2: Mapped[str | None] = mapped_column(String(200))
+    town: Mapped[str | None] = mapped_column(String(100))
+    postcode: Mapped[str | None] = mapped_column(String(8))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(5), default="en")
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.given_names, self.family_name) if p)
+
+
+class PersonDetails(UUIDKey, Timestamped, Base):
+    """Details a reporter gave about someone else: the person who died, a child born."""
+
+    __tablename__ = "person_details"
+
+    reported_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("citizen.id"), index=True)
+    given_names: Mapped[str] = mapped_column(String(200))
+    family_name: Mapped[str] = mapped_column(String(200))
+    date_of_birth: Mapped[date | None]
+    date_of_death: Mapped[date | None]
+    ni_number: Mapped[str | None] = mapped_column(String(9))
+    address: Mapped[str | None] = mapped_column(Text)
+    relationship: Mapped[str] = mapped_column(String(100))
+
+
+class TokenPurpose(StrEnum):
+    VERIFY_EMAIL = "verify_email"
+    RESET_PASSWORD = "reset_password"
+    CONFIRM_EMAILED_CHANGE = "confirm_emailed_change"
+
+
+class EmailToken(UUIDKey, Base):
+    """A single-use, expiring secret sent to a citizen's address. Only its hash is kept."""
+
+    __tablename__ = "email_token"
+
+    citizen_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("citizen.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(40))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    report_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("change_report.id"))

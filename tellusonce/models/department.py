@@ -1,0 +1,76 @@
+"""Organisations that can be told, as loaded from the registry, and their API keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tellusonce.models.base import Base, Timestamped, UUIDKey
+
+
+class ChannelKind(StrEnum):
+    WEBHOOK = "webhook"
+    EMAIL = "email"
+    FEED = "feed"
+
+
+class Department(Timestamped, Base):
+    __tablename__ = "department"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    controller: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(10))
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    secret_env: Mapped[str | None] = mapped_column(String(100))
+    email_address: Mapped[str | None] = mapped_column(String(320))
+    allow_private_network: Mapped[bool] = mapped_column(default=False)
+    needs_protected_address: Mapped[bool] = mapped_column(default=False)
+    # {change type: [field, ...]} — exactly what this department receives.
+    receives: Mapped[dict[str, list[str]]] = mapped_column(JSON)
+    # {change type: "why it needs it"}, shown on the open register.
+    reasons: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    contact_url: Mapped[str | None] = mapped_column(String(2000))
+    active: Mapped[bool] = mapped_column(default=True)
+    # Set when the endpoint answered 410 Gone: delivery stops until an operator re-enables it.
+    endpoint_disabled_at: Mapped[datetime | None]
+    endpoint_disabled_reason: Mapped[str | None] = mapped_column(Text)
+    # Circuit breaker: consecutive failures and when to try again.
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    circuit_open_until: Mapped[datetime | None]
+
+    def accepts(self, change_type: str) -> bool:
+        return self.active and change_type in self.receives
+
+    def fields_for(self, change_type: str) -> list[str]:
+        return list(self.receives.get(change_type, []))
+
+    def as_register_entry(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "controller": self.controller,
+            "purpose": self.purpose,
+            "receives": self.receives,
+            "reasons": self.reasons,
+        }
+
+
+class DepartmentApiKey(UUIDKey, Base):
+    """A bearer key for the department API. Only a hash is stored; the key is shown once."""
+
+    __tablename__ = "department_api_key"
+
+    department_id: Mapped[str] = mapped_column(ForeignKey("department.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(128))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

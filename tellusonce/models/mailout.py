@@ -1,0 +1,45 @@
+"""Email the service sends: written in the same transaction as what caused it, sent later."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tellusonce.models.base import Base, UUIDKey
+
+
+class OutgoingState(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    CAPTURED = "captured"  # demo and test mode: kept for /dev/mail instead of sent
+    FAILED = "failed"
+
+
+class OutgoingEmail(UUIDKey, Base):
+    __tablename__ = "outgoing_email"
+    __table_args__ = (
+        Index("ix_outgoing_email_state_due", "state", "next_attempt_at"),
+        Index("ix_outgoing_email_to_created", "to_address", "created_at"),
+    )
+
+    created_at: Mapped[datetime]
+    purpose: Mapped[str] = mapped_column(String(40))
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    # Extra headers: In-Reply-To, References, Auto-Submitted …
+    headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # [{"filename", "content_type", "content"}] with text content.
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    state: Mapped[str] = mapped_column(String(10), default=OutgoingState.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    related_id: Mapped[uuid.UUID | None]

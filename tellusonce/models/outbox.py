@@ -1,0 +1,85 @@
+"""The outbox: one notification per department told, and every attempt to deliver it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tellusonce.models.base import Base, Timestamped, UUIDKey
+from tellusonce.models.department import Department
+from tellusonce.models.report import ChangeReport
+
+
+class NotificationState(StrEnum):
+    PENDING = "pending"
+    DELIVERING = "delivering"
+    RETRYING = "retrying"
+    DELIVERED = "delivered"
+    ACKNOWLEDGED = "acknowledged"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+
+# States a worker may claim (when due) and states that are final for delivery.
+CLAIMABLE = (NotificationState.PENDING, NotificationState.RETRYING, NotificationState.DELIVERING)
+UNDELIVERED = (NotificationState.PENDING, NotificationState.RETRYING, NotificationState.DELIVERING)
+
+
+class Notification(UUIDKey, Timestamped, Base):
+    """The id is the CloudEvent id and the webhook-id: stable across retries."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        # Claiming due work: WHERE state IN (...) AND next_attempt_at <= now ORDER BY next_attempt_at.
+        Index("ix_notification_due", "state", "next_attempt_at"),
+        # The department feed: WHERE department_id = ? ORDER BY created_at, id.
+        Index("ix_notification_department_feed", "department_id", "created_at", "id"),
+    )
+
+    report_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("change_report.id"), index=True)
+    citizen_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("citizen.id"), index=True)
+    department_id: Mapped[str] = mapped_column(ForeignKey("department.id"))
+    change_type: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), default=NotificationState.PENDING)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    consent_receipt_id: Mapped[uuid.UUID]
+    attempt_count: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    dead_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    report: Mapped[ChangeReport] = relationship()
+    department: Mapped[Department] = relationship()
+
+
+class AttemptOutcome(StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"  # a failure worth trying again: network, timeout, 5xx, 429
+    PERMANENT = "permanent"  # a 4xx the department will not change its mind about
+    GONE = "gone"  # 410: the endpoint is gone; the department is disabled
+    CANCELLED = "cancelled"  # consent withdrawn when the worker checked again
+    LEASE_LOST = "lease_lost"  # a result arrived after another worker took over
+
+
+class DeliveryAttempt(UUIDKey, Base):
+    __tablename__ = "delivery_attempt"
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notification.id"), index=True)
+    number: Mapped[int]
+    worker: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(20))
+    status_code: Mapped[int | None]
+    latency_ms: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,133 @@
+"""Typed settings read from ``TELLUSONCE_*`` environment variables.
+
+Every default here is safe to publish and safe in production. Secrets have no
+default: outside demo and test mode, start-up refuses to run without them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Literal
+
+PREFIX = "TELLUSONCE_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
+
+Mode = Literal["production", "demo", "test"]
+MODES: tuple[Mode, ...] = ("production", "demo", "test")
+
+
+class SettingsError(RuntimeError):
+    """The environment does not describe a service that can safely start."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    mode: Mode = "production"
+    secret_key: str = ""
+    database_url: str = ""
+    instance_path: Path = DEFAULT_INSTANCE
+    web_listen: str = "127.0.0.1:5000"
+    smtp_listen: str = "127.0.0.1:8025"
+    receiver_listen: str = "127.0.0.1:5001"
+    public_url: str = ""
+    mail_domain: str = "tellusonce.localhost"
+    outbound_mail: str = "capture"
+    mail_from: str = ""
+    departments: Path = PROJECT_ROOT / "config" / "departments.toml"
+    max_message_bytes: int = 10 * 1024 * 1024
+    ratelimit_storage_url: str = "memory://"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_demo(self) -> bool:
+        return self.mode == "demo"
+
+    @property
+    def is_test(self) -> bool:
+        return self.mode == "test"
+
+    @property
+    def is_production(self) -> bool:
+        return self.mode == "production"
+
+    @property
+    def service_address(self) -> str:
+        """Where citizens email their changes."""
+        return f"changes@{self.mail_domain}"
+
+    @property
+    def sender_address(self) -> str:
+        return self.mail_from or f"no-reply@{self.mail_domain}"
+
+    @property
+    def base_url(self) -> str:
+        """The public address of the web pages, used in links sent by email."""
+        return (self.public_url or f"http://{self.web_listen}").rstrip("/")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        known = {f.name for f in fields(cls)} - {"extra"}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _convert(f.name, f.type, raw)
+        extra = {
+            key[len(PREFIX):].lower(): value
+            for key, value in env.items()
+            if key.startswith(PREFIX) and key[len(PREFIX):].lower() not in known
+        }
+        values["extra"] = extra
+        values.update(overrides)
+        return cls(**values).checked()  # type: ignore[arg-type]
+
+    def checked(self) -> Settings:
+        """Fill safe defaults for the mode and refuse an unsafe production set-up."""
+        if self.mode not in MODES:
+            raise SettingsError(
+                f"TELLUSONCE_MODE must be one of {', '.join(MODES)}, not {self.mode!r}."
+            )
+        updates: dict[str, object] = {}
+        if not self.secret_key:
+            if self.is_production:
+                raise SettingsError(
+                    "TELLUSONCE_SECRET_KEY is not set. Production needs a long random secret "
+                    "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))'). "
+                    "Set TELLUSONCE_MODE=demo to try the service without one."
+                )
+            updates["secret_key"] = secrets.token_urlsafe(48)
+        elif self.is_production and len(self.secret_key) < 32:
+            raise SettingsError("TELLUSONCE_SECRET_KEY must be at least 32 characters long.")
+        if not self.database_url:
+            updates["database_url"] = f"sqlite:///{self.instance_path / 'tellusonce.sqlite3'}"
+        if self.is_production and self.outbound_mail == "capture":
+            raise SettingsError(
+                "TELLUSONCE_OUTBOUND_MAIL is 'capture', which keeps email inside the service. "
+                "Production needs an SMTP relay: TELLUSONCE_OUTBOUND_MAIL=smtp://host:port."
+            )
+        return replace(self, **updates) if updates else self
+
+    def secret(self, name: str) -> str | None:
+        """A secret named by the registry (an environment variable), if set."""
+        return os.environ.get(name) or None
+
+
+def _convert(name: str, kind: object, raw: str) -> object:
+    kind = str(kind)
+    if "Path" in kind:
+        return Path(raw).expanduser()
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError as e:
+            raise SettingsError(f"{PREFIX}{name.upper()} must be a whole number, not {raw!r}.") from e
+    return raw

@@ -1,0 +1,109 @@
+"""The application factory: settings, extensions, blueprints, security headers."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Flask, Response, g, request
+from govuk_frontend_wtf.main import WTFormsHelpers
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+
+from tellusonce import logs
+from tellusonce.extensions import babel, csrf, limiter
+from tellusonce.settings import PROJECT_ROOT, Settings
+from tellusonce.web import database
+
+TEMPLATES = PROJECT_ROOT / "templates"
+STATIC = PROJECT_ROOT / "static"
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    logs.configure(settings)
+    app = Flask(
+        "tellusonce",
+        instance_path=str(settings.instance_path),
+        static_folder=str(STATIC),
+        static_url_path="/assets",
+        template_folder=str(TEMPLATES),
+    )
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        DATABASE_URL=settings.database_url,
+        TESTING=settings.is_test,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        SESSION_COOKIE_NAME="tellusonce_session",
+        PREFERRED_URL_SCHEME="https" if settings.is_production else "http",
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_url,
+        RATELIMIT_HEADERS_ENABLED=True,
+        BABEL_DEFAULT_LOCALE="en",
+        BABEL_TRANSLATION_DIRECTORIES=str(PROJECT_ROOT / "tellusonce" / "translations"),
+    )
+    app.jinja_loader = ChoiceLoader(
+        [
+            FileSystemLoader(str(TEMPLATES)),
+            PrefixLoader(
+                {
+                    "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                    "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+                }
+            ),
+        ]
+    )
+    app.jinja_env.add_extension("jinja2.ext.do")
+    WTFormsHelpers(app)
+    csrf.init_app(app)
+    babel.init_app(app)
+    limiter.init_app(app)
+    database.init_app(app)
+
+    from tellusonce.web import public
+
+    app.register_blueprint(public.bp)
+
+    @app.before_request
+    def _nonce() -> None:
+        g.csp_nonce = secrets.token_urlsafe(16)
+
+    @app.context_processor
+    def _template_globals() -> dict[str, object]:
+        return {"settings": settings, "cspNonce": g.get("csp_nonce")}
+
+    app.after_request(_security_headers)
+    return app
+
+
+def _security_headers(response: Response) -> Response:
+    settings: Settings = _settings()
+    nonce = g.get("csp_nonce", "")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; "
+        f"script-src 'self' 'nonce-{nonce}'; "
+        "style-src 'self'; img-src 'self' data:; font-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if settings.is_production:
+        response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    if request.endpoint and not request.endpoint.endswith("static"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _settings() -> Settings:
+    from flask import current_app
+
+    return current_app.config["SETTINGS"]
