@@ -40,6 +40,11 @@ class Settings:
     mail_from: str = ""
     departments: Path = PROJECT_ROOT / "config" / "departments.toml"
     max_message_bytes: int = 10 * 1024 * 1024
+    # Inbound SMTP: STARTTLS is offered when both files are set (PEM certificate chain and key).
+    smtp_tls_cert: Path | None = None
+    smtp_tls_key: Path | None = None
+    smtp_max_recipients: int = 10
+    smtp_idle_timeout: int = 120  # seconds without a command before the listener hangs up
     ratelimit_storage_url: str = "memory://"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -113,6 +118,10 @@ class Settings:
             raise SettingsError(
                 "TELLUSONCE_OUTBOUND_MAIL is 'capture', which keeps email inside the service. "
                 "Production needs an SMTP relay: TELLUSONCE_OUTBOUND_MAIL=smtp://host:port."
+            )
+        if (self.smtp_tls_cert is None) != (self.smtp_tls_key is None):
+            raise SettingsError(
+                "Set both TELLUSONCE_SMTP_TLS_CERT and TELLUSONCE_SMTP_TLS_KEY to offer STARTTLS, or neither."
             )
         return replace(self, **updates) if updates else self
 
