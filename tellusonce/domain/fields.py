@@ -128,7 +128,7 @@ KINDS: dict[str, Kind] = {
     ),
     "phone": Kind(
         {"type": "string", "maxLength": 32, "format": "phone"},
-        N_("Enter a phone number, like 01632 960 001, 07700 900 982 or +44 808 157 0192"),
+        N_("Enter a phone number, like 0113 496 0000, 07911 123456 or +44 808 157 0192"),
         normalise_phone,
     ),
     "email": Kind(

@@ -50,6 +50,8 @@ class ChangeReport(UUIDKey, Timestamped, Base):
     state: Mapped[str] = mapped_column(String(30), default=ReportState.SUBMITTED)
     answers: Mapped[dict[str, Any]] = mapped_column(JSON)
     declaration: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # While pending confirmation (email): who to tell and the consent given, kept until confirmed.
+    pending_request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     submitted_at: Mapped[datetime | None]
 
     citizen: Mapped[Citizen] = relationship()

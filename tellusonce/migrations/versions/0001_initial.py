@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 20:01:43.874317
+Create Date: 2026-11-22 20:09:42.171722
 """
 
 from collections.abc import Sequence
@@ -48,6 +48,7 @@ def upgrade() -> None:
     sa.Column('postcode', sa.String(length=8), nullable=True),
     sa.Column('phone', sa.String(length=32), nullable=True),
     sa.Column('language', sa.String(length=5), nullable=False),
+    sa.Column('session_version', sa.Integer(), server_default='0', nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', tellusonce.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', tellusonce.models.base.UTCDateTime(timezone=True), nullable=False),
@@ -146,6 +147,7 @@ def upgrade() -> None:
     sa.Column('state', sa.String(length=30), nullable=False),
     sa.Column('answers', sa.JSON(), nullable=False),
     sa.Column('declaration', sa.JSON(), nullable=True),
+    sa.Column('pending_request', sa.JSON(), nullable=True),
     sa.Column('submitted_at', tellusonce.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', tellusonce.models.base.UTCDateTime(timezone=True), nullable=False),

@@ -1,0 +1,324 @@
+"""Intake: the one function both channels end in.
+
+``submit_change`` validates a change against its type's schema, works out who is
+told and with which fields, and in the caller's one transaction writes the
+report, one outbox notification per permitted department (payload already
+minimised), consent events and audit events. Nothing is sent here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tellusonce.clock import utcnow
+from tellusonce.data.audit import record_event
+from tellusonce.data.consent import grant_consent, grant_views
+from tellusonce.data.departments import list_departments
+from tellusonce.domain.changetypes import get_change_type
+from tellusonce.domain.consent import REASONS, decide, fields_for, minimise
+from tellusonce.domain.reference import new_reference
+from tellusonce.domain.validation import ValidChange, validate_change
+from tellusonce.i18n import N_
+from tellusonce.models import (
+    ChangeReport,
+    Citizen,
+    ConsentScope,
+    Department,
+    Notification,
+    NotificationState,
+    PersonDetails,
+    ReportState,
+    Subject,
+)
+
+DUPLICATE_WINDOW = timedelta(days=14)
+CONSENT_CHOICES = ("once", "always")
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    change_type: str
+    answers: Mapping[str, Any]
+    recipients: Sequence[str]
+    consent: Mapping[str, str] = field(default_factory=dict)
+    channel: str = "web"
+    submission_key: str = ""
+    declaration: str | None = None
+
+
+@dataclass(frozen=True)
+class RecipientPlan:
+    department: Department
+    status: str  # "queued" | "needs_consent" | "not_handled" | "not_chosen"
+    fields: tuple[str, ...]
+    withheld: tuple[str, ...]
+    reason: str
+    consent: str | None = None  # "once" | "always" when given with this report
+    notification_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    change: ValidChange
+    recipients: list[RecipientPlan]
+
+    @property
+    def queued(self) -> list[RecipientPlan]:
+        return [r for r in self.recipients if r.status == "queued"]
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    report: ChangeReport
+    created: bool
+    outcomes: list[RecipientPlan]
+    duplicate_of: ChangeReport | None = None
+
+
+class IntakeError(ValueError):
+    """A request the intake refuses as a whole (not a field error)."""
+
+
+def with_profile(citizen: Citizen, change_type: str, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """Fill answers the citizen's profile already knows, where the channel did not give them."""
+    filled = dict(answers)
+    for f in get_change_type(change_type).fields:
+        if f.profile and filled.get(f.name) in (None, ""):
+            value = getattr(citizen, f.profile, None)
+            if value not in (None, ""):
+                filled[f.name] = value.isoformat() if hasattr(value, "isoformat") else value
+    return filled
+
+
+def plan_change(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime | None = None,
+                report_id: uuid.UUID | None = None) -> Plan:
+    """Validate the change and decide, for every organisation, whether and what it is told."""
+    now = now or utcnow()
+    change = validate_change(request.change_type, with_profile(citizen, request.change_type, request.answers),
+                             today=now.date())
+    unknown = [c for c in request.consent.values() if c not in CONSENT_CHOICES]
+    if unknown:
+        raise IntakeError(f"consent must be one of {CONSENT_CHOICES}, not {unknown[0]!r}")
+    grants = grant_views(session, citizen.id)
+    chosen = set(request.recipients)
+    plans: list[RecipientPlan] = []
+    for department in list_departments(session):
+        if not department.accepts(request.change_type):
+            if department.id in chosen:
+                plans.append(RecipientPlan(department, "not_handled", (), (), REASONS["not_handled"]))
+            continue
+        if department.id not in chosen:
+            plans.append(RecipientPlan(department, "not_chosen", (), (), N_("You chose not to tell them.")))
+            continue
+        given = request.consent.get(department.id)
+        if given:
+            fields, withheld = fields_for(department, request.change_type, protected_address=change.protected_address)
+            reason = REASONS["standing" if given == "always" else "one_off"]
+            plans.append(RecipientPlan(department, "queued", fields, withheld, reason, consent=given))
+            continue
+        decision = decide(grants, department, request.change_type, now=now, report_id=report_id,
+                          protected_address=change.protected_address)
+        status = "queued" if decision.allowed else "needs_consent"
+        plans.append(RecipientPlan(department, status, decision.fields, decision.withheld, REASONS[decision.reason]))
+    return Plan(change, plans)
+
+
+def fingerprint(citizen_id: uuid.UUID, change: ValidChange) -> str:
+    """The same change from the same citizen, whichever channel it came by."""
+    body = json.dumps([str(citizen_id), change.change_type.id, change.data], sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def find_duplicate(session: Session, citizen_id: uuid.UUID, print_: str, *, now: datetime) -> ChangeReport | None:
+    return session.scalar(
+        select(ChangeReport)
+        .where(
+            ChangeReport.citizen_id == citizen_id,
+            ChangeReport.fingerprint == print_,
+            ChangeReport.state.in_([ReportState.SUBMITTED, ReportState.PENDING_CONFIRMATION]),
+            ChangeReport.created_at >= now - DUPLICATE_WINDOW,
+        )
+        .order_by(ChangeReport.created_at)
+        .limit(1)
+    )
+
+
+def get_by_submission_key(session: Session, citizen_id: uuid.UUID, key: str) -> ChangeReport | None:
+    return session.scalar(
+        select(ChangeReport).where(ChangeReport.citizen_id == citizen_id, ChangeReport.submission_key == key)
+    )
+
+
+def submit_change(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime | None = None) -> IntakeResult:
+    """Report a change: the report, its notifications, consents and audit, in the caller's transaction."""
+    return _intake(session, citizen, request, now=now or utcnow(), hold=False)
+
+
+def hold_change(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime | None = None) -> IntakeResult:
+    """Keep a change pending until the citizen confirms it (email: a From header can be forged)."""
+    return _intake(session, citizen, request, now=now or utcnow(), hold=True)
+
+
+def confirm_held_change(session: Session, report: ChangeReport, *, now: datetime | None = None) -> IntakeResult:
+    """Submit a held change as it was asked for; confirming twice changes nothing."""
+    now = now or utcnow()
+    if report.state != ReportState.PENDING_CONFIRMATION:
+        return IntakeResult(report, False, _outcomes_of(session, report))
+    held = report.pending_request or {}
+    request = ChangeRequest(
+        change_type=report.change_type, answers=report.answers, recipients=held.get("recipients", []),
+        consent=held.get("consent", {}), channel=report.channel, submission_key=report.submission_key,
+        declaration=held.get("declaration"),
+    )
+    plan = plan_change(session, report.citizen, request, now=now, report_id=report.id)
+    report.state = ReportState.SUBMITTED
+    report.submitted_at = now
+    report.pending_request = None
+    outcomes = _queue(session, report, plan, now=now)
+    _audit_submitted(session, report, outcomes, now=now)
+    return IntakeResult(report, True, outcomes)
+
+
+def _intake(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime, hold: bool) -> IntakeResult:
+    if not request.submission_key:
+        raise IntakeError("a submission key is needed so that a repeated submission makes one report")
+    existing = get_by_submission_key(session, citizen.id, request.submission_key)
+    if existing is not None:
+        return IntakeResult(existing, False, _outcomes_of(session, existing))
+    report_id = uuid.uuid4()
+    plan = plan_change(session, citizen, request, now=now, report_id=report_id)
+    print_ = fingerprint(citizen.id, plan.change)
+    duplicate = find_duplicate(session, citizen.id, print_, now=now)
+    if duplicate is not None:
+        return IntakeResult(duplicate, False, _outcomes_of(session, duplicate), duplicate_of=duplicate)
+    change_type = plan.change.change_type
+    try:
+        with session.begin_nested():
+            report = ChangeReport(
+                id=report_id, reference=new_reference(), citizen_id=citizen.id, change_type=change_type.id,
+                effective_date=plan.change.effective_date or now.date(),
+                subject=Subject.OTHER if change_type.about_someone_else else Subject.SELF,
+                channel=request.channel, submission_key=request.submission_key, fingerprint=print_,
+                state=ReportState.PENDING_CONFIRMATION if hold else ReportState.SUBMITTED,
+                answers=plan.change.data, declaration=_declaration(change_type.id, request, now),
+                submitted_at=None if hold else now, created_at=now,
+                pending_request={"recipients": list(request.recipients), "consent": dict(request.consent),
+                                 "declaration": request.declaration} if hold else None,
+            )
+            report.citizen = citizen
+            if change_type.about_someone_else:
+                report.subject_person = _person(citizen, change_type.id, plan.change.data)
+            session.add(report)
+            session.flush()
+    except IntegrityError:
+        # The same submission raced us to the unique key: that one stands.
+        existing = get_by_submission_key(session, citizen.id, request.submission_key)
+        if existing is None:
+            raise
+        return IntakeResult(existing, False, _outcomes_of(session, existing))
+    if hold:
+        record_event(session, actor=f"citizen:{citizen.id}", action="report.held", subject_type="change_report",
+                     subject_id=report.id, details={"reference": report.reference, "channel": request.channel}, at=now)
+        return IntakeResult(report, True, plan.recipients)
+    outcomes = _queue(session, report, plan, now=now)
+    _audit_submitted(session, report, outcomes, now=now)
+    return IntakeResult(report, True, outcomes)
+
+
+def _queue(session: Session, report: ChangeReport, plan: Plan, *, now: datetime) -> list[RecipientPlan]:
+    """Grant the consent given with the report and write one notification per recipient told."""
+    outcomes: list[RecipientPlan] = []
+    for rp in plan.recipients:
+        if rp.status != "queued":
+            outcomes.append(rp)
+            continue
+        if rp.consent:
+            event = grant_consent(
+                session, citizen_id=report.citizen_id, department=rp.department, change_types=[report.change_type],
+                now=now, scope=ConsentScope.STANDING if rp.consent == "always" else ConsentScope.ONE_OFF,
+                report_id=None if rp.consent == "always" else report.id, report_reference=report.reference,
+            )
+            receipt_id = event.receipt_id
+        else:
+            decision = decide(grant_views(session, report.citizen_id), rp.department, report.change_type, now=now,
+                              report_id=report.id, protected_address=plan.change.protected_address)
+            if not decision.allowed or decision.receipt_id is None:
+                outcomes.append(RecipientPlan(rp.department, "needs_consent", rp.fields, rp.withheld, REASONS["no_consent"]))
+                continue
+            receipt_id = decision.receipt_id
+        notification = Notification(
+            id=uuid.uuid4(), report_id=report.id, citizen_id=report.citizen_id, department_id=rp.department.id,
+            change_type=report.change_type, state=NotificationState.PENDING,
+            payload=minimise(plan.change.data, rp.fields, protected_address=plan.change.protected_address),
+            consent_receipt_id=receipt_id, next_attempt_at=now, created_at=now,
+        )
+        session.add(notification)
+        outcomes.append(RecipientPlan(rp.department, "queued", rp.fields, rp.withheld, rp.reason, rp.consent, notification.id))
+    session.flush()
+    return outcomes
+
+
+def _audit_submitted(session: Session, report: ChangeReport, outcomes: list[RecipientPlan], *, now: datetime) -> None:
+    record_event(
+        session, actor=f"citizen:{report.citizen_id}", action="report.submitted", subject_type="change_report",
+        subject_id=report.id, at=now,
+        details={
+            "reference": report.reference, "change_type": report.change_type, "channel": report.channel,
+            "queued": sorted(o.department.id for o in outcomes if o.status == "queued"),
+            "needs_consent": sorted(o.department.id for o in outcomes if o.status == "needs_consent"),
+        },
+    )
+
+
+def _outcomes_of(session: Session, report: ChangeReport) -> list[RecipientPlan]:
+    notifications = session.scalars(select(Notification).where(Notification.report_id == report.id)).all()
+    return [
+        RecipientPlan(n.department, "queued", tuple(k for k in n.payload if k != "protected_address"), (),
+                      N_("Queued when this change was first reported."), notification_id=n.id)
+        for n in notifications
+    ]
+
+
+def _declaration(change_type: str, request: ChangeRequest, now: datetime) -> dict[str, Any] | None:
+    ct = get_change_type(change_type)
+    if not ct.about_someone_else:
+        return None
+    return {
+        "statement": request.declaration or ct.field("authority_declared").label,
+        "relationship": request.answers.get("reporter_relationship"),
+        "declared_at": now.isoformat(),
+        "channel": request.channel,
+    }
+
+
+def _person(citizen: Citizen, change_type: str, data: Mapping[str, Any]) -> PersonDetails:
+    """Whose details were given, kept apart from the reporter's own."""
+
+    def day(name: str) -> date | None:
+        return date.fromisoformat(data[name]) if data.get(name) else None
+
+    if change_type == "death":
+        address = ", ".join(data[k] for k in ("deceased_address_line_1", "deceased_address_line_2",
+                                                "deceased_town", "deceased_postcode") if data.get(k))
+        return PersonDetails(
+            reported_by_id=citizen.id, given_names=data["deceased_given_names"],
+            family_name=data["deceased_family_name"], date_of_birth=day("deceased_date_of_birth"),
+            date_of_death=day("date_of_death"), ni_number=data.get("deceased_ni_number"), address=address,
+            relationship=data["reporter_relationship"],
+        )
+    address = ", ".join(data[k] for k in ("address_line_1", "address_line_2", "town", "postcode") if data.get(k))
+    return PersonDetails(
+        reported_by_id=citizen.id, given_names=data["child_given_names"], family_name=data["child_family_name"],
+        date_of_birth=day("child_date_of_birth"), date_of_death=None, ni_number=None, address=address,
+        relationship=data["reporter_relationship"],
+    )

@@ -1,0 +1,60 @@
+"""Small builders for test data, written through the models as the service would."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tellusonce.models import Citizen
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def make_citizen(session: Session, **overrides: Any) -> Citizen:
+    values: dict[str, Any] = {
+        "email": f"citizen-{uuid.uuid4().hex[:12]}@example.org",
+        "email_verified_at": NOW,
+        "given_names": "Amara",
+        "family_name": "Okafor",
+        "date_of_birth": date(1988, 4, 12),
+        "ni_number": "AB123456C",
+        "address_line_1": "12 Hill Street",
+        "town": "Leeds",
+        "postcode": "LS1 1AA",
+        "phone": "+447911123456",
+    }
+    values.update(overrides)
+    citizen = Citizen(**values)
+    session.add(citizen)
+    session.flush()
+    return citizen
+
+
+def address_answers(**overrides: Any) -> dict[str, Any]:
+    answers: dict[str, Any] = {
+        "address_line_1": "4 Canal Wharf",
+        "town": "Leeds",
+        "postcode": "LS11 5PS",
+        "move_date": "2026-11-15",
+    }
+    answers.update(overrides)
+    return answers
+
+
+def death_answers(**overrides: Any) -> dict[str, Any]:
+    answers: dict[str, Any] = {
+        "deceased_given_names": "Grace",
+        "deceased_family_name": "Okafor",
+        "deceased_date_of_birth": "1941-02-03",
+        "date_of_death": "2026-11-10",
+        "deceased_address_line_1": "7 Elm Road",
+        "deceased_town": "Leeds",
+        "deceased_postcode": "LS6 2AB",
+        "reporter_relationship": "child",
+        "authority_declared": True,
+    }
+    answers.update(overrides)
+    return answers
