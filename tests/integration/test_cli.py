@@ -1,0 +1,49 @@
+"""The operator's command line, run as an operator would run it."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+from flask.cli import ScriptInfo
+from sqlalchemy import select, update
+
+from tellusonce.cli import main
+from tellusonce.data.audit import record_event
+from tellusonce.db import transaction
+from tellusonce.models import AuditEvent
+
+
+def run(app, *args):
+    result = CliRunner().invoke(main, list(args), obj=ScriptInfo(create_app=lambda: app), catch_exceptions=False)
+    return result
+
+
+def test_db_upgrade_reports_the_database_is_current(app):
+    result = run(app, "db", "upgrade")
+    assert result.exit_code == 0 and "up to date" in result.output
+
+
+def test_departments_sync_then_list(app):
+    result = run(app, "departments", "sync")
+    assert result.exit_code == 0 and "8 departments" in result.output
+    listing = run(app, "departments", "list")
+    assert "dvla" in listing.output and "webhook" in listing.output and "meadow-lane-surgery" in listing.output
+
+
+def test_departments_sync_with_a_broken_registry_names_the_problem(app, settings, tmp_path):
+    broken = tmp_path / "departments.toml"
+    broken.write_text('[[department]]\nid = "x"\n')
+    app.config["SETTINGS"] = settings.__class__(**{**settings.__dict__, "departments": broken})
+    result = run(app, "departments", "sync")
+    assert result.exit_code == 1 and "missing the field 'name'" in result.output
+
+
+def test_audit_verify_passes_then_names_a_tampered_event(app, engine):
+    with transaction(engine) as session:
+        for i in range(3):
+            record_event(session, actor="test", action="x", subject_type="t", subject_id=i)
+    assert "intact: 3 events" in run(app, "audit", "verify").output
+    with transaction(engine) as session:
+        first = session.scalars(select(AuditEvent).order_by(AuditEvent.id).limit(1)).one()
+        session.execute(update(AuditEvent).where(AuditEvent.id == first.id).values(actor="someone else"))
+    result = run(app, "audit", "verify")
+    assert result.exit_code == 1 and f"broken at event {first.id}" in result.output
