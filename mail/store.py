@@ -1,0 +1,168 @@
+"""Keeping a message before it is answered 250: a writer thread with group commit.
+
+The SMTP sessions run on one asyncio loop; a database commit (and copying a
+9 MB message into it) must never run on that loop, or every other session
+waits (aiosmtpd #293). Each session hands its message to ``MessageStore.save``
+and awaits the result; a few writer threads each take whatever has arrived (up
+to a few megabytes), insert it in one transaction and commit, then answer every
+waiting session. Under load many small messages share one commit, and a small
+message never waits behind every large one queued before it; when idle a
+message is committed alone at once.
+If the commit fails, every session in that batch is told, and answers 451 so
+that the sending server tries again later: nothing is ever half-accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, insert
+
+from tellusonce.db import transaction
+from tellusonce.models import InboundMessage, InboundStatus
+
+log = logging.getLogger(__name__)
+
+BATCH_MESSAGES = 64
+BATCH_BYTES = 4 * 1024 * 1024
+WRITERS = 4
+
+
+class StoreFailed(RuntimeError):
+    """The message could not be committed; the sender should try again later."""
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One message and its envelope, as received."""
+
+    peer: str
+    helo: str | None
+    mail_from: str  # "" for a bounce (MAIL FROM:<>)
+    rcpt_tos: Sequence[str]
+    raw: bytes
+    received_at: datetime
+
+
+@dataclass
+class _Pending:
+    arrival: Arrival
+    future: asyncio.Future[uuid.UUID]
+    loop: asyncio.AbstractEventLoop
+
+
+_STOP = object()
+
+
+class MessageStore:
+    """Commits arrivals from writer threads; ``save`` returns once the message is durable."""
+
+    def __init__(self, engine: Engine, *, on_commit: Callable[[int], None] | None = None,
+                 writers: int = WRITERS) -> None:
+        self._engine = engine
+        self._on_commit = on_commit
+        self._writers = writers
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        if not self._threads:
+            self._threads = [
+                threading.Thread(target=self._run, name=f"mail-store-{n}", daemon=True) for n in range(self._writers)
+            ]
+            for thread in self._threads:
+                thread.start()
+
+    def stop(self) -> None:
+        """Commit what is queued, then stop the writer threads."""
+        for _ in self._threads:
+            self._queue.put(_STOP)
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+
+    async def save(self, arrival: Arrival) -> uuid.UUID:
+        """Commit ``arrival``; raises ``StoreFailed`` if the database would not take it."""
+        if not self._threads:
+            raise StoreFailed("the message store is not running")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[uuid.UUID] = loop.create_future()
+        self._queue.put(_Pending(arrival, future, loop))
+        return await future
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            assert isinstance(first, _Pending)
+            batch, size = [first], len(first.arrival.raw)
+            while len(batch) < BATCH_MESSAGES and size < BATCH_BYTES:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True  # this writer ends after this batch; the others take the rest
+                    break
+                assert isinstance(item, _Pending)
+                batch.append(item)
+                size += len(item.arrival.raw)
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        ids = [uuid.uuid4() for _ in batch]
+        rows = [_row(message_id, item.arrival) for message_id, item in zip(ids, batch, strict=True)]
+        try:
+            with transaction(self._engine) as session:
+                session.execute(insert(InboundMessage), rows)
+        except Exception as e:  # any database failure: the senders retry
+            log.exception("could not commit %s inbound messages", len(batch), extra={"messages": len(batch)})
+            failure = StoreFailed(type(e).__name__)
+            for item in batch:
+                _answer(item, _fail, failure)
+            return
+        for message_id, item in zip(ids, batch, strict=True):
+            _answer(item, _succeed, message_id)
+        if self._on_commit is not None:
+            self._on_commit(len(batch))
+
+
+def _row(message_id: uuid.UUID, arrival: Arrival) -> dict[str, object]:
+    return {
+        "id": message_id,
+        "received_at": arrival.received_at,
+        "peer": arrival.peer[:100],
+        "helo": arrival.helo[:255] if arrival.helo else None,
+        "mail_from": arrival.mail_from[:320],
+        "rcpt_tos": list(arrival.rcpt_tos),
+        "raw": arrival.raw,
+        "size": len(arrival.raw),
+        "status": InboundStatus.RECEIVED,
+        "attempts": 0,
+    }
+
+
+def _answer(item: _Pending, callback: Callable[..., None], value: object) -> None:
+    try:
+        item.loop.call_soon_threadsafe(callback, item.future, value)
+    except RuntimeError:  # the loop has closed: the session is gone, the row is kept
+        log.info("session ended before its message was committed")
+
+
+def _succeed(future: asyncio.Future[uuid.UUID], message_id: uuid.UUID) -> None:
+    if not future.done():
+        future.set_result(message_id)
+
+
+def _fail(future: asyncio.Future[uuid.UUID], error: Exception) -> None:
+    if not future.done():
+        future.set_exception(error)

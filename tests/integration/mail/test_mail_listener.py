@@ -1,0 +1,175 @@
+"""The SMTP listener: what it takes, what it refuses, and that 250 means committed."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from mail.server import ListenerThread
+from tellusonce.db import make_engine, transaction
+from tellusonce.models import InboundMessage, InboundStatus
+from tellusonce.settings import Settings
+
+MESSAGE = (
+    b"From: Ada <ada@example.org>\r\nTo: changes@tellusonce.test\r\nSubject: Moving house\r\n"
+    b"Message-ID: <m1@example.org>\r\n\r\nChange: address\r\n"
+)
+
+
+def stored(engine: Engine) -> list[InboundMessage]:
+    with transaction(engine, writer=False) as session:
+        return list(session.scalars(select(InboundMessage).order_by(InboundMessage.received_at)))
+
+
+def client(listener: ListenerThread, timeout: float = 10) -> smtplib.SMTP:
+    return smtplib.SMTP(listener.host, listener.port, timeout=timeout)
+
+
+def test_a_message_to_the_service_address_is_committed_with_its_envelope_before_250(listener, engine):
+    with client(listener) as smtp:
+        smtp.ehlo("mx.example.org")
+        code, reply = smtp.mail("bounces@example.org")
+        assert code == 250
+        smtp.rcpt("Changes@TellUsOnce.test")
+        code, reply = smtp.data(MESSAGE)
+        assert code == 250
+        rows = stored(engine)
+    assert len(rows) == 1
+    row = rows[0]
+    assert reply.decode().endswith(str(row.id))
+    assert row.raw == MESSAGE
+    assert row.size == len(MESSAGE)
+    assert row.mail_from == "bounces@example.org"
+    assert row.rcpt_tos == ["Changes@TellUsOnce.test"]
+    assert row.helo == "mx.example.org"
+    assert row.peer.startswith("127.0.0.1:")
+    assert row.status == InboundStatus.RECEIVED
+    assert row.received_at is not None
+
+
+def test_a_recipient_that_is_not_the_service_is_refused_at_rcpt_so_it_is_no_open_relay(listener, engine):
+    with client(listener) as smtp:
+        smtp.ehlo()
+        smtp.mail("someone@example.org")
+        assert smtp.rcpt("victim@example.com")[0] == 550
+        assert smtp.rcpt("postmaster@tellusonce.test")[0] == 550
+        assert smtp.rcpt("changes@tellusonce.test.example.com")[0] == 550
+        assert smtp.rcpt("confirm+short@tellusonce.test")[0] == 550
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            smtp.data(MESSAGE)
+        assert refused.value.smtp_code == 503
+    assert stored(engine) == []
+
+
+def test_a_reply_to_a_confirmation_address_is_accepted(listener, engine):
+    with client(listener) as smtp:
+        smtp.sendmail("ada@example.org", ["confirm+abcdefghijklmnopqrstuvwxyz234567@tellusonce.test"], MESSAGE)
+    assert [row.rcpt_tos for row in stored(engine)] == [["confirm+abcdefghijklmnopqrstuvwxyz234567@tellusonce.test"]]
+
+
+def test_a_bounce_with_an_empty_sender_is_kept_with_an_empty_mail_from(listener, engine):
+    with client(listener) as smtp:
+        smtp.sendmail("<>", ["changes@tellusonce.test"], MESSAGE)
+    assert [row.mail_from for row in stored(engine)] == [""]
+
+
+def test_size_is_advertised_and_a_declared_or_actual_larger_message_gets_552(listener, mail_settings, engine):
+    limit = mail_settings.max_message_bytes
+    with client(listener) as smtp:
+        smtp.ehlo()
+        assert smtp.has_extn("size")
+        assert int(smtp.esmtp_features["size"]) == limit
+        code, _ = smtp.mail("ada@example.org", [f"SIZE={limit + 1}"])
+        assert code == 552
+        smtp.rset()
+        smtp.mail("ada@example.org")
+        smtp.rcpt("changes@tellusonce.test")
+        line = b"x" * 998 + b"\r\n"
+        code, _ = smtp.data(MESSAGE + line * (limit // len(line) + 1))
+        assert code == 552
+        # The session carries on: a message within the limit is taken.
+        smtp.sendmail("ada@example.org", ["changes@tellusonce.test"], MESSAGE)
+    assert len(stored(engine)) == 1
+
+
+def test_more_recipients_than_the_cap_get_452(listener, mail_settings):
+    assert mail_settings.smtp_max_recipients == 3
+    with client(listener) as smtp:
+        smtp.ehlo()
+        smtp.mail("ada@example.org")
+        codes = [smtp.rcpt("changes@tellusonce.test")[0] for _ in range(4)]
+    assert codes == [250, 250, 250, 452]
+
+
+def test_a_line_longer_than_the_cap_is_refused_and_nothing_is_kept(listener, engine):
+    with client(listener) as smtp:
+        smtp.ehlo()
+        smtp.mail("ada@example.org")
+        smtp.rcpt("changes@tellusonce.test")
+        code, _ = smtp.data(MESSAGE + b"y" * 20_000 + b"\r\n")
+    assert code == 500
+    assert stored(engine) == []
+
+
+def test_an_idle_client_is_disconnected(mail_settings, engine):
+    quick = dataclasses.replace(mail_settings, smtp_idle_timeout=1)
+    with ListenerThread(quick, engine=engine) as running, socket.create_connection(
+        (running.host, running.port), timeout=5
+    ) as sock:
+        assert sock.recv(1024).startswith(b"220")
+        started = time.monotonic()
+        assert sock.recv(1024) == b""  # the server hung up
+        assert time.monotonic() - started < 4
+
+
+def test_a_failed_commit_answers_451_so_the_sender_tries_again(mail_settings, tmp_path):
+    unmigrated = make_engine(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    try:
+        with ListenerThread(mail_settings, engine=unmigrated) as running, client(running) as smtp:
+            smtp.ehlo()
+            smtp.mail("ada@example.org")
+            smtp.rcpt("changes@tellusonce.test")
+            code, reply = smtp.data(MESSAGE)
+    finally:
+        unmigrated.dispose()
+    assert code == 451
+    assert b"try again" in reply
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_starttls_is_offered_when_a_certificate_is_configured(mail_settings, engine, tmp_path: Path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    with_tls: Settings = dataclasses.replace(mail_settings, smtp_tls_cert=cert, smtp_tls_key=key)
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False
+    with ListenerThread(with_tls, engine=engine) as running, client(running) as smtp:
+        smtp.ehlo()
+        assert smtp.has_extn("starttls")
+        assert smtp.starttls(context=context)[0] == 220
+        smtp.sendmail("ada@example.org", ["changes@tellusonce.test"], MESSAGE)
+    try:
+        assert len(stored(engine)) == 1
+    finally:
+        from tests.conftest import clean_database
+
+        clean_database(engine)
+
+
+def test_no_starttls_is_offered_without_a_certificate(listener):
+    with client(listener) as smtp:
+        smtp.ehlo()
+        assert not smtp.has_extn("starttls")
