@@ -132,6 +132,7 @@ def audit_verify() -> None:
 @with_appcontext
 def serve(workers: int) -> None:
     """Run the web app under gunicorn on TELLUSONCE_WEB_LISTEN."""
+    _load_registry()  # a registry with a mistake stops start-up, naming the line
     os.execvp(
         sys.executable,
         [sys.executable, "-m", "gunicorn", "--bind", settings().web_listen, "--workers", str(workers),
