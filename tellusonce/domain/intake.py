@@ -111,8 +111,12 @@ def plan_change(session: Session, citizen: Citizen, request: ChangeRequest, *, n
         raise IntakeError(f"consent must be one of {CONSENT_CHOICES}, not {unknown[0]!r}")
     grants = grant_views(session, citizen.id)
     chosen = set(request.recipients)
+    departments = list_departments(session)
+    unknown_ids = chosen - {d.id for d in departments}
+    if unknown_ids:
+        raise IntakeError(f"no such organisation: {', '.join(sorted(unknown_ids))}")
     plans: list[RecipientPlan] = []
-    for department in list_departments(session):
+    for department in departments:
         if not department.accepts(request.change_type):
             if department.id in chosen:
                 plans.append(RecipientPlan(department, "not_handled", (), (), REASONS["not_handled"]))

@@ -137,3 +137,11 @@ def test_a_held_change_is_only_queued_once_confirmed(db_session):
     again = confirm_held_change(db_session, held.report, now=NOW + timedelta(minutes=6))
     assert not again.created
     assert db_session.scalar(select(func.count()).select_from(Notification)) == 3
+
+
+def test_an_organisation_that_does_not_exist_is_refused(db_session):
+    from tellusonce.domain.intake import IntakeError
+
+    citizen = make_citizen(db_session)
+    with pytest.raises(IntakeError, match="no such organisation: ministry-of-magic"):
+        submit_change(db_session, citizen, _request(recipients=["dvla", "ministry-of-magic"]), now=NOW)
