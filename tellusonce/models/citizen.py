@@ -28,6 +28,10 @@ class Citizen(UUIDKey, Timestamped, Base):
     postcode: Mapped[str | None] = mapped_column(String(8))
     phone: Mapped[str | None] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(5), default="en")
+    # Flask's session is a signed cookie the server cannot delete: each cookie carries the
+    # version it was issued under, and signing out or resetting the password bumps it, so
+    # every older cookie stops working.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     @property
     def is_verified(self) -> bool:

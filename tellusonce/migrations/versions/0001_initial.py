@@ -49,6 +49,7 @@ def upgrade() -> None:
     sa.Column('phone', sa.String(length=32), nullable=True),
     sa.Column('language', sa.String(length=5), nullable=False),
     sa.Column('session_version', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('session_version', sa.Integer(), server_default='0', nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', tellusonce.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', tellusonce.models.base.UTCDateTime(timezone=True), nullable=False),
