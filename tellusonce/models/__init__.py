@@ -14,6 +14,7 @@ from tellusonce.models.outbox import (
     NotificationState,
 )
 from tellusonce.models.report import Channel, ChangeReport, ReportState, Subject
+from tellusonce.models.worker import WorkerHeartbeat
 
 __all__ = [
     "AttemptOutcome",
@@ -41,4 +42,5 @@ __all__ = [
     "ReportState",
     "Subject",
     "TokenPurpose",
+    "WorkerHeartbeat",
 ]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 20:09:42.171722
+Create Date: 2026-11-22 20:12:17.163813
 """
 
 from collections.abc import Sequence
@@ -48,7 +48,6 @@ def upgrade() -> None:
     sa.Column('postcode', sa.String(length=8), nullable=True),
     sa.Column('phone', sa.String(length=32), nullable=True),
     sa.Column('language', sa.String(length=5), nullable=False),
-    sa.Column('session_version', sa.Integer(), server_default='0', nullable=False),
     sa.Column('session_version', sa.Integer(), server_default='0', nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', tellusonce.models.base.UTCDateTime(timezone=True), nullable=False),
@@ -100,6 +99,20 @@ def upgrade() -> None:
     with op.batch_alter_table('outgoing_email', schema=None) as batch_op:
         batch_op.create_index('ix_outgoing_email_state_due', ['state', 'next_attempt_at'], unique=False)
         batch_op.create_index('ix_outgoing_email_to_created', ['to_address', 'created_at'], unique=False)
+
+    op.create_table('worker_heartbeat',
+    sa.Column('worker', sa.String(length=200), nullable=False),
+    sa.Column('hostname', sa.String(length=255), nullable=False),
+    sa.Column('pid', sa.Integer(), nullable=False),
+    sa.Column('started_at', tellusonce.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('beat_at', tellusonce.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('stopped_at', tellusonce.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('delivered', sa.Integer(), nullable=False),
+    sa.Column('failed', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('worker', name=op.f('pk_worker_heartbeat'))
+    )
+    with op.batch_alter_table('worker_heartbeat', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_worker_heartbeat_beat_at'), ['beat_at'], unique=False)
 
     op.create_table('department_api_key',
     sa.Column('department_id', sa.String(length=40), nullable=False),
@@ -337,6 +350,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_department_api_key_department_id'))
 
     op.drop_table('department_api_key')
+    with op.batch_alter_table('worker_heartbeat', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_worker_heartbeat_beat_at'))
+
+    op.drop_table('worker_heartbeat')
     with op.batch_alter_table('outgoing_email', schema=None) as batch_op:
         batch_op.drop_index('ix_outgoing_email_to_created')
         batch_op.drop_index('ix_outgoing_email_state_due')

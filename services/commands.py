@@ -1,0 +1,273 @@
+"""The dispatch commands of ``tellusonce``: dispatch, dead-letters, departments ping|key|enable, receiver.
+
+``register(main)`` adds them to the ``tellusonce`` group (``tellusonce/cli.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from tellusonce.clock import utcnow
+from tellusonce.db import make_engine, transaction
+from tellusonce.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _settings() -> Settings:
+    return current_app.config["SETTINGS"]
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    return make_engine(_settings().database_url)
+
+
+# -- dispatch ---------------------------------------------------------------------------
+
+
+@click.command("dispatch")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--concurrency", type=click.IntRange(1, 1000), help="Requests in flight at once (default 50).")
+@click.option("--department-concurrency", type=click.IntRange(1, 1000),
+              help="Requests in flight to one department (default 10).")
+@click.option("--lease", type=click.FloatRange(1, 3600), help="Seconds a claim lasts (default 60).")
+@click.option("--timeout", type=click.FloatRange(0.1, 60), help="Total seconds per request (default 15).")
+@with_appcontext
+def dispatch(once: bool, concurrency: int | None, department_concurrency: int | None, lease: float | None,
+             timeout: float | None) -> None:
+    """Deliver queued notifications to departments until stopped (SIGTERM finishes in-flight work)."""
+    from services.webhook import WebhookSender
+    from services.worker import Worker, WorkerConfig
+
+    settings = _settings()
+    config = WorkerConfig.from_settings(
+        settings, concurrency=concurrency, department_concurrency=department_concurrency,
+        lease=timedelta(seconds=lease) if lease else None,
+        lease_margin=timedelta(seconds=min(20.0, lease / 3)) if lease else None,
+    )
+    engine = make_engine(settings.database_url)
+
+    async def main() -> None:
+        sender = WebhookSender().init(settings, total_timeout=timeout)
+        worker = Worker(engine, settings, sender=sender, config=config)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, worker.request_stop)
+        log.info("dispatch worker %s started", worker.name, extra={"worker": worker.name})
+        try:
+            stats = await worker.run(once=once)
+        finally:
+            await sender.close()
+        log.info("dispatch worker %s stopped: %d delivered, %d failed attempts, %d dead, %d cancelled",
+                 worker.name, stats.delivered, stats.failed, stats.dead, stats.cancelled,
+                 extra={"worker": worker.name})
+        if once:
+            click.echo(f"{stats.delivered} delivered, {stats.failed} failed attempts, {stats.dead} dead, "
+                       f"{stats.cancelled} cancelled")
+
+    try:
+        asyncio.run(main())
+    finally:
+        engine.dispose()
+
+
+# -- dead letters -----------------------------------------------------------------------
+
+
+def _since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as e:
+        raise click.BadParameter("use a date like 2026-11-22 or 2026-11-22T14:00", param_hint="--since") from e
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@click.group("dead-letters")
+def dead_letters() -> None:
+    """Notifications that could not be delivered: list and replay them."""
+
+
+@dead_letters.command("list")
+@click.option("--department", "department_id", help="Only this department.")
+@click.option("--since", help="Only those that died on or after this date (UTC).")
+@with_appcontext
+def dead_letters_list(department_id: str | None, since: str | None) -> None:
+    """Dead notifications, oldest first, with why they died (no personal data is shown)."""
+    from tellusonce.data.outbox import dead_letters as find
+
+    engine = _engine()
+    try:
+        with transaction(engine, writer=False) as session:
+            rows = find(session, department_id=department_id, since=_since(since))
+            for n in rows:
+                died = n.dead_at.strftime("%Y-%m-%d %H:%M") if n.dead_at else "?"
+                click.echo(f"{n.id}  {n.department_id:28} {n.change_type:8} died {died}  "
+                           f"{n.attempt_count} attempts  {(n.last_error or '')[:100]}")
+            click.echo(f"{len(rows)} dead letters")
+    finally:
+        engine.dispose()
+
+
+@dead_letters.command("replay")
+@click.option("--department", "department_id", help="Only this department.")
+@click.option("--since", help="Only those that died on or after this date (UTC).")
+@with_appcontext
+def dead_letters_replay(department_id: str | None, since: str | None) -> None:
+    """Queue dead notifications again, due now, with a fresh retry schedule."""
+    from tellusonce.data.outbox import replay_dead
+
+    engine = _engine()
+    try:
+        with transaction(engine) as session:
+            count = replay_dead(session, department_id=department_id, since=_since(since), now=utcnow())
+    finally:
+        engine.dispose()
+    click.echo(f"{count} notifications queued again")
+
+
+# -- departments ------------------------------------------------------------------------
+
+
+def _department(session, department_id: str):  # type: ignore[no-untyped-def]
+    from tellusonce.data.departments import get_department
+
+    department = get_department(session, department_id)
+    if department is None:
+        raise click.ClickException(f"no department {department_id!r} (see `tellusonce departments list`)")
+    return department
+
+
+@click.command("ping")
+@click.argument("department_id")
+@with_appcontext
+def departments_ping(department_id: str) -> None:
+    """Send a signed test event to a webhook department and show its answer."""
+    from services.events import build_ping
+    from services.signing import MissingSecret, department_secrets, signature_headers
+    from services.webhook import WebhookSender
+
+    settings = _settings()
+    engine = _engine()
+    try:
+        with transaction(engine, writer=False) as session:
+            d = _department(session, department_id)
+            channel, url, secret_env, allow_private = d.channel, d.webhook_url, d.secret_env, d.allow_private_network
+    finally:
+        engine.dispose()
+    if channel != "webhook" or not url:
+        raise click.ClickException(f"{department_id} receives by {channel}; only webhook departments can be pinged")
+    try:
+        secrets = department_secrets(settings, department_id, secret_env)
+    except MissingSecret as e:
+        raise click.ClickException(str(e)) from e
+    event_id = str(uuid.uuid4())
+    body = build_ping(event_id=event_id, department_id=department_id, source=settings.base_url, at=utcnow())
+    headers = signature_headers(body, msg_id=event_id, at=datetime.now(UTC), secrets=secrets)
+
+    async def send():  # type: ignore[no-untyped-def]
+        async with WebhookSender().init(settings) as sender:
+            return await sender.deliver(url=url, body=body, headers=headers, allow_private_network=allow_private)
+
+    result = asyncio.run(send())
+    status = f"HTTP {result.status_code}" if result.status_code else "no answer"
+    click.echo(f"{department_id}: {result.outcome} ({status}, {result.latency_ms} ms) {result.error or ''}".rstrip())
+    if not result.delivered:
+        sys.exit(1)
+
+
+@click.command("key")
+@click.argument("department_id")
+@click.option("--label", help="What the key is for, e.g. 'case system, 2026'.")
+@click.option("--list", "list_", is_flag=True, help="List the department's keys instead of creating one.")
+@click.option("--revoke", metavar="PREFIX", help="Revoke the key with this prefix.")
+@with_appcontext
+def departments_key(department_id: str, label: str | None, list_: bool, revoke: str | None) -> None:
+    """Create an API key for a department (shown once), or --list or --revoke its keys."""
+    from tellusonce.data.apikeys import create_api_key, list_api_keys, revoke_api_key
+
+    engine = _engine()
+    try:
+        with transaction(engine) as session:
+            _department(session, department_id)
+            if list_:
+                for key in list_api_keys(session, department_id):
+                    state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+                    used = f"last used {key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never used"
+                    click.echo(f"{key.prefix}  {state:18} created {key.created_at:%Y-%m-%d}  {used}  {key.label or ''}")
+                return
+            if revoke:
+                if not revoke_api_key(session, department_id=department_id, prefix=revoke, now=utcnow()):
+                    raise click.ClickException(f"{department_id} has no active key with prefix {revoke!r}")
+                click.echo(f"revoked {revoke}")
+                return
+            new = create_api_key(session, department_id=department_id, now=utcnow(), label=label)
+    finally:
+        engine.dispose()
+    click.echo(new.plaintext)
+    click.echo(f"This is the only time the key is shown. Prefix: {new.key.prefix}. "
+               f"Use it as 'Authorization: Bearer <key>'.", err=True)
+
+
+@click.command("enable")
+@click.argument("department_id")
+@with_appcontext
+def departments_enable(department_id: str) -> None:
+    """Deliver to a department again after its endpoint answered 410 Gone (and close its circuit)."""
+    from tellusonce.data.dispatch import enable_endpoint
+
+    engine = _engine()
+    try:
+        with transaction(engine) as session:
+            _department(session, department_id)
+            enable_endpoint(session, department_id, now=utcnow())
+    finally:
+        engine.dispose()
+    click.echo(f"{department_id} enabled. Replay what died meanwhile: "
+               f"tellusonce dead-letters replay --department {department_id}")
+
+
+# -- receiver ---------------------------------------------------------------------------
+
+
+@click.command("receiver")
+@with_appcontext
+def receiver() -> None:
+    """Run the reference department receiver on TELLUSONCE_RECEIVER_LISTEN."""
+    from services.receiver.setup import keys_path, mint_demo_keys
+
+    settings = _settings()
+    if not settings.is_production:
+        engine = _engine()
+        try:
+            minted = mint_demo_keys(engine, settings)
+        finally:
+            engine.dispose()
+        click.echo(f"receiver: API keys for {', '.join(sorted(minted))} written to {keys_path(settings)}", err=True)
+    os.execvp(sys.executable, [
+        sys.executable, "-m", "gunicorn", "--bind", settings.receiver_listen, "--workers", "1", "--threads", "8",
+        "--access-logfile", "-", "services.receiver.app:create_receiver_app()",
+    ])
+
+
+def register(main: click.Group) -> None:
+    """Add the dispatch commands to ``tellusonce`` (its ``departments`` group must exist)."""
+    main.add_command(dispatch)
+    main.add_command(dead_letters)
+    main.add_command(receiver)
+    departments = main.commands["departments"]
+    assert isinstance(departments, click.Group)
+    for command in (departments_ping, departments_key, departments_enable):
+        departments.add_command(command)
+

@@ -1,0 +1,165 @@
+"""Turning claimed notifications into jobs, in the worker's claim transaction.
+
+Everything that needs no network happens here, in the same transaction as the
+claim: the consent check (withdrawn: cancelled, nothing sent), building the
+event (cannot be built: dead at once, blocking nothing), and the email channel
+(queueing the email is its delivery). What is left are webhook jobs: plain
+frozen values the event loop can send without touching the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from jinja2 import TemplateError
+from sqlalchemy.orm import Session
+
+from services.email_channel import queue_department_email
+from services.events import EventError, build_event
+from services.signing import MissingSecret, department_secrets
+from services.webhook import url_problem
+from tellusonce.data.dispatch import BREAKER_THRESHOLD, all_departments, receipts_in_force, report_references
+from tellusonce.data.outbox import claim_due, record_attempt
+from tellusonce.models import AttemptOutcome, ChannelKind, Department, Notification
+from tellusonce.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    url: str
+    secrets: tuple[str, ...]
+    allow_private_network: bool
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Job:
+    notification_id: uuid.UUID
+    department_id: str
+    lease_expires_at: datetime
+    webhook: WebhookTarget | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    job: Job
+    outcome: str  # an AttemptOutcome
+    started_at: datetime
+    finished_at: datetime
+    status_code: int | None = None
+    latency_ms: int | None = None
+    error: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass
+class Claim:
+    jobs: list[Job] = field(default_factory=list)
+    blocked: dict[str, str] = field(default_factory=dict)  # department id -> why its notifications wait
+    cancelled: int = 0
+    dead: int = 0
+    emailed: int = 0
+
+
+def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int, lease: timedelta,
+               now: datetime, outstanding: dict[str, int], department_cap: int) -> Claim:
+    claim = Claim()
+    departments = {d.id: d for d in all_departments(session)}
+    secrets: dict[str, tuple[str, ...]] = {}
+    healthy: list[str] = []
+    trials: list[str] = []
+    for d in departments.values():
+        if (not d.active or d.channel == ChannelKind.FEED or d.endpoint_disabled_at is not None
+                or (d.circuit_open_until is not None and d.circuit_open_until > now)
+                or outstanding.get(d.id, 0) >= department_cap):
+            continue
+        if d.channel == ChannelKind.WEBHOOK:
+            problem = _webhook_problem(settings, d, secrets)
+            if problem:
+                claim.blocked[d.id] = problem
+                continue
+        if d.consecutive_failures >= BREAKER_THRESHOLD:
+            if not outstanding.get(d.id):
+                trials.append(d.id)  # the circuit has just closed: one notification tries the water
+        else:
+            healthy.append(d.id)
+    claimed: list[Notification] = []
+    if healthy and limit > 0:
+        claimed += claim_due(session, worker=worker, limit=limit, lease=lease, now=now, department_ids=healthy,
+                             per_department=department_cap)
+    for department_id in trials:
+        claimed += claim_due(session, worker=worker, limit=1, lease=lease, now=now, department_ids=[department_id])
+    if not claimed:
+        return claim
+    references = report_references(session, (n.report_id for n in claimed))
+    allowed = receipts_in_force(session, (n.consent_receipt_id for n in claimed), now=now)
+    for n in claimed:
+        _prepare(session, claim, n, departments[n.department_id], worker=worker, settings=settings, now=now,
+                 reference=references.get(n.report_id, ""), allowed=n.consent_receipt_id in allowed,
+                 secrets=secrets.get(n.department_id, ()))
+    return claim
+
+
+def _webhook_problem(settings: Settings, department: Department, secrets: dict[str, tuple[str, ...]]) -> str | None:
+    if not department.webhook_url:
+        return "the registry gives no webhook_url"
+    problem = url_problem(department.webhook_url, https_only=settings.is_production,
+                          allow_private_network=department.allow_private_network)
+    if problem:
+        return problem
+    try:
+        secrets[department.id] = tuple(department_secrets(settings, department.id, department.secret_env))
+    except MissingSecret as e:
+        return str(e)
+    return None
+
+
+def _prepare(session: Session, claim: Claim, n: Notification, department: Department, *, worker: str,
+             settings: Settings, now: datetime, reference: str, allowed: bool, secrets: tuple[str, ...]) -> None:
+    def record(outcome: str, error: str | None = None) -> None:
+        record_attempt(session, n, worker=worker, outcome=outcome, started_at=now, finished_at=now, now=now,
+                       error=error)
+
+    if not allowed:
+        record(AttemptOutcome.CANCELLED, "consent withdrawn before delivery; nothing was sent")
+        claim.cancelled += 1
+        log.info("notification %s cancelled: consent withdrawn", n.id,
+                 extra={"notification": str(n.id), "department": n.department_id})
+        return
+    lease_expires_at = n.lease_expires_at
+    try:
+        body = build_event(notification_id=n.id, change_type=n.change_type, report_reference=reference,
+                           payload=n.payload, consent_receipt_id=n.consent_receipt_id, created_at=n.created_at,
+                           source=settings.base_url)
+    except EventError as e:
+        record(AttemptOutcome.PERMANENT, str(e))
+        claim.dead += 1
+        log.warning("notification %s is dead: its event cannot be built", n.id,
+                    extra={"notification": str(n.id), "department": n.department_id})
+        return
+    if department.channel == ChannelKind.EMAIL:
+        try:
+            with session.begin_nested():
+                queue_department_email(
+                    session, department=department, notification_id=n.id, change_type=n.change_type,
+                    reference=reference, payload=n.payload, consent_receipt_id=n.consent_receipt_id,
+                    created_at=n.created_at, event_body=body, base_url=settings.base_url,
+                )
+        except (ValueError, LookupError, TypeError, TemplateError) as e:
+            record(AttemptOutcome.PERMANENT, f"cannot write the email: {e}")
+            claim.dead += 1
+            return
+        record(AttemptOutcome.DELIVERED)
+        claim.emailed += 1
+        return
+    assert department.webhook_url is not None and lease_expires_at is not None
+    claim.jobs.append(Job(
+        notification_id=n.id, department_id=n.department_id, lease_expires_at=lease_expires_at,
+        webhook=WebhookTarget(url=department.webhook_url, secrets=secrets,
+                              allow_private_network=department.allow_private_network, body=body),
+    ))

@@ -1,0 +1,88 @@
+"""The email channel: a readable summary for a person, the CloudEvent attached for a system.
+
+Queueing the email is the delivery: it is written to the outbound mail outbox in
+the same transaction that records the attempt, and the outbound sender takes it
+from there (with its own retries). The department acknowledges through the API.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from services.events import CONTENT_TYPE
+from tellusonce.domain.changetypes import get_change_type
+from tellusonce.i18n import N_
+from tellusonce.mailout import queue_email, translations_for
+from tellusonce.models import Department, OutgoingEmail
+
+PURPOSE = "department_notification"
+SUBJECT = N_("Change of circumstances %(reference)s: %(change)s")
+
+
+def summary_fields(change_type: str, payload: Mapping[str, Any], *, language: str = "en") -> list[tuple[str, str]]:
+    """(label, value) for each field the department receives, in the change type's order."""
+    kind = get_change_type(change_type)
+    gettext = translations_for(language).gettext
+    rows: list[tuple[str, str]] = []
+    for f in kind.fields:
+        if f.name in payload and payload[f.name] not in (None, ""):
+            value = payload[f.name]
+            if f.choices:
+                value = next((gettext(label) for key, label in f.choices if key == value), value)
+            elif isinstance(value, bool):
+                value = gettext(N_("Yes")) if value else gettext(N_("No"))
+            rows.append((gettext(f.label), str(value)))
+    if payload.get("protected_address"):
+        rows.append((gettext(N_("Protected address")),
+                     gettext(N_("Yes: the person's address is protected. Do not disclose it."))))
+    return rows
+
+
+def queue_department_email(
+    session: Session,
+    *,
+    department: Department,
+    notification_id: uuid.UUID,
+    change_type: str,
+    reference: str,
+    payload: Mapping[str, Any],
+    consent_receipt_id: uuid.UUID,
+    created_at: datetime,
+    event_body: bytes,
+    base_url: str,
+) -> OutgoingEmail:
+    if not department.email_address:
+        raise ValueError(f"department {department.id} has no email address")
+    filename = f"tellusonce-{notification_id}.json"
+    language = "en"
+    gettext = translations_for(language).gettext
+    change_label = gettext(get_change_type(change_type).label)
+    context = {
+        "change": change_label,
+        "change_label": change_label,
+        "department_name": department.name,
+        "reference": reference,
+        "notification_id": str(notification_id),
+        "reported": created_at.strftime("%d %B %Y %H:%M UTC"),
+        "fields": summary_fields(change_type, payload, language=language),
+        "consent_receipt_id": str(consent_receipt_id),
+        "filename": filename,
+        "ack_url": f"{base_url.rstrip('/')}/api/v1/notifications/{notification_id}/ack",
+    }
+    return queue_email(
+        session,
+        to=department.email_address,
+        subject=SUBJECT,
+        template="department_notification",
+        context=context,
+        purpose=PURPOSE,
+        language=language,
+        headers={"X-TellUsOnce-Notification": str(notification_id)},
+        attachments=[{"filename": filename, "content_type": CONTENT_TYPE, "content": event_body.decode("utf-8")}],
+        related_id=notification_id,
+    )

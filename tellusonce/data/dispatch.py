@@ -1,0 +1,167 @@
+"""What the dispatch workers read and write besides the outbox itself.
+
+Department health (the circuit breaker, an endpoint disabled by 410 Gone),
+batch look-ups a worker makes for each claim, and worker heartbeats.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session
+
+from tellusonce.data.audit import record_event
+from tellusonce.models import ChangeReport, ConsentGrant, Department, WorkerHeartbeat
+
+# The circuit opens after this many failures in a row, first for OPEN_BASE, then
+# twice as long after each further run of failures, up to OPEN_MAX.
+BREAKER_THRESHOLD = 5
+OPEN_BASE = timedelta(seconds=30)
+OPEN_MAX = timedelta(minutes=10)
+HEARTBEAT_FRESH = timedelta(seconds=30)
+
+
+def all_departments(session: Session) -> list[Department]:
+    return list(session.scalars(select(Department).order_by(Department.id)))
+
+
+def report_references(session: Session, report_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    ids = list(set(report_ids))
+    if not ids:
+        return {}
+    rows = session.execute(select(ChangeReport.id, ChangeReport.reference).where(ChangeReport.id.in_(ids)))
+    return {row.id: row.reference for row in rows}
+
+
+def receipts_in_force(session: Session, receipt_ids: Iterable[uuid.UUID], *, now: datetime) -> set[uuid.UUID]:
+    """Of these consent receipts, those whose grant is not withdrawn (by ``now``).
+
+    The batch form of ``tellusonce.data.consent.consent_still_allows``, same rule:
+    a notification goes out only while the grant it was queued under stands.
+    """
+    ids = list(set(receipt_ids))
+    if not ids:
+        return set()
+    rows = session.execute(
+        select(ConsentGrant.receipt_id, ConsentGrant.withdrawn_at).where(ConsentGrant.receipt_id.in_(ids))
+    )
+    return {row.receipt_id for row in rows if row.withdrawn_at is None or row.withdrawn_at > now}
+
+
+# -- department health ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Health:
+    department_id: str
+    consecutive_failures: int
+    circuit_open_until: datetime | None
+
+    @property
+    def opened(self) -> bool:
+        return self.circuit_open_until is not None
+
+
+def open_period(consecutive_failures: int) -> timedelta:
+    doublings = min(max(consecutive_failures - BREAKER_THRESHOLD, 0), 10)
+    return min(OPEN_BASE * (2**doublings), OPEN_MAX)
+
+
+def note_delivery_health(session: Session, department_id: str, *, succeeded: bool, failures: int,
+                         now: datetime) -> Health:
+    """Feed one batch's results for a department into its circuit breaker.
+
+    A success closes the circuit. Failures (network, timeout, 5xx, 429) add up to
+    ``BREAKER_THRESHOLD``, where the circuit opens: the department's notifications
+    are not claimed until it closes, and then one is tried first. Each further
+    failed batch (usually that one trial) doubles the time it stays open.
+    """
+    if succeeded:
+        session.execute(
+            update(Department).where(Department.id == department_id,
+                                     (Department.consecutive_failures != 0) | Department.circuit_open_until.is_not(None))
+            .values(consecutive_failures=0, circuit_open_until=None)
+        )
+        return Health(department_id, 0, None)
+    current = Department.consecutive_failures
+    count = session.scalar(
+        update(Department).where(Department.id == department_id)
+        .values(consecutive_failures=case(
+            (current >= BREAKER_THRESHOLD, current + 1),
+            (current + failures >= BREAKER_THRESHOLD, BREAKER_THRESHOLD),
+            else_=current + failures,
+        ))
+        .returning(Department.consecutive_failures)
+    ) or 0
+    until = None
+    if count >= BREAKER_THRESHOLD:
+        until = now + open_period(count)
+        session.execute(update(Department).where(Department.id == department_id).values(circuit_open_until=until))
+    return Health(department_id, count, until)
+
+
+def disable_endpoint(session: Session, department_id: str, *, reason: str, now: datetime, actor: str) -> None:
+    """A 410 Gone: stop delivering to this department until an operator enables it again."""
+    changed = session.execute(
+        update(Department).where(Department.id == department_id, Department.endpoint_disabled_at.is_(None))
+        .values(endpoint_disabled_at=now, endpoint_disabled_reason=reason[:1000])
+    ).rowcount
+    if changed:
+        record_event(session, actor=actor, action="department.endpoint_disabled", subject_type="department",
+                     subject_id=department_id, details={"reason": reason[:200]}, at=now)
+
+
+def enable_endpoint(session: Session, department_id: str, *, now: datetime, actor: str = "operator") -> bool:
+    department = session.get(Department, department_id)
+    if department is None:
+        return False
+    department.endpoint_disabled_at = None
+    department.endpoint_disabled_reason = None
+    department.consecutive_failures = 0
+    department.circuit_open_until = None
+    record_event(session, actor=actor, action="department.endpoint_enabled", subject_type="department",
+                 subject_id=department_id, details={}, at=now)
+    session.flush()
+    return True
+
+
+# -- heartbeats -------------------------------------------------------------------------
+
+
+def beat(session: Session, *, worker: str, started_at: datetime, now: datetime, delivered: int = 0,
+         failed: int = 0, stopped: bool = False) -> None:
+    row = session.get(WorkerHeartbeat, worker)
+    if row is None:
+        row = WorkerHeartbeat(worker=worker, hostname=socket.gethostname()[:255], pid=os.getpid(),
+                              started_at=started_at, beat_at=now, delivered=0, failed=0)
+        session.add(row)
+    row.beat_at = now
+    row.delivered = delivered
+    row.failed = failed
+    row.stopped_at = now if stopped else None
+    session.flush()
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    state: str  # "ok" | "stale" | "none"
+    running: int
+    last_beat: datetime | None
+
+
+def worker_status(session: Session, *, now: datetime) -> WorkerStatus:
+    """Whether some worker has beaten recently (and how many are running)."""
+    last = session.scalar(select(func.max(WorkerHeartbeat.beat_at)).where(WorkerHeartbeat.stopped_at.is_(None)))
+    running = session.scalar(
+        select(func.count()).select_from(WorkerHeartbeat)
+        .where(WorkerHeartbeat.stopped_at.is_(None), WorkerHeartbeat.beat_at >= now - HEARTBEAT_FRESH)
+    ) or 0
+    if last is None:
+        return WorkerStatus("none", 0, None)
+    return WorkerStatus("ok" if running else "stale", running, last)
