@@ -15,6 +15,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from services.commands import register as register_dispatch_commands
 from tellusonce import create_app
 from tellusonce.db import make_engine, transaction
 from tellusonce.settings import Settings, SettingsError
@@ -22,6 +23,7 @@ from tellusonce.settings import Settings, SettingsError
 # What `tellusonce demo` starts, in order: (name, sub-command, setting with its address).
 DEMO_PROCESSES: list[tuple[str, list[str], str | None]] = [
     ("web", ["serve"], "web_listen"),
+    ("dispatcher", ["dispatch"], None),
 ]
 
 
@@ -200,6 +202,8 @@ def _supervise(processes: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
+
+register_dispatch_commands(main)
 
 if __name__ == "__main__":
     main()
