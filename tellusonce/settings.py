@@ -46,6 +46,10 @@ class Settings:
     smtp_max_recipients: int = 10
     smtp_idle_timeout: int = 120  # seconds without a command before the listener hangs up
     ratelimit_storage_url: str = "memory://"
+    # Flask-Limiter limits on the account forms (sign in, create an account, reset a
+    # password), each counted on its own. Per client address, and per email address typed.
+    account_rate_limit: str = "20 per minute;200 per hour"
+    account_rate_limit_per_address: str = "10 per 15 minutes"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import timedelta
 
 from flask import Flask, Response, g, request
 from govuk_frontend_wtf.main import WTFormsHelpers
@@ -42,6 +43,7 @@ def build_app(settings: Settings | None = None) -> Flask:
         PREFERRED_URL_SCHEME="https" if settings.is_production else "http",
         MAX_CONTENT_LENGTH=1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_url,
         RATELIMIT_HEADERS_ENABLED=True,
         BABEL_DEFAULT_LOCALE="en",
@@ -65,9 +67,16 @@ def build_app(settings: Settings | None = None) -> Flask:
     limiter.init_app(app)
     database.init_app(app)
 
-    from tellusonce.web import public
+    from tellusonce.web import account, errors, navigation, public
 
     app.register_blueprint(public.bp)
+    app.register_blueprint(account.bp)
+    if not settings.is_production:
+        from tellusonce.web import devmail
+
+        app.register_blueprint(devmail.bp)
+    errors.init_app(app)
+    navigation.init_app(app)
 
     @app.before_request
     def _nonce() -> None:

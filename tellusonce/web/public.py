@@ -1,10 +1,18 @@
-"""Public pages anyone can read: the start page and health."""
+"""Public pages anyone can read: the start page, the open register, the schemas, health,
+and the accessibility statement, privacy notice and cookies page."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+import json
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template
+from flask_babel import gettext as _
 from sqlalchemy import text
 
+from tellusonce.data.departments import list_departments
+from tellusonce.domain.changetypes import CHANGE_TYPES
+from tellusonce.models import Department
 from tellusonce.web.database import get_session
 
 bp = Blueprint("public", __name__)
@@ -12,7 +20,81 @@ bp = Blueprint("public", __name__)
 
 @bp.get("/")
 def home() -> str:
-    return render_template("public/home.html")
+    departments = list_departments(get_session())
+    return render_template("public/home.html", change_types=CHANGE_TYPES.values(), departments=departments)
+
+
+def register_entry(department: Department) -> dict[str, Any]:
+    """One organisation on the open register: what it receives for each change and why."""
+    receives = []
+    for type_id, change_type in CHANGE_TYPES.items():
+        if type_id not in department.receives:
+            continue
+        names = department.fields_for(type_id)
+        receives.append(
+            {
+                "change_type": type_id,
+                "label": _(change_type.label),
+                "fields": [{"name": n, "label": _(change_type.field(n).label)} for n in names],
+                "reason": department.reasons.get(type_id, ""),
+                "schema": change_type.schema_url,
+            }
+        )
+    return {
+        "id": department.id,
+        "name": department.name,
+        "controller": department.controller,
+        "purpose": department.purpose,
+        "contact_url": department.contact_url,
+        "channel": department.channel,
+        "receives_protected_address": department.needs_protected_address,
+        "receives": receives,
+    }
+
+
+@bp.get("/organisations")
+def organisations() -> str:
+    entries = [register_entry(d) for d in list_departments(get_session())]
+    return render_template("public/organisations.html", organisations=entries)
+
+
+@bp.get("/organisations.json")
+def organisations_json() -> Response:
+    entries = [register_entry(d) for d in list_departments(get_session())]
+    return jsonify(organisations=entries)
+
+
+@bp.get("/schemas/")
+def schemas() -> str:
+    return render_template("public/schemas.html", change_types=CHANGE_TYPES.values())
+
+
+@bp.get("/schemas/<type_id>.json")
+def schema(type_id: str) -> Response:
+    change_type = CHANGE_TYPES.get(type_id)
+    if change_type is None:
+        abort(404)
+    body = json.dumps(change_type.json_schema(), indent=2, ensure_ascii=False)
+    response = current_app.response_class(body + "\n", mimetype="application/schema+json")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/accessibility")
+def accessibility() -> str:
+    return render_template("public/accessibility.html")
+
+
+@bp.get("/privacy")
+def privacy() -> str:
+    departments = list_departments(get_session())
+    return render_template("public/privacy.html", departments=departments)
+
+
+@bp.get("/cookies")
+def cookies() -> str:
+    return render_template("public/cookies.html", cookie_name=current_app.config["SESSION_COOKIE_NAME"])
 
 
 @bp.get("/healthz")

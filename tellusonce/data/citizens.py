@@ -1,0 +1,175 @@
+"""Queries about citizens and the single-use tokens emailed to them.
+
+Email addresses are kept in one canonical form (``canonical_email``) so that
+"Ada@Example.com" and "ada@example.com" are one account. Tokens are random,
+only their SHA-256 is stored, and using one is a conditional update, so two
+clicks on the same link cannot both succeed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tellusonce.domain.fields import normalise_email
+from tellusonce.models import Citizen, EmailToken, TokenPurpose
+
+PROFILE_FIELDS = (
+    "given_names",
+    "family_name",
+    "date_of_birth",
+    "ni_number",
+    "address_line_1",
+    "address_line_2",
+    "town",
+    "postcode",
+    "phone",
+)
+TOKEN_BYTES = 32
+
+
+class EmailTaken(ValueError):
+    """``uq_citizen_email``: an account already uses this address."""
+
+    constraint = "uq_citizen_email"
+
+
+def canonical_email(value: str) -> str:
+    return normalise_email(value).lower()
+
+
+def get_citizen(session: Session, citizen_id: uuid.UUID | str) -> Citizen | None:
+    try:
+        key = citizen_id if isinstance(citizen_id, uuid.UUID) else uuid.UUID(str(citizen_id))
+    except ValueError:
+        return None
+    return session.get(Citizen, key)
+
+
+def get_citizen_by_email(session: Session, email: str) -> Citizen | None:
+    address = canonical_email(email)
+    return session.scalars(select(Citizen).where(func.lower(Citizen.email) == address)).first()
+
+
+def create_citizen(session: Session, *, email: str, password_hash: str, language: str = "en") -> Citizen:
+    """A new, unverified account. Raises ``EmailTaken`` if the address has one already."""
+    citizen = Citizen(email=canonical_email(email), password_hash=password_hash, language=language, session_version=0)
+    try:
+        with session.begin_nested():
+            session.add(citizen)
+            session.flush()
+    except IntegrityError as e:
+        raise EmailTaken(citizen.email) from e
+    return citizen
+
+
+def mark_email_verified(citizen: Citizen, *, now: datetime) -> None:
+    if citizen.email_verified_at is None:
+        citizen.email_verified_at = now
+
+
+def set_password(session: Session, citizen: Citizen, password_hash: str) -> None:
+    """Change the password and end every session signed in with the old one."""
+    citizen.password_hash = password_hash
+    end_sessions(session, citizen)
+
+
+def end_sessions(session: Session, citizen: Citizen) -> None:
+    """Make every session cookie issued so far for this citizen stop working."""
+    citizen.session_version = (citizen.session_version or 0) + 1
+    session.flush()
+
+
+def update_profile(session: Session, citizen: Citizen, values: Mapping[str, Any]) -> None:
+    """Set the profile answers given; an empty answer clears that detail."""
+    unknown = set(values) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValueError(f"not profile fields: {', '.join(sorted(unknown))}")
+    for name, value in values.items():
+        setattr(citizen, name, value if value not in ("", None) else None)
+    session.flush()
+
+
+def profile_answers(citizen: Citizen) -> dict[str, Any]:
+    """The citizen's profile by attribute name, for pre-filling a change (only what is set)."""
+    answers: dict[str, Any] = {"email": citizen.email}
+    for name in PROFILE_FIELDS:
+        value = getattr(citizen, name)
+        if value not in (None, ""):
+            answers[name] = value
+    return answers
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def issue_token(
+    session: Session,
+    citizen: Citizen,
+    purpose: TokenPurpose,
+    *,
+    lifetime: timedelta,
+    now: datetime,
+    report_id: uuid.UUID | None = None,
+) -> str:
+    """A new single-use token for an emailed link; the raw value is returned, only its hash kept."""
+    raw = secrets.token_urlsafe(TOKEN_BYTES)
+    session.add(
+        EmailToken(
+            citizen_id=citizen.id,
+            purpose=purpose.value,
+            token_hash=hash_token(raw),
+            created_at=now,
+            expires_at=now + lifetime,
+            report_id=report_id,
+        )
+    )
+    session.flush()
+    return raw
+
+
+def find_token(session: Session, raw: str, purpose: TokenPurpose, *, now: datetime) -> EmailToken | None:
+    """The token if it exists for this purpose, is unused and has not expired; changes nothing."""
+    if not raw or len(raw) > 200:
+        return None
+    token = session.scalars(select(EmailToken).where(EmailToken.token_hash == hash_token(raw))).first()
+    if token is None or token.purpose != purpose.value or token.used_at is not None or token.expires_at <= now:
+        return None
+    return token
+
+
+def use_token(session: Session, raw: str, purpose: TokenPurpose, *, now: datetime) -> EmailToken | None:
+    """Spend a token: the first use returns it, every later use (or a bad or expired one) None."""
+    token = find_token(session, raw, purpose, now=now)
+    if token is None:
+        return None
+    spent = session.execute(
+        update(EmailToken)
+        .where(EmailToken.id == token.id, EmailToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    session.refresh(token)
+    return token
+
+
+def spend_open_tokens(session: Session, citizen: Citizen, purpose: TokenPurpose, *, now: datetime) -> int:
+    """Mark every unused token of this purpose used (after a reset, older reset links stop working)."""
+    result = session.execute(
+        update(EmailToken)
+        .where(EmailToken.citizen_id == citizen.id, EmailToken.purpose == purpose.value, EmailToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,69 @@
+"""``/dev/mail``: the email the service has written, readable in the browser (demo and test only).
+
+In demo and test mode outbound email is captured instead of sent; this is where
+a person trying the service reads it, for example to follow the link that
+confirms their address. The blueprint is only registered outside production, so
+in production these addresses do not exist (404).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Blueprint, Response, abort, render_template, request
+from markupsafe import Markup, escape
+from sqlalchemy import func, select
+
+from tellusonce.models import OutgoingEmail
+from tellusonce.web.database import get_session
+
+bp = Blueprint("devmail", __name__, url_prefix="/dev/mail")
+LINK = re.compile(r"https?://[^\s<>\"']+")
+PAGE_SIZE = 50
+
+
+def linkify(text: str) -> Markup:
+    """Plain text as HTML with every web address a link; everything else escaped."""
+    escaped = str(escape(text))
+    return Markup(LINK.sub(lambda m: f'<a class="govuk-link" href="{m.group(0)}">{m.group(0)}</a>', escaped))
+
+
+@bp.get("/")
+def inbox() -> str:
+    to = (request.args.get("to") or "").strip()
+    query = select(OutgoingEmail).order_by(OutgoingEmail.created_at.desc(), OutgoingEmail.id.desc()).limit(PAGE_SIZE)
+    if to:
+        query = query.where(func.lower(OutgoingEmail.to_address) == to.lower())
+    emails = get_session().scalars(query).all()
+    return render_template("devmail/inbox.html", emails=emails, to=to)
+
+
+def _email(email_id: str) -> OutgoingEmail:
+    try:
+        key = uuid.UUID(email_id)
+    except ValueError:
+        abort(404)
+    email = get_session().get(OutgoingEmail, key)
+    if email is None:
+        abort(404)
+    return email
+
+
+@bp.get("/<email_id>")
+def message(email_id: str) -> str:
+    email = _email(email_id)
+    return render_template("devmail/message.html", email=email, body=linkify(email.body_text))
+
+
+@bp.get("/<email_id>/html")
+def message_html(email_id: str) -> Response:
+    """The HTML version as the recipient's mail program would show it, sandboxed: no scripts run."""
+    email = _email(email_id)
+    if email.body_html is None:
+        abort(404)
+    response = Response(email.body_html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = (
+        "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+    )
+    return response

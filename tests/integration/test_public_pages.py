@@ -1,0 +1,98 @@
+"""The public pages: start page, open register, schemas, and the footer's pages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from flask.testing import FlaskClient
+from jsonschema import Draft202012Validator
+from page_checks import check_page, page_title
+
+from tellusonce.domain.changetypes import CHANGE_TYPES
+
+PUBLIC_PAGES = ["/", "/organisations", "/schemas/", "/accessibility", "/privacy", "/cookies"]
+
+
+@pytest.mark.parametrize("path", PUBLIC_PAGES)
+def test_every_public_page_is_a_well_formed_govuk_page(client: FlaskClient, path: str) -> None:
+    page = check_page(client.get(path))
+    assert page.select_one(".govuk-skip-link")["href"] == "#main-content"
+    assert page.select_one(".govuk-phase-banner") is not None
+    footer_links = {a["href"] for a in page.select(".govuk-footer__meta a")}
+    assert {"/organisations", "/accessibility", "/privacy", "/cookies"} <= footer_links
+
+
+def test_the_start_page_explains_the_service_and_has_a_start_button(client: FlaskClient) -> None:
+    page = check_page(client.get("/"))
+    assert page_title(page) == "Tell public services about a change once – Tell us once – GOV.UK"
+    start = page.select_one("a.govuk-button--start")
+    assert start is not None and start["href"]
+    text = page.get_text(" ")
+    for change_type in CHANGE_TYPES.values():
+        assert change_type.label in text
+    assert "Driver and Vehicle Licensing Agency (DVLA)" in text
+
+
+def test_signed_out_visitors_are_offered_sign_in_in_the_navigation(client: FlaskClient) -> None:
+    page = check_page(client.get("/"))
+    nav = [a.get_text(strip=True) for a in page.select(".govuk-service-navigation__link")]
+    assert "Sign in" in nav and "Create an account" in nav
+    assert "Sign out" not in nav
+
+
+def test_the_open_register_lists_what_each_organisation_receives_and_why(client: FlaskClient) -> None:
+    page = check_page(client.get("/organisations"))
+    dvla = page.find(id="org-dvla").find_parent("section")
+    text = dvla.get_text(" ")
+    assert "Moving home" in text and "Postcode" in text
+    assert "The law says your driving licence and vehicle log book must show your current address." in text
+    # DVLA is not told about contact details, so that change is not listed for it.
+    assert "New contact details" not in text
+
+
+def test_the_open_register_is_published_as_json_with_field_labels(client: FlaskClient) -> None:
+    response = client.get("/organisations.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    organisations = {o["id"]: o for o in response.json["organisations"]}
+    assert len(organisations) >= 8
+    hmrc_address = next(r for r in organisations["hmrc"]["receives"] if r["change_type"] == "address")
+    assert {"name": "ni_number", "label": "National Insurance number"} in hmrc_address["fields"]
+    assert hmrc_address["schema"].endswith("/schemas/address.json")
+    assert hmrc_address["reason"]
+
+
+@pytest.mark.parametrize("type_id", sorted(CHANGE_TYPES))
+def test_each_change_type_schema_is_served_as_a_valid_json_schema(client: FlaskClient, type_id: str) -> None:
+    response = client.get(f"/schemas/{type_id}.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/schema+json"
+    schema = json.loads(response.get_data(as_text=True))
+    Draft202012Validator.check_schema(schema)
+    assert schema == CHANGE_TYPES[type_id].json_schema()
+
+
+def test_an_unknown_schema_is_not_found(client: FlaskClient) -> None:
+    response = client.get("/schemas/marriage.json")
+    assert response.status_code == 404
+    assert response.json["status"] == 404
+
+
+def test_the_schema_index_links_every_schema(client: FlaskClient) -> None:
+    page = check_page(client.get("/schemas/"))
+    links = {a["href"] for a in page.select("main a")}
+    assert {f"/schemas/{t}.json" for t in CHANGE_TYPES} <= links
+
+
+def test_the_cookies_page_names_the_one_cookie_the_service_sets(client: FlaskClient) -> None:
+    page = check_page(client.get("/cookies"))
+    assert "tellusonce_session" in page.get_text()
+
+
+def test_pages_carry_a_csp_without_unsafe_inline_and_the_template_script_has_its_nonce(client: FlaskClient) -> None:
+    response = client.get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp
+    page = check_page(response)
+    inline = [s for s in page.find_all("script") if not s.get("src")]
+    assert len(inline) == 1 and f"'nonce-{inline[0]['nonce']}'" in csp
