@@ -5,7 +5,8 @@ block-list of the passwords attackers try first, and no low maximum. So a
 password is accepted when it is at least 12 characters long, or is three or more
 words ("three random words"), and is not one of the 30,000 most common passwords
 (the list zxcvbn ships, taken from leaked password sets), nor the person's email
-address. Nothing else is demanded of it.
+address, nor guessable by the patterns zxcvbn knows (keyboard walks, dates, a
+word with digits). Nothing else is demanded of it: no symbols, no expiry.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ PASSPHRASE_WORDS = 3
 PASSPHRASE_WORD_LENGTH = 3
 PASSPHRASE_MIN_LENGTH = 10
 WORD_SEPARATORS = re.compile(r"[\s\-_.,+]+")
+# zxcvbn's score 2 means "somewhat guessable": more than a million guesses.
+MIN_ZXCVBN_SCORE = 2
+ZXCVBN_MAX = 72
 
 # Argon2id with OWASP's first recommended setting (19 MiB, 2 passes, 1 lane): about
 # 30 ms on one core, so sign-in stays quick while each guess stays expensive.
@@ -59,6 +63,13 @@ def is_common(password: str) -> bool:
     return folded in common or squeezed in common or len(set(folded)) <= 2
 
 
+def is_guessable(password: str, *, hints: tuple[str, ...] = ()) -> bool:
+    """Whether zxcvbn expects it to fall within a million guesses (keyboard walks, years, names + digits)."""
+    from zxcvbn import zxcvbn
+
+    return bool(zxcvbn(password[:ZXCVBN_MAX], user_inputs=list(hints))["score"] < MIN_ZXCVBN_SCORE)
+
+
 def password_problem(password: str, *, email: str | None = None) -> str | None:
     """Why ``password`` cannot be used (a message marked with ``N_``), or None when it can."""
     if not password:
@@ -68,9 +79,12 @@ def password_problem(password: str, *, email: str | None = None) -> str | None:
     if len(password) < MIN_LENGTH and not is_passphrase(password):
         return N_("Password must be at least 12 characters long, or three random words")
     if is_common(password):
-        return N_("Password is too easy to guess: it is one of the most common passwords. Try three random words")
+        return N_("Password is one of the most common passwords, so it is too easy to guess. Try three random words")
     if email and _is_email_like(password, email):
         return N_("Password must not be your email address")
+    hints = tuple(part for part in re.split(r"[@.+_-]", email or "") if len(part) > 2)
+    if is_guessable(password, hints=hints):
+        return N_("Password is too easy to guess, for example a keyboard pattern or a word with numbers. Try three random words")
     return None
 
 

@@ -71,6 +71,11 @@ def build_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)
+    from tellusonce.web import consents, report, track
+
+    app.register_blueprint(report.bp)
+    app.register_blueprint(track.bp)
+    app.register_blueprint(consents.bp)
     if not settings.is_production:
         from tellusonce.web import devmail
 
@@ -80,19 +85,27 @@ def build_app(settings: Settings | None = None) -> Flask:
 
     @app.before_request
     def _nonce() -> None:
-        g.csp_nonce = secrets.token_urlsafe(16)
+        csp_nonce()
 
     @app.context_processor
     def _template_globals() -> dict[str, object]:
-        return {"settings": settings, "cspNonce": g.get("csp_nonce")}
+        return {"settings": settings, "cspNonce": csp_nonce()}
 
     app.after_request(_security_headers)
     return app
 
 
+def csp_nonce() -> str:
+    """This request's CSP nonce, made on first use: an error raised before the app's own
+    before_request hooks (a CSRF failure, a rate limit) still renders with it."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
 def _security_headers(response: Response) -> Response:
     settings: Settings = _settings()
-    nonce = g.get("csp_nonce", "")
+    nonce = csp_nonce()
     response.headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; "

@@ -25,8 +25,14 @@ PAGE_SIZE = 50
 
 def linkify(text: str) -> Markup:
     """Plain text as HTML with every web address a link; everything else escaped."""
-    escaped = str(escape(text))
-    return Markup(LINK.sub(lambda m: f'<a class="govuk-link" href="{m.group(0)}">{m.group(0)}</a>', escaped))
+    parts: list[str] = []
+    position = 0
+    for match in LINK.finditer(text):
+        url = escape(match.group(0))
+        parts += [str(escape(text[position:match.start()])), f'<a class="govuk-link" href="{url}">{url}</a>']
+        position = match.end()
+    parts.append(str(escape(text[position:])))
+    return Markup("".join(parts))
 
 
 @bp.get("/")

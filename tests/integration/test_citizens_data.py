@@ -1,0 +1,66 @@
+"""Citizen queries: one account per address, and emailed tokens that work once, in time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tellusonce.clock import utcnow
+from tellusonce.data.citizens import (
+    EmailTaken,
+    create_citizen,
+    end_sessions,
+    get_citizen_by_email,
+    hash_token,
+    issue_token,
+    profile_answers,
+    update_profile,
+    use_token,
+)
+from tellusonce.models import EmailToken, TokenPurpose
+
+
+def test_an_address_has_one_account_whatever_its_case(db_session: Session) -> None:
+    citizen = create_citizen(db_session, email="Ada@Example.COM", password_hash="h")
+    assert citizen.email == "ada@example.com"
+    assert get_citizen_by_email(db_session, " ADA@example.com ") is citizen
+    with pytest.raises(EmailTaken):
+        create_citizen(db_session, email="ada@EXAMPLE.com", password_hash="h")
+    # The transaction is still usable after the refusal.
+    assert get_citizen_by_email(db_session, "ada@example.com") is citizen
+
+
+def test_a_token_is_stored_only_as_a_hash_and_works_once(db_session: Session) -> None:
+    citizen = create_citizen(db_session, email="ada@example.com", password_hash="h")
+    now = utcnow()
+    raw = issue_token(db_session, citizen, TokenPurpose.VERIFY_EMAIL, lifetime=timedelta(hours=1), now=now)
+    stored = db_session.scalars(select(EmailToken)).one()
+    assert stored.token_hash == hash_token(raw) and raw not in stored.token_hash
+    assert use_token(db_session, raw, TokenPurpose.RESET_PASSWORD, now=now) is None
+    assert use_token(db_session, raw, TokenPurpose.VERIFY_EMAIL, now=now) is not None
+    assert use_token(db_session, raw, TokenPurpose.VERIFY_EMAIL, now=now) is None
+
+
+def test_an_expired_token_does_not_work(db_session: Session) -> None:
+    citizen = create_citizen(db_session, email="ada@example.com", password_hash="h")
+    now = utcnow()
+    raw = issue_token(db_session, citizen, TokenPurpose.RESET_PASSWORD, lifetime=timedelta(hours=1), now=now)
+    assert use_token(db_session, raw, TokenPurpose.RESET_PASSWORD, now=now + timedelta(hours=1)) is None
+
+
+def test_ending_sessions_moves_the_session_version_on(db_session: Session) -> None:
+    citizen = create_citizen(db_session, email="ada@example.com", password_hash="h")
+    before = citizen.session_version
+    end_sessions(db_session, citizen)
+    assert citizen.session_version == before + 1
+
+
+def test_profile_answers_hold_only_what_is_set_and_refuse_unknown_fields(db_session: Session) -> None:
+    citizen = create_citizen(db_session, email="ada@example.com", password_hash="h")
+    update_profile(db_session, citizen, {"given_names": "Ada", "town": "", "postcode": "LS1 1AA"})
+    assert profile_answers(citizen) == {"email": "ada@example.com", "given_names": "Ada", "postcode": "LS1 1AA"}
+    with pytest.raises(ValueError, match="password_hash"):
+        update_profile(db_session, citizen, {"password_hash": "x"})

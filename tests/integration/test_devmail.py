@@ -1,0 +1,70 @@
+"""/dev/mail: the email the service wrote, readable in demo and test mode, absent in production."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from flask import Flask
+from flask.testing import FlaskClient
+from page_checks import check_page
+from sqlalchemy import Engine
+
+from conftest import clean_database
+from tellusonce import create_app
+from tellusonce.db import transaction
+from tellusonce.i18n import N_
+from tellusonce.mailout import queue_email
+from tellusonce.settings import Settings
+
+
+def _queue(app: Flask, to: str, link: str) -> str:
+    with transaction(app.extensions["tellusonce.engine"]) as session:
+        email = queue_email(session, to=to, subject=N_("Confirm your email address"), template="verify_email",
+                            context={"link": link, "hours": 24}, purpose="verify_email")
+        return str(email.id)
+
+
+def test_the_demo_mailbox_lists_email_newest_first_and_shows_each_with_working_links(
+    app: Flask, client: FlaskClient
+) -> None:
+    _queue(app, "first@example.com", "http://127.0.0.1:5000/account/verify/one")
+    newest = _queue(app, "second@example.com", "http://127.0.0.1:5000/account/verify/two?a=1&b=<2>")
+    page = check_page(client.get("/dev/mail/"))
+    rows = page.select("tbody tr")
+    assert "second@example.com" in rows[0].get_text() and "first@example.com" in rows[1].get_text()
+
+    page = check_page(client.get(f"/dev/mail/{newest}"))
+    link = page.select_one(".app-email-body a")
+    assert link["href"] == "http://127.0.0.1:5000/account/verify/two?a=1&b="
+    assert "<2>" in page.select_one(".app-email-body").get_text()
+
+
+def test_the_demo_mailbox_can_show_one_address_only(app: Flask, client: FlaskClient) -> None:
+    _queue(app, "first@example.com", "http://x.test/1")
+    _queue(app, "second@example.com", "http://x.test/2")
+    page = check_page(client.get("/dev/mail/?to=FIRST@example.com"))
+    assert len(page.select("tbody tr")) == 1
+
+
+def test_the_html_version_is_sandboxed(app: Flask, client: FlaskClient) -> None:
+    email_id = _queue(app, "first@example.com", "http://x.test/1")
+    response = client.get(f"/dev/mail/{email_id}/html")
+    assert response.status_code == 200
+    assert response.headers["Content-Security-Policy"].startswith("sandbox;")
+
+
+def test_an_unknown_message_is_not_found(client: FlaskClient) -> None:
+    assert client.get("/dev/mail/not-an-id").status_code == 404
+    assert client.get("/dev/mail/00000000-0000-0000-0000-000000000000").status_code == 404
+
+
+def test_there_is_no_demo_mailbox_in_production(settings: Settings, engine: Engine) -> None:
+    production = dataclasses.replace(settings, mode="production", outbound_mail="smtp://127.0.0.1:25")
+    app = create_app(production)
+    try:
+        response = app.test_client().get("/dev/mail/")
+        assert response.status_code == 404
+        assert "Demo mailbox" not in app.test_client().get("/").get_data(as_text=True)
+    finally:
+        app.extensions["tellusonce.engine"].dispose()
+        clean_database(engine)
