@@ -15,6 +15,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from mail.commands import register as register_mail_commands
 from services.commands import register as register_dispatch_commands
 from tellusonce import create_app
 from tellusonce.db import make_engine, transaction
@@ -24,6 +25,8 @@ from tellusonce.settings import Settings, SettingsError
 DEMO_PROCESSES: list[tuple[str, list[str], str | None]] = [
     ("web", ["serve"], "web_listen"),
     ("dispatcher", ["dispatch"], None),
+    ("mail listener", ["smtpd"], "smtp_listen"),
+    ("mail sender", ["mail", "send"], None),
 ]
 
 
@@ -204,6 +207,7 @@ def _supervise(processes: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
 
 
 register_dispatch_commands(main)
+register_mail_commands(main)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,163 @@
+"""An emailed change: who sent it, what it says, and what we answer.
+
+A verified citizen's change becomes a *held* report (the domain's
+``hold_change``) and the citizen's own address is sent a single-use link to
+confirm it: a From header can be forged, the citizen's mailbox cannot. An
+unknown sender is told how to register (once a day, and the same words whether
+or not an account exists). A change with problems gets the list of problems
+and a blank template; the same change reported again is recognised.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from mail import replies
+from mail.handler import confirmation_address
+from mail.mime import ReadMessage
+from mail.parser import ParsedChange, parse_change
+from tellusonce.data.citizens import get_citizen_by_email
+from tellusonce.data.departments import list_departments
+from tellusonce.data.inbound import CONFIRMATION_LIFETIME, issue_confirmation
+from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
+from tellusonce.domain.intake import ChangeRequest, IntakeError, Plan, hold_change, plan_change
+from tellusonce.domain.validation import ChangeInvalid
+from tellusonce.mailout import translations_for
+from tellusonce.models import Citizen, Department, InboundMessage, InboundStatus
+from tellusonce.settings import Settings
+
+UK = ZoneInfo("Europe/London")
+Result = tuple[str, str, uuid.UUID | None]
+
+
+def handle_change(session: Session, message: InboundMessage, read: ReadMessage, *, settings: Settings,
+                  now: datetime) -> Result:
+    address = read.from_address or message.mail_from
+    if not address:
+        return InboundStatus.PROCESSED, "not answered: no sender address", None
+    citizen = get_citizen_by_email(session, address)
+    if citizen is None or not citizen.is_verified:
+        return _unknown_sender(session, read, address, settings=settings, now=now)
+    if not replies.may_reply(session, citizen.email, now=now):
+        return InboundStatus.PROCESSED, "not answered: reply limit for this address reached", None
+    departments = list(list_departments(session))
+    parsed = parse_change(read.text, read.subject, today=now.astimezone(UK).date(),
+                          departments={d.id: (d.name, d.controller) for d in departments})
+    gettext = translations_for(citizen.language).gettext
+    if parsed.change_type is None:
+        problems = [_which_change(parsed, gettext)]
+        _problems(session, read, citizen, None, departments, problems, settings=settings)
+        return InboundStatus.PROCESSED, "answered: no change recognised", None
+    change_type = CHANGE_TYPES[parsed.change_type]
+    request, problems = _request(session, citizen, parsed, change_type, departments, message.id, now=now,
+                                 gettext=gettext)
+    if problems:
+        _problems(session, read, citizen, change_type, departments, problems, settings=settings)
+        return InboundStatus.PROCESSED, f"answered: {len(problems)} problems with a {change_type.id} change", None
+    result = hold_change(session, citizen, request, now=now)
+    report = result.report
+    if result.duplicate_of is not None:
+        replies.queue_reply(
+            session, settings=settings, read=read, to=citizen.email, purpose=replies.DUPLICATE,
+            template="mail_duplicate", language=citizen.language, related_id=report.id,
+            context={"reference": report.reference, "link": f"{settings.base_url}/changes/{report.reference}",
+                     "reported_on": replies.format_day(report.created_at.astimezone(UK).date(), citizen.language)},
+        )
+        return InboundStatus.PROCESSED, f"answered: duplicate of {report.reference}", report.id
+    if not result.created:  # this very message was processed before (an operator reprocessed it)
+        return InboundStatus.PROCESSED, f"already held as {report.reference}", report.id
+    token = issue_confirmation(session, citizen, report.id, now=now)
+    told, not_told = replies.recipient_rows(change_type, report.answers, result.outcomes, citizen.language)
+    replies.queue_reply(
+        session, settings=settings, read=read, to=citizen.email, purpose=replies.CONFIRM,
+        template="mail_confirm_change", language=citizen.language, related_id=report.id,
+        reply_to=confirmation_address(token, settings.mail_domain),
+        context={
+            "reference": report.reference, "change_label": change_type.label, "recipients": told,
+            "not_told": not_told, "link": f"{settings.base_url}/confirm-email-change/{token}",
+            "hours": int(CONFIRMATION_LIFETIME.total_seconds() // 3600),
+        },
+    )
+    return InboundStatus.PROCESSED, f"held as {report.reference}; confirmation sent", report.id
+
+
+def _unknown_sender(session: Session, read: ReadMessage, address: str, *, settings: Settings,
+                    now: datetime) -> Result:
+    if not replies.may_explain_registration(session, address, now=now) or not replies.may_reply(
+            session, address, now=now):
+        return InboundStatus.PROCESSED, "not answered: unknown sender already told how to register", None
+    language = "cy" if read.headers.get("content-language", "").lower().startswith("cy") else "en"
+    replies.queue_reply(
+        session, settings=settings, read=read, to=address, purpose=replies.UNKNOWN_SENDER,
+        template="mail_unknown_sender", language=language,
+        context={"register_link": f"{settings.base_url}/account/create"},
+    )
+    return InboundStatus.PROCESSED, "answered: unknown sender told how to register", None
+
+
+def _request(session: Session, citizen: Citizen, parsed: ParsedChange, change_type: ChangeType,
+             departments: Sequence[Department], message_id: uuid.UUID, *, now: datetime,
+             gettext: Callable[[str], str]) -> tuple[ChangeRequest, list[str]]:
+    """The change request the email makes, and every problem with it in the citizen's words."""
+    problems: list[str] = []
+    accepting = [d.id for d in departments if d.accepts(change_type.id)]
+    chosen = list(parsed.recipients) if parsed.tell_given and not parsed.tell_all else accepting
+    if parsed.tell_all:
+        chosen = list(dict.fromkeys([*parsed.recipients, *accepting]))
+    request = ChangeRequest(change_type=change_type.id, answers=parsed.answers, recipients=chosen, consent={},
+                            channel="email", submission_key=f"email-{message_id.hex}")
+    plan: Plan | None = None
+    try:
+        plan = plan_change(session, citizen, request, now=now)
+    except ChangeInvalid as invalid:
+        problems.extend(error.render(gettext) for error in invalid.errors)
+    except IntakeError:
+        problems.append(gettext("We could not tell which organisations to tell. Name them on a line like \"Tell: DVLA, HMRC\"."))
+    if parsed.unknown_recipients:
+        names = ", ".join(f"\u201c{name}\u201d" for name in parsed.unknown_recipients)
+        known = ", ".join(replies.short_name(d) for d in departments if d.accepts(change_type.id))
+        problems.append(gettext("We could not tell which organisation you mean by %(names)s. You can tell: %(known)s.")
+                        % {"names": names, "known": known})
+    if plan is not None and parsed.tell_given:
+        # Naming an organisation on the Tell line is the citizen's consent for this change, which they
+        # see in full and confirm from the link before anything is sent.
+        consent = {rp.department.id: "once" for rp in plan.recipients if rp.status == "needs_consent"}
+        request = ChangeRequest(change_type=request.change_type, answers=request.answers, recipients=chosen,
+                                consent=consent, channel="email", submission_key=request.submission_key)
+        plan = plan_change(session, citizen, request, now=now)
+    if plan is not None and not problems and not plan.queued:
+        known = ", ".join(replies.short_name(d) for d in departments if d.accepts(change_type.id))
+        problems.append(gettext("Say which organisations to tell on a line like \"Tell: DVLA, HMRC\". You can tell: %(known)s.")
+                        % {"known": known})
+    if problems and parsed.unrecognised:
+        lines = ", ".join(f"\u201c{label}\u201d" for label in parsed.unrecognised[:10])
+        problems.append(gettext("We did not understand these lines: %(lines)s. Use the labels in the template below.")
+                        % {"lines": lines})
+    return request, problems
+
+
+def _which_change(parsed: ParsedChange, gettext: Callable[[str], str]) -> str:
+    names = ", ".join(gettext(ct.label).lower() for ct in CHANGE_TYPES.values())
+    if parsed.unknown_change:
+        return gettext("We do not know the change \u201c%(typed)s\u201d. You can report: %(names)s.") % {
+            "typed": parsed.unknown_change, "names": names}
+    return gettext("Say which change you are reporting on a line like \"Change: moving home\". You can report: %(names)s.") % {
+        "names": names}
+
+
+def _problems(session: Session, read: ReadMessage, citizen: Citizen, change_type: ChangeType | None,
+              departments: Sequence[Department], problems: list[str], *, settings: Settings) -> None:
+    replies.queue_reply(
+        session, settings=settings, read=read, to=citizen.email, purpose=replies.PROBLEMS, template="mail_problems",
+        language=citizen.language, reply_to=settings.service_address,
+        context={
+            "change_label": change_type.label if change_type else None,
+            "problems": problems,
+            "template": replies.blank_template(change_type, departments, language=citizen.language),
+        },
+    )

@@ -1,0 +1,187 @@
+"""Reading a stored message: its headers, and the words the person actually wrote.
+
+The MIME structure is parsed with the standard library's modern policy. The
+body is the text/plain part, or the HTML part turned into text; charsets and
+transfer encodings are decoded (a charset Python does not know is read as
+UTF-8 with replacement characters, never an error); attachments are ignored;
+and so is everything a mail program adds below what was typed: quoted replies
+("> …", "On … wrote:", Outlook's "From: … Sent: …" block) and signatures (a
+line "-- "). Nothing here raises on any input: a header that will not parse is
+read as blank.
+"""
+
+from __future__ import annotations
+
+import email
+import re
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage, Message
+from email.utils import getaddresses
+
+import html2text
+
+MAX_BODY_CHARS = 200_000  # what a person types fits easily; the rest is not read
+_MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
+_TABLE_RULE = re.compile(r"^[\s|:-]*-{3,}[\s|:-]*$")
+_WROTE = re.compile(r"\b(wrote|a écrit|schrieb|ysgrifennodd)\s*:\s*$", re.IGNORECASE)
+_ORIGINAL = re.compile(
+    r"^\s*(-{2,}\s*(original message|forwarded message|neges wreiddiol)\s*-{2,}|_{10,}|begin forwarded message:)\s*$",
+    re.IGNORECASE,
+)
+_HEADER_BLOCK = re.compile(r"^\s*\*?(from|oddi wrth|von|de)\s*:\*?\s", re.IGNORECASE)
+_HEADER_FOLLOW = re.compile(r"^\s*\*?(sent|date|to|subject|anfonwyd|dyddiad|at|pwnc)\s*:", re.IGNORECASE)
+_SENT_FROM = re.compile(r"^\s*(sent from my|get outlook for|sent from outlook|sent via)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ReadMessage:
+    """What the processing needs from one message, all as plain text."""
+
+    subject: str = ""
+    from_address: str | None = None
+    message_id: str | None = None
+    references: tuple[str, ...] = ()
+    text: str = ""
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case name -> first value, for the rules
+    authentication_results: tuple[str, ...] = ()
+    received_spf: tuple[str, ...] = ()
+    content_type: str = "text/plain"
+    defects: tuple[str, ...] = ()
+
+
+def parse_bytes(raw: bytes) -> EmailMessage:
+    message = email.message_from_bytes(raw, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def read_message(raw: bytes) -> ReadMessage:
+    """Headers and the typed text of ``raw``; never raises on malformed mail."""
+    message = parse_bytes(raw)
+    references = tuple(re.findall(r"<[^<>\s]+>", " ".join(_header(message, n) for n in ("References", "In-Reply-To"))))
+    return ReadMessage(
+        subject=" ".join(_header(message, "Subject").split()),
+        from_address=_from_address(message),
+        message_id=(_header(message, "Message-ID").strip() or None),
+        references=references,
+        text=typed_text(body_text(message)),
+        headers={name: _header(message, name) for name in _RULE_HEADERS if _header(message, name)},
+        authentication_results=tuple(_all(message, "Authentication-Results")),
+        received_spf=tuple(_all(message, "Received-SPF")),
+        content_type=message.get_content_type(),
+        defects=tuple(type(d).__name__ for d in message.defects),
+    )
+
+
+_RULE_HEADERS = (
+    "auto-submitted", "precedence", "list-id", "list-unsubscribe", "list-post", "x-autoreply", "x-autorespond",
+    "x-auto-response-suppress", "x-loop", "return-path", "content-language", "x-tellusonce",
+)
+
+
+def _header(message: Message, name: str) -> str:
+    try:
+        value = message.get(name)
+    except Exception:  # a header the modern parser cannot make sense of is read as blank
+        return ""
+    return "" if value is None else str(value)
+
+
+def _all(message: Message, name: str) -> list[str]:
+    try:
+        return [" ".join(str(v).split()) for v in (message.get_all(name) or [])]
+    except Exception:
+        return []
+
+
+def _from_address(message: Message) -> str | None:
+    raw = _header(message, "From")
+    if not raw:
+        return None
+    try:
+        addresses = [address for _, address in getaddresses([raw]) if "@" in address]
+    except Exception:
+        return None
+    return addresses[0].strip() if addresses else None
+
+
+def body_text(message: EmailMessage) -> str:
+    """The text/plain body, or the HTML body as text; attachments are never read."""
+    try:
+        part = message.get_body(preferencelist=("plain", "html"))
+    except Exception:
+        part = None
+    if part is None:
+        return ""
+    text = _decoded(part)
+    if part.get_content_type() == "text/html":
+        text = html_to_text(text)
+    return text[:MAX_BODY_CHARS]
+
+
+def _decoded(part: Message) -> str:
+    try:
+        content = part.get_content()  # type: ignore[attr-defined]
+        if isinstance(content, str):
+            return content
+    except (LookupError, UnicodeError, AssertionError, ValueError, TypeError):
+        pass
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset, errors="replace")
+    except LookupError:  # a charset Python has never heard of
+        return payload.decode("utf-8", errors="replace")
+
+
+def html_to_text(html: str) -> str:
+    converter = html2text.HTML2Text()
+    converter.body_width = 0
+    converter.ignore_images = True
+    converter.ignore_emphasis = True
+    converter.ignore_links = True
+    converter.ignore_tables = False
+    try:
+        text = converter.handle(html[: MAX_BODY_CHARS * 4])
+    except Exception:  # html2text on hostile markup: fall back to the text between tags
+        text = re.sub(r"<[^>]*>", " ", html)
+    lines = []
+    for line in text.splitlines():
+        if _TABLE_RULE.match(line):
+            continue
+        line = _MARKDOWN_ESCAPE.sub(r"\1", line).replace("|", " ")
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def typed_text(text: str) -> str:
+    """What the person typed: no quoted reply, forwarded original or signature below it."""
+    kept: list[str] = []
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if line in ("-- ", "--"):
+            break  # a signature follows
+        if _ORIGINAL.match(line):
+            break
+        if _HEADER_BLOCK.match(line) and any(_HEADER_FOLLOW.match(nxt) for nxt in lines[i + 1:i + 4]):
+            break  # Outlook's "From: … / Sent: … / To: … / Subject: …" before the original
+        if stripped.startswith(">"):
+            continue
+        if _WROTE.search(stripped) and _quote_follows(lines, i):
+            break
+        if _SENT_FROM.match(stripped):
+            continue
+        kept.append(line.rstrip())
+    return "\n".join(kept).strip("\n")
+
+
+def _quote_follows(lines: list[str], i: int) -> bool:
+    """An attribution line ("On Monday, Ada wrote:") is followed, after blanks, by quoted text."""
+    for nxt in lines[i + 1:i + 4]:
+        if nxt.strip():
+            return nxt.lstrip().startswith(">") or _ORIGINAL.match(nxt) is not None
+    return True

@@ -1,0 +1,231 @@
+"""The outbound sender: delivers queued ``OutgoingEmail`` rows (``tellusonce mail send``).
+
+``TELLUSONCE_OUTBOUND_MAIL=smtp://host:port`` sends through that relay; in
+``capture`` mode (demo and test) a row is marked ``captured`` and read at
+``/dev/mail``. A row is claimed with a lease in a short transaction (so no
+database lock is held while talking to the relay), sent, and its outcome
+recorded in another: a temporary failure (a 4xx, a refused connection, a
+timeout) is retried with exponential backoff and jitter; a permanent one (5xx)
+or too many attempts marks it ``failed`` with the error. A row is never
+deleted, and a sender killed mid-send leaves the row to be sent again once its
+lease ends (at least once, with the same Message-ID).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import smtplib
+import socket
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, select
+
+from tellusonce.clock import utcnow
+from tellusonce.db import transaction
+from tellusonce.models import OutgoingEmail, OutgoingState
+from tellusonce.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_RETRY = timedelta(hours=1)
+MAX_ATTEMPTS = 12  # about a day of trying
+SMTP_TIMEOUT = 30
+_FIXED_HEADERS = frozenset({"from", "to", "subject", "date", "message-id", "content-type", "mime-version",
+                            "content-transfer-encoding", "bcc", "cc"})
+
+
+class OutboundConfigError(ValueError):
+    """TELLUSONCE_OUTBOUND_MAIL is neither ``capture`` nor ``smtp://host:port``."""
+
+
+@dataclass(frozen=True)
+class Relay:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class SendSummary:
+    sent: int = 0
+    captured: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.captured + self.retrying + self.failed
+
+
+def parse_outbound(value: str) -> Relay | None:
+    """``capture`` -> None; ``smtp://host:port`` -> the relay."""
+    if value == "capture":
+        return None
+    parts = urlsplit(value)
+    if parts.scheme != "smtp" or not parts.hostname:
+        raise OutboundConfigError(f"TELLUSONCE_OUTBOUND_MAIL must be 'capture' or smtp://host:port, not {value!r}")
+    return Relay(parts.hostname, parts.port or 25)
+
+
+def retry_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
+    """30 s, 1 min, 2 min … up to an hour, each with up to a fifth of jitter either way."""
+    base = min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LONGEST_RETRY)
+    jitter = (rng or random).uniform(-0.2, 0.2)
+    return base * (1 + jitter)
+
+
+def build_message(row: OutgoingEmail, settings: Settings) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = formataddr(("Tell us once", settings.sender_address))
+    message["To"] = row.to_address
+    message["Subject"] = row.subject
+    message["Date"] = format_datetime(row.created_at)
+    message["Message-ID"] = f"<{row.id}@{settings.mail_domain}>"
+    message["X-TellUsOnce"] = row.purpose
+    for name, value in (row.headers or {}).items():
+        if name.lower() not in _FIXED_HEADERS:
+            message[name] = value
+    message.set_content(row.body_text)
+    if row.body_html:
+        message.add_alternative(row.body_html, subtype="html")
+    for attachment in row.attachments or []:
+        maintype, _, subtype = attachment["content_type"].partition("/")
+        message.add_attachment(attachment["content"].encode("utf-8"), maintype=maintype or "application",
+                               subtype=subtype or "octet-stream", filename=attachment["filename"])
+    return message
+
+
+class OutboundMailer:
+    """Sends what is due, in batches; one instance per process."""
+
+    def __init__(self, engine: Engine, settings: Settings, *, batch: int = 50) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.relay = parse_outbound(settings.outbound_mail)
+        self.batch = batch
+        self.worker = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+
+    def send_due(self, *, now: datetime | None = None) -> SendSummary:
+        """Send (or capture) every row due now; how each went."""
+        now = now or utcnow()
+        claimed = self._claim(now)
+        if not claimed:
+            return SendSummary()
+        if self.relay is None:
+            return self._capture(claimed, now)
+        return self._send(claimed)
+
+    def _claim(self, now: datetime) -> list[OutgoingEmail]:
+        with transaction(self.engine) as session:
+            rows = list(session.scalars(
+                select(OutgoingEmail)
+                .where(OutgoingEmail.state == OutgoingState.QUEUED, OutgoingEmail.next_attempt_at <= now)
+                .order_by(OutgoingEmail.next_attempt_at, OutgoingEmail.id)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            ))
+            for row in rows:
+                row.attempts = (row.attempts or 0) + 1
+                row.next_attempt_at = now + LEASE  # ours until then; due again if we die mid-send
+            session.flush()
+            session.expunge_all()
+            return rows
+
+    def _capture(self, rows: Sequence[OutgoingEmail], now: datetime) -> SendSummary:
+        for row in rows:
+            self._record(row.id, state=OutgoingState.CAPTURED, sent_at=now)
+        return SendSummary(captured=len(rows))
+
+    def _send(self, rows: Sequence[OutgoingEmail]) -> SendSummary:
+        assert self.relay is not None
+        sent = retrying = failed = 0
+        try:
+            smtp = smtplib.SMTP(self.relay.host, self.relay.port, timeout=SMTP_TIMEOUT)
+        except (OSError, smtplib.SMTPException) as e:
+            for row in rows:
+                retrying += self._failed(row, f"cannot reach {self.relay.host}:{self.relay.port}: {e}", permanent=False)
+            return SendSummary(retrying=retrying, failed=len(rows) - retrying)
+        try:
+            smtp.ehlo_or_helo_if_needed()
+            for row in rows:
+                error, permanent = self._deliver(smtp, row)
+                if error is None:
+                    self._record(row.id, state=OutgoingState.SENT, sent_at=utcnow())
+                    sent += 1
+                elif self._failed(row, error, permanent=permanent):
+                    retrying += 1
+                else:
+                    failed += 1
+        finally:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
+        return SendSummary(sent=sent, retrying=retrying, failed=failed)
+
+    def _deliver(self, smtp: smtplib.SMTP, row: OutgoingEmail) -> tuple[str | None, bool]:
+        """None when the relay took it; else the error and whether it is permanent."""
+        try:
+            refused = smtp.send_message(build_message(row, self.settings), from_addr=self.settings.sender_address,
+                                        to_addrs=[row.to_address])
+        except smtplib.SMTPRecipientsRefused as e:
+            code, reply = next(iter(e.recipients.values()))
+            return f"{code} {reply.decode(errors='replace')}", code >= 500
+        except smtplib.SMTPResponseException as e:
+            return f"{e.smtp_code} {e.smtp_error.decode(errors='replace')}", e.smtp_code >= 500
+        except (OSError, smtplib.SMTPException) as e:
+            return f"{type(e).__name__}: {e}", False
+        if refused:
+            code, reply = next(iter(refused.values()))
+            return f"{code} {reply.decode(errors='replace')}", code >= 500
+        return None, False
+
+    def _failed(self, row: OutgoingEmail, error: str, *, permanent: bool) -> bool:
+        """Record a failure; True if it will be retried."""
+        retry = not permanent and row.attempts < MAX_ATTEMPTS
+        log.warning("outgoing email not sent: %s", "will retry" if retry else "failed",
+                    extra={"outgoing_id": str(row.id), "attempts": row.attempts})
+        if retry:
+            self._record(row.id, state=OutgoingState.QUEUED, error=error,
+                         next_attempt_at=utcnow() + retry_delay(row.attempts))
+        else:
+            self._record(row.id, state=OutgoingState.FAILED, error=error)
+        return retry
+
+    def _record(self, row_id: uuid.UUID, *, state: str, sent_at: datetime | None = None, error: str | None = None,
+                next_attempt_at: datetime | None = None) -> None:
+        with transaction(self.engine) as session:
+            row = session.get(OutgoingEmail, row_id)
+            if row is None:
+                return
+            row.state = state
+            row.last_error = error[:2000] if error else row.last_error
+            row.sent_at = sent_at or row.sent_at
+            row.next_attempt_at = next_attempt_at if state == OutgoingState.QUEUED else None
+
+
+class SenderLoop:
+    """``tellusonce mail send``: send what is due, then wait a little, until stopped."""
+
+    def __init__(self, mailer: OutboundMailer, *, poll: float = 2.0) -> None:
+        self.mailer = mailer
+        self.poll = poll
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                while not self.stopping.is_set() and self.mailer.send_due().total:
+                    pass
+            except Exception:  # the database is away: the rows wait; try again soon
+                log.exception("outbound sending failed; will try again")
+            self.stopping.wait(self.poll)

@@ -1,0 +1,153 @@
+"""Replies to email: threaded (In-Reply-To, References), marked ``Auto-Submitted:
+auto-replied`` (RFC 3834), rate limited, and written from ``templates/email/``
+through gettext in the citizen's language."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from babel.dates import format_date
+from sqlalchemy.orm import Session
+
+from mail.mime import ReadMessage
+from tellusonce.data.inbound import emails_sent_to
+from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
+from tellusonce.domain.intake import RecipientPlan
+from tellusonce.i18n import N_
+from tellusonce.mailout import queue_email, translations_for
+from tellusonce.models import Department, OutgoingEmail
+from tellusonce.settings import Settings
+
+# What the mail listener sends, by purpose; all of them count towards the hourly limit.
+CONFIRM = "mail_confirm_change"
+PROBLEMS = "mail_problems"
+UNKNOWN_SENDER = "mail_unknown_sender"
+DUPLICATE = "mail_duplicate"
+NOT_CONFIRMED = "mail_not_confirmed"
+CONFIRMED = "mail_confirmed"
+REPLY_PURPOSES = (CONFIRM, PROBLEMS, UNKNOWN_SENDER, DUPLICATE, NOT_CONFIRMED, CONFIRMED)
+MAX_REPLIES_PER_HOUR = 5
+UNKNOWN_SENDER_EVERY = timedelta(days=1)
+
+SUBJECTS = {
+    CONFIRM: N_("Confirm the change you emailed: %(reference)s"),
+    PROBLEMS: N_("We could not take the change you emailed"),
+    UNKNOWN_SENDER: N_("Report a change by email"),
+    DUPLICATE: N_("You have already told us about this change"),
+    NOT_CONFIRMED: N_("Your change has not been confirmed"),
+    CONFIRMED: N_("Change reported: %(reference)s"),
+}
+_MESSAGE_ID = re.compile(r"<[^<>\s\"]{1,250}>")
+
+
+def may_reply(session: Session, address: str, *, now: datetime) -> bool:
+    """At most a few replies an hour to one address, whatever it sends us."""
+    sent = emails_sent_to(session, address, purposes=REPLY_PURPOSES, since=now - timedelta(hours=1))
+    return sent < MAX_REPLIES_PER_HOUR
+
+
+def may_explain_registration(session: Session, address: str, *, now: datetime) -> bool:
+    """The "how to register" reply goes to one address at most once a day."""
+    return emails_sent_to(session, address, purposes=(UNKNOWN_SENDER,), since=now - UNKNOWN_SENDER_EVERY) == 0
+
+
+def thread_headers(read: ReadMessage, *, reply_to: str | None = None) -> dict[str, str]:
+    """Headers that make our email a reply to theirs, and mark it as automatic."""
+    headers = {"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"}
+    message_id = _MESSAGE_ID.search(read.message_id or "")
+    if message_id:
+        earlier = [m for m in read.references if m != message_id.group(0)][-9:]
+        headers["In-Reply-To"] = message_id.group(0)
+        headers["References"] = " ".join([*earlier, message_id.group(0)])
+    if reply_to:
+        headers["Reply-To"] = reply_to
+    return headers
+
+
+def queue_reply(
+    session: Session, *, settings: Settings, read: ReadMessage, to: str, purpose: str, template: str,
+    context: Mapping[str, Any], language: str = "en", reply_to: str | None = None, related_id: Any = None,
+) -> OutgoingEmail:
+    full = {"service_address": settings.service_address, **context}
+    return queue_email(
+        session, to=to, subject=SUBJECTS[purpose], template=template, context=full, purpose=purpose,
+        language=language, headers=thread_headers(read, reply_to=reply_to), related_id=related_id,
+    )
+
+
+def format_day(day: date, language: str) -> str:
+    return format_date(day, "d MMMM yyyy", locale=language)
+
+
+def answer_text(change_type: ChangeType, name: str, value: Any, language: str) -> str:
+    """An answer as a person would read it: "1 November 2026", "Yes", "Marriage"."""
+    f = change_type.field(name)
+    gettext = translations_for(language).gettext
+    if f.kind == "date" and isinstance(value, str):
+        try:
+            return format_day(date.fromisoformat(value), language)
+        except ValueError:
+            return value
+    if f.kind in ("bool", "declaration"):
+        return gettext("Yes") if value is True else gettext("No") if value is False else str(value)
+    if f.kind == "choice":
+        return next((gettext(text) for v, text in f.choices if v == value), str(value))
+    return str(value)
+
+
+def recipient_rows(change_type: ChangeType, data: Mapping[str, Any], outcomes: Sequence[RecipientPlan],
+                   language: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Who will be told what (label, value), and the names of those who will not be told."""
+    gettext = translations_for(language).gettext
+    told = []
+    not_told = []
+    for outcome in outcomes:
+        if outcome.status == "queued":
+            rows = [(gettext(change_type.field(n).label), answer_text(change_type, n, data[n], language))
+                    for n in outcome.fields if n in data]
+            told.append({"name": outcome.department.name, "rows": rows})
+        elif outcome.status in ("needs_consent", "not_handled"):
+            not_told.append(outcome.department.name)
+    return told, not_told
+
+
+def short_name(department: Department) -> str:
+    """"Driver and Vehicle Licensing Agency (DVLA)" -> "DVLA"; otherwise the name."""
+    match = re.search(r"\(([^)]{2,12})\)\s*$", department.name)
+    return match.group(1) if match else department.name
+
+
+def blank_template(change_type: ChangeType | None, departments: Sequence[Department], *, language: str = "en") -> str:
+    """The layout to copy into an email, for one change or (``None``) for moving home with the others named."""
+    gettext = translations_for(language).gettext
+    lines: list[str] = []
+    if change_type is None:
+        names = ", ".join(gettext(ct.label).lower() for ct in CHANGE_TYPES.values())
+        lines.append("[" + gettext("The changes you can report: %(names)s.") % {"names": names} + "]")
+        change_type = CHANGE_TYPES["address"]
+    lines.append(f"{gettext('Change')}: {gettext(change_type.label)}")
+    own = [f for f in change_type.fields if f.profile and not change_type.about_someone_else]
+    if own:
+        lines.append("[" + gettext("Leave these blank to use the details in your account") + "]")
+    for f in change_type.fields:
+        label = gettext(f.label)
+        if f.kind == "choice":
+            label += " (" + ", ".join(gettext(text) for _, text in f.choices) + ")"
+        elif f.kind == "bool":
+            label += " (" + gettext("yes or no") + ")"
+        elif f.kind == "declaration":
+            label += " (" + gettext("yes") + ")"
+        if not f.required and f not in own:
+            label += " (" + gettext("optional") + ")"
+        lines.append(f"{label}: ")
+        if own and f is own[-1]:
+            lines.append("")
+    accepting = [short_name(d) for d in departments if d.accepts(change_type.id)]
+    lines.append("")
+    lines.append(f"{gettext('Tell')}: ")
+    if accepting:
+        lines.append("[" + gettext("Who you can tell: %(names)s") % {"names": ", ".join(accepting)} + "]")
+    return "\n".join(lines)
