@@ -1,0 +1,87 @@
+"""How answers, dates and delivery states read on the citizen's pages.
+
+Dates follow the GOV.UK style ("15 November 2026", "12:05pm") in UK time, in
+the reader's language through Flask-Babel.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date as babel_date
+from flask import Blueprint
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from tellusonce.domain.changetypes import get_change_type
+from tellusonce.i18n import N_
+from tellusonce.models import NotificationState
+
+UK = ZoneInfo("Europe/London")
+
+# Each notification state in plain words, and the colour of its tag.
+STATES: dict[str, tuple[str, str]] = {
+    NotificationState.PENDING: (N_("Waiting to send"), "govuk-tag--grey"),
+    NotificationState.DELIVERING: (N_("Sending"), "govuk-tag--blue"),
+    NotificationState.RETRYING: (N_("Trying again"), "govuk-tag--yellow"),
+    NotificationState.DELIVERED: (N_("Sent"), "govuk-tag--light-blue"),
+    NotificationState.ACKNOWLEDGED: (N_("Received by the organisation"), "govuk-tag--green"),
+    NotificationState.DEAD: (N_("Could not be sent"), "govuk-tag--red"),
+    NotificationState.CANCELLED: (N_("Cancelled"), "govuk-tag--grey"),
+}
+FINAL_STATES = frozenset({NotificationState.ACKNOWLEDGED, NotificationState.DEAD, NotificationState.CANCELLED})
+
+
+def state_words(state: str) -> str:
+    return _(STATES.get(state, (state, ""))[0])
+
+
+def state_tag(state: str) -> dict[str, str]:
+    words, classes = STATES.get(state, (state, "govuk-tag--grey"))
+    return {"text": _(words), "classes": classes}
+
+
+def govuk_date(value: date | datetime | str | None) -> str:
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    if isinstance(value, datetime):
+        value = value.astimezone(UK).date()
+    return babel_date(value, "d MMMM yyyy", locale=get_locale())
+
+
+def govuk_time(value: datetime | None) -> str:
+    """'22 November 2026 at 1:05pm', in UK time."""
+    if value is None:
+        return ""
+    local = value.astimezone(UK)
+    hour = local.hour % 12 or 12
+    clock = f"{hour}:{local.minute:02d}" + (_("am") if local.hour < 12 else _("pm"))
+    return _("%(date)s at %(time)s", date=govuk_date(local.date()), time=clock)
+
+
+def answer_text(change_type: str, name: str, value: Any) -> str:
+    """An answer as the citizen would say it."""
+    f = get_change_type(change_type).field(name)
+    if value in (None, ""):
+        return _("Not given")
+    if f.kind == "date":
+        try:
+            return govuk_date(value)
+        except (TypeError, ValueError):
+            return str(value)
+    if f.kind in ("bool", "declaration"):
+        return _("Yes") if value is True else _("No") if value is False else str(value)
+    if f.kind == "choice":
+        return next((_(text) for v, text in f.choices if v == value), str(value))
+    return str(value)
+
+
+def install(bp: Blueprint) -> None:
+    bp.add_app_template_filter(govuk_date, "govuk_date")
+    bp.add_app_template_filter(govuk_time, "govuk_time")
+    bp.add_app_template_filter(state_words, "state_words")
+    bp.add_app_template_global(state_tag, "state_tag")

@@ -1,0 +1,197 @@
+"""The report journey's session model: the answers kept between pages, on the server.
+
+Only a random journey id travels in Flask's (signed, not encrypted) session
+cookie; the answers live in a small JSON file under the instance folder. Why not
+the cookie itself: a cookie holds about 4 KB, and a birth report with long
+addresses and names in a non-Latin script (each character escaped to six bytes
+in JSON) can pass that, at which point the browser silently drops the cookie
+and the citizen's answers with it. It would also copy a National Insurance
+number and an address into every request, readable by anyone who can read the
+cookie. Why not a database table: the issue asks that only the final step
+writes to the database, so that an abandoned journey leaves nothing there.
+
+A journey belongs to one citizen and is forgotten a day after its last change,
+or when a new one starts. Files are written atomically (a temporary file, then
+``os.replace``), so gunicorn workers on one host share them safely; several
+hosts need the instance folder on shared storage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, session
+
+from tellusonce.clock import utcnow
+
+log = logging.getLogger(__name__)
+
+SESSION_KEY = "report_journey"
+LIFETIME_SECONDS = 24 * 60 * 60
+SWEEP_EVERY_SECONDS = 10 * 60
+_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass
+class Journey:
+    """Everything asked so far in one report; nothing here is in the database yet."""
+
+    id: str
+    citizen_id: str
+    change_type: str
+    submission_key: str
+    started_at: str
+    answers: dict[str, Any] = field(default_factory=dict)
+    # Organisations chosen, and the consent given now ("once" | "always") for those without standing consent.
+    recipients: list[str] = field(default_factory=list)
+    consent: dict[str, str] = field(default_factory=dict)
+    chose_recipients: bool = False
+    # Pages answered, so "Back" and the check page know where the citizen has been.
+    answered: list[str] = field(default_factory=list)
+    # Set once submitted: a second submit finds the same report.
+    report_id: str | None = None
+
+    @classmethod
+    def start(cls, citizen_id: uuid.UUID, change_type: str) -> Journey:
+        return cls(
+            id=secrets.token_hex(16),
+            citizen_id=str(citizen_id),
+            change_type=change_type,
+            # Minted once per journey: submitting twice gives the same key, so one report.
+            submission_key=f"web-{secrets.token_hex(16)}",
+            started_at=utcnow().isoformat(),
+        )
+
+    def set_answers(self, names: tuple[str, ...], values: dict[str, Any]) -> None:
+        """Replace the answers to one page's questions (an emptied answer is forgotten)."""
+        for name in names:
+            self.answers.pop(name, None)
+        self.answers.update({k: v for k, v in values.items() if v not in (None, "")})
+
+    def mark_answered(self, slug: str) -> None:
+        if slug not in self.answered:
+            self.answered.append(slug)
+
+    @property
+    def submitted(self) -> bool:
+        return self.report_id is not None
+
+    @property
+    def started(self) -> datetime:
+        return datetime.fromisoformat(self.started_at)
+
+
+class JourneyStore:
+    """Journeys as files in ``<instance>/journeys``, one per journey id."""
+
+    _last_sweep: dict[Path, float] = {}
+
+    def __init__(self, directory: Path, *, lifetime: int = LIFETIME_SECONDS) -> None:
+        self.directory = directory
+        self.lifetime = lifetime
+
+    def _path(self, journey_id: str) -> Path | None:
+        return self.directory / f"{journey_id}.json" if _ID.match(journey_id or "") else None
+
+    def load(self, journey_id: str, citizen_id: uuid.UUID) -> Journey | None:
+        path = self._path(journey_id)
+        if path is None:
+            return None
+        try:
+            if time.time() - path.stat().st_mtime > self.lifetime:
+                path.unlink(missing_ok=True)
+                return None
+            data = json.loads(path.read_text(encoding="utf-8"))
+            journey = Journey(**data)
+        except (OSError, ValueError, TypeError):
+            return None
+        if journey.citizen_id != str(citizen_id):
+            return None
+        return journey
+
+    def save(self, journey: Journey) -> None:
+        path = self._path(journey.id)
+        if path is None:
+            raise ValueError("not a journey id")
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".journey-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(asdict(journey), handle, ensure_ascii=False, separators=(",", ":"))
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    def discard(self, journey_id: str) -> None:
+        path = self._path(journey_id)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def sweep_now_and_then(self) -> None:
+        """Sweep at most every ten minutes per process, so starting a journey stays cheap."""
+        now = time.monotonic()
+        if now - self._last_sweep.get(self.directory, -SWEEP_EVERY_SECONDS) >= SWEEP_EVERY_SECONDS:
+            self._last_sweep[self.directory] = now
+            self.sweep()
+
+    def sweep(self) -> int:
+        """Forget journeys nobody has touched for a day; returns how many."""
+        removed = 0
+        cutoff = time.time() - self.lifetime
+        for entry in self._entries():
+            try:
+                if entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+            except OSError:
+                continue
+        if removed:
+            log.info("forgot %s abandoned report journeys", removed, extra={"event": "journeys_swept"})
+        return removed
+
+    def _entries(self) -> Iterator[os.DirEntry[str]]:
+        try:
+            with os.scandir(self.directory) as entries:
+                yield from (e for e in entries if e.name.endswith((".json", ".tmp")))
+        except FileNotFoundError:
+            return
+
+
+def store() -> JourneyStore:
+    return JourneyStore(Path(current_app.instance_path) / "journeys")
+
+
+def current_journey(citizen_id: uuid.UUID) -> Journey | None:
+    """The signed-in citizen's journey, from the id in their session."""
+    journey_id = session.get(SESSION_KEY)
+    return store().load(journey_id, citizen_id) if isinstance(journey_id, str) else None
+
+
+def begin_journey(citizen_id: uuid.UUID, change_type: str) -> Journey:
+    """A new journey replaces the one in the session (if any)."""
+    journeys = store()
+    old = session.get(SESSION_KEY)
+    if isinstance(old, str):
+        journeys.discard(old)
+    journeys.sweep_now_and_then()
+    journey = Journey.start(citizen_id, change_type)
+    journeys.save(journey)
+    session[SESSION_KEY] = journey.id
+    return journey
+
+
+def save_journey(journey: Journey) -> None:
+    store().save(journey)

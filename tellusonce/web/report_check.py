@@ -1,0 +1,210 @@
+"""Check your answers, see exactly what each organisation will receive, and send.
+
+The preview is the domain's own plan (``plan_change``): the same function that
+decides, at submission, which fields each organisation is given. Sending goes
+through ``submit_change`` and nothing else, with the submission key minted when
+the journey started, so pressing the button twice makes one report.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput
+from markupsafe import Markup, escape
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+from wtforms import BooleanField
+
+from tellusonce.clock import utcnow
+from tellusonce.data.tracking import get_report, report_notifications
+from tellusonce.domain.changetypes import ChangeType, get_change_type
+from tellusonce.domain.intake import ChangeRequest, IntakeResult, Plan, RecipientPlan, plan_change, submit_change
+from tellusonce.domain.validation import ChangeInvalid
+from tellusonce.i18n import N_
+from tellusonce.mailout import queue_email
+from tellusonce.models import ChangeReport, Citizen
+from tellusonce.web.database import get_session
+from tellusonce.web.display import answer_text
+from tellusonce.web.forms import StripWhitespaceForm
+from tellusonce.web.journey import Journey, save_journey
+from tellusonce.web.report_pages import DECLARATION, field_labels, page_of_field, pages_for
+
+log = logging.getLogger(__name__)
+
+CONSENT_WORDS = {
+    "once": N_("You are saying they may be told this time."),
+    "always": N_("You are saying they may always be told about this kind of change."),
+}
+
+
+@dataclass(frozen=True)
+class RecipientPreview:
+    department_id: str
+    name: str
+    reason: str  # why it is told
+    why_needed: str  # why it needs this change, from the registry
+    rows: list[tuple[str, str]]  # (label, value) exactly as it will receive them
+    withheld: list[str]  # labels withheld because the address is protected
+    told_protected: bool
+
+
+def _request(journey: Journey, *, declared: bool) -> ChangeRequest:
+    answers = dict(journey.answers)
+    if get_change_type(journey.change_type).about_someone_else and declared:
+        answers[DECLARATION] = True
+    recipients = list(journey.recipients)
+    return ChangeRequest(
+        change_type=journey.change_type, answers=answers, recipients=recipients,
+        consent={k: v for k, v in journey.consent.items() if k in recipients},
+        channel="web", submission_key=journey.submission_key,
+    )
+
+
+def _check_form(change_type: ChangeType, formdata: Any = None) -> StripWhitespaceForm:
+    class CheckForm(StripWhitespaceForm):
+        pass
+
+    if change_type.about_someone_else:
+        setattr(CheckForm, DECLARATION, BooleanField(_(change_type.field(DECLARATION).label), widget=GovCheckboxInput()))
+    return CheckForm(formdata=formdata)
+
+
+def check_or_submit(citizen: Citizen, journey: Journey) -> str | Response:
+    session = get_session()
+    change_type = get_change_type(journey.change_type)
+    form = _check_form(change_type, request.form if request.method == "POST" else None)
+    try:
+        # The declaration does not change who is told what, so the preview assumes it is given.
+        plan = plan_change(session, citizen, _request(journey, declared=True), now=utcnow())
+    except ChangeInvalid as error:
+        return _to_first_error(journey, error)
+    # With nobody left to tell, the page says so and offers no button; a POST just shows it again.
+    if request.method == "POST" and form.validate() and plan.queued:
+        declared = bool(form[DECLARATION].data) if change_type.about_someone_else else False
+        try:
+            result = submit_change(session, citizen, _request(journey, declared=declared), now=utcnow())
+        except ChangeInvalid as error:
+            if any(e.field != DECLARATION for e in error.errors):
+                return _to_first_error(journey, error)
+            form[DECLARATION].errors = [error.by_field()[DECLARATION].render(_)]
+        else:
+            return _submitted(session, citizen, journey, result)
+    return render_template("report/check.html", form=form, **_check_context(journey, change_type, plan))
+
+
+def _to_first_error(journey: Journey, error: ChangeInvalid) -> Response:
+    for field_error in error.errors:
+        page = page_of_field(journey.change_type, field_error.field)
+        if page is not None:
+            return redirect(url_for("report.question", slug=page.slug))
+    abort(400)
+
+
+def _submitted(session: Session, citizen: Citizen, journey: Journey, result: IntakeResult) -> Response:
+    report = result.report
+    if result.created:
+        _confirmation_email(session, citizen, report, result.outcomes)
+        log.info("report submitted on the web", extra={"event": "report_submitted", "report_id": str(report.id)})
+    journey.report_id = str(report.id)
+    save_journey(journey)
+    args = {"duplicate": "1"} if result.duplicate_of is not None else {}
+    return redirect(url_for("report.confirmation", reference=report.reference, **args), code=303)
+
+
+def _confirmation_email(session: Session, citizen: Citizen, report: ChangeReport, outcomes: list[RecipientPlan]) -> None:
+    settings = current_app.config["SETTINGS"]
+    told = [o.department.name for o in outcomes if o.status == "queued"]
+    queue_email(
+        session, to=citizen.email, subject=N_("Change reported: %(reference)s"), template="report_submitted",
+        context={
+            "reference": report.reference,
+            "change_label": get_change_type(report.change_type).label,
+            "organisations": told,
+            "link": settings.base_url + url_for("track.report", reference=report.reference),
+        },
+        purpose="report_submitted", language=citizen.language, related_id=report.id,
+    )
+
+
+def already_submitted(journey: Journey) -> Response:
+    report = get_report(get_session(), uuid.UUID(journey.citizen_id), report_id=uuid.UUID(journey.report_id or ""))
+    if report is None:
+        abort(404)
+    return redirect(url_for("report.confirmation", reference=report.reference), code=303)
+
+
+def drop_recipient(journey: Journey, department_id: str) -> None:
+    if department_id in journey.recipients:
+        journey.recipients = [d for d in journey.recipients if d != department_id]
+        journey.consent.pop(department_id, None)
+        save_journey(journey)
+
+
+def _answer_sections(journey: Journey, change_type: ChangeType, data: dict[str, Any]) -> list[dict[str, Any]]:
+    sections = []
+    for page in pages_for(journey.change_type):
+        rows = []
+        for name in page.fields:
+            f = change_type.field(name)
+            rows.append({
+                "key": {"text": _(f.label)},
+                "value": {"html": _bdi(answer_text(change_type.id, name, data.get(name)))},
+                "actions": {"items": [{
+                    "href": url_for("report.question", slug=page.slug, **{"from": "check"}),
+                    "text": _("Change"), "visuallyHiddenText": _(f.label).lower(),
+                }]},
+            })
+        sections.append({"title": _(page.title), "rows": rows})
+    return sections
+
+
+def _bdi(text: str) -> Markup:
+    """Keep an answer's own text direction from spilling into the page (right-to-left marks)."""
+    return Markup("<bdi>%s</bdi>") % escape(text)
+
+
+def _previews(plan: Plan, change_type: ChangeType) -> list[RecipientPreview]:
+    previews = []
+    data = plan.change.data
+    for rp in plan.queued:
+        rows = [(_(change_type.field(n).label), _bdi(answer_text(change_type.id, n, data.get(n))))
+                for n in rp.fields if n in data]
+        previews.append(RecipientPreview(
+            department_id=rp.department.id, name=rp.department.name,
+            reason=_(CONSENT_WORDS[rp.consent]) if rp.consent else _(rp.reason),
+            why_needed=rp.department.reasons.get(change_type.id, ""),
+            rows=rows, withheld=field_labels(change_type.id, list(rp.withheld)),
+            told_protected=plan.change.protected_address,
+        ))
+    return previews
+
+
+def _check_context(journey: Journey, change_type: ChangeType, plan: Plan) -> dict[str, Any]:
+    return {
+        "change_type": change_type,
+        "sections": _answer_sections(journey, change_type, plan.change.data),
+        "previews": _previews(plan, change_type),
+        "needs_consent": [r.department.name for r in plan.recipients if r.status == "needs_consent"],
+        "not_told": [r.department.name for r in plan.recipients if r.status == "not_chosen"],
+        "back": url_for("report.organisations", **{"from": "check"}),
+    }
+
+
+def confirmation_context(citizen: Citizen, reference: str) -> dict[str, Any]:
+    session = get_session()
+    report = get_report(session, citizen.id, reference=reference)
+    if report is None:
+        abort(404)
+    notifications = report_notifications(session, citizen.id, report.id)
+    return {
+        "report": report,
+        "change_type": get_change_type(report.change_type),
+        "organisations": [n.department.name for n in notifications],
+        "duplicate": request.args.get("duplicate") == "1",
+    }

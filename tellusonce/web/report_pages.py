@@ -1,0 +1,258 @@
+"""The question pages of each change, and the forms that collect their answers.
+
+The pages only collect: every field, label, hint and choice comes from the
+change-type catalogue, and whether an answer is acceptable is decided by the
+domain (``validate_change``), whose errors are put back on the fields that
+caused them. The one thing a form checks itself is whether three date boxes
+make a date, which the domain cannot see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from flask_babel import gettext as _
+from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovRadioInput, GovTextInput
+from wtforms import BooleanField, RadioField, SelectChoice, StringField
+
+from tellusonce.domain.changetypes import ChangeType, Field, get_change_type
+from tellusonce.domain.validation import ChangeInvalid
+from tellusonce.i18n import N_
+from tellusonce.models import Citizen
+from tellusonce.web.forms import GovDateField, StripWhitespaceForm
+
+
+@dataclass(frozen=True)
+class Page:
+    slug: str
+    title: str  # marked with N_
+    fields: tuple[str, ...]
+    hint: str | None = None
+
+
+def _you() -> Page:
+    return Page("your-details", N_("Check your details"), ("given_names", "family_name", "date_of_birth", "ni_number"),
+                N_("We have filled in what your account already knows. Organisations use these to find your records."))
+
+
+def _reporter() -> Page:
+    return Page("about-you", N_("Your details"),
+                ("reporter_given_names", "reporter_family_name", "reporter_email", "reporter_phone"),
+                N_("Organisations may need to contact you about this."))
+
+
+PAGES: dict[str, tuple[Page, ...]] = {
+    "address": (
+        _you(),
+        Page("new-address", N_("What is your new address?"), ("address_line_1", "address_line_2", "town", "postcode")),
+        Page("move-date", N_("When did you move?"), ("move_date",),
+             N_("If you have not moved yet, give the date you will move. For example, 27 3 2026")),
+        Page("previous-address", N_("What was your previous address?"), ("previous_address", "previous_postcode"),
+             N_("This helps organisations find your records. You can leave it out.")),
+        Page("household", N_("Is anyone else in your household moving with you?"), ("others_moving",)),
+        Page("protect-address", N_("Do you want to keep your new address protected?"), ("protected_address",),
+             N_("Choose yes if you are at risk, for example from domestic abuse. Organisations that do not need "
+                "your address will be told it is protected and will not be given it.")),
+    ),
+    "name": (
+        _you(),
+        Page("new-name", N_("What is your new name?"), ("new_given_names", "new_family_name")),
+        Page("reason", N_("Why did your name change?"), ("reason",)),
+        Page("change-date", N_("When did your name change?"), ("change_date",), N_("For example, 27 3 2026")),
+    ),
+    "contact": (
+        _you(),
+        Page("new-contact", N_("What are your new contact details?"), ("email", "phone"),
+             N_("Give at least one. Leave out anything that has not changed.")),
+    ),
+    "death": (
+        Page("person", N_("Who has died?"),
+             ("deceased_given_names", "deceased_family_name", "deceased_date_of_birth", "deceased_ni_number")),
+        Page("date-of-death", N_("When did they die?"), ("date_of_death",), N_("For example, 27 3 2026")),
+        Page("their-address", N_("What was their last address?"),
+             ("deceased_address_line_1", "deceased_address_line_2", "deceased_town", "deceased_postcode")),
+        _reporter(),
+        Page("relationship", N_("What was your relationship to them?"), ("reporter_relationship",)),
+    ),
+    "birth": (
+        Page("child", N_("About the child"),
+             ("child_given_names", "child_family_name", "child_date_of_birth", "place_of_birth")),
+        Page("parents", N_("The child's parents"),
+             ("parent_1_given_names", "parent_1_family_name", "parent_2_given_names", "parent_2_family_name"),
+             N_("As written on the birth certificate. Leave the second parent out if there is none on it.")),
+        Page("child-address", N_("Where does the child live?"), ("address_line_1", "address_line_2", "town", "postcode")),
+        _reporter(),
+        Page("relationship", N_("What is your relationship to the child?"), ("reporter_relationship",)),
+    ),
+}
+
+# Answers the citizen gives on "check your answers" rather than on a question page.
+DECLARATION = "authority_declared"
+
+# How each kind of answer is typed: width, keyboard and what the browser may fill in.
+_INPUT = {
+    "name": {"classes": "govuk-!-width-two-thirds", "attributes": {"spellcheck": "false"}},
+    "postcode": {"classes": "govuk-input--width-10", "attributes": {"autocomplete": "postal-code"}},
+    "ni_number": {"classes": "govuk-input--width-10", "attributes": {"spellcheck": "false"}},
+    "phone": {"classes": "govuk-input--width-20", "type": "tel", "attributes": {"autocomplete": "tel"}},
+    "email": {"classes": "govuk-!-width-two-thirds", "type": "email",
+              "attributes": {"autocomplete": "email", "spellcheck": "false"}},
+    "text": {"classes": "govuk-!-width-two-thirds"},
+}
+_AUTOCOMPLETE = {
+    "given_names": "given-name", "family_name": "family-name", "address_line_1": "address-line1",
+    "address_line_2": "address-line2", "town": "address-level2", "reporter_given_names": "given-name",
+    "reporter_family_name": "family-name", "reporter_email": "email", "reporter_phone": "tel",
+    "new_given_names": "given-name", "new_family_name": "family-name",
+}
+
+
+def pages_for(change_type: str) -> tuple[Page, ...]:
+    return PAGES[change_type]
+
+
+def find_page(change_type: str, slug: str) -> Page | None:
+    return next((p for p in PAGES[change_type] if p.slug == slug), None)
+
+
+def page_of_field(change_type: str, name: str) -> Page | None:
+    return next((p for p in PAGES[change_type] if name in p.fields), None)
+
+
+def next_page(change_type: str, page: Page) -> Page | None:
+    pages = PAGES[change_type]
+    index = pages.index(page)
+    return pages[index + 1] if index + 1 < len(pages) else None
+
+
+def previous_page(change_type: str, page: Page) -> Page | None:
+    pages = PAGES[change_type]
+    index = pages.index(page)
+    return pages[index - 1] if index > 0 else None
+
+
+def _yes_no() -> list[SelectChoice]:
+    return [SelectChoice("yes", _("Yes")), SelectChoice("no", _("No"))]
+
+
+def _form_field(f: Field) -> Any:
+    label = _(f.label)
+    hint = _(f.hint) if f.hint else ""
+    if f.kind == "date":
+        return GovDateField(label, description=hint)
+    if f.kind == "bool":
+        return RadioField(label, choices=_yes_no(), widget=GovRadioInput(), validate_choice=False, description=hint)
+    if f.kind == "choice":
+        return RadioField(label, choices=[SelectChoice(v, _(t)) for v, t in f.choices], widget=GovRadioInput(),
+                          validate_choice=False, description=hint)
+    if f.kind == "declaration":
+        return BooleanField(label, widget=GovCheckboxInput(), description=hint)
+    optional = "" if f.required else " " + _("(optional)")
+    return StringField(label + optional, widget=GovTextInput(), description=hint)
+
+
+def page_form(change_type: ChangeType, names: tuple[str, ...], *, formdata: Any = None,
+              data: Mapping[str, Any] | None = None) -> StripWhitespaceForm:
+    """A form for these catalogue fields, filled from ``formdata`` (a POST) or ``data`` (answers so far)."""
+
+    class PageForm(StripWhitespaceForm):
+        pass
+
+    for name in names:
+        setattr(PageForm, name, _form_field(change_type.field(name)))
+    return PageForm(formdata=formdata, data=_form_values(change_type, names, data or {}))
+
+
+def _form_values(change_type: ChangeType, names: tuple[str, ...], answers: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in names:
+        value = answers.get(name)
+        kind = change_type.field(name).kind
+        if value is None:
+            continue
+        if kind == "date" and isinstance(value, str):
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                continue
+        elif kind == "bool" and isinstance(value, bool):
+            value = "yes" if value else "no"
+        values[name] = value
+    return values
+
+
+def render_params(change_type: ChangeType, name: str, *, heading: bool) -> dict[str, Any]:
+    """Extra govuk-frontend parameters for one field; a page with one question uses it as the heading."""
+    f = change_type.field(name)
+    params: dict[str, Any] = {}
+    if f.kind in ("date", "bool", "choice"):
+        legend: dict[str, Any] = {"text": _(f.label)}
+        if heading:
+            legend = {"isPageHeading": True, "classes": "govuk-fieldset__legend--l"}
+        params["fieldset"] = {"legend": legend}
+        if f.kind == "bool":
+            params["classes"] = "govuk-radios--inline"
+        return params
+    if f.kind == "declaration":
+        return params
+    params = {k: (dict(v) if isinstance(v, dict) else v) for k, v in _INPUT.get(f.kind, _INPUT["text"]).items()}
+    if name in _AUTOCOMPLETE:
+        params.setdefault("attributes", {})["autocomplete"] = _AUTOCOMPLETE[name]
+    return params
+
+
+def collected(change_type: ChangeType, form: StripWhitespaceForm, names: tuple[str, ...]) -> dict[str, Any]:
+    """The answers as the domain takes them: text as typed, dates as ISO, yes/no as booleans."""
+    answers: dict[str, Any] = {}
+    for name in names:
+        f = change_type.field(name)
+        value = form[name].data
+        if f.kind == "date":
+            answers[name] = value.isoformat() if isinstance(value, date) else None
+        elif f.kind == "bool":
+            answers[name] = {"yes": True, "no": False}.get(value, value or None)
+        elif f.kind == "declaration":
+            answers[name] = True if value else None
+        else:
+            answers[name] = value if value else None
+    return answers
+
+
+def prefill(change_type: ChangeType, citizen: Citizen, answers: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """Answers so far, with what the citizen's profile already knows for questions not yet answered."""
+    values = dict(answers)
+    for name in names:
+        if name in values:
+            continue
+        f = change_type.field(name)
+        if f.profile:
+            value = getattr(citizen, f.profile, None)
+            if value not in (None, ""):
+                values[name] = value.isoformat() if isinstance(value, date) else value
+    if change_type.id == "address":
+        # Where they lived until now is the address on their account.
+        if "previous_address" in names and "previous_address" not in values:
+            lines = [citizen.address_line_1, citizen.address_line_2, citizen.town]
+            if any(lines):
+                values["previous_address"] = ", ".join(p for p in lines if p)
+        if "previous_postcode" in names and "previous_postcode" not in values and citizen.postcode:
+            values["previous_postcode"] = citizen.postcode
+    return values
+
+
+def put_errors(form: StripWhitespaceForm, error: ChangeInvalid, names: tuple[str, ...]) -> bool:
+    """Show the domain's errors for this page's fields on those fields; True if there were any."""
+    shown = False
+    for field_error in error.errors:
+        if field_error.field in names and not form[field_error.field].errors:
+            form[field_error.field].errors = [field_error.render(_)]
+            shown = True
+    return shown
+
+
+def field_labels(change_type_id: str, names: tuple[str, ...] | list[str]) -> list[str]:
+    ct = get_change_type(change_type_id)
+    return [_(ct.field(n).label) for n in names if n in ct.field_names]

@@ -1,0 +1,190 @@
+"""Follow your changes: every report, what happened to each organisation's copy, who was told what.
+
+Nothing here needs JavaScript to stay current: a report page has a "Check
+again" link, and the citizen can ask for the page to update itself every few
+seconds (an HTTP ``Refresh`` header they switch on and off, so the page never
+moves under someone who did not ask for it, which WCAG 2.2.1 forbids).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask_babel import gettext as _
+
+from tellusonce.clock import utcnow
+from tellusonce.data.tracking import all_disclosures, get_report, last_attempts, list_disclosures, list_reports, report_notifications
+from tellusonce.domain.changetypes import CHANGE_TYPES, get_change_type
+from tellusonce.models import Citizen, Notification, NotificationState, ReportState
+from tellusonce.web import display
+from tellusonce.web.auth import current_citizen, login_required
+from tellusonce.web.database import get_session
+from tellusonce.web.report_pages import field_labels
+
+bp = Blueprint("track", __name__)
+display.install(bp)
+
+REFRESH_SECONDS = 15
+REPORTS_PER_PAGE = 25
+DISCLOSURES_PER_PAGE = 50
+CSV_COLUMNS = ("sent_at", "organisation", "reference", "change", "detail", "value", "received_at", "consent_receipt")
+
+
+def _citizen() -> Citizen:
+    citizen = current_citizen()
+    assert citizen is not None  # login_required
+    return citizen
+
+
+def _page_arg() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def pagination(endpoint: str, number: int, pages: int) -> dict[str, Any] | None:
+    """Parameters for govukPagination, or None when everything fits on one page."""
+    if pages <= 1:
+        return None
+    shown = sorted({1, pages, number - 1, number, number + 1} & set(range(1, pages + 1)))
+    items: list[dict[str, Any]] = []
+    for i, n in enumerate(shown):
+        if i and n - shown[i - 1] > 1:
+            items.append({"ellipsis": True})
+        items.append({"number": n, "href": url_for(endpoint, page=n), "current": n == number})
+    params: dict[str, Any] = {"items": items, "landmarkLabel": _("Pages")}
+    if number > 1:
+        params["previous"] = {"href": url_for(endpoint, page=number - 1), "text": _("Previous")}
+    if number < pages:
+        params["next"] = {"href": url_for(endpoint, page=number + 1), "text": _("Next")}
+    return params
+
+
+@bp.get("/changes")
+@login_required
+def changes() -> str:
+    page = list_reports(get_session(), _citizen().id, page=_page_arg(), size=REPORTS_PER_PAGE)
+    return render_template("track/changes.html", page=page, full_width=True, change_types=CHANGE_TYPES,
+                           pagination=pagination("track.changes", page.number, page.pages))
+
+
+@bp.get("/changes/<reference>")
+@login_required
+def report(reference: str) -> Response:
+    citizen = _citizen()
+    session = get_session()
+    found = get_report(session, citizen.id, reference=reference)
+    if found is None:
+        abort(404)
+    notifications = report_notifications(session, citizen.id, found.id)
+    attempts = last_attempts(session, [n.id for n in notifications])
+    settled = all(n.state in display.FINAL_STATES for n in notifications) and found.state != ReportState.PENDING_CONFIRMATION
+    auto = request.args.get("auto") == "1" and not settled
+    body = render_template(
+        "track/report.html", report=found, change_type=get_change_type(found.change_type),
+        rows=[_notification_view(n, attempts.get(n.id)) for n in notifications], settled=settled, auto=auto,
+        checked_at=utcnow(), refresh_seconds=REFRESH_SECONDS,
+    )
+    response = Response(body, mimetype="text/html")
+    if auto:
+        response.headers["Refresh"] = str(REFRESH_SECONDS)
+    return response
+
+
+def _notification_view(n: Notification, attempt: Any) -> dict[str, Any]:
+    times: list[tuple[str, Any]] = [(_("Queued"), n.created_at)]
+    if n.delivered_at:
+        times.append((_("Sent"), n.delivered_at))
+    if n.acknowledged_at:
+        times.append((_("Received by the organisation"), n.acknowledged_at))
+    if n.state == NotificationState.RETRYING and n.next_attempt_at:
+        times.append((_("Next try"), n.next_attempt_at))
+    if n.dead_at:
+        times.append((_("Stopped trying"), n.dead_at))
+    if n.cancelled_at:
+        times.append((_("Cancelled"), n.cancelled_at))
+    if attempt is not None and n.state in (NotificationState.RETRYING, NotificationState.DEAD):
+        times.append((_("Last tried"), attempt.finished_at))
+    fields = [k for k in n.payload if k != "protected_address"]
+    return {
+        "notification": n,
+        "name": n.department.name,
+        "times": times,
+        "fields": field_labels(n.change_type, fields),
+        "attempts": n.attempt_count,
+        "cancelled_by_withdrawal": n.state == NotificationState.CANCELLED,
+    }
+
+
+@bp.get("/who-has-been-told")
+@login_required
+def disclosures() -> str:
+    page = list_disclosures(get_session(), _citizen().id, page=_page_arg(), size=DISCLOSURES_PER_PAGE)
+    rows = [{"notification": n, "fields": field_labels(n.change_type, [k for k in n.payload if k != "protected_address"])}
+            for n in page.items]
+    return render_template("track/disclosures.html", page=page, rows=rows, full_width=True,
+                           pagination=pagination("track.disclosures", page.number, page.pages))
+
+
+def _disclosure(n: Notification) -> dict[str, Any]:
+    return {
+        "notification_id": str(n.id),
+        "reference": n.report.reference,
+        "organisation": {"id": n.department_id, "name": n.department.name},
+        "change_type": n.change_type,
+        "state": n.state,
+        "sent_at": n.delivered_at.isoformat() if n.delivered_at else None,
+        "received_at": n.acknowledged_at.isoformat() if n.acknowledged_at else None,
+        "consent_receipt_id": str(n.consent_receipt_id),
+        "details": dict(n.payload),
+    }
+
+
+def _download(body: str, mimetype: str, extension: str) -> Response:
+    name = f"who-has-been-told-{utcnow():%Y-%m-%d}.{extension}"
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@bp.get("/who-has-been-told.json")
+@login_required
+def disclosures_json() -> Response:
+    items = [_disclosure(n) for n in all_disclosures(get_session(), _citizen().id)]
+    body = json.dumps({"generated_at": utcnow().isoformat(), "disclosures": items}, ensure_ascii=False, indent=2)
+    return _download(body, "application/json", "json")
+
+
+@bp.get("/who-has-been-told.csv")
+@login_required
+def disclosures_csv() -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(_csv_rows(all_disclosures(get_session(), _citizen().id)))
+    return _download(out.getvalue(), "text/csv", "csv")
+
+
+def _csv_rows(notifications: Iterable[Notification]) -> Iterable[list[str]]:
+    """One row per detail disclosed, so a spreadsheet can filter by organisation or by detail."""
+    for n in notifications:
+        change_type = get_change_type(n.change_type)
+        for name, value in n.payload.items():
+            label = change_type.field(name).label if name in change_type.field_names else name
+            yield [_cell(v) for v in (
+                n.delivered_at.isoformat() if n.delivered_at else "", n.department.name, n.report.reference,
+                n.change_type, label, value, n.acknowledged_at.isoformat() if n.acknowledged_at else "",
+                str(n.consent_receipt_id),
+            )]
+
+
+def _cell(value: Any) -> str:
+    """A cell a spreadsheet shows as text, never runs as a formula (CSV injection)."""
+    text = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
