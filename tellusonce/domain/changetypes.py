@@ -279,7 +279,10 @@ def date_rules(change_type: ChangeType, data: Mapping[str, Any], today: date) ->
 
     def day(name: str) -> date | None:
         value = data.get(name)
-        return date.fromisoformat(value) if isinstance(value, str) else None
+        try:
+            return date.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:  # not a date at all: the schema's format check has already said so
+            return None
 
     for f in change_type.fields:
         if f.kind != "date" or (value := day(f.name)) is None:
