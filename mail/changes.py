@@ -51,19 +51,19 @@ def handle_change(session: Session, message: InboundMessage, read: ReadMessage, 
     gettext = translations_for(citizen.language).gettext
     if parsed.change_type is None:
         problems = [_which_change(parsed, gettext)]
-        _problems(session, read, citizen, None, departments, problems, settings=settings)
+        _problems(session, read, citizen, None, departments, problems, settings=settings, now=now)
         return InboundStatus.PROCESSED, "answered: no change recognised", None
     change_type = CHANGE_TYPES[parsed.change_type]
     request, problems = _request(session, citizen, parsed, change_type, departments, message.id, now=now,
                                  gettext=gettext)
     if problems:
-        _problems(session, read, citizen, change_type, departments, problems, settings=settings)
+        _problems(session, read, citizen, change_type, departments, problems, settings=settings, now=now)
         return InboundStatus.PROCESSED, f"answered: {len(problems)} problems with a {change_type.id} change", None
     result = hold_change(session, citizen, request, now=now)
     report = result.report
     if result.duplicate_of is not None:
         replies.queue_reply(
-            session, settings=settings, read=read, to=citizen.email, purpose=replies.DUPLICATE,
+            session, settings=settings, read=read, now=now, to=citizen.email, purpose=replies.DUPLICATE,
             template="mail_duplicate", language=citizen.language, related_id=report.id,
             context={"reference": report.reference, "link": f"{settings.base_url}/changes/{report.reference}",
                      "reported_on": replies.format_day(report.created_at.astimezone(UK).date(), citizen.language)},
@@ -74,7 +74,7 @@ def handle_change(session: Session, message: InboundMessage, read: ReadMessage, 
     token = issue_confirmation(session, citizen, report.id, now=now)
     told, not_told = replies.recipient_rows(change_type, report.answers, result.outcomes, citizen.language)
     replies.queue_reply(
-        session, settings=settings, read=read, to=citizen.email, purpose=replies.CONFIRM,
+        session, settings=settings, read=read, now=now, to=citizen.email, purpose=replies.CONFIRM,
         template="mail_confirm_change", language=citizen.language, related_id=report.id,
         reply_to=confirmation_address(token, settings.mail_domain),
         context={
@@ -93,7 +93,7 @@ def _unknown_sender(session: Session, read: ReadMessage, address: str, *, settin
         return InboundStatus.PROCESSED, "not answered: unknown sender already told how to register", None
     language = "cy" if read.headers.get("content-language", "").lower().startswith("cy") else "en"
     replies.queue_reply(
-        session, settings=settings, read=read, to=address, purpose=replies.UNKNOWN_SENDER,
+        session, settings=settings, read=read, now=now, to=address, purpose=replies.UNKNOWN_SENDER,
         template="mail_unknown_sender", language=language,
         context={"register_link": f"{settings.base_url}/account/create"},
     )
@@ -151,9 +151,10 @@ def _which_change(parsed: ParsedChange, gettext: Callable[[str], str]) -> str:
 
 
 def _problems(session: Session, read: ReadMessage, citizen: Citizen, change_type: ChangeType | None,
-              departments: Sequence[Department], problems: list[str], *, settings: Settings) -> None:
+              departments: Sequence[Department], problems: list[str], *, settings: Settings,
+              now: datetime) -> None:
     replies.queue_reply(
-        session, settings=settings, read=read, to=citizen.email, purpose=replies.PROBLEMS, template="mail_problems",
+        session, settings=settings, read=read, now=now, to=citizen.email, purpose=replies.PROBLEMS, template="mail_problems",
         language=citizen.language, reply_to=settings.service_address,
         context={
             "change_label": change_type.label if change_type else None,

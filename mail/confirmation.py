@@ -46,7 +46,7 @@ def handle_confirmation_reply(session: Session, read: ReadMessage, raw_token: st
         and report.state == ReportState.PENDING_CONFIRMATION
     if not usable or not says_confirm(read.text):
         replies.queue_reply(
-            session, settings=settings, read=read, to=citizen.email, purpose=replies.NOT_CONFIRMED,
+            session, settings=settings, read=read, now=now, to=citizen.email, purpose=replies.NOT_CONFIRMED,
             template="mail_not_confirmed", language=citizen.language, context={"expired": not usable},
             related_id=token.report_id,
         )
@@ -58,7 +58,7 @@ def handle_confirmation_reply(session: Session, read: ReadMessage, raw_token: st
     result = confirm_held_change(session, report, now=now)
     told = [o.department.name for o in result.outcomes if o.status == "queued"]
     replies.queue_reply(
-        session, settings=settings, read=read, to=citizen.email, purpose=replies.CONFIRMED,
+        session, settings=settings, read=read, now=now, to=citizen.email, purpose=replies.CONFIRMED,
         template="report_submitted", language=citizen.language, related_id=report.id,
         context={"reference": report.reference, "change_label": get_change_type(report.change_type).label,
                  "organisations": told, "link": f"{settings.base_url}/changes/{report.reference}"},

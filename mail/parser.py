@@ -103,7 +103,7 @@ def _pairs(text: str) -> tuple[list[_Pair], str | None]:
         if line.strip().startswith("[") and line.strip().endswith("]"):
             continue  # a hint from our blank template
         match = _LABEL_LINE.match(line)
-        if match and (is_label(match.group(1)) or current is None):
+        if match:
             pair = _Pair(match.group(1), match.group(2))
             pairs.append(pair)
             current = pair if is_label(pair.label) else None

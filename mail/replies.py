@@ -69,13 +69,17 @@ def thread_headers(read: ReadMessage, *, reply_to: str | None = None) -> dict[st
 
 def queue_reply(
     session: Session, *, settings: Settings, read: ReadMessage, to: str, purpose: str, template: str,
-    context: Mapping[str, Any], language: str = "en", reply_to: str | None = None, related_id: Any = None,
+    context: Mapping[str, Any], now: datetime, language: str = "en", reply_to: str | None = None,
+    related_id: Any = None,
 ) -> OutgoingEmail:
     full = {"service_address": settings.service_address, **context}
-    return queue_email(
+    email = queue_email(
         session, to=to, subject=SUBJECTS[purpose], template=template, context=full, purpose=purpose,
         language=language, headers=thread_headers(read, reply_to=reply_to), related_id=related_id,
     )
+    email.created_at = now  # the moment the message was processed: what the reply limits count
+    session.flush()
+    return email
 
 
 def format_day(day: date, language: str) -> str:

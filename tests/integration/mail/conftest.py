@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import smtplib
 from collections.abc import Iterator
+from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import Engine
@@ -23,3 +25,19 @@ def listener(mail_settings: Settings, engine: Engine) -> Iterator[ListenerThread
     with ListenerThread(mail_settings, engine=engine) as running:
         yield running
     clean_database(engine)
+
+
+@pytest.fixture
+def deliver(listener: ListenerThread):
+    """Send a message to the listener over SMTP, as a mail server would."""
+
+    def send(message: EmailMessage | bytes, *, to: str = "changes@tellusonce.test",
+             mail_from: str | None = None) -> None:
+        with smtplib.SMTP(listener.host, listener.port, timeout=10) as smtp:
+            if isinstance(message, bytes):
+                smtp.sendmail(mail_from if mail_from is not None else "ada@example.org", [to], message)
+            else:
+                smtp.send_message(message, from_addr=mail_from, to_addrs=[to])
+
+    return send
+

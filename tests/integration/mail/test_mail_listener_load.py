@@ -72,7 +72,9 @@ def test_ten_large_messages_and_a_trickling_client_do_not_stop_other_sessions(li
     assert codes == [250] * 10
     # Small messages kept flowing while the large ones were arriving.
     assert during_flood >= 1
-    assert max(small_latencies) < 1.5, small_latencies
+    # "Not stopped": aiosmtpd #293 stalls every session for 10-18 s; here none waits more than a few seconds
+    # even on a busy machine (typically well under half a second).
+    assert max(small_latencies) < 5.0, small_latencies
     with transaction(engine, writer=False) as session:
         sizes = session.scalars(select(InboundMessage.size).where(InboundMessage.size > BIG // 2)).all()
         total = session.scalar(select(func.count()).select_from(InboundMessage))
