@@ -47,8 +47,9 @@ def dispatch(once: bool, concurrency: int | None, department_concurrency: int | 
              timeout: float | None) -> None:
     """Deliver queued notifications to departments until stopped (SIGTERM finishes in-flight work)."""
     from services.webhook import WebhookSender
-    from services.worker import Worker, WorkerConfig
+    from services.worker import Worker, WorkerConfig, tune_process
 
+    tune_process()
     settings = _settings()
     config = WorkerConfig.from_settings(
         settings, concurrency=concurrency, department_concurrency=department_concurrency,

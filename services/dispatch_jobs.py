@@ -21,9 +21,17 @@ from services.email_channel import queue_department_email
 from services.events import EventError, build_event
 from services.signing import MissingSecret, department_secrets
 from services.webhook import url_problem
-from tellusonce.data.dispatch import BREAKER_THRESHOLD, all_departments, receipts_in_force, report_references
-from tellusonce.data.outbox import claim_due, record_attempt
-from tellusonce.models import AttemptOutcome, ChannelKind, Department, Notification
+from tellusonce.data.dispatch import (
+    BREAKER_THRESHOLD,
+    AttemptRecord,
+    Claimed,
+    all_departments,
+    claim_batch,
+    receipts_in_force,
+    record_attempts,
+    report_references,
+)
+from tellusonce.models import AttemptOutcome, ChannelKind, Department
 from tellusonce.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,9 +69,11 @@ class Result:
 class Claim:
     jobs: list[Job] = field(default_factory=list)
     blocked: dict[str, str] = field(default_factory=dict)  # department id -> why its notifications wait
+    troubled: set[str] = field(default_factory=set)  # departments with failures on record
     cancelled: int = 0
     dead: int = 0
     emailed: int = 0
+    settled: list[AttemptRecord] = field(default_factory=list)  # decided without the network
 
 
 def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int, lease: timedelta,
@@ -74,6 +84,8 @@ def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int,
     healthy: list[str] = []
     trials: list[str] = []
     for d in departments.values():
+        if d.consecutive_failures or d.circuit_open_until is not None:
+            claim.troubled.add(d.id)
         if (not d.active or d.channel == ChannelKind.FEED or d.endpoint_disabled_at is not None
                 or (d.circuit_open_until is not None and d.circuit_open_until > now)
                 or outstanding.get(d.id, 0) >= department_cap):
@@ -88,20 +100,19 @@ def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int,
                 trials.append(d.id)  # the circuit has just closed: one notification tries the water
         else:
             healthy.append(d.id)
-    claimed: list[Notification] = []
-    if healthy and limit > 0:
-        claimed += claim_due(session, worker=worker, limit=limit, lease=lease, now=now, department_ids=healthy,
-                             per_department=department_cap)
+    claimed = claim_batch(session, worker=worker, limit=limit, lease=lease, now=now, department_ids=healthy)
     for department_id in trials:
-        claimed += claim_due(session, worker=worker, limit=1, lease=lease, now=now, department_ids=[department_id])
+        claimed += claim_batch(session, worker=worker, limit=1, lease=lease, now=now, department_ids=[department_id])
     if not claimed:
         return claim
     references = report_references(session, (n.report_id for n in claimed))
     allowed = receipts_in_force(session, (n.consent_receipt_id for n in claimed), now=now)
     for n in claimed:
-        _prepare(session, claim, n, departments[n.department_id], worker=worker, settings=settings, now=now,
+        _prepare(session, claim, n, departments[n.department_id], settings=settings, now=now,
                  reference=references.get(n.report_id, ""), allowed=n.consent_receipt_id in allowed,
                  secrets=secrets.get(n.department_id, ()))
+    if claim.settled:
+        record_attempts(session, claim.settled, worker=worker, now=now)
     return claim
 
 
@@ -119,28 +130,26 @@ def _webhook_problem(settings: Settings, department: Department, secrets: dict[s
     return None
 
 
-def _prepare(session: Session, claim: Claim, n: Notification, department: Department, *, worker: str,
-             settings: Settings, now: datetime, reference: str, allowed: bool, secrets: tuple[str, ...]) -> None:
-    def record(outcome: str, error: str | None = None) -> None:
-        record_attempt(session, n, worker=worker, outcome=outcome, started_at=now, finished_at=now, now=now,
-                       error=error)
+def _prepare(session: Session, claim: Claim, n: Claimed, department: Department, *, settings: Settings,
+             now: datetime, reference: str, allowed: bool, secrets: tuple[str, ...]) -> None:
+    def settle(outcome: str, error: str | None = None) -> None:
+        claim.settled.append(AttemptRecord(notification_id=n.id, outcome=outcome, started_at=now, finished_at=now,
+                                           error=error))
 
+    extra = {"notification": str(n.id), "department": n.department_id}
     if not allowed:
-        record(AttemptOutcome.CANCELLED, "consent withdrawn before delivery; nothing was sent")
+        settle(AttemptOutcome.CANCELLED, "consent withdrawn before delivery; nothing was sent")
         claim.cancelled += 1
-        log.info("notification %s cancelled: consent withdrawn", n.id,
-                 extra={"notification": str(n.id), "department": n.department_id})
+        log.info("notification %s cancelled: consent withdrawn", n.id, extra=extra)
         return
-    lease_expires_at = n.lease_expires_at
     try:
         body = build_event(notification_id=n.id, change_type=n.change_type, report_reference=reference,
                            payload=n.payload, consent_receipt_id=n.consent_receipt_id, created_at=n.created_at,
                            source=settings.base_url)
     except EventError as e:
-        record(AttemptOutcome.PERMANENT, str(e))
+        settle(AttemptOutcome.PERMANENT, str(e))
         claim.dead += 1
-        log.warning("notification %s is dead: its event cannot be built", n.id,
-                    extra={"notification": str(n.id), "department": n.department_id})
+        log.warning("notification %s is dead: its event cannot be built", n.id, extra=extra)
         return
     if department.channel == ChannelKind.EMAIL:
         try:
@@ -151,15 +160,16 @@ def _prepare(session: Session, claim: Claim, n: Notification, department: Depart
                     created_at=n.created_at, event_body=body, base_url=settings.base_url,
                 )
         except (ValueError, LookupError, TypeError, TemplateError) as e:
-            record(AttemptOutcome.PERMANENT, f"cannot write the email: {e}")
+            settle(AttemptOutcome.PERMANENT, f"cannot write the email: {e}")
             claim.dead += 1
+            log.warning("notification %s is dead: its email cannot be written", n.id, extra=extra)
             return
-        record(AttemptOutcome.DELIVERED)
+        settle(AttemptOutcome.DELIVERED)
         claim.emailed += 1
         return
-    assert department.webhook_url is not None and lease_expires_at is not None
+    assert department.webhook_url is not None
     claim.jobs.append(Job(
-        notification_id=n.id, department_id=n.department_id, lease_expires_at=lease_expires_at,
+        notification_id=n.id, department_id=n.department_id, lease_expires_at=n.lease_expires_at,
         webhook=WebhookTarget(url=department.webhook_url, secrets=secrets,
                               allow_private_network=department.allow_private_network, body=body),
     ))

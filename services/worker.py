@@ -27,15 +27,17 @@ import asyncio
 import logging
 import os
 import socket
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from services.dispatch_jobs import Job, Result, claim_jobs
@@ -43,10 +45,10 @@ from services.retry import next_attempt_at
 from services.signing import signature_headers
 from services.webhook import DeliveryResult, Outcome, WebhookSender
 from tellusonce.clock import utcnow
-from tellusonce.data.dispatch import beat, disable_endpoint, note_delivery_health
-from tellusonce.data.outbox import record_attempt, release_claims
+from tellusonce.data.dispatch import AttemptRecord, beat, disable_endpoint, note_delivery_health, record_attempts
+from tellusonce.data.outbox import release_claims
 from tellusonce.db import transaction
-from tellusonce.models import AttemptOutcome, Notification
+from tellusonce.models import AttemptOutcome
 from tellusonce.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,7 @@ class WorkerConfig:
     concurrency: int = 50
     department_concurrency: int = 10
     lease: timedelta = timedelta(seconds=60)
-    batch: int = 200
+    batch: int = 500  # most claimed and not yet recorded at once (claims come in halves of it)
     poll_interval: float = 0.5
     heartbeat_interval: float = 5.0
     # A job is not started with less lease left than this (the request could outlive it).
@@ -93,6 +95,12 @@ class Stats:
     outcomes: Counter[str] = field(default_factory=Counter)
 
 
+def tune_process() -> None:
+    """For a process that is a worker: hand the GIL between the event loop and the database
+    thread every 0.5 ms instead of 5 ms, or each database call waits for the loop to pause."""
+    sys.setswitchinterval(0.0005)
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -118,6 +126,7 @@ class Worker:
         self._room = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._warned: dict[str, datetime] = {}
+        self._troubled: set[str] = set()  # departments whose circuit breaker has failures on record
 
     # -- control ---------------------------------------------------------------------
 
@@ -154,13 +163,13 @@ class Worker:
 
     async def _claim_loop(self, *, once: bool) -> None:
         failures = 0
-        capacity = self.config.concurrency * 2
+        capacity = max(self.config.batch, self.config.concurrency * 2)
         while not self.stopping:
             room = capacity - sum(self._outstanding.values())
             jobs: list[Job] = []
-            if room >= min(self.config.concurrency, capacity // 2) or not self._outstanding:
+            if room >= capacity // 2 or not self._outstanding:
                 try:
-                    jobs = await self._in_db(self._claim, min(room, self.config.batch), dict(self._outstanding))
+                    jobs = await self._in_db(self._claim, room, dict(self._outstanding))
                     failures = 0
                 except (OperationalError, DBAPIError) as e:
                     failures += 1
@@ -198,6 +207,7 @@ class Worker:
                 session, worker=self.name, settings=self.settings, limit=limit, lease=self.config.lease,
                 now=now, outstanding=outstanding, department_cap=self.config.department_concurrency * 2,
             )
+        self._troubled = claim.troubled
         for department_id, problem in claim.blocked.items():
             self._warn_blocked(department_id, problem, now)
         self.stats.cancelled += claim.cancelled
@@ -286,16 +296,24 @@ class Worker:
 
     def _record(self, results: list[Result]) -> None:
         now = self.clock()
+        records = [
+            AttemptRecord(
+                notification_id=r.job.notification_id, outcome=r.outcome, started_at=r.started_at,
+                finished_at=r.finished_at, status_code=r.status_code, latency_ms=r.latency_ms, error=r.error,
+                next_attempt_at=partial(_retry_time, now=now, retry_after=r.retry_after),
+            )
+            for r in results
+        ]
         with transaction(self.engine) as session:
-            ids = [r.job.notification_id for r in results]
-            notifications = {n.id: n for n in session.scalars(select(Notification).where(Notification.id.in_(ids)))}
+            recorded = record_attempts(session, records, worker=self.name, now=now)
             health: dict[str, list[int]] = {}
             for result in results:
-                notification = notifications.get(result.job.notification_id)
-                if notification is None:
-                    continue
-                self._record_one(session, notification, result, now, health)
+                held, number, next_at = recorded[result.job.notification_id]
+                self._account(session, result, held, number, next_at, now, health)
             for department_id, (succeeded, failures) in health.items():
+                if succeeded and department_id not in self._troubled:
+                    continue  # nothing to reset
+                self._troubled.add(department_id) if not succeeded else self._troubled.discard(department_id)
                 change = note_delivery_health(session, department_id, succeeded=bool(succeeded),
                                               failures=failures, now=now)
                 if change.opened and not succeeded:
@@ -303,17 +321,10 @@ class Worker:
                                 change.circuit_open_until, change.consecutive_failures,
                                 extra={"department": department_id, "worker": self.name})
 
-    def _record_one(self, session: Any, notification: Notification, result: Result, now: datetime,
-                    health: dict[str, list[int]]) -> None:
+    def _account(self, session: Any, result: Result, held: bool, number: int, next_at: datetime | None,
+                 now: datetime, health: dict[str, list[int]]) -> None:
+        """Count, log and act on one recorded result (410 disables the endpoint)."""
         job = result.job
-        next_at = None
-        if result.outcome == AttemptOutcome.RETRY:
-            next_at = next_attempt_at(notification.attempt_count + 1, now=now, retry_after=result.retry_after)
-        held = record_attempt(
-            session, notification, worker=self.name, outcome=result.outcome, started_at=result.started_at,
-            finished_at=result.finished_at, now=now, status_code=result.status_code,
-            latency_ms=result.latency_ms, error=result.error, next_attempt_at=next_at,
-        )
         extra = {"notification": str(job.notification_id), "department": job.department_id,
                  "outcome": result.outcome, "status_code": result.status_code, "worker": self.name}
         self.stats.outcomes[result.outcome if held else AttemptOutcome.LEASE_LOST] += 1
@@ -329,14 +340,10 @@ class Worker:
         self.stats.failed += 1
         if result.outcome == AttemptOutcome.RETRY:
             entry[1] += 1
-            if next_at is None:
-                self.stats.dead += 1
-                log.warning("notification %s is dead after %d attempts: %s", job.notification_id,
-                            notification.attempt_count, result.error, extra=extra)
-            else:
+            if next_at is not None:
                 log.info("delivery of %s failed; next attempt at %s: %s", job.notification_id,
                          next_at.isoformat(), result.error, extra=extra)
-            return
+                return
         self.stats.dead += 1
         if result.outcome == AttemptOutcome.GONE:
             disable_endpoint(session, job.department_id, reason=result.error or "410 Gone", now=now,
@@ -344,7 +351,8 @@ class Worker:
             log.error("%s answered 410 Gone: its endpoint is disabled until an operator enables it "
                       "(tellusonce departments enable %s)", job.department_id, job.department_id, extra=extra)
         else:
-            log.warning("notification %s is dead: %s", job.notification_id, result.error, extra=extra)
+            log.warning("notification %s is dead after attempt %d: %s", job.notification_id, number,
+                        result.error, extra=extra)
 
     def _release(self) -> None:
         with transaction(self.engine) as session:
@@ -366,6 +374,10 @@ class Worker:
             except (OperationalError, DBAPIError) as e:
                 log.warning("heartbeat failed: %s", _short(e), extra={"worker": self.name})
             await asyncio.sleep(self.config.heartbeat_interval)
+
+
+def _retry_time(number: int, *, now: datetime, retry_after: float | None) -> datetime | None:
+    return next_attempt_at(number, now=now, retry_after=retry_after)
 
 
 def _short(error: BaseException) -> str:
