@@ -80,6 +80,9 @@ class GovDateField(Field):
         self.data = None
         self.incomplete = None
         parts = [(v or "").strip() for v in valuelist[:3]] + [""] * (3 - len(valuelist[:3]))
+        # The widget shows raw_data as day, month and year: a post that left the boxes out
+        # (or sent more) must still render as three boxes, not fail.
+        self.raw_data = parts
         if not any(parts):
             return
         names = (_("day"), _("month"), _("year"))
