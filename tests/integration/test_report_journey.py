@@ -221,3 +221,11 @@ def test_every_kind_of_change_can_be_reported_from_start_to_finish(app: Flask, c
         assert page.select_one(".govuk-panel__title").get_text(strip=True) == "Change reported"
     page = check_page(client.get("/changes"))
     assert len(page.select("tbody tr")) == 4
+
+
+def test_a_date_page_posted_without_its_boxes_asks_for_the_date(app: Flask, client: FlaskClient) -> None:
+    signed_in(app, client)
+    start_change(client, "address")
+    page = check_page(post_form(client, "/report/questions/move-date", {}), errors=True)
+    assert page.select_one(".govuk-error-summary a").get_text(strip=True) == "Enter date you moved"
+    assert [i["value"] for i in page.select("input[name=move_date]")] == ["", "", ""]

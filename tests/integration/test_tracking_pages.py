@@ -1,0 +1,159 @@
+"""Your changes, a report's delivery ledger, and who has been told what (pages and downloads)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+from flask import Flask
+from flask.testing import FlaskClient
+from journey_helpers import signed_in, submitted_report
+from page_checks import check_page, page_title
+from sqlalchemy import select, update
+
+from tellusonce.clock import utcnow
+from tellusonce.db import transaction
+from tellusonce.models import ChangeReport, Notification, NotificationState
+
+
+def _set_states(app: Flask, report: ChangeReport, states: dict[str, str]) -> None:
+    now = utcnow()
+    times = {
+        NotificationState.DELIVERED: {"delivered_at": now},
+        NotificationState.ACKNOWLEDGED: {"delivered_at": now - timedelta(minutes=2), "acknowledged_at": now},
+        NotificationState.DEAD: {"dead_at": now, "attempt_count": 12},
+        NotificationState.RETRYING: {"next_attempt_at": now + timedelta(minutes=5), "attempt_count": 2},
+        NotificationState.CANCELLED: {"cancelled_at": now},
+    }
+    with transaction(app.extensions["tellusonce.engine"]) as session:
+        for department_id, state in states.items():
+            session.execute(
+                update(Notification)
+                .where(Notification.report_id == report.id, Notification.department_id == department_id)
+                .values(state=state, **times.get(state, {}))
+            )
+
+
+def test_your_changes_lists_every_report_with_its_reference_and_date_newest_first(app: Flask, client: FlaskClient) -> None:
+    citizen = signed_in(app, client)
+    older = submitted_report(app, citizen, line="1 Old Road", at=utcnow() - timedelta(days=3))
+    newer = submitted_report(app, citizen, line="2 New Road")
+    page = check_page(client.get("/changes"))
+    assert page_title(page).startswith("Your changes")
+    rows = [[td.get_text(" ", strip=True) for td in tr.select("td")] for tr in page.select("tbody tr")]
+    assert [r[0] for r in rows] == [newer.reference, older.reference]
+    assert rows[0][1] == "Moving home" and rows[0][3] == "3" and "3 waiting to send" in rows[0][4]
+
+
+def test_your_changes_is_paginated(app: Flask, client: FlaskClient) -> None:
+    citizen = signed_in(app, client)
+    references = [submitted_report(app, citizen, recipients=["dvla"], line=f"{i} Long Lane",
+                                   at=utcnow() - timedelta(minutes=i)).reference for i in range(30)]
+    first = check_page(client.get("/changes"))
+    assert [a.get_text() for a in first.select("tbody tr td a")] == references[:25]
+    assert first.select_one(".govuk-pagination__next a")["href"] == "/changes?page=2"
+    second = check_page(client.get("/changes?page=2"))
+    assert [a.get_text() for a in second.select("tbody tr td a")] == references[25:]
+    # A page past the end shows the last page; nonsense shows the first.
+    assert check_page(client.get("/changes?page=99")).select("tbody tr td a")[0].get_text() == references[25]
+    assert check_page(client.get("/changes?page=x")).select("tbody tr td a")[0].get_text() == references[0]
+
+
+def test_a_report_shows_each_organisation_in_plain_words_with_times(app: Flask, client: FlaskClient) -> None:
+    citizen = signed_in(app, client)
+    report = submitted_report(app, citizen, recipients=["dvla", "hmrc", "dwp", "leeds-council-tax", "tv-licensing"])
+    _set_states(app, report, {"hmrc": "acknowledged", "dwp": "retrying", "leeds-council-tax": "dead", "tv-licensing": "cancelled"})
+    page = check_page(client.get(f"/changes/{report.reference}"))
+    cards = {c.select_one("h3").get_text(strip=True): c for c in page.select(".govuk-summary-card")}
+    states = {name: card.select_one(".govuk-tag").get_text(strip=True) for name, card in cards.items()}
+    assert states == {
+        "Driver and Vehicle Licensing Agency (DVLA)": "Waiting to send",
+        "HM Revenue and Customs (HMRC)": "Received by the organisation",
+        "Department for Work and Pensions (DWP)": "Trying again",
+        "Leeds City Council – Council Tax": "Could not be sent",
+        "TV Licensing": "Cancelled",
+    }
+    hmrc = cards["HM Revenue and Customs (HMRC)"].get_text(" ", strip=True)
+    assert "Sent" in hmrc and "Received by the organisation" in hmrc and "National Insurance number" in hmrc
+    assert "Next try" in cards["Department for Work and Pensions (DWP)"].get_text()
+    assert "withdrew your consent" in cards["TV Licensing"].get_text()
+
+
+def test_a_report_page_updates_itself_only_when_asked_and_only_until_settled(app: Flask, client: FlaskClient) -> None:
+    citizen = signed_in(app, client)
+    report = submitted_report(app, citizen, recipients=["dvla"])
+    path = f"/changes/{report.reference}"
+    plain = client.get(path)
+    assert "Refresh" not in plain.headers
+    page = check_page(plain)
+    assert page.find("a", string="Check again")["href"] == path
+    assert page.find("meta", attrs={"http-equiv": "refresh"}) is None
+    auto = client.get(path + "?auto=1")
+    assert auto.headers["Refresh"] == "15"
+    assert check_page(auto).find("a", string="Stop updating this page")["href"] == path
+    _set_states(app, report, {"dvla": "acknowledged"})
+    settled = client.get(path + "?auto=1")
+    assert "Refresh" not in settled.headers and "Check again" not in settled.get_data(as_text=True)
+
+
+def test_another_citizens_report_is_not_found(app: Flask, client: FlaskClient) -> None:
+    owner = app.test_client()
+    report = submitted_report(app, signed_in(app, owner))
+    signed_in(app, client)
+    assert client.get(f"/changes/{report.reference}").status_code == 404
+    assert owner.get(f"/changes/{report.reference.lower()}").status_code == 200
+
+
+def test_who_has_been_told_lists_only_what_reached_an_organisation(app: Flask, client: FlaskClient) -> None:
+    citizen = signed_in(app, client)
+    report = submitted_report(app, citizen)
+    _set_states(app, report, {"dvla": "delivered", "hmrc": "acknowledged"})
+    page = check_page(client.get("/who-has-been-told"))
+    rows = [[td.get_text(" ", strip=True) for td in tr.select("td")] for tr in page.select("tbody tr")]
+    assert sorted(r[1] for r in rows) == ["Driver and Vehicle Licensing Agency (DVLA)", "HM Revenue and Customs (HMRC)"]
+    assert all(r[2] == report.reference for r in rows)
+    hmrc = next(r for r in rows if r[1].startswith("HM Revenue"))
+    assert "National Insurance number" in hmrc[3] and hmrc[4] == "Received by the organisation"
+
+
+def test_disclosures_download_as_json_and_csv_with_what_was_sent(app: Flask, client: FlaskClient) -> None:
+    citizen = signed_in(app, client)
+    report = submitted_report(app, citizen, recipients=["dvla"], line="=HYPERLINK(\"http://evil\")")
+    _set_states(app, report, {"dvla": "delivered"})
+    response = client.get("/who-has-been-told.json")
+    assert response.mimetype == "application/json"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="who-has-been-told-')
+    [item] = json.loads(response.get_data(as_text=True))["disclosures"]
+    assert item["organisation"] == {"id": "dvla", "name": "Driver and Vehicle Licensing Agency (DVLA)"}
+    assert item["reference"] == report.reference and item["sent_at"] and item["received_at"] is None
+    assert item["details"]["postcode"] == "LS11 5PS" and "ni_number" not in item["details"]
+    with transaction(app.extensions["tellusonce.engine"], writer=False) as session:
+        receipt = session.scalars(select(Notification.consent_receipt_id)).one()
+    assert item["consent_receipt_id"] == str(receipt)
+
+    response = client.get("/who-has-been-told.csv")
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert {r["detail"] for r in rows} == {"Given names", "Family name", "Date of birth", "Address line 1",
+                                            "Town or city", "Postcode", "Date you moved"}
+    line = next(r for r in rows if r["detail"] == "Address line 1")
+    assert line["value"] == "'=HYPERLINK(\"http://evil\")"  # never run as a formula
+    assert {r["organisation"] for r in rows} == {"Driver and Vehicle Licensing Agency (DVLA)"}
+
+
+def test_downloads_hold_only_the_citizens_own_disclosures(app: Flask, client: FlaskClient) -> None:
+    other = app.test_client()
+    theirs = submitted_report(app, signed_in(app, other))
+    _set_states(app, theirs, {"dvla": "delivered"})
+    signed_in(app, client)
+    assert json.loads(client.get("/who-has-been-told.json").get_data(as_text=True))["disclosures"] == []
+    assert client.get("/who-has-been-told.csv").get_data(as_text=True).strip().count("\n") == 0
+    assert "Nothing has been sent about you yet." in check_page(client.get("/who-has-been-told")).get_text()
+
+
+def test_tracking_pages_need_a_signed_in_citizen(client: FlaskClient) -> None:
+    for path in ("/changes", "/changes/TUO-0000-0000", "/who-has-been-told", "/who-has-been-told.csv", "/who-has-been-told.json"):
+        response = client.get(path)
+        assert response.status_code == 302 and response.location.startswith("/account/sign-in"), path
