@@ -14,7 +14,7 @@ by the Alembic migrations, exactly as ``tellusonce db upgrade`` builds it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -111,6 +111,12 @@ def clean_database(engine: Engine) -> None:
         for table in reversed(Base.metadata.sorted_tables):
             if table.name != "department":
                 connection.execute(delete(table))
+
+
+@pytest.fixture(scope="session")
+def database_cleaner() -> Callable[[Engine], None]:
+    """``clean_database``, for fixtures in other conftest files (which cannot import this one)."""
+    return clean_database
 
 
 @pytest.fixture

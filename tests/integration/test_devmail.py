@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from flask import Flask
 from flask.testing import FlaskClient
 from page_checks import check_page
 from sqlalchemy import Engine
 
-from conftest import clean_database
 from tellusonce import create_app
 from tellusonce.db import transaction
 from tellusonce.i18n import N_
@@ -58,7 +58,9 @@ def test_an_unknown_message_is_not_found(client: FlaskClient) -> None:
     assert client.get("/dev/mail/00000000-0000-0000-0000-000000000000").status_code == 404
 
 
-def test_there_is_no_demo_mailbox_in_production(settings: Settings, engine: Engine) -> None:
+def test_there_is_no_demo_mailbox_in_production(
+    settings: Settings, engine: Engine, database_cleaner: Callable[[Engine], None]
+) -> None:
     production = dataclasses.replace(settings, mode="production", outbound_mail="smtp://127.0.0.1:25")
     app = create_app(production)
     try:
@@ -67,4 +69,4 @@ def test_there_is_no_demo_mailbox_in_production(settings: Settings, engine: Engi
         assert "Demo mailbox" not in app.test_client().get("/").get_data(as_text=True)
     finally:
         app.extensions["tellusonce.engine"].dispose()
-        clean_database(engine)
+        database_cleaner(engine)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from account_helpers import post_form
@@ -12,7 +12,6 @@ from flask.testing import FlaskClient
 from page_checks import check_page, page_title
 from sqlalchemy import Engine
 
-from conftest import clean_database
 from tellusonce import create_app
 from tellusonce.settings import Settings
 
@@ -58,7 +57,7 @@ def _app_with(settings: Settings, **changes: object) -> Flask:
 
 
 @pytest.fixture
-def strict_app(settings: Settings, engine: Engine) -> Iterator[Flask]:
+def strict_app(settings: Settings, engine: Engine, database_cleaner: Callable[[Engine], None]) -> Iterator[Flask]:
     """The app with low account rate limits, and a page that fails, shown as it is in production."""
     app = _app_with(settings, account_rate_limit="3 per minute", account_rate_limit_per_address="2 per minute")
 
@@ -69,7 +68,7 @@ def strict_app(settings: Settings, engine: Engine) -> Iterator[Flask]:
     app.config["PROPAGATE_EXCEPTIONS"] = False
     yield app
     app.extensions["tellusonce.engine"].dispose()
-    clean_database(engine)
+    database_cleaner(engine)
 
 
 def test_too_many_sign_in_attempts_for_one_address_are_paused_with_a_429_page(strict_app: Flask) -> None:

@@ -1,0 +1,80 @@
+"""What every page must pass in a real browser, and screenshots for the README.
+
+    from browser_checks import check_accessible, screenshot
+    page.goto("/organisations")
+    check_accessible(page)              # axe-core WCAG 2.2 AA at 1280 px and 375 px, no sideways scroll
+    screenshot(page, "organisations")   # docs/screenshots/organisations.png
+
+axe-core comes from node_modules (the version package.json pins, installed by
+``make setup``), or else the copy axe-playwright-python ships.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from tellusonce.settings import PROJECT_ROOT
+
+SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+NODE_AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+WIDTHS = (1280, 375)
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+@lru_cache(maxsize=1)
+def _axe() -> Any:
+    from axe_playwright_python.sync_playwright import Axe
+
+    return Axe.from_file(NODE_AXE) if NODE_AXE.exists() else Axe()
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    options = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]}
+    results = _axe().run(page, options=options)
+    return list(results.response["violations"])
+
+
+def _describe(violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for v in violations:
+        targets = ", ".join(" ".join(node["target"]) for node in v["nodes"][:5])
+        lines.append(f"{v['id']} ({v['impact']}): {v['help']} — {targets}")
+    return "\n".join(lines)
+
+
+def horizontal_overflow(page: Any) -> int:
+    """How many pixels the page is wider than the window (0: no sideways scrolling)."""
+    return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
+
+
+def check_accessible(page: Any, *, widths: tuple[int, ...] = WIDTHS) -> None:
+    """axe-core's WCAG 2.2 AA rules pass, and nothing scrolls sideways, at each width."""
+    original = page.viewport_size
+    problems = []
+    try:
+        for width in widths:
+            page.set_viewport_size({"width": width, "height": 900})
+            violations = axe_violations(page)
+            if violations:
+                problems.append(f"at {width} px on {page.url}:\n{_describe(violations)}")
+            overflow = horizontal_overflow(page)
+            if overflow > 0:
+                problems.append(f"at {width} px on {page.url}: the page scrolls sideways by {overflow} px")
+    finally:
+        page.set_viewport_size(original)
+    assert not problems, "\n".join(problems)
+
+
+def screenshot(page: Any, name: str, *, width: int = 1280, full_page: bool = True) -> Path:
+    """Save a screenshot for the README (the whole page, or only the first screenful)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    original = page.viewport_size
+    page.set_viewport_size({"width": width, "height": 900})
+    path = SCREENSHOTS / f"{name}.png"
+    try:
+        page.screenshot(path=str(path), full_page=full_page, animations="disabled")
+    finally:
+        page.set_viewport_size(original)
+    return path
