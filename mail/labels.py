@@ -10,7 +10,7 @@ starting with ``@`` is an answer that fills several fields: a whole name
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
 from tellusonce.mailout import LANGUAGES, translations_for
@@ -180,7 +180,7 @@ def norm(label: str) -> str:
     return " ".join(text.split())
 
 
-@lru_cache(maxsize=None)
+@cache
 def labels_for(change_type_id: str) -> dict[str, str]:
     """Every label (normalised) this change type understands -> field name or ``@`` target."""
     change_type: ChangeType = CHANGE_TYPES[change_type_id]

@@ -21,9 +21,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from mail.authentication import DNSFunc, check_authentication
-from mail.handler import recipient_for
 from mail.changes import handle_change
 from mail.confirmation import handle_confirmation_reply
+from mail.handler import recipient_for
 from mail.mime import ReadMessage, read_message
 from mail.rules import never_answer
 from tellusonce.clock import utcnow

@@ -5,6 +5,14 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+from sqlalchemy import Engine, select
+
+from mail.processing import Outcome, process_next
+from tellusonce.db import transaction
+from tellusonce.models import InboundMessage, OutgoingEmail
+from tellusonce.settings import Settings
+from tests.factories import NOW, make_citizen
+
 
 def typed(body: str, *, sender: str = "ada@example.org", subject: str = "My change", **headers: str) -> EmailMessage:
     """A plain-text email as a person writes it."""
@@ -17,3 +25,40 @@ def typed(body: str, *, sender: str = "ada@example.org", subject: str = "My chan
         message[name.replace("_", "-")] = value
     message.set_content(body)
     return message
+
+
+MOVE = """Hello,
+
+Change: moving house
+New address: 5 Park Road, Leeds, LS2 9JT
+Date of move: 1/11/2026
+Tell: DVLA, HMRC
+
+Thanks,
+Ada
+-- 
+Ada Okafor
+07700 900 982
+"""
+
+
+def process_all(engine: Engine, settings: Settings, *, now=NOW) -> list[Outcome]:
+    outcomes = []
+    while (outcome := process_next(engine, settings, now=now)) is not None:
+        outcomes.append(outcome)
+    return outcomes
+
+
+def add_citizen(engine: Engine, **overrides) -> str:
+    with transaction(engine) as session:
+        return make_citizen(session, **{"email": "ada@example.org", **overrides}).email
+
+
+def outgoing(engine: Engine) -> list[OutgoingEmail]:
+    with transaction(engine, writer=False) as session:
+        return list(session.scalars(select(OutgoingEmail).order_by(OutgoingEmail.created_at)))
+
+
+def inbound(engine: Engine) -> list[InboundMessage]:
+    with transaction(engine, writer=False) as session:
+        return list(session.scalars(select(InboundMessage).order_by(InboundMessage.received_at)))

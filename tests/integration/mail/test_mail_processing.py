@@ -6,51 +6,13 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
-from mail.processing import Outcome, process_next
 from tellusonce.db import transaction
 from tellusonce.domain.intake import ChangeRequest, submit_change
-from tellusonce.models import ChangeReport, EmailToken, InboundMessage, InboundStatus, OutgoingEmail, ReportState
-from tellusonce.settings import Settings
-from tests.factories import NOW, make_citizen
-from tests.integration.mail.messages import typed
-
-MOVE = """Hello,
-
-Change: moving house
-New address: 5 Park Road, Leeds, LS2 9JT
-Date of move: 1/11/2026
-Tell: DVLA, HMRC
-
-Thanks,
-Ada
--- 
-Ada Okafor
-07700 900 982
-"""
-
-
-def process_all(engine: Engine, settings: Settings, *, now=NOW) -> list[Outcome]:
-    outcomes = []
-    while (outcome := process_next(engine, settings, now=now)) is not None:
-        outcomes.append(outcome)
-    return outcomes
-
-
-def add_citizen(engine: Engine, **overrides) -> str:
-    with transaction(engine) as session:
-        return make_citizen(session, **{"email": "ada@example.org", **overrides}).email
-
-
-def outgoing(engine: Engine) -> list[OutgoingEmail]:
-    with transaction(engine, writer=False) as session:
-        return list(session.scalars(select(OutgoingEmail).order_by(OutgoingEmail.created_at)))
-
-
-def inbound(engine: Engine) -> list[InboundMessage]:
-    with transaction(engine, writer=False) as session:
-        return list(session.scalars(select(InboundMessage).order_by(InboundMessage.received_at)))
+from tellusonce.models import ChangeReport, EmailToken, InboundMessage, InboundStatus, ReportState
+from tests.factories import NOW
+from tests.integration.mail.messages import MOVE, add_citizen, inbound, outgoing, process_all, typed
 
 
 def test_a_verified_citizens_change_is_held_and_a_confirmation_link_sent_to_their_own_address(

@@ -1,0 +1,125 @@
+"""Confirming a change sent by email: ``/confirm-email-change/<token>``.
+
+The mail listener holds an emailed change and sends the citizen's own address a
+single-use link here. Opening the link (GET) changes nothing, so a mail
+scanner that follows links confirms nothing: the page shows exactly what each
+organisation will receive, and only pressing the button (POST) spends the token
+and submits the held change through the domain's intake.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from tellusonce.clock import utcnow
+from tellusonce.data.citizens import use_token
+from tellusonce.data.inbound import confirmation_token
+from tellusonce.domain.changetypes import get_change_type
+from tellusonce.domain.intake import ChangeRequest, IntakeResult, Plan, confirm_held_change, plan_change
+from tellusonce.domain.validation import ChangeInvalid
+from tellusonce.i18n import N_
+from tellusonce.mailout import queue_email
+from tellusonce.models import ChangeReport, Citizen, EmailToken, ReportState, TokenPurpose
+from tellusonce.web.database import get_session
+from tellusonce.web.display import answer_text
+
+log = logging.getLogger(__name__)
+bp = Blueprint("email_confirm", __name__, url_prefix="/confirm-email-change")
+PURPOSE = TokenPurpose.CONFIRM_EMAILED_CHANGE
+
+
+def _held(token: str) -> tuple[EmailToken | None, ChangeReport | None, bool]:
+    """The token, its report, and whether it can still confirm the report."""
+    session = get_session()
+    row = confirmation_token(session, token)
+    report = session.get(ChangeReport, row.report_id) if row is not None and row.report_id else None
+    usable = (row is not None and report is not None and row.used_at is None and row.expires_at > utcnow()
+              and report.state == ReportState.PENDING_CONFIRMATION)
+    return row, report, usable
+
+
+def _already_confirmed(row: EmailToken | None, report: ChangeReport | None) -> bool:
+    return row is not None and row.used_at is not None and report is not None and report.state == ReportState.SUBMITTED
+
+
+def _plan(report: ChangeReport) -> Plan:
+    held = report.pending_request or {}
+    request = ChangeRequest(
+        change_type=report.change_type, answers=report.answers, recipients=held.get("recipients", []),
+        consent=held.get("consent", {}), channel=report.channel, submission_key=report.submission_key,
+        declaration=held.get("declaration"),
+    )
+    return plan_change(get_session(), report.citizen, request, now=utcnow(), report_id=report.id)
+
+
+@bp.get("/<token>")
+def check(token: str) -> str | Response | tuple[str, int]:
+    row, report, usable = _held(token)
+    if _already_confirmed(row, report):
+        assert report is not None
+        return redirect(url_for("email_confirm.done", reference=report.reference), code=303)
+    if not usable or report is None:
+        return render_template("email_confirm/unusable.html"), 404
+    try:
+        plan = _plan(report)
+    except ChangeInvalid:  # a date that was fine yesterday may be out of range today
+        return render_template("email_confirm/unusable.html", invalid=True), 409
+    change_type = get_change_type(report.change_type)
+    previews = [
+        {"name": rp.department.name,
+         "rows": [{"key": {"text": _(change_type.field(n).label)},
+                   "value": {"text": answer_text(change_type.id, n, plan.change.data.get(n))}}
+                  for n in rp.fields if n in plan.change.data]}
+        for rp in plan.queued
+    ]
+    not_told = [rp.department.name for rp in plan.recipients if rp.status in ("needs_consent", "not_handled")]
+    return render_template("email_confirm/check.html", report=report, change_type=change_type, previews=previews,
+                           not_told=not_told, token=token)
+
+
+@bp.post("/<token>")
+def confirm(token: str) -> Response | tuple[str, int]:
+    session = get_session()
+    row, report, usable = _held(token)
+    if _already_confirmed(row, report):  # pressed twice
+        assert report is not None
+        return redirect(url_for("email_confirm.done", reference=report.reference), code=303)
+    if not usable or report is None or use_token(session, token, PURPOSE, now=utcnow()) is None:
+        return render_template("email_confirm/unusable.html"), 404
+    try:
+        result = confirm_held_change(session, report, now=utcnow())
+    except ChangeInvalid:
+        return render_template("email_confirm/unusable.html", invalid=True), 409
+    _acknowledge(report.citizen, result)
+    log.info("emailed change confirmed", extra={"event": "report_confirmed", "report_id": str(report.id)})
+    return redirect(url_for("email_confirm.done", reference=report.reference), code=303)
+
+
+def _acknowledge(citizen: Citizen, result: IntakeResult) -> None:
+    report = result.report
+    settings = current_app.config["SETTINGS"]
+    queue_email(
+        get_session(), to=citizen.email, subject=N_("Change reported: %(reference)s"), template="report_submitted",
+        context={
+            "reference": report.reference,
+            "change_label": get_change_type(report.change_type).label,
+            "organisations": [o.department.name for o in result.outcomes if o.status == "queued"],
+            "link": settings.base_url + url_for("track.report", reference=report.reference),
+        },
+        purpose="mail_confirmed", language=citizen.language, related_id=report.id,
+    )
+
+
+@bp.get("/done/<reference>")
+def done(reference: str) -> str:
+    """Says the change was sent; shows nothing but the reference, which the citizen already has."""
+    found = get_session().scalar(select(ChangeReport.id).where(ChangeReport.reference == reference,
+                                                               ChangeReport.state == ReportState.SUBMITTED))
+    if found is None:
+        abort(404)
+    return render_template("email_confirm/done.html", reference=reference)
