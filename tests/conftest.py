@@ -148,3 +148,9 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running in this
+    thread until its session fixture ends, and tests after it may need ``asyncio.run``."""
+    items.sort(key=lambda item: "/tests/browser/" in str(item.path))
