@@ -182,6 +182,7 @@ def sign_in_page() -> str | Response:
 
 
 @bp.route("/unverified", methods=["GET", "POST"])
+@limiter.limit(_per_client, methods=["POST"])
 def unverified() -> str | Response:
     """Signed in with the right password before confirming the address: offer the link again."""
     citizen = get_citizen(get_session(), session.get("unverified_citizen") or "")
