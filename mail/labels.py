@@ -59,7 +59,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "address_line_2": _LINE_2,
         "town": _TOWN + ("new town",),
         "postcode": _POSTCODE + ("new postcode", "new post code", "cod post"),
-        "move_date": ("date of move", "move date", "moving date", "date moved", "date i moved", "moved on", "moving on",
+        "move_date": ("date of move", "moved", "move date", "moving date", "date moved", "date i moved", "moved on", "moving on",
                       "moving in", "move in date", "date of moving", "when", "date", "dyddiad symud"),
         "@previous_address": ("previous address", "old address", "moving from", "moved from", "former address",
                               "last address"),

@@ -31,6 +31,7 @@ _ORIGINAL = re.compile(
 )
 _HEADER_BLOCK = re.compile(r"^\s*\*?(from|oddi wrth|von|de)\s*:\*?\s", re.IGNORECASE)
 _HEADER_FOLLOW = re.compile(r"^\s*\*?(sent|date|to|subject|anfonwyd|dyddiad|at|pwnc)\s*:", re.IGNORECASE)
+_ADDRESS = re.compile(r"^[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:]+$")
 _SENT_FROM = re.compile(r"^\s*(sent from my|get outlook for|sent from outlook|sent via)\b", re.IGNORECASE)
 
 
@@ -100,10 +101,10 @@ def _from_address(message: Message) -> str | None:
     if not raw:
         return None
     try:
-        addresses = [address for _, address in getaddresses([raw]) if "@" in address]
+        addresses = [address.strip() for _, address in getaddresses([raw]) if _ADDRESS.match(address.strip())]
     except Exception:
         return None
-    return addresses[0].strip() if addresses else None
+    return addresses[0] if addresses else None
 
 
 def body_text(message: EmailMessage) -> str:

@@ -39,7 +39,7 @@ from mail.labels import (
 )
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType, change_type_for_words
 
-_LABEL_LINE = re.compile(r"^\s*[*•>-]?\s*([^:：\n]{1,60}?)\s*[:：]\s*(.*?)\s*$")
+_LABEL_LINE = re.compile(r"^\s*[*•>-]?\s*([^:：\n]{1,100}?)\s*[:：]\s*(.*?)\s*$")
 _POSTCODE_AT_END = re.compile(r"(?:^|\s)([A-Za-z]{1,2}\d[A-Za-z\d]?\s*\d[A-Za-z]{2})\s*$")
 _SUBJECT_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|ateb|ymlaen)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 _LIST_SPLIT = re.compile(r"\s*(?:,|;|/|&|\+|\band\b|\n)\s*", re.IGNORECASE)
@@ -189,7 +189,7 @@ def _answers(change_type: ChangeType, pairs: list[_Pair], today: date) -> tuple[
         elif target == PREVIOUS_ADDRESS:
             lines, postcode = _postcode_off(_address_parts(value))
             _merge(derived, {"previous_address": ", ".join(lines) or None, "previous_postcode": postcode})
-        else:
+        elif value:
             explicit[target] = _value(change_type, target, value, today)
     answers = {k: v for k, v in derived.items() if v not in (None, "")}
     for name, value in list(answers.items()):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import smtplib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 
 import pytest
@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 
 from mail.server import ListenerThread
 from tellusonce.settings import Settings
-from tests.conftest import clean_database
 
 
 @pytest.fixture
@@ -21,10 +20,11 @@ def mail_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def listener(mail_settings: Settings, engine: Engine) -> Iterator[ListenerThread]:
+def listener(mail_settings: Settings, engine: Engine,
+             database_cleaner: Callable[[Engine], None]) -> Iterator[ListenerThread]:
     with ListenerThread(mail_settings, engine=engine) as running:
         yield running
-    clean_database(engine)
+    database_cleaner(engine)
 
 
 @pytest.fixture

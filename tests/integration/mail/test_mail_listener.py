@@ -146,7 +146,7 @@ def test_a_failed_commit_answers_451_so_the_sender_tries_again(mail_settings, tm
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
-def test_starttls_is_offered_when_a_certificate_is_configured(mail_settings, engine, tmp_path: Path):
+def test_starttls_is_offered_when_a_certificate_is_configured(mail_settings, engine, database_cleaner, tmp_path: Path):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
@@ -164,9 +164,7 @@ def test_starttls_is_offered_when_a_certificate_is_configured(mail_settings, eng
     try:
         assert len(stored(engine)) == 1
     finally:
-        from tests.conftest import clean_database
-
-        clean_database(engine)
+        database_cleaner(engine)
 
 
 def test_no_starttls_is_offered_without_a_certificate(listener):
