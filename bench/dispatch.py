@@ -36,7 +36,7 @@ import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 from sqlalchemy import Engine, func, insert, select, text, update  # noqa: E402
 
-from services.events import build_event  # noqa: E402
+from tellusonce.domain.events import build_event  # noqa: E402
 from services.registry import load_registry, sync_registry  # noqa: E402
 from services.signing import department_secrets, signature_headers  # noqa: E402
 from services.webhook import WebhookSender  # noqa: E402

@@ -18,7 +18,7 @@ from jinja2 import TemplateError
 from sqlalchemy.orm import Session
 
 from services.email_channel import queue_department_email
-from services.events import EventError, build_event
+from tellusonce.domain.events import EventError, build_event
 from services.signing import MissingSecret, department_secrets
 from services.webhook import url_problem
 from tellusonce.data.dispatch import (

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services.events import CONTENT_TYPE
+from tellusonce.domain.events import CONTENT_TYPE
 from tellusonce.domain.changetypes import get_change_type
 from tellusonce.i18n import N_
 from tellusonce.mailout import queue_email, translations_for

@@ -30,7 +30,7 @@ import aiohttp
 from aiohttp.abc import ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
-from services.events import CONTENT_TYPE
+from tellusonce.domain.events import CONTENT_TYPE
 from tellusonce.settings import Settings
 
 USER_AGENT = "TellUsOnce-Webhooks/1"

@@ -50,6 +50,11 @@ class Settings:
     # password), each counted on its own. Per client address, and per email address typed.
     account_rate_limit: str = "20 per minute;200 per hour"
     account_rate_limit_per_address: str = "10 per 15 minutes"
+    # Dispatch: webhook requests in flight at once per worker process, and to any one department.
+    dispatch_concurrency: int = 50
+    dispatch_department_concurrency: int = 10
+    # When set, /metrics answers only to "Authorization: Bearer <token>" (it shows counts, no personal data).
+    metrics_token: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property

@@ -198,3 +198,54 @@ def dispatch_once(engine: Engine, settings: Settings, *, now: datetime = NOW, to
             await sender.close()
 
     return asyncio.run(go())
+
+
+class BackgroundWorker:
+    """A real worker running its own event loop in a thread, until ``stop()`` (as SIGTERM would)."""
+
+    def __init__(self, engine: Engine, settings: Settings, *, total_timeout: float = 2.0, **config: Any) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.total_timeout = total_timeout
+        self.config = WorkerConfig(**{"poll_interval": 0.05, "heartbeat_interval": 0.2, **config})
+        self.worker: Worker | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stats: Stats | None = None
+        self.started = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        async def go() -> None:
+            sender = WebhookSender().init(self.settings, connect_timeout=1.0, total_timeout=self.total_timeout)
+            try:
+                self.worker = Worker(self.engine, self.settings, sender=sender, config=self.config)
+                self.loop = asyncio.get_running_loop()
+                self.started.set()
+                self.stats = await self.worker.run()
+            finally:
+                await sender.close()
+
+        asyncio.run(go())
+
+    def __enter__(self) -> BackgroundWorker:
+        self.thread.start()
+        assert self.started.wait(10)
+        return self
+
+    def stop(self) -> Stats | None:
+        if self.thread.is_alive():
+            assert self.loop is not None and self.worker is not None
+            self.loop.call_soon_threadsafe(self.worker.request_stop)
+            self.thread.join(timeout=30)
+        return self.stats
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(interval)

@@ -4,5 +4,8 @@ def test_home_page_renders(client):
     assert "Tell us once" in response.get_data(as_text=True)
 
 
-def test_healthz_reports_database_ok(client):
-    assert client.get("/healthz").json == {"status": "ok", "database": "ok"}
+def test_healthz_reports_database_ok_and_no_dispatch_worker(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "degraded", "database": "ok",
+                             "worker": {"state": "none", "running": 0, "last_beat": None}}

@@ -155,6 +155,9 @@ def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worke
     rows = {row.id: row for row in session.execute(query)}
     held = {i: row for i, row in rows.items()
             if row.claimed_by == worker and row.state == NotificationState.DELIVERING}
+    # The department acknowledged (through the API) before this worker recorded its delivery:
+    # the delivery stands, and the notification is already past it.
+    acknowledged = {i for i, row in rows.items() if row.state == NotificationState.ACKNOWLEDGED}
     delivered: list[uuid.UUID] = []
     updates: list[dict[str, Any]] = []
     attempts: list[dict[str, Any]] = []
@@ -173,14 +176,15 @@ def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worke
             updates.append({"b_id": r.notification_id, **values})
             if values["state"] == NotificationState.DEAD:
                 dead.append((r.notification_id, row.department_id, r))
+        stands = row is not None or (r.outcome == AttemptOutcome.DELIVERED and r.notification_id in acknowledged)
         attempts.append({
             "id": uuid.uuid4(), "notification_id": r.notification_id, "number": number, "worker": worker,
             "started_at": r.started_at, "finished_at": r.finished_at,
-            "outcome": r.outcome if row is not None else AttemptOutcome.LEASE_LOST,
+            "outcome": r.outcome if stands else AttemptOutcome.LEASE_LOST,
             "status_code": r.status_code, "latency_ms": r.latency_ms,
-            "error": r.error if row is not None else f"result '{r.outcome}' arrived after the claim was lost; ignored",
+            "error": r.error if stands else f"result '{r.outcome}' arrived after the claim was lost; ignored",
         })
-        outcome_of[r.notification_id] = (row is not None, number, next_at)
+        outcome_of[r.notification_id] = (stands, number, next_at)
     if delivered:
         # The common case in one statement; delivered_at is when the result was recorded,
         # a few milliseconds after the answer (the attempt row has the exact time).
@@ -294,6 +298,31 @@ def enable_endpoint(session: Session, department_id: str, *, now: datetime, acto
                  subject_id=department_id, details={}, at=now)
     session.flush()
     return True
+
+
+# -- the feed ---------------------------------------------------------------------------
+
+
+def mark_fetched(session: Session, department_id: str, notification_ids: Sequence[uuid.UUID], *,
+                 now: datetime) -> int:
+    """A feed department has fetched these: what was waiting for it is now delivered.
+
+    Only notifications still waiting (pending or retrying) change; consent
+    withdrawn before the fetch has already cancelled them, so they are not listed.
+    """
+    if not notification_ids:
+        return 0
+    changed = session.execute(
+        update(Notification)
+        .where(Notification.id.in_(list(notification_ids)), Notification.department_id == department_id,
+               Notification.state.in_([NotificationState.PENDING, NotificationState.RETRYING]))
+        .values(state=NotificationState.DELIVERED, delivered_at=now, next_attempt_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed:
+        record_event(session, actor=f"department:{department_id}", action="notifications.fetched",
+                     subject_type="department", subject_id=department_id, details={"count": changed}, at=now)
+    return changed
 
 
 # -- heartbeats -------------------------------------------------------------------------

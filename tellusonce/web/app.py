@@ -83,6 +83,10 @@ def build_app(settings: Settings | None = None) -> Flask:
         from tellusonce.web import devmail
 
         app.register_blueprint(devmail.bp)
+    from tellusonce.web import api, health
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
     errors.init_app(app)
     navigation.init_app(app)
 

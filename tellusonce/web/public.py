@@ -1,4 +1,4 @@
-"""Public pages anyone can read: the start page, the open register, the schemas, health,
+"""Public pages anyone can read: the start page, the open register, the schemas,
 and the accessibility statement, privacy notice and cookies page."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template
 from flask_babel import gettext as _
-from sqlalchemy import text
 
 from tellusonce.data.departments import list_departments
 from tellusonce.domain.changetypes import CHANGE_TYPES
@@ -95,12 +94,3 @@ def privacy() -> str:
 @bp.get("/cookies")
 def cookies() -> str:
     return render_template("public/cookies.html", cookie_name=current_app.config["SESSION_COOKIE_NAME"])
-
-
-@bp.get("/healthz")
-def healthz():  # type: ignore[no-untyped-def]
-    try:
-        get_session().execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any failure means "not healthy"
-        return jsonify(status="unavailable", database="unreachable"), 503
-    return jsonify(status="ok", database="ok")

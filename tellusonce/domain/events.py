@@ -1,4 +1,7 @@
-"""The webhook wire format: one notification as a CloudEvents 1.0 event in structured JSON.
+"""The wire format of a notification: a CloudEvents 1.0 event in structured JSON.
+
+The same event is the webhook body, the email attachment and what the department
+API returns, so it lives here, where the worker and the API can both build it.
 
 The event is built with the ``cloudevents`` SDK, which checks every attribute
 against the specification. The body is the same bytes on every retry: ``id`` is

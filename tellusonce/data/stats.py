@@ -1,0 +1,73 @@
+"""Counts for /metrics: queues by state and department, attempts, latency, the oldest wait.
+
+Counts only: no personal data leaves through these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from tellusonce.models import DeliveryAttempt, Department, Notification, NotificationState
+
+# Latency buckets in seconds, up to the 15 s request timeout.
+LATENCY_BUCKETS: tuple[float, ...] = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0)
+WAITING = (NotificationState.PENDING, NotificationState.RETRYING, NotificationState.DELIVERING)
+
+
+def notifications_by_state(session: Session) -> list[tuple[str, str, int]]:
+    """(department, state, count) for every pair that has notifications."""
+    rows = session.execute(
+        select(Notification.department_id, Notification.state, func.count())
+        .group_by(Notification.department_id, Notification.state)
+    )
+    return [(d, s, n) for d, s, n in rows]
+
+
+def attempts_by_outcome(session: Session) -> list[tuple[str, int]]:
+    rows = session.execute(select(DeliveryAttempt.outcome, func.count()).group_by(DeliveryAttempt.outcome))
+    return [(o, n) for o, n in rows]
+
+
+@dataclass(frozen=True)
+class Latency:
+    cumulative: list[tuple[float, int]]  # (upper bound in seconds, attempts at or under it)
+    count: int
+    total_seconds: float
+
+
+def delivery_latency(session: Session, buckets: Sequence[float] = LATENCY_BUCKETS) -> Latency:
+    """A histogram of the latency of every attempt that reached the network."""
+    latency = DeliveryAttempt.latency_ms
+    columns = [func.sum(case((latency <= int(b * 1000), 1), else_=0)) for b in buckets]
+    row = session.execute(
+        select(func.count(latency), func.coalesce(func.sum(latency), 0), *columns).where(latency.is_not(None))
+    ).one()
+    count, total, *under = row
+    return Latency([(b, int(n or 0)) for b, n in zip(buckets, under, strict=True)], int(count), float(total) / 1000)
+
+
+def oldest_waiting(session: Session) -> list[tuple[str, datetime]]:
+    """(department, when its oldest undelivered notification was made)."""
+    rows = session.execute(
+        select(Notification.department_id, func.min(Notification.created_at))
+        .where(Notification.state.in_(WAITING)).group_by(Notification.department_id)
+    )
+    return [(d, _aware(t)) for d, t in rows if t is not None]
+
+
+def department_flags(session: Session, *, now: datetime) -> list[tuple[str, bool, bool]]:
+    """(department, circuit open, endpoint disabled) for every active department."""
+    rows = session.execute(select(Department.id, Department.circuit_open_until, Department.endpoint_disabled_at)
+                           .where(Department.active.is_(True)))
+    return [(d, until is not None and _aware(until) > now, disabled is not None) for d, until, disabled in rows]
+
+
+def _aware(value: datetime) -> datetime:
+    if isinstance(value, str):  # SQLite returns aggregates as text
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

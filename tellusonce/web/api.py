@@ -1,0 +1,163 @@
+"""The department API: a department reads its own notifications and acknowledges them.
+
+Bearer API keys (``tellusonce departments key ID``) identify the department;
+every query is limited to that department, so another department's notification
+is simply not found (404). Bearer authentication means no cookies, so the
+blueprint is exempt from CSRF protection.
+
+For a feed department the API is the channel: a notification waiting for it
+becomes ``delivered`` the first time the department fetches it. Any department
+may acknowledge; the citizen then sees "received by …".
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from sqlalchemy.orm import Session
+
+from tellusonce.clock import utcnow
+from tellusonce.data.apikeys import authenticate
+from tellusonce.data.dispatch import mark_fetched, report_references
+from tellusonce.data.outbox import acknowledge, get_for_department, notifications_for_department
+from tellusonce.domain.events import build_event
+from tellusonce.extensions import csrf
+from tellusonce.models import ChannelKind, Department, Notification, NotificationState
+from tellusonce.web.api_spec import openapi_document
+from tellusonce.web.database import get_session
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 500
+
+
+def _error(status: int, message: str, **headers: str) -> Response:
+    response = jsonify(status=status, error=message)
+    response.status_code = status
+    response.headers.update(headers)
+    return response
+
+
+@bp.before_request
+def _authenticate() -> Response | None:
+    if request.endpoint == "api.openapi":
+        return None
+    if "db_session" not in g:
+        # Every API call may write (the key's last use; a feed's first fetch): on SQLite the
+        # session takes the write lock at BEGIN instead of failing to upgrade half-way.
+        g.db_session = current_app.extensions["tellusonce.sessions"][1]()
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    key = authenticate(get_session(), token.strip(), now=utcnow()) if scheme.lower() == "bearer" else None
+    if key is None:
+        return _error(401, "Send a department API key: Authorization: Bearer <key>.",
+                      **{"WWW-Authenticate": 'Bearer realm="tellusonce"'})
+    g.department_id = key.department_id
+    return None
+
+
+def _department() -> Department:
+    return get_session().get_one(Department, g.department_id)
+
+
+def _represent(session: Session, notifications: list[Notification]) -> list[dict[str, Any]]:
+    references = report_references(session, (n.report_id for n in notifications))
+    source = current_app.config["SETTINGS"].base_url
+    items = []
+    for n in notifications:
+        reference = references.get(n.report_id, "")
+        event = build_event(notification_id=n.id, change_type=n.change_type, report_reference=reference,
+                            payload=n.payload, consent_receipt_id=n.consent_receipt_id, created_at=n.created_at,
+                            source=source)
+        items.append({
+            "id": str(n.id),
+            "change_type": n.change_type,
+            "report_reference": reference,
+            "state": n.state,
+            "created_at": _iso(n.created_at),
+            "delivered_at": _iso(n.delivered_at),
+            "acknowledged_at": _iso(n.acknowledged_at),
+            "consent_receipt_id": str(n.consent_receipt_id),
+            "ack_url": url_for("api.ack", notification_id=n.id, _external=False),
+            "event": json.loads(event),
+        })
+    return items
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _fetched(notifications: list[Notification]) -> list[Notification]:
+    """For a feed department, what was waiting is delivered by this fetch."""
+    waiting = [n.id for n in notifications if n.state in (NotificationState.PENDING, NotificationState.RETRYING)]
+    if not waiting or _department().channel != ChannelKind.FEED:
+        return notifications
+    session = get_session()
+    mark_fetched(session, g.department_id, waiting, now=utcnow())
+    for n in notifications:
+        session.refresh(n)
+    return notifications
+
+
+def _parse_id(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+@bp.get("/notifications")
+def notifications() -> Response:
+    session = get_session()
+    raw_limit = request.args.get("limit", str(DEFAULT_LIMIT))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        return _error(400, f"limit must be a whole number from 1 to {MAX_LIMIT}.")
+    limit = int(raw_limit)
+    after = None
+    raw_after = request.args.get("after")
+    if raw_after is not None:
+        after = _parse_id(raw_after)
+        if after is None:
+            return _error(400, "after must be a notification id (the next_cursor you were given).")
+        if get_for_department(session, g.department_id, after) is None:
+            return _error(404, "None of your notifications has the id given as after.")
+    page = notifications_for_department(session, g.department_id, after=after, limit=limit + 1)
+    has_more = len(page) > limit
+    page = _fetched(page[:limit])
+    cursor = str(page[-1].id) if page else (str(after) if after else None)
+    return jsonify(notifications=_represent(session, page), next_cursor=cursor, has_more=has_more)
+
+
+@bp.get("/notifications/<notification_id>")
+def notification(notification_id: str) -> Response:
+    session = get_session()
+    wanted = _parse_id(notification_id)
+    found = get_for_department(session, g.department_id, wanted) if wanted else None
+    if found is None or found.state == NotificationState.CANCELLED:
+        return _error(404, "No notification of yours has this id.")
+    [item] = _represent(session, _fetched([found]))
+    return jsonify(item)
+
+
+@bp.post("/notifications/<notification_id>/ack")
+def ack(notification_id: str) -> Response:
+    session = get_session()
+    wanted = _parse_id(notification_id)
+    found = get_for_department(session, g.department_id, wanted) if wanted else None
+    if found is None or found.state == NotificationState.CANCELLED:
+        return _error(404, "No notification of yours has this id.")
+    acknowledged = acknowledge(session, department_id=g.department_id, notification_id=found.id, now=utcnow())
+    assert acknowledged is not None
+    [item] = _represent(session, [acknowledged])
+    return jsonify(item)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document(current_app.config["SETTINGS"].base_url))
+

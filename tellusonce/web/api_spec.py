@@ -1,0 +1,136 @@
+"""The OpenAPI 3.1 document of the department API, served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+STATES = ["pending", "delivering", "retrying", "delivered", "acknowledged", "dead"]
+UUID = {"type": "string", "format": "uuid"}
+TIME = {"type": "string", "format": "date-time"}
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def openapi_document(base_url: str) -> dict[str, Any]:
+    unauthorised = {"$ref": "#/components/responses/Unauthorised"}
+    not_found = {"$ref": "#/components/responses/NotFound"}
+    notification_id = {"name": "notification_id", "in": "path", "required": True,
+                       "description": "The notification id (also the CloudEvent id and the webhook-id).",
+                       "schema": UUID}
+    one = {"description": "The notification.",
+           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Notification"}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Tell us once: department API",
+            "version": "1.0.0",
+            "description": (
+                "Read the notifications sent to your organisation and acknowledge them. Every call needs "
+                "your API key (`tellusonce departments key <your id>` makes one) as a bearer token. You only "
+                "ever see your own notifications. For a feed organisation a notification counts as delivered "
+                "the first time you fetch it; acknowledging tells the citizen you have received it."
+            ),
+        },
+        "servers": [{"url": f"{base_url}/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/notifications": {
+                "get": {
+                    "operationId": "listNotifications",
+                    "summary": "Your notifications, oldest first, a page at a time",
+                    "parameters": [
+                        {"name": "after", "in": "query", "required": False, "schema": UUID,
+                         "description": "The next_cursor of the previous page: continue after this notification."},
+                        {"name": "limit", "in": "query", "required": False,
+                         "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+                    ],
+                    "responses": {
+                        "200": {"description": "A page of notifications.",
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Page"}}}},
+                        "400": _error_response("The limit or cursor is not usable."),
+                        "401": unauthorised,
+                        "404": _error_response("None of your notifications has the id given as `after`."),
+                    },
+                },
+            },
+            "/notifications/{notification_id}": {
+                "get": {
+                    "operationId": "getNotification",
+                    "summary": "One of your notifications",
+                    "parameters": [notification_id],
+                    "responses": {"200": one, "401": unauthorised, "404": not_found},
+                },
+            },
+            "/notifications/{notification_id}/ack": {
+                "post": {
+                    "operationId": "acknowledgeNotification",
+                    "summary": "Say you have received a notification (safe to repeat)",
+                    "parameters": [notification_id],
+                    "responses": {"200": one, "401": unauthorised, "404": not_found},
+                },
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "A department API key, tuo_…"}},
+            "responses": {
+                "Unauthorised": {**_error_response("No API key, or one that is not valid or was revoked."),
+                                 "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}},
+                "NotFound": _error_response("None of your notifications has this id."),
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object", "required": ["status", "error"],
+                    "properties": {"status": {"type": "integer"}, "error": {"type": "string"}},
+                },
+                "Page": {
+                    "type": "object", "required": ["notifications", "next_cursor", "has_more"],
+                    "properties": {
+                        "notifications": {"type": "array", "items": {"$ref": "#/components/schemas/Notification"}},
+                        "next_cursor": {"type": ["string", "null"], "format": "uuid",
+                                        "description": "Pass as `after` to continue; poll with it for new ones."},
+                        "has_more": {"type": "boolean"},
+                    },
+                },
+                "Notification": {
+                    "type": "object",
+                    "required": ["id", "change_type", "report_reference", "state", "created_at", "delivered_at",
+                                 "acknowledged_at", "consent_receipt_id", "ack_url", "event"],
+                    "properties": {
+                        "id": UUID,
+                        "change_type": {"type": "string", "enum": ["address", "name", "contact", "death", "birth"]},
+                        "report_reference": {"type": "string"},
+                        "state": {"type": "string", "enum": STATES},
+                        "created_at": TIME,
+                        "delivered_at": {"type": ["string", "null"], "format": "date-time"},
+                        "acknowledged_at": {"type": ["string", "null"], "format": "date-time"},
+                        "consent_receipt_id": UUID,
+                        "ack_url": {"type": "string"},
+                        "event": {"$ref": "#/components/schemas/CloudEvent"},
+                    },
+                },
+                "CloudEvent": {
+                    "type": "object",
+                    "description": "The same CloudEvents 1.0 event a webhook receives. `data` holds only the "
+                                   "fields your organisation receives (see dataschema) and consent_receipt_id.",
+                    "required": ["specversion", "id", "source", "type", "subject", "time", "datacontenttype",
+                                 "dataschema", "data"],
+                    "properties": {
+                        "specversion": {"const": "1.0"},
+                        "id": UUID,
+                        "source": {"type": "string"},
+                        "type": {"type": "string", "pattern": r"^tellusonce\.change\.[a-z]+\.v1$"},
+                        "subject": {"type": "string"},
+                        "time": TIME,
+                        "datacontenttype": {"const": "application/json"},
+                        "dataschema": {"type": "string", "format": "uri"},
+                        "data": {"type": "object", "required": ["consent_receipt_id"],
+                                 "properties": {"consent_receipt_id": UUID}},
+                    },
+                },
+            },
+        },
+    }
