@@ -42,6 +42,10 @@ def _dkim(raw: bytes, *, dnsfunc: DNSFunc | None, timeout: int) -> dict[str, Any
     checker = dkim.DKIM(raw, timeout=timeout)
     try:
         passed = checker.verify(dnsfunc=dnsfunc) if dnsfunc else checker.verify()
+    except dkim.ValidationError as e:  # the signature does not match the message (RFC 8601: fail)
+        return {"result": "fail", "error": " ".join(str(e).split())[:200]}
+    except dkim.DnsTimeoutError as e:
+        return {"result": "temperror", "error": type(e).__name__}
     except dkim.DKIMException as e:
         return {"result": "permerror", "error": type(e).__name__}
     except Exception as e:  # DNS trouble and anything else: temporary, and never fatal

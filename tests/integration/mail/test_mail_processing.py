@@ -185,3 +185,26 @@ def test_a_processing_failure_quarantines_the_message_with_its_reason_and_reproc
     outcome = reprocess(engine, mail_settings, message.id, now=NOW)
     assert outcome is not None and outcome.reason.startswith("held as TUO-")
     assert inbound(engine)[0].status == InboundStatus.PROCESSED
+
+
+def test_the_listener_process_works_through_what_it_accepts_on_its_own(mail_settings, engine, database_cleaner):
+    import smtplib
+    import time
+
+    from mail.processing import MessageWorker
+    from mail.server import ListenerThread
+
+    add_citizen(engine)
+    worker = MessageWorker(engine, mail_settings, poll=30).start()  # woken by each commit, not by polling
+    try:
+        with ListenerThread(mail_settings, engine=engine, on_commit=worker.wake) as running, smtplib.SMTP(
+                running.host, running.port, timeout=10) as smtp:
+            smtp.send_message(typed(MOVE))
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and inbound(engine)[0].status == InboundStatus.RECEIVED:
+                time.sleep(0.05)
+        assert inbound(engine)[0].status == InboundStatus.PROCESSED
+        assert [e.purpose for e in outgoing(engine)] == ["mail_confirm_change"]
+    finally:
+        worker.stop()
+        database_cleaner(engine)
