@@ -27,6 +27,7 @@ DEMO_PROCESSES: list[tuple[str, list[str], str | None]] = [
     ("dispatcher", ["dispatch"], None),
     ("mail listener", ["smtpd"], "smtp_listen"),
     ("mail sender", ["mail", "send"], None),
+    ("receiver", ["receiver"], "receiver_listen"),
 ]
 
 

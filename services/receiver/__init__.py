@@ -1,0 +1,6 @@
+"""The reference receiver: a small app a department can run to receive TellUsOnce webhooks.
+
+It verifies each signature and timestamp, reads the CloudEvent, keeps each
+event once (by webhook-id) in its own SQLite file, shows an inbox per
+department, and acknowledges each event through the department API.
+"""
