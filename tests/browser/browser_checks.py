@@ -3,6 +3,7 @@
     from browser_checks import check_accessible, screenshot
     page.goto("/organisations")
     check_accessible(page)              # axe-core WCAG 2.2 AA at 1280 px and 375 px, no sideways scroll
+    expect_title(page, "Your details")  # after a click that navigates
     screenshot(page, "organisations")   # docs/screenshots/organisations.png
 
 axe-core comes from node_modules (the version package.json pins, installed by
@@ -11,6 +12,7 @@ axe-core comes from node_modules (the version package.json pins, installed by
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,17 @@ def _axe() -> Any:
     from axe_playwright_python.sync_playwright import Axe
 
     return Axe.from_file(NODE_AXE) if NODE_AXE.exists() else Axe()
+
+
+def expect_title(page: Any, start: str) -> None:
+    """Wait (up to the page's timeout) for a page whose title starts with ``start``.
+
+    Use it after a click that navigates: ``page.title()`` straight after a click can
+    still be the empty title of a page that is loading.
+    """
+    from playwright.sync_api import expect
+
+    expect(page).to_have_title(re.compile("^" + re.escape(start)))
 
 
 def axe_violations(page: Any) -> list[dict[str, Any]]:
