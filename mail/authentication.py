@@ -39,8 +39,8 @@ def _dkim(raw: bytes, *, dnsfunc: DNSFunc | None, timeout: int) -> dict[str, Any
     head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].lower()
     if b"dkim-signature:" not in head:
         return {"result": "none"}
-    checker = dkim.DKIM(raw, timeout=timeout)
     try:
+        checker = dkim.DKIM(raw, timeout=timeout)
         passed = checker.verify(dnsfunc=dnsfunc) if dnsfunc else checker.verify()
     except dkim.ValidationError as e:  # the signature does not match the message (RFC 8601: fail)
         return {"result": "fail", "error": " ".join(str(e).split())[:200]}

@@ -3,11 +3,13 @@
 The SMTP sessions run on one asyncio loop; a database commit (and copying a
 9 MB message into it) must never run on that loop, or every other session
 waits (aiosmtpd #293). Each session hands its message to ``MessageStore.save``
-and awaits the result; a few writer threads each take whatever has arrived (up
-to a few megabytes), insert it in one transaction and commit, then answer every
-waiting session. Under load many small messages share one commit, and a small
-message never waits behind every large one queued before it; when idle a
-message is committed alone at once.
+and awaits the result. Writer threads each take whatever has arrived (up to a
+few megabytes), insert it in one transaction and commit, then answer every
+waiting session: under load many messages share one commit, and when idle a
+message is committed alone at once. Small and large messages have their own
+lanes, so a small message never waits behind every large one queued before it.
+On SQLite (one writer at a time) the writers take turns on a lock in this
+process instead of sleeping in SQLite's busy handler.
 If the commit fails, every session in that batch is told, and answers 451 so
 that the sending server tries again later: nothing is ever half-accepted.
 """
@@ -15,6 +17,7 @@ that the sending server tries again later: nothing is ever half-accepted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -25,14 +28,13 @@ from datetime import datetime
 
 from sqlalchemy import Engine, insert
 
-from tellusonce.db import transaction
 from tellusonce.models import InboundMessage, InboundStatus
 
 log = logging.getLogger(__name__)
 
 BATCH_MESSAGES = 64
 BATCH_BYTES = 4 * 1024 * 1024
-WRITERS = 4
+SMALL_BYTES = 256 * 1024
 
 
 class StoreFailed(RuntimeError):
@@ -65,25 +67,31 @@ class MessageStore:
     """Commits arrivals from writer threads; ``save`` returns once the message is durable."""
 
     def __init__(self, engine: Engine, *, on_commit: Callable[[int], None] | None = None,
-                 writers: int = WRITERS) -> None:
-        self._engine = engine
+                 writers_per_lane: int | None = None) -> None:
+        self._writer = engine.execution_options(writer=True)  # BEGIN IMMEDIATE on SQLite
         self._on_commit = on_commit
-        self._writers = writers
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        sqlite = engine.dialect.name == "sqlite"
+        self._writers_per_lane = writers_per_lane or (1 if sqlite else 2)
+        self._turn: contextlib.AbstractContextManager[object] = threading.Lock() if sqlite else contextlib.nullcontext()
+        self._small: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._large: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         if not self._threads:
             self._threads = [
-                threading.Thread(target=self._run, name=f"mail-store-{n}", daemon=True) for n in range(self._writers)
+                threading.Thread(target=self._run, args=(lane,), name=f"mail-store-{name}-{n}", daemon=True)
+                for name, lane in (("small", self._small), ("large", self._large))
+                for n in range(self._writers_per_lane)
             ]
             for thread in self._threads:
                 thread.start()
 
     def stop(self) -> None:
         """Commit what is queued, then stop the writer threads."""
-        for _ in self._threads:
-            self._queue.put(_STOP)
+        for _ in range(self._writers_per_lane):
+            self._small.put(_STOP)
+            self._large.put(_STOP)
         for thread in self._threads:
             thread.join()
         self._threads = []
@@ -94,20 +102,21 @@ class MessageStore:
             raise StoreFailed("the message store is not running")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[uuid.UUID] = loop.create_future()
-        self._queue.put(_Pending(arrival, future, loop))
+        lane = self._small if len(arrival.raw) <= SMALL_BYTES else self._large
+        lane.put(_Pending(arrival, future, loop))
         return await future
 
-    def _run(self) -> None:
+    def _run(self, lane: queue.SimpleQueue[object]) -> None:
         stopping = False
         while not stopping:
-            first = self._queue.get()
+            first = lane.get()
             if first is _STOP:
                 break
             assert isinstance(first, _Pending)
             batch, size = [first], len(first.arrival.raw)
             while len(batch) < BATCH_MESSAGES and size < BATCH_BYTES:
                 try:
-                    item = self._queue.get_nowait()
+                    item = lane.get_nowait()
                 except queue.Empty:
                     break
                 if item is _STOP:
@@ -122,8 +131,8 @@ class MessageStore:
         ids = [uuid.uuid4() for _ in batch]
         rows = [_row(message_id, item.arrival) for message_id, item in zip(ids, batch, strict=True)]
         try:
-            with transaction(self._engine) as session:
-                session.execute(insert(InboundMessage), rows)
+            with self._turn, self._writer.begin() as connection:
+                connection.execute(insert(InboundMessage.__table__), rows)
         except Exception as e:  # any database failure: the senders retry
             log.exception("could not commit %s inbound messages", len(batch), extra={"messages": len(batch)})
             failure = StoreFailed(type(e).__name__)

@@ -64,3 +64,8 @@ def test_an_unsigned_message_has_no_dkim_result_and_needs_no_dns():
         raise AssertionError("no DNS lookup for an unsigned message")
 
     assert check_authentication(MESSAGE, read_message(MESSAGE), dnsfunc=no_dns)["dkim"] == {"result": "none"}
+
+
+def test_a_malformed_dkim_signature_is_recorded_not_raised():
+    raw = b"DKIM-Signature: garbage\r\nFrom: x\r\n\r\nbody\r\n"
+    assert check_authentication(raw, read_message(raw), dnsfunc=dns_for(b""))["dkim"]["result"] in ("fail", "permerror")

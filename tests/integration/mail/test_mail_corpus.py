@@ -96,13 +96,19 @@ def test_whatever_is_stored_ends_processed_or_quarantined(engine, settings_for_f
             "mail_from": "ada@example.org", "rcpt_tos": ["changes@tellusonce.test"], "raw": raw_message,
             "size": len(raw_message), "attempts": 0}])
     try:
-        while process_next(engine, settings_for_fuzz, now=NOW) is not None:
+        while process_next(engine, settings_for_fuzz, now=NOW, dnsfunc=no_dns) is not None:
             pass
         with transaction(engine, writer=False) as session:
-            status = session.get(InboundMessage, message_id).status
-        assert status == InboundStatus.PROCESSED  # and not quarantined: nothing in here is a processing failure
+            stored = session.get(InboundMessage, message_id)
+        # and not quarantined: nothing in here is a reason for processing to fail
+        assert stored.status == InboundStatus.PROCESSED, stored.status_reason
     finally:
         database_cleaner(engine)
+
+
+def no_dns(name: bytes, timeout: int = 5) -> None:
+    """DNS is a boundary we do not own: a fuzzed DKIM-Signature finds no key."""
+    return None
 
 
 @pytest.fixture
