@@ -49,6 +49,10 @@ def dispatch(once: bool, concurrency: int | None, department_concurrency: int | 
     from services.webhook import WebhookSender
     from services.worker import Worker, WorkerConfig, tune_process
 
+    # A stop asked for while the worker is still starting is honoured as soon as it can be.
+    early_stop: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda received, _frame: early_stop.append(received))
     tune_process()
     settings = _settings()
     config = WorkerConfig.from_settings(
@@ -64,6 +68,8 @@ def dispatch(once: bool, concurrency: int | None, department_concurrency: int | 
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, worker.request_stop)
+        if early_stop:
+            worker.request_stop()
         log.info("dispatch worker %s started", worker.name, extra={"worker": worker.name})
         try:
             stats = await worker.run(once=once)

@@ -100,7 +100,14 @@ def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int,
                 trials.append(d.id)  # the circuit has just closed: one notification tries the water
         else:
             healthy.append(d.id)
-    claimed = claim_batch(session, worker=worker, limit=limit, lease=lease, now=now, department_ids=healthy)
+    # Each department gets at most its share (department_cap, less what is outstanding): a
+    # department with a backlog, or a slow one, cannot fill the batch and crowd the others out.
+    claimed: list[Claimed] = []
+    for department_id in _fair_order(healthy, now):
+        share = min(limit - len(claimed), department_cap - outstanding.get(department_id, 0))
+        if share > 0:
+            claimed += claim_batch(session, worker=worker, limit=share, lease=lease, now=now,
+                                   department_ids=[department_id])
     for department_id in trials:
         claimed += claim_batch(session, worker=worker, limit=1, lease=lease, now=now, department_ids=[department_id])
     if not claimed:
@@ -114,6 +121,14 @@ def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int,
     if claim.settled:
         record_attempts(session, claim.settled, worker=worker, now=now)
     return claim
+
+
+def _fair_order(department_ids: list[str], now: datetime) -> list[str]:
+    """The departments in a rotating order, so that none is always last to claim."""
+    if not department_ids:
+        return []
+    start = int(now.timestamp() * 10) % len(department_ids)
+    return department_ids[start:] + department_ids[:start]
 
 
 def _webhook_problem(settings: Settings, department: Department, secrets: dict[str, tuple[str, ...]]) -> str | None:
