@@ -144,17 +144,18 @@ def test_a_person_registers_reports_a_move_to_three_organisations_and_follows_it
 
     page.get_by_role("link", name="Follow what happens to your change").click()
     _title(page, f"Change {reference}")
-    assert page.locator("main .govuk-tag").all_inner_texts() == ["Waiting to send"] * 3
+    expect(page.locator("main .govuk-tag")).to_have_text(["Waiting to send"] * 3)
     # The dispatcher delivers to HMRC and HMRC acknowledges: "Check again" shows it, no JavaScript needed.
     _set_state(live_server, "hmrc", NotificationState.ACKNOWLEDGED)
     _set_state(live_server, "dvla", NotificationState.DELIVERED)
     page.get_by_role("link", name="Check again").click()
-    assert sorted(page.locator("main .govuk-tag").all_inner_texts()) == ["Received by the organisation", "Sent", "Waiting to send"]
+    expect(page.locator("main .govuk-tag")).to_have_text(["Sent", "Received by the organisation", "Waiting to send"])
     check_accessible(page)
     screenshot(page, "report-tracker")
 
     page.get_by_role("navigation", name="Menu").get_by_role("link", name="Your changes").click()
-    assert page.get_by_role("link", name=reference).is_visible()
+    _title(page, "Your changes")
+    expect(page.get_by_role("link", name=reference)).to_be_visible()
     check_accessible(page)
     screenshot(page, "your-changes")
 
@@ -164,15 +165,18 @@ def test_a_person_registers_reports_a_move_to_three_organisations_and_follows_it
     screenshot(page, "who-has-been-told")
 
     page.get_by_role("navigation", name="Menu").get_by_role("link", name="Your consents").click()
+    _title(page, "Your consents")
     check_accessible(page)
     screenshot(page, "your-consents")
     page.get_by_role("link", name="Withdraw (Leeds City Council – Council Tax)").click()
+    _title(page, "Withdraw your consent for Leeds City Council – Council Tax")
     assert "1 change waiting to be sent to them will be cancelled" in page.locator(".govuk-warning-text").inner_text()
     check_accessible(page)
     screenshot(page, "consent-withdraw")
     page.get_by_role("button", name="Withdraw consent").click()
     assert "1 change waiting to be sent to them was cancelled" in page.locator(".govuk-notification-banner").inner_text()
     page.get_by_role("link", name="See every consent you have given or withdrawn, with receipts").click()
+    _title(page, "Your consent history")
     check_accessible(page)
     screenshot(page, "consent-history")
 
