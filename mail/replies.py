@@ -133,13 +133,14 @@ def blank_template(change_type: ChangeType | None, departments: Sequence[Departm
         lines.append("[" + gettext("The changes you can report: %(names)s.") % {"names": names} + "]")
         change_type = CHANGE_TYPES["address"]
     lines.append(f"{gettext('Change')}: {gettext(change_type.label)}")
-    own = [f for f in change_type.fields if f.profile and not change_type.about_someone_else]
+    own = [f for f in change_type.fields if f.profile]
     if own:
-        lines.append("[" + gettext("Leave these blank to use the details in your account") + "]")
+        lines.append("[" + gettext("You can leave your own details blank: we use the ones in your account") + "]")
     for f in change_type.fields:
         label = gettext(f.label)
         if f.kind == "choice":
-            label += " (" + ", ".join(gettext(text) for _, text in f.choices) + ")"
+            lines.append("[" + gettext("One of: %(choices)s") % {
+                "choices": ", ".join(gettext(text) for _, text in f.choices)} + "]")
         elif f.kind == "bool":
             label += " (" + gettext("yes or no") + ")"
         elif f.kind == "declaration":
@@ -147,7 +148,7 @@ def blank_template(change_type: ChangeType | None, departments: Sequence[Departm
         if not f.required and f not in own:
             label += " (" + gettext("optional") + ")"
         lines.append(f"{label}: ")
-        if own and f is own[-1]:
+        if own and f is own[-1] and not change_type.about_someone_else:
             lines.append("")
     accepting = [short_name(d) for d in departments if d.accepts(change_type.id)]
     lines.append("")

@@ -175,3 +175,17 @@ def test_a_change_valid_by_email_is_exactly_the_change_valid_on_the_web():
 def test_a_message_that_is_not_mail_at_all_reads_as_empty():
     read = read_message(b"\x00\xff\xfe garbage without headers")
     assert read.subject == "" and read.from_address is None
+
+
+@pytest.mark.parametrize("change_type_id", ["address", "name", "contact", "death", "birth"])
+def test_every_line_of_the_blank_template_is_understood(change_type_id):
+    from mail.replies import blank_template
+    from tellusonce.domain.changetypes import CHANGE_TYPES
+
+    change_type = CHANGE_TYPES[change_type_id]
+    filled = "\n".join(f"{line}Filled in" if line.endswith(": ") else line
+                       for line in blank_template(change_type, []).splitlines())
+    parsed = parse(filled)
+    assert parsed.change_type == change_type_id
+    assert parsed.unrecognised == ()
+    assert set(parsed.answers) == set(change_type.field_names)
