@@ -73,6 +73,7 @@ class Claim:
     cancelled: int = 0
     dead: int = 0
     emailed: int = 0
+    claimed: int = 0  # notifications claimed, whatever became of them
     settled: list[AttemptRecord] = field(default_factory=list)  # decided without the network
 
 
@@ -110,6 +111,7 @@ def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int,
                                    department_ids=[department_id])
     for department_id in trials:
         claimed += claim_batch(session, worker=worker, limit=1, lease=lease, now=now, department_ids=[department_id])
+    claim.claimed = len(claimed)
     if not claimed:
         return claim
     references = report_references(session, (n.report_id for n in claimed))

@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from services.dispatch_jobs import Job, Result, claim_jobs
+from services.dispatch_jobs import Claim, Job, Result, claim_jobs
 from services.retry import next_attempt_at
 from services.signing import signature_headers
 from services.webhook import DeliveryResult, Outcome, WebhookSender
@@ -166,10 +166,10 @@ class Worker:
         capacity = max(self.config.batch, self.config.concurrency * 2)
         while not self.stopping:
             room = capacity - sum(self._outstanding.values())
-            jobs: list[Job] = []
+            claimed = 0
             if room >= capacity // 2 or not self._outstanding:
                 try:
-                    jobs = await self._in_db(self._claim, room, dict(self._outstanding))
+                    claim = await self._in_db(self._claim, room, dict(self._outstanding))
                     failures = 0
                 except (OperationalError, DBAPIError) as e:
                     failures += 1
@@ -178,14 +178,15 @@ class Worker:
                                 extra={"worker": self.name})
                     await self._sleep(delay)
                     continue
-                for job in jobs:
+                claimed = claim.claimed
+                for job in claim.jobs:
                     self._outstanding[job.department_id] += 1
                     task = asyncio.create_task(self._deliver(job))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
-            if once and not jobs and not self._outstanding:
+            if once and not claimed and not self._outstanding:
                 return
-            if not jobs or room - len(jobs) < capacity // 2:
+            if not claimed or room - claimed < capacity // 2:
                 self._room.clear()
                 try:
                     await asyncio.wait_for(self._room.wait(), timeout=self.config.poll_interval)
@@ -200,7 +201,7 @@ class Worker:
 
     # -- claiming (database thread) --------------------------------------------------
 
-    def _claim(self, limit: int, outstanding: dict[str, int]) -> list[Job]:
+    def _claim(self, limit: int, outstanding: dict[str, int]) -> Claim:
         now = self.clock()
         with transaction(self.engine) as session:
             claim = claim_jobs(
@@ -213,7 +214,7 @@ class Worker:
         self.stats.cancelled += claim.cancelled
         self.stats.dead += claim.dead
         self.stats.delivered += claim.emailed
-        return claim.jobs
+        return claim
 
     def _warn_blocked(self, department_id: str, problem: str, now: datetime) -> None:
         last = self._warned.get(department_id)
@@ -313,7 +314,10 @@ class Worker:
             for department_id, (succeeded, failures) in health.items():
                 if succeeded and department_id not in self._troubled:
                     continue  # nothing to reset
-                self._troubled.add(department_id) if not succeeded else self._troubled.discard(department_id)
+                if succeeded:
+                    self._troubled.discard(department_id)
+                else:
+                    self._troubled.add(department_id)
                 change = note_delivery_health(session, department_id, succeeded=bool(succeeded),
                                               failures=failures, now=now)
                 if change.opened and not succeeded:

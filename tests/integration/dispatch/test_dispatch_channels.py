@@ -1,0 +1,50 @@
+"""The email channel, and the circuit breaker's arithmetic."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from tellusonce.data.dispatch import BREAKER_THRESHOLD, note_delivery_health
+from tellusonce.db import transaction
+from tellusonce.domain.events import parse_event
+from tellusonce.models import Department, NotificationState, OutgoingEmail
+from tests.dispatch_helpers import dispatch_once, notifications, submit
+from tests.factories import NOW
+
+
+def test_an_email_department_gets_a_readable_summary_with_the_event_attached(committed, settings):
+    [queued] = submit(committed, ("tv-licensing",))
+    stats = dispatch_once(committed, settings)
+    assert stats.delivered == 1
+    [n] = notifications(committed)
+    assert n.state == NotificationState.DELIVERED
+    with transaction(committed, writer=False) as session:
+        [email] = session.scalars(select(OutgoingEmail)).all()
+    assert email.to_address == "changes@tv-licensing.tellusonce.localhost"
+    assert email.related_id == queued.id and email.purpose == "department_notification"
+    assert "Change of circumstances TUO-" in email.subject
+    assert "Postcode: LS11 5PS" in email.body_text and "Town or city: Leeds" in email.body_text
+    assert f"/api/v1/notifications/{queued.id}/ack" in email.body_text
+    [attachment] = email.attachments
+    assert attachment["content_type"] == "application/cloudevents+json"
+    event = parse_event(attachment["content"].encode())
+    assert event.get_id() == str(queued.id) and json.loads(attachment["content"])["data"]["postcode"] == "LS11 5PS"
+
+
+def test_the_circuit_opens_after_five_failures_doubles_with_each_failed_trial_and_closes_on_success(db_session):
+    health = note_delivery_health(db_session, "dvla", succeeded=False, failures=BREAKER_THRESHOLD - 1, now=NOW)
+    assert not health.opened and health.consecutive_failures == 4
+    health = note_delivery_health(db_session, "dvla", succeeded=False, failures=3, now=NOW)
+    assert health.circuit_open_until == NOW + timedelta(seconds=30) and health.consecutive_failures == 5
+    health = note_delivery_health(db_session, "dvla", succeeded=False, failures=1, now=NOW)
+    assert health.circuit_open_until == NOW + timedelta(seconds=60)
+    for _ in range(10):
+        health = note_delivery_health(db_session, "dvla", succeeded=False, failures=1, now=NOW)
+    assert health.circuit_open_until == NOW + timedelta(minutes=10)
+    note_delivery_health(db_session, "dvla", succeeded=True, failures=0, now=NOW)
+    dvla = db_session.get(Department, "dvla")
+    db_session.refresh(dvla)
+    assert dvla.consecutive_failures == 0 and dvla.circuit_open_until is None
