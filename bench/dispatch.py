@@ -1,6 +1,6 @@
 """Dispatch benchmark: webhook deliveries per second, the worker against the fastest bare client.
 
-In one run, against one local keep-alive sink (bench/sink.py, its own process):
+In one run, against one local keep-alive sink (bench/support/sink.py, its own process):
 
 1. ceiling: aiohttp and httpx each POST the same signed CloudEvent bodies with
    the same concurrency; the faster is the ceiling;
@@ -257,7 +257,8 @@ def main() -> None:
     bench_url = os.environ.get("TELLUSONCE_BENCH_DATABASE_URL", "")
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        sink = subprocess.Popen([sys.executable, str(ROOT / "bench" / "sink.py")], stdout=subprocess.PIPE, text=True)
+        sink = subprocess.Popen([sys.executable, str(ROOT / "bench" / "support" / "sink.py")],
+                                stdout=subprocess.PIPE, text=True)
         try:
             port = int(sink.stdout.readline())  # type: ignore[union-attr]
             sink_url = f"http://127.0.0.1:{port}/hooks"

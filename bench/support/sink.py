@@ -2,8 +2,9 @@
 
 It parses just enough HTTP/1.1 (the request line, headers, Content-Length body) to
 serve many requests per connection, so that the clients being measured, not the
-sink, are the limit. Run as ``python bench/sink.py`` (prints its port) or start
-it in a thread with ``serve_in_thread()``.
+sink, are the limit. Run as ``python bench/support/sink.py`` (prints its port) or start
+it inside an event loop with ``serve()``. It lives outside ``bench/*.py`` so that
+``make bench`` does not take it for a benchmark.
 """
 
 from __future__ import annotations
