@@ -19,7 +19,9 @@ from mail.commands import register as register_mail_commands
 from services.commands import register as register_dispatch_commands
 from tellusonce import create_app
 from tellusonce.db import make_engine, transaction
-from tellusonce.settings import Settings, SettingsError
+from tellusonce.settings import PROJECT_ROOT, Settings, SettingsError
+
+GUNICORN_CONFIG = PROJECT_ROOT / "config" / "gunicorn.conf.py"
 
 # What `tellusonce demo` starts, in order: (name, sub-command, setting with its address).
 DEMO_PROCESSES: list[tuple[str, list[str], str | None]] = [
@@ -141,8 +143,8 @@ def serve(workers: int) -> None:
     _load_registry()  # a registry with a mistake stops start-up, naming the line
     os.execvp(
         sys.executable,
-        [sys.executable, "-m", "gunicorn", "--bind", settings().web_listen, "--workers", str(workers),
-         "--access-logfile", "-", "tellusonce:create_app()"],
+        [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG), "--bind", settings().web_listen,
+         "--workers", str(workers), "tellusonce:create_app()"],
     )
 
 
