@@ -18,7 +18,6 @@ from jinja2 import TemplateError
 from sqlalchemy.orm import Session
 
 from services.email_channel import queue_department_email
-from tellusonce.domain.events import EventError, build_event
 from services.signing import MissingSecret, department_secrets
 from services.webhook import url_problem
 from tellusonce.data.dispatch import (
@@ -31,6 +30,7 @@ from tellusonce.data.dispatch import (
     record_attempts,
     report_references,
 )
+from tellusonce.domain.events import EventError, build_event
 from tellusonce.models import AttemptOutcome, ChannelKind, Department
 from tellusonce.settings import Settings
 
@@ -51,18 +51,6 @@ class Job:
     department_id: str
     lease_expires_at: datetime
     webhook: WebhookTarget | None = None
-
-
-@dataclass(frozen=True)
-class Result:
-    job: Job
-    outcome: str  # an AttemptOutcome
-    started_at: datetime
-    finished_at: datetime
-    status_code: int | None = None
-    latency_ms: int | None = None
-    error: str | None = None
-    retry_after: float | None = None
 
 
 @dataclass

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tellusonce.domain.events import CONTENT_TYPE
 from tellusonce.domain.changetypes import get_change_type
+from tellusonce.domain.events import CONTENT_TYPE
 from tellusonce.i18n import N_
 from tellusonce.mailout import queue_email, translations_for
 from tellusonce.models import Department, OutgoingEmail

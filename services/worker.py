@@ -1,8 +1,8 @@
 """The dispatch worker: claim due notifications, deliver them concurrently, record every attempt.
 
-One asyncio loop per process. Database work runs on one thread beside the loop
-(claims and records in batches, one transaction each); HTTP runs on the loop
-through one ``WebhookSender``. Per claim the worker:
+One asyncio loop per process sends HTTP through one ``WebhookSender``; the
+database work (``services/worker_db.py``: claims and records in batches, one
+transaction each) runs on one thread beside the loop. Per claim the worker:
 
 - checks consent again: a notification whose grant was withdrawn is cancelled
   and nothing is sent;
@@ -40,14 +40,12 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from services.dispatch_jobs import Claim, Job, Result, claim_jobs
-from services.retry import next_attempt_at
+from services import worker_db
+from services.dispatch_jobs import Claim, Job
 from services.signing import signature_headers
 from services.webhook import DeliveryResult, Outcome, WebhookSender
+from services.worker_db import DbContext, Recorded, ResultRecord
 from tellusonce.clock import utcnow
-from tellusonce.data.dispatch import AttemptRecord, beat, disable_endpoint, note_delivery_health, record_attempts
-from tellusonce.data.outbox import release_claims
-from tellusonce.db import transaction
 from tellusonce.models import AttemptOutcome
 from tellusonce.settings import Settings
 
@@ -117,16 +115,17 @@ class Worker:
         self.name = name or worker_name()
         self.stats = Stats()
         self.started_at = clock()
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tellusonce-db")
+        self._db: ThreadPoolExecutor | None = None
+        self._ctx = DbContext(engine, settings)
         self._stopping = asyncio.Event()
         self._outstanding: Counter[str] = Counter()  # claimed, not yet recorded, per department
         self._department_slots: dict[str, asyncio.Semaphore] = {}
         self._slots = asyncio.Semaphore(self.config.concurrency)
-        self._results: asyncio.Queue[Result | None] = asyncio.Queue()
+        self._results: asyncio.Queue[ResultRecord | None] = asyncio.Queue()
         self._room = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._warned: dict[str, datetime] = {}
-        self._troubled: set[str] = set()  # departments whose circuit breaker has failures on record
+        self._troubled: frozenset[str] = frozenset()  # departments with failures on record
 
     # -- control ---------------------------------------------------------------------
 
@@ -139,11 +138,13 @@ class Worker:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
-    async def _in_db(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+    async def _in_db(self, fn: Callable[..., T], **kwargs: Any) -> T:
+        assert self._db is not None
+        return await asyncio.get_running_loop().run_in_executor(self._db, partial(fn, self._ctx, **kwargs))
 
     async def run(self, *, once: bool = False) -> Stats:
         """Deliver until stopped; with ``once``, until nothing is due."""
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tellusonce-db")
         recorder = asyncio.create_task(self._recorder())
         heart = asyncio.create_task(self._heartbeat())
         try:
@@ -156,8 +157,12 @@ class Worker:
             await recorder
             heart.cancel()
             await asyncio.gather(heart, return_exceptions=True)
-            await self._retrying_db("release claims", self._release)
-            await self._retrying_db("heartbeat", self._beat, True)
+            released = await self._retrying_db("giving claims back", worker_db.release, worker=self.name,
+                                               now=self.clock())
+            if released:
+                log.info("gave back %d claimed notifications", released, extra={"worker": self.name})
+            await self._retrying_db("heartbeat", worker_db.heartbeat, now=utcnow(), stopped=True,
+                                    **self._beat_kwargs())
             self._db.shutdown(wait=True)
         return self.stats
 
@@ -168,8 +173,11 @@ class Worker:
             room = capacity - sum(self._outstanding.values())
             claimed = 0
             if room >= capacity // 2 or not self._outstanding:
+                now = self.clock()
                 try:
-                    claim = await self._in_db(self._claim, room, dict(self._outstanding))
+                    claim = await self._in_db(
+                        worker_db.claim_work, worker=self.name, limit=room, lease=self.config.lease, now=now,
+                        outstanding=dict(self._outstanding), department_cap=self.config.department_concurrency * 2)
                     failures = 0
                 except (OperationalError, DBAPIError) as e:
                     failures += 1
@@ -179,6 +187,7 @@ class Worker:
                     await self._sleep(delay)
                     continue
                 claimed = claim.claimed
+                self._took(claim, now)
                 for job in claim.jobs:
                     self._outstanding[job.department_id] += 1
                     task = asyncio.create_task(self._deliver(job))
@@ -199,40 +208,29 @@ class Worker:
         except TimeoutError:
             pass
 
-    # -- claiming (database thread) --------------------------------------------------
-
-    def _claim(self, limit: int, outstanding: dict[str, int]) -> Claim:
-        now = self.clock()
-        with transaction(self.engine) as session:
-            claim = claim_jobs(
-                session, worker=self.name, settings=self.settings, limit=limit, lease=self.config.lease,
-                now=now, outstanding=outstanding, department_cap=self.config.department_concurrency * 2,
-            )
-        self._troubled = claim.troubled
+    def _took(self, claim: Claim, now: datetime) -> None:
+        """Learn from a claim: departments in trouble, and why some are waiting."""
+        self._troubled = frozenset(claim.troubled)
         for department_id, problem in claim.blocked.items():
-            self._warn_blocked(department_id, problem, now)
+            last = self._warned.get(department_id)
+            if last is None or now - last > timedelta(minutes=1):
+                self._warned[department_id] = now
+                log.error("notifications for %s are waiting: %s", department_id, problem,
+                          extra={"department": department_id, "worker": self.name})
         self.stats.cancelled += claim.cancelled
         self.stats.dead += claim.dead
         self.stats.delivered += claim.emailed
-        return claim
-
-    def _warn_blocked(self, department_id: str, problem: str, now: datetime) -> None:
-        last = self._warned.get(department_id)
-        if last is None or now - last > timedelta(minutes=1):
-            self._warned[department_id] = now
-            log.error("notifications for %s are waiting: %s", department_id, problem,
-                      extra={"department": department_id, "worker": self.name})
 
     # -- delivering (event loop) -----------------------------------------------------
 
     async def _deliver(self, job: Job) -> None:
-        result: Result | None = None
+        result: ResultRecord | None = None
         try:
             slots = self._department_slots.setdefault(
                 job.department_id, asyncio.Semaphore(self.config.department_concurrency))
             async with slots, self._slots:
                 if self.stopping or self.clock() > job.lease_expires_at - self.config.lease_margin:
-                    return  # not sent: released on stop, or reclaimed when the lease ends
+                    return  # not sent: given back on stop, or claimed again when the lease ends
                 result = await self._post(job)
         finally:
             if result is None:
@@ -240,7 +238,7 @@ class Worker:
             else:
                 self._results.put_nowait(result)
 
-    async def _post(self, job: Job) -> Result:
+    async def _post(self, job: Job) -> ResultRecord:
         assert job.webhook is not None
         signed_at = datetime.now(UTC)  # the receiver checks this against its own clock
         started = self.clock()
@@ -250,23 +248,24 @@ class Worker:
             url=job.webhook.url, body=job.webhook.body, headers=headers,
             allow_private_network=job.webhook.allow_private_network,
         )
-        return Result(job=job, outcome=OUTCOMES[delivery.outcome], started_at=started, finished_at=self.clock(),
-                      status_code=delivery.status_code, latency_ms=delivery.latency_ms, error=delivery.error,
-                      retry_after=delivery.retry_after)
+        return ResultRecord(notification_id=job.notification_id, department_id=job.department_id,
+                            outcome=OUTCOMES[delivery.outcome], started_at=started, finished_at=self.clock(),
+                            status_code=delivery.status_code, latency_ms=delivery.latency_ms,
+                            error=delivery.error, retry_after=delivery.retry_after)
 
-    def _done(self, department_id: str, count: int = 1) -> None:
-        self._outstanding[department_id] -= count
+    def _done(self, department_id: str) -> None:
+        self._outstanding[department_id] -= 1
         if self._outstanding[department_id] <= 0:
             del self._outstanding[department_id]
         self._room.set()
 
-    # -- recording (database thread) -------------------------------------------------
+    # -- recording -------------------------------------------------------------------
 
     async def _recorder(self) -> None:
         finished = False
         while not finished:
             first = await self._results.get()
-            batch: list[Result] = []
+            batch: list[ResultRecord] = []
             if first is None:
                 finished = True
             else:
@@ -278,16 +277,19 @@ class Worker:
                 else:
                     batch.append(item)
             if batch:
-                await self._retrying_db("recording results", self._record, batch)
+                recorded = await self._retrying_db("recording results", worker_db.record_results,
+                                                   worker=self.name, results=batch, now=self.clock(),
+                                                   troubled=self._troubled)
+                self._account(batch, recorded)
                 for result in batch:
-                    self._done(result.job.department_id)
+                    self._done(result.department_id)
 
-    async def _retrying_db(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _retrying_db(self, what: str, fn: Callable[..., T], **kwargs: Any) -> T:
         """Database work that must happen: retried with back-off through a lost connection."""
         failures = 0
         while True:
             try:
-                return await self._in_db(fn, *args)
+                return await self._in_db(fn, **kwargs)
             except (OperationalError, DBAPIError) as e:
                 failures += 1
                 delay = min(2 ** failures * 0.25, 30.0)
@@ -295,93 +297,57 @@ class Worker:
                             extra={"worker": self.name})
                 await asyncio.sleep(delay)
 
-    def _record(self, results: list[Result]) -> None:
-        now = self.clock()
-        records = [
-            AttemptRecord(
-                notification_id=r.job.notification_id, outcome=r.outcome, started_at=r.started_at,
-                finished_at=r.finished_at, status_code=r.status_code, latency_ms=r.latency_ms, error=r.error,
-                next_attempt_at=partial(_retry_time, now=now, retry_after=r.retry_after),
-            )
-            for r in results
-        ]
-        with transaction(self.engine) as session:
-            recorded = record_attempts(session, records, worker=self.name, now=now)
-            health: dict[str, list[int]] = {}
-            for result in results:
-                held, number, next_at = recorded[result.job.notification_id]
-                self._account(session, result, held, number, next_at, now, health)
-            for department_id, (succeeded, failures) in health.items():
-                if succeeded and department_id not in self._troubled:
-                    continue  # nothing to reset
-                if succeeded:
-                    self._troubled.discard(department_id)
-                else:
-                    self._troubled.add(department_id)
-                change = note_delivery_health(session, department_id, succeeded=bool(succeeded),
-                                              failures=failures, now=now)
-                if change.opened and not succeeded:
-                    log.warning("circuit open for %s until %s after %d failures in a row", department_id,
-                                change.circuit_open_until, change.consecutive_failures,
-                                extra={"department": department_id, "worker": self.name})
-
-    def _account(self, session: Any, result: Result, held: bool, number: int, next_at: datetime | None,
-                 now: datetime, health: dict[str, list[int]]) -> None:
-        """Count, log and act on one recorded result (410 disables the endpoint)."""
-        job = result.job
-        extra = {"notification": str(job.notification_id), "department": job.department_id,
-                 "outcome": result.outcome, "status_code": result.status_code, "worker": self.name}
-        self.stats.outcomes[result.outcome if held else AttemptOutcome.LEASE_LOST] += 1
-        if not held:
-            self.stats.lease_lost += 1
-            log.warning("result for %s refused: the claim passed to another worker", job.notification_id, extra=extra)
-            return
-        entry = health.setdefault(job.department_id, [0, 0])
-        if result.outcome == AttemptOutcome.DELIVERED:
-            self.stats.delivered += 1
-            entry[0] += 1
-            return
-        self.stats.failed += 1
-        if result.outcome == AttemptOutcome.RETRY:
-            entry[1] += 1
-            if next_at is not None:
-                log.info("delivery of %s failed; next attempt at %s: %s", job.notification_id,
-                         next_at.isoformat(), result.error, extra=extra)
-                return
-        self.stats.dead += 1
-        if result.outcome == AttemptOutcome.GONE:
-            disable_endpoint(session, job.department_id, reason=result.error or "410 Gone", now=now,
-                             actor=f"worker:{self.name}")
+    def _account(self, batch: list[ResultRecord], recorded: Recorded) -> None:
+        """Count and log what became of each result (no personal data: ids and outcomes)."""
+        troubled = set(self._troubled)
+        for health in recorded.circuits:
+            if health.consecutive_failures:
+                troubled.add(health.department_id)
+            else:
+                troubled.discard(health.department_id)
+            if health.opened:
+                log.warning("circuit open for %s until %s after %d failures in a row", health.department_id,
+                            health.circuit_open_until, health.consecutive_failures,
+                            extra={"department": health.department_id, "worker": self.name})
+        self._troubled = frozenset(troubled)
+        for department_id in recorded.disabled:
             log.error("%s answered 410 Gone: its endpoint is disabled until an operator enables it "
-                      "(tellusonce departments enable %s)", job.department_id, job.department_id, extra=extra)
-        else:
-            log.warning("notification %s is dead after attempt %d: %s", job.notification_id, number,
-                        result.error, extra=extra)
-
-    def _release(self) -> None:
-        with transaction(self.engine) as session:
-            released = release_claims(session, worker=self.name, now=self.clock())
-        if released:
-            log.info("gave back %d claimed notifications", released, extra={"worker": self.name})
+                      "(tellusonce departments enable %s)", department_id, department_id,
+                      extra={"department": department_id, "worker": self.name})
+        for r in batch:
+            stood, number, next_at = recorded.results[r.notification_id]
+            extra = {"notification": str(r.notification_id), "department": r.department_id,
+                     "outcome": r.outcome, "status_code": r.status_code, "worker": self.name}
+            self.stats.outcomes[r.outcome if stood else AttemptOutcome.LEASE_LOST] += 1
+            if not stood:
+                self.stats.lease_lost += 1
+                log.warning("result for %s refused: the claim passed to another worker", r.notification_id,
+                            extra=extra)
+            elif r.outcome == AttemptOutcome.DELIVERED:
+                self.stats.delivered += 1
+            elif r.outcome == AttemptOutcome.RETRY and next_at is not None:
+                self.stats.failed += 1
+                log.info("delivery of %s failed; next attempt at %s: %s", r.notification_id,
+                         next_at.isoformat(), r.error, extra=extra)
+            else:
+                self.stats.failed += 1
+                self.stats.dead += 1
+                log.warning("notification %s is dead after attempt %d: %s", r.notification_id, number,
+                            r.error, extra=extra)
 
     # -- heartbeat -------------------------------------------------------------------
 
-    def _beat(self, stopped: bool = False) -> None:
-        with transaction(self.engine) as session:
-            beat(session, worker=self.name, started_at=self.started_at, now=utcnow(),
-                 delivered=self.stats.delivered, failed=self.stats.failed, stopped=stopped)
+    def _beat_kwargs(self) -> dict[str, Any]:
+        return {"worker": self.name, "started_at": self.started_at, "delivered": self.stats.delivered,
+                "failed": self.stats.failed}
 
     async def _heartbeat(self) -> None:
         while True:
             try:
-                await self._in_db(self._beat)
+                await self._in_db(worker_db.heartbeat, now=utcnow(), **self._beat_kwargs())
             except (OperationalError, DBAPIError) as e:
                 log.warning("heartbeat failed: %s", _short(e), extra={"worker": self.name})
             await asyncio.sleep(self.config.heartbeat_interval)
-
-
-def _retry_time(number: int, *, now: datetime, retry_after: float | None) -> datetime | None:
-    return next_attempt_at(number, now=now, retry_after=retry_after)
 
 
 def _short(error: BaseException) -> str:
