@@ -79,13 +79,9 @@ def check_or_submit(citizen: Citizen, journey: Journey) -> str | Response:
     session = get_session()
     change_type = get_change_type(journey.change_type)
     form = _check_form(change_type, request.form if request.method == "POST" else None)
-    try:
-        # The declaration does not change who is told what, so the preview assumes it is given.
-        plan = plan_change(session, citizen, _request(journey, declared=True), now=utcnow())
-    except ChangeInvalid as error:
-        return _to_first_error(journey, error)
+    # Sending goes straight to the intake, which plans again anyway: the preview is for showing.
     # With nobody left to tell, the page says so and offers no button; a POST just shows it again.
-    if request.method == "POST" and form.validate() and plan.queued:
+    if request.method == "POST" and form.validate() and journey.recipients:
         declared = bool(form[DECLARATION].data) if change_type.about_someone_else else False
         try:
             result = submit_change(session, citizen, _request(journey, declared=declared), now=utcnow())
@@ -95,6 +91,11 @@ def check_or_submit(citizen: Citizen, journey: Journey) -> str | Response:
             form[DECLARATION].errors = [error.by_field()[DECLARATION].render(_)]
         else:
             return _submitted(session, citizen, journey, result)
+    try:
+        # The declaration does not change who is told what, so the preview assumes it is given.
+        plan = plan_change(session, citizen, _request(journey, declared=True), now=utcnow())
+    except ChangeInvalid as error:
+        return _to_first_error(journey, error)
     return render_template("report/check.html", form=form, **_check_context(journey, change_type, plan))
 
 
