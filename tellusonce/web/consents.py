@@ -102,7 +102,9 @@ def change(department_id: str) -> str | Response:
         chosen = [t for t in form.change_types.data or [] if t in department.receives]
         today = now.astimezone(UK).date()
         if not chosen or len(chosen) != len(form.change_types.data or []):
-            form.change_types.errors = [_("Select at least one kind of change. To stop telling them anything, withdraw your consent instead.")]
+            form.change_types.errors = [
+                _("Select at least one kind of change. To stop telling them anything, withdraw your consent instead.")
+            ]
         elif form.until.data is not None and form.until.data < today:
             form.until.errors = [_("The end date must be today or in the future")]
         else:

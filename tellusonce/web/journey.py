@@ -28,7 +28,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +57,6 @@ class Journey:
     recipients: list[str] = field(default_factory=list)
     consent: dict[str, str] = field(default_factory=dict)
     chose_recipients: bool = False
-    # Pages answered, so "Back" and the check page know where the citizen has been.
-    answered: list[str] = field(default_factory=list)
     # Set once submitted: a second submit finds the same report.
     report_id: str | None = None
 
@@ -80,17 +77,9 @@ class Journey:
             self.answers.pop(name, None)
         self.answers.update({k: v for k, v in values.items() if v not in (None, "")})
 
-    def mark_answered(self, slug: str) -> None:
-        if slug not in self.answered:
-            self.answered.append(slug)
-
     @property
     def submitted(self) -> bool:
         return self.report_id is not None
-
-    @property
-    def started(self) -> datetime:
-        return datetime.fromisoformat(self.started_at)
 
 
 class JourneyStore:

@@ -112,7 +112,6 @@ def question(slug: str) -> str | Response:
         form = report_pages.page_form(change_type, page.fields, formdata=request.form)
         form.validate()  # CSRF, and whether the date boxes make a date; the domain judges the rest
         journey.set_answers(page.fields, report_pages.collected(change_type, form, page.fields))
-        journey.mark_answered(page.slug)
         save_journey(journey)
         _domain_errors(form, journey, page, citizen)
         if not form.errors:

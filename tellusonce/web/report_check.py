@@ -32,7 +32,7 @@ from tellusonce.models import ChangeReport, Citizen
 from tellusonce.web.database import get_session
 from tellusonce.web.display import answer_text
 from tellusonce.web.forms import StripWhitespaceForm
-from tellusonce.web.journey import Journey, save_journey
+from tellusonce.web.journey import Journey, current_journey, save_journey
 from tellusonce.web.report_pages import DECLARATION, field_labels, page_of_field, pages_for
 
 log = logging.getLogger(__name__)
@@ -114,8 +114,7 @@ def _submitted(session: Session, citizen: Citizen, journey: Journey, result: Int
         log.info("report submitted on the web", extra={"event": "report_submitted", "report_id": str(report.id)})
     journey.report_id = str(report.id)
     save_journey(journey)
-    args = {"duplicate": "1"} if result.duplicate_of is not None else {}
-    return redirect(url_for("report.confirmation", reference=report.reference, **args), code=303)
+    return redirect(url_for("report.confirmation", reference=report.reference), code=303)
 
 
 def _confirmation_email(session: Session, citizen: Citizen, report: ChangeReport, outcomes: list[RecipientPlan]) -> None:
@@ -203,9 +202,13 @@ def confirmation_context(citizen: Citizen, reference: str) -> dict[str, Any]:
     if report is None:
         abort(404)
     notifications = report_notifications(session, citizen.id, report.id)
+    # This journey found a report made earlier (by another journey or by email): say so.
+    journey = current_journey(citizen.id)
+    duplicate = (journey is not None and journey.report_id == str(report.id)
+                 and journey.submission_key != report.submission_key)
     return {
         "report": report,
         "change_type": get_change_type(report.change_type),
         "organisations": [n.department.name for n in notifications],
-        "duplicate": request.args.get("duplicate") == "1",
+        "duplicate": duplicate,
     }

@@ -18,7 +18,14 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
 
 from tellusonce.clock import utcnow
-from tellusonce.data.tracking import all_disclosures, get_report, last_attempts, list_disclosures, list_reports, report_notifications
+from tellusonce.data.tracking import (
+    all_disclosures,
+    get_report,
+    last_attempts,
+    list_disclosures,
+    list_reports,
+    report_notifications,
+)
 from tellusonce.domain.changetypes import CHANGE_TYPES, get_change_type
 from tellusonce.models import Citizen, Notification, NotificationState, ReportState
 from tellusonce.web import display

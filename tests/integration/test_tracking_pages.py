@@ -64,7 +64,8 @@ def test_your_changes_is_paginated(app: Flask, client: FlaskClient) -> None:
 def test_a_report_shows_each_organisation_in_plain_words_with_times(app: Flask, client: FlaskClient) -> None:
     citizen = signed_in(app, client)
     report = submitted_report(app, citizen, recipients=["dvla", "hmrc", "dwp", "leeds-council-tax", "tv-licensing"])
-    _set_states(app, report, {"hmrc": "acknowledged", "dwp": "retrying", "leeds-council-tax": "dead", "tv-licensing": "cancelled"})
+    _set_states(app, report, {"hmrc": "acknowledged", "dwp": "retrying", "leeds-council-tax": "dead",
+                              "tv-licensing": "cancelled"})
     page = check_page(client.get(f"/changes/{report.reference}"))
     cards = {c.select_one("h3").get_text(strip=True): c for c in page.select(".govuk-summary-card")}
     states = {name: card.select_one(".govuk-tag").get_text(strip=True) for name, card in cards.items()}
