@@ -18,7 +18,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from mail.commands import register as register_mail_commands
 from services.commands import register as register_dispatch_commands
 from tellusonce import create_app
-from tellusonce.db import make_engine, transaction
+from tellusonce.db import engine_for, transaction
 from tellusonce.settings import PROJECT_ROOT, Settings, SettingsError
 
 GUNICORN_CONFIG = PROJECT_ROOT / "config" / "gunicorn.conf.py"
@@ -92,7 +92,7 @@ def departments_sync() -> None:
     from services.registry import sync_registry
 
     registry = _load_registry()
-    with transaction(make_engine(settings().database_url)) as session:
+    with engine_for(settings().database_url) as engine, transaction(engine) as session:
         changes = sync_registry(session, registry)
     for line in changes or ["no changes"]:
         click.echo(line)
@@ -105,7 +105,7 @@ def departments_list() -> None:
     """Every department, its channel and the change types it receives."""
     from tellusonce.data.departments import list_departments
 
-    with transaction(make_engine(settings().database_url), writer=False) as session:
+    with engine_for(settings().database_url) as engine, transaction(engine, writer=False) as session:
         for d in list_departments(session, include_inactive=True):
             state = "" if d.active else "  (inactive)"
             click.echo(f"{d.id:32} {d.channel:8} {', '.join(d.receives)}{state}")
@@ -125,11 +125,11 @@ def audit_verify() -> None:
     """Check every audit event's hash chain; exit 1 naming the first broken link."""
     from tellusonce.data.audit import verify_chain
 
-    with transaction(make_engine(settings().database_url), writer=False) as session:
+    with engine_for(settings().database_url) as engine, transaction(engine, writer=False) as session:
         result = verify_chain(session)
     if not result.ok:
         raise click.ClickException(f"audit chain broken at event {result.broken_at}: {result.problem}")
-    click.echo(f"Audit trail intact: {result.checked} events.")
+    click.echo(f"Audit trail intact: {result.checked} events in {result.chains} chains.")
 
 
 # -- running ----------------------------------------------------------------------------

@@ -76,3 +76,13 @@ def transaction(engine: Engine, *, writer: bool = True) -> Iterator[Session]:
     """One unit of work outside a web request: commit on success, roll back on error."""
     with session_factory(engine, writer=writer)() as session, session.begin():
         yield session
+
+
+@contextmanager
+def engine_for(url: str, **kwargs: Any) -> Iterator[Engine]:
+    """An engine for one command's work, with every connection closed afterwards."""
+    engine = make_engine(url, **kwargs)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -1,8 +1,10 @@
-"""The audit trail: append events chained by hash; verify the chain.
+"""The audit trail: append events chained by hash; verify the chains.
 
-Each event's hash covers its content and the previous event's hash, so changing
-or deleting any event breaks every link after it. Appends are serialised: on
-PostgreSQL by a transaction-scoped advisory lock, on SQLite by its one writer.
+Each actor's events form a chain: every event's hash covers its content and the
+previous event's hash in the same chain, so changing or deleting any event
+breaks every link after it. Appends to one chain are serialised (on PostgreSQL
+by a transaction-scoped advisory lock on the chain, on SQLite by its one
+writer); different chains never wait for each other.
 """
 
 from __future__ import annotations
@@ -13,20 +15,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session
 
 from tellusonce.clock import utcnow
 from tellusonce.models import AuditEvent
 
 GENESIS = "0" * 64
-ADVISORY_LOCK_KEY = 0x7E11_0A0D  # "tell us once, audit"
+ADVISORY_LOCK_CLASS = 0x7E11  # "tell us once": the first key of our advisory locks
 
 
-def _digest(prev_hash: str, at: datetime, actor: str, action: str, subject_type: str, subject_id: str,
-            details: dict[str, Any]) -> str:
+def _digest(e: AuditEvent) -> str:
     body = json.dumps(
-        [prev_hash, at.isoformat(timespec="microseconds"), actor, action, subject_type, subject_id, details],
+        [e.prev_hash, e.chain, e.at.isoformat(timespec="microseconds"), e.actor, e.action, e.subject_type,
+         e.subject_id, e.details],
         sort_keys=True, separators=(",", ":"), default=str,
     )
     return hashlib.sha256(body.encode()).hexdigest()
@@ -34,19 +36,18 @@ def _digest(prev_hash: str, at: datetime, actor: str, action: str, subject_type:
 
 def record_event(session: Session, *, actor: str, action: str, subject_type: str, subject_id: object,
                  details: dict[str, Any] | None = None, at: datetime | None = None) -> AuditEvent:
-    """Append one event. ``details`` must hold no personal data: ids, counts, states."""
+    """Append one event to ``actor``'s chain. ``details`` hold no personal data: ids, counts, states."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-    else:
-        session.flush()
-    prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
-    at = at or utcnow()
-    details = json.loads(json.dumps(details or {}, default=str))
+        session.execute(text("SELECT pg_advisory_xact_lock(:cls, hashtext(:chain))"),
+                        {"cls": ADVISORY_LOCK_CLASS, "chain": actor})
+    prev = session.scalar(
+        select(AuditEvent.hash).where(AuditEvent.chain == actor).order_by(AuditEvent.id.desc()).limit(1)
+    ) or GENESIS
     event = AuditEvent(
-        at=at, actor=actor, action=action, subject_type=subject_type, subject_id=str(subject_id),
-        details=details, prev_hash=prev,
-        hash=_digest(prev, at, actor, action, subject_type, str(subject_id), details),
+        chain=actor, at=at or utcnow(), actor=actor, action=action, subject_type=subject_type,
+        subject_id=str(subject_id), details=json.loads(json.dumps(details or {}, default=str)), prev_hash=prev,
     )
+    event.hash = _digest(event)
     session.add(event)
     session.flush()
     return event
@@ -56,27 +57,33 @@ def record_event(session: Session, *, actor: str, action: str, subject_type: str
 class ChainCheck:
     ok: bool
     checked: int
+    chains: int = 0
     broken_at: int | None = None
     problem: str | None = None
 
 
 def verify_chain(session: Session, *, batch: int = 5000) -> ChainCheck:
-    prev = GENESIS
-    checked = 0
-    last_id = 0
+    """Walk every chain in order; report the first event that does not fit."""
+    checked = chains = 0
+    chain, prev = None, GENESIS
+    position: tuple[str, int] | None = None
     while True:
-        events = session.scalars(
-            select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
-        ).all()
+        query = select(AuditEvent).order_by(AuditEvent.chain, AuditEvent.id).limit(batch)
+        if position is not None:
+            query = query.where(tuple_(AuditEvent.chain, AuditEvent.id) > position)
+        events = session.scalars(query).all()
         if not events:
-            return ChainCheck(True, checked)
+            return ChainCheck(True, checked, chains)
         for e in events:
+            if e.chain != chain:
+                chain, prev, chains = e.chain, GENESIS, chains + 1
             if e.prev_hash != prev:
-                return ChainCheck(False, checked, e.id, "it does not follow the event before it (one was changed or removed)")
-            expected = _digest(e.prev_hash, e.at, e.actor, e.action, e.subject_type, e.subject_id, e.details)
-            if e.hash != expected:
-                return ChainCheck(False, checked, e.id, "its content does not match its hash (it was changed)")
+                return ChainCheck(False, checked, chains, e.id,
+                                  "it does not follow the event before it (one was changed or removed)")
+            if e.hash != _digest(e):
+                return ChainCheck(False, checked, chains, e.id, "its content does not match its hash (it was changed)")
             prev = e.hash
             checked += 1
-            last_id = e.id
+            position = (e.chain, e.id)
         session.expunge_all()
+

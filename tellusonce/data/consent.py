@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
@@ -44,8 +44,14 @@ def grant_consent(
     report_id: uuid.UUID | None = None,
     report_reference: str | None = None,
     expires_at: datetime | None = None,
+    audit: bool = True,
 ) -> ConsentEvent:
-    """Record a grant and its receipt. One-off grants belong to one report."""
+    """Record a grant and its receipt. One-off grants belong to one report.
+
+    ``audit=False`` leaves the audit trail to the caller (intake records the
+    consents given with a report in the report's own audit event). Nothing is
+    flushed: the grant and its event are written with the caller's next flush.
+    """
     change_types = sorted(set(change_types))
     unknown = [t for t in change_types if t not in department.receives]
     if not change_types or unknown:
@@ -61,8 +67,11 @@ def grant_consent(
         receipt_id=receipt_id,
     )
     session.add(grant)
-    session.flush()
     event = _event(session, grant, department, ConsentEventKind.GRANTED, receipt_id, now, report_reference)
+    if audit:
+        record_event(session, actor=f"citizen:{citizen_id}", action="consent.granted",
+                     subject_type="consent_grant", subject_id=grant.id,
+                     details={"department": department.id, "scope": scope, "change_types": change_types}, at=now)
     return event
 
 
@@ -114,22 +123,32 @@ def _event(session: Session, grant: ConsentGrant, department: Department, kind: 
         report_reference=report_reference,
     )
     event = ConsentEvent(
-        id=uuid.uuid4(), grant_id=grant.id, citizen_id=grant.citizen_id, department_id=department.id,
+        id=uuid.uuid4(), grant=grant, citizen_id=grant.citizen_id, department_id=department.id,
         kind=kind, at=now, receipt_id=receipt_id, receipt=receipt,
     )
     session.add(event)
-    session.flush()
-    if kind == ConsentEventKind.GRANTED:
-        record_event(session, actor=f"citizen:{grant.citizen_id}", action="consent.granted",
-                     subject_type="consent_grant", subject_id=grant.id,
-                     details={"department": department.id, "scope": grant.scope, "change_types": grant.change_types},
-                     at=now)
     return event
 
 
-def grant_views(session: Session, citizen_id: uuid.UUID) -> list[GrantView]:
-    grants = session.scalars(select(ConsentGrant).where(ConsentGrant.citizen_id == citizen_id))
-    return [to_view(g) for g in grants]
+def grant_views(session: Session, citizen_id: uuid.UUID, *, now: datetime | None = None,
+                report_id: uuid.UUID | None = None) -> list[GrantView]:
+    """The citizen's grants as the consent decision needs them.
+
+    With ``now``, only grants that can be in force then (and one-off grants only
+    for ``report_id``) are read: a citizen's history grows with every report, and
+    the decision need not see it all.
+    """
+    query = select(ConsentGrant).where(ConsentGrant.citizen_id == citizen_id)
+    if now is not None:
+        query = query.where(
+            ConsentGrant.granted_at <= now,
+            or_(ConsentGrant.withdrawn_at.is_(None), ConsentGrant.withdrawn_at > now),
+            or_(ConsentGrant.expires_at.is_(None), ConsentGrant.expires_at > now),
+            or_(ConsentGrant.scope == ConsentScope.STANDING, ConsentGrant.report_id == report_id)
+            if report_id is not None
+            else ConsentGrant.scope == ConsentScope.STANDING,
+        )
+    return [to_view(g) for g in session.scalars(query)]
 
 
 def to_view(grant: ConsentGrant) -> GrantView:

@@ -65,6 +65,7 @@ class RecipientPlan:
     reason: str
     consent: str | None = None  # "once" | "always" when given with this report
     notification_id: uuid.UUID | None = None
+    receipt_id: uuid.UUID | None = None  # the consent already held that allows it
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def plan_change(session: Session, citizen: Citizen, request: ChangeRequest, *, n
     unknown = [c for c in request.consent.values() if c not in CONSENT_CHOICES]
     if unknown:
         raise IntakeError(f"consent must be one of {CONSENT_CHOICES}, not {unknown[0]!r}")
-    grants = grant_views(session, citizen.id)
+    grants = grant_views(session, citizen.id, now=now, report_id=report_id)
     chosen = set(request.recipients)
     departments = list_departments(session)
     unknown_ids = chosen - {d.id for d in departments}
@@ -133,7 +134,8 @@ def plan_change(session: Session, citizen: Citizen, request: ChangeRequest, *, n
         decision = decide(grants, department, request.change_type, now=now, report_id=report_id,
                           protected_address=change.protected_address)
         status = "queued" if decision.allowed else "needs_consent"
-        plans.append(RecipientPlan(department, status, decision.fields, decision.withheld, REASONS[decision.reason]))
+        plans.append(RecipientPlan(department, status, decision.fields, decision.withheld, REASONS[decision.reason],
+                                   receipt_id=decision.receipt_id))
     return Plan(change, plans)
 
 
@@ -240,7 +242,11 @@ def _intake(session: Session, citizen: Citizen, request: ChangeRequest, *, now: 
 
 
 def _queue(session: Session, report: ChangeReport, plan: Plan, *, now: datetime) -> list[RecipientPlan]:
-    """Grant the consent given with the report and write one notification per recipient told."""
+    """Grant the consent given with the report and write one notification per recipient told.
+
+    Everything is written by one flush at the end, so a report costs a handful of
+    statements however many organisations are told.
+    """
     outcomes: list[RecipientPlan] = []
     for rp in plan.recipients:
         if rp.status != "queued":
@@ -251,15 +257,14 @@ def _queue(session: Session, report: ChangeReport, plan: Plan, *, now: datetime)
                 session, citizen_id=report.citizen_id, department=rp.department, change_types=[report.change_type],
                 now=now, scope=ConsentScope.STANDING if rp.consent == "always" else ConsentScope.ONE_OFF,
                 report_id=None if rp.consent == "always" else report.id, report_reference=report.reference,
+                audit=False,
             )
             receipt_id = event.receipt_id
+        elif rp.receipt_id is not None:
+            receipt_id = rp.receipt_id
         else:
-            decision = decide(grant_views(session, report.citizen_id), rp.department, report.change_type, now=now,
-                              report_id=report.id, protected_address=plan.change.protected_address)
-            if not decision.allowed or decision.receipt_id is None:
-                outcomes.append(RecipientPlan(rp.department, "needs_consent", rp.fields, rp.withheld, REASONS["no_consent"]))
-                continue
-            receipt_id = decision.receipt_id
+            outcomes.append(RecipientPlan(rp.department, "needs_consent", rp.fields, rp.withheld, REASONS["no_consent"]))
+            continue
         notification = Notification(
             id=uuid.uuid4(), report_id=report.id, citizen_id=report.citizen_id, department_id=rp.department.id,
             change_type=report.change_type, state=NotificationState.PENDING,
@@ -267,7 +272,8 @@ def _queue(session: Session, report: ChangeReport, plan: Plan, *, now: datetime)
             consent_receipt_id=receipt_id, next_attempt_at=now, created_at=now,
         )
         session.add(notification)
-        outcomes.append(RecipientPlan(rp.department, "queued", rp.fields, rp.withheld, rp.reason, rp.consent, notification.id))
+        outcomes.append(RecipientPlan(rp.department, "queued", rp.fields, rp.withheld, rp.reason, rp.consent,
+                                      notification.id, receipt_id))
     session.flush()
     return outcomes
 
@@ -280,6 +286,8 @@ def _audit_submitted(session: Session, report: ChangeReport, outcomes: list[Reci
             "reference": report.reference, "change_type": report.change_type, "channel": report.channel,
             "queued": sorted(o.department.id for o in outcomes if o.status == "queued"),
             "needs_consent": sorted(o.department.id for o in outcomes if o.status == "needs_consent"),
+            "consent_given": {o.department.id: o.consent for o in outcomes if o.consent},
+            "receipts": {o.department.id: str(o.receipt_id) for o in outcomes if o.receipt_id},
         },
     )
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tellusonce.models.base import Base, UUIDKey
 
@@ -58,3 +58,6 @@ class ConsentEvent(UUIDKey, Base):
     at: Mapped[datetime]
     receipt_id: Mapped[uuid.UUID] = mapped_column(unique=True)
     receipt: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    # Lets one flush write a grant and its event in the right order.
+    grant: Mapped[ConsentGrant] = relationship()

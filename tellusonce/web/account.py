@@ -117,7 +117,7 @@ def register() -> str | Response:
         except EmailTaken:
             citizen = get_citizen_by_email(db, address)
         else:
-            record_event(db, actor="citizen", action="account.created", subject_type="citizen", subject_id=citizen.id)
+            record_event(db, actor=f"citizen:{citizen.id}", action="account.created", subject_type="citizen", subject_id=citizen.id)
             _send_verification(citizen)
             return _check_your_email(address, "verify")
     if citizen is not None:
@@ -149,7 +149,7 @@ def verify(token: str) -> str | Response:
         return render_template("account/link_expired.html", kind="verify"), 404  # type: ignore[return-value]
     mark_email_verified(citizen, now=utcnow())
     spend_open_tokens(db, citizen, TokenPurpose.VERIFY_EMAIL, now=utcnow())
-    record_event(db, actor="citizen", action="account.verified", subject_type="citizen", subject_id=citizen.id)
+    record_event(db, actor=f"citizen:{citizen.id}", action="account.verified", subject_type="citizen", subject_id=citizen.id)
     sign_in(citizen)
     flash(_("Your email address is confirmed and you are signed in."), "success")
     return redirect(url_for("account.profile"))
@@ -177,7 +177,7 @@ def sign_in_page() -> str | Response:
         session["unverified_citizen"] = str(citizen.id)
         return redirect(url_for("account.unverified"))
     sign_in(citizen)
-    record_event(db, actor="citizen", action="account.signed_in", subject_type="citizen", subject_id=citizen.id)
+    record_event(db, actor=f"citizen:{citizen.id}", action="account.signed_in", subject_type="citizen", subject_id=citizen.id)
     return redirect_next("public.home")
 
 
@@ -204,7 +204,7 @@ def sign_out_page() -> str | Response:
         citizen = current_citizen()
         sign_out()
         if citizen is not None:
-            record_event(get_session(), actor="citizen", action="account.signed_out",
+            record_event(get_session(), actor=f"citizen:{citizen.id}", action="account.signed_out",
                          subject_type="citizen", subject_id=citizen.id)
         return redirect(url_for("account.signed_out"))
     return render_template("account/sign_out.html", form=form)
@@ -250,7 +250,7 @@ def reset_password(token: str) -> str | Response:
     spend_open_tokens(db, citizen, TokenPurpose.RESET_PASSWORD, now=utcnow())
     # The link proved the address is theirs.
     mark_email_verified(citizen, now=utcnow())
-    record_event(db, actor="citizen", action="account.password_reset", subject_type="citizen", subject_id=citizen.id)
+    record_event(db, actor=f"citizen:{citizen.id}", action="account.password_reset", subject_type="citizen", subject_id=citizen.id)
     queue_email(
         db, to=citizen.email, subject=N_("Your password has been changed"), template="password_changed",
         context={"reset_link": _link("account.reset_request")}, purpose="password_changed",

@@ -50,7 +50,7 @@ class RecipientsView:
 
 
 def recipients_view(session: Session, citizen: Citizen, journey: Journey, *, now: datetime) -> RecipientsView:
-    grants = grant_views(session, citizen.id)
+    grants = grant_views(session, citizen.id, now=now)
     candidates = []
     for department in departments_for_change_type(session, journey.change_type):
         decision = decide(grants, department, journey.change_type, now=now)

@@ -41,7 +41,7 @@ def test_audit_verify_passes_then_names_a_tampered_event(app, engine):
     with transaction(engine) as session:
         for i in range(3):
             record_event(session, actor="test", action="x", subject_type="t", subject_id=i)
-    assert "intact: 3 events" in run(app, "audit", "verify").output
+    assert "intact: 3 events in 1 chains" in run(app, "audit", "verify").output
     with transaction(engine) as session:
         first = session.scalars(select(AuditEvent).order_by(AuditEvent.id).limit(1)).one()
         session.execute(update(AuditEvent).where(AuditEvent.id == first.id).values(actor="someone else"))

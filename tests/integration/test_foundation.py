@@ -120,3 +120,18 @@ def test_demo_mode_starts_without_a_secret_and_defaults_to_sqlite_under_instance
 def test_unknown_mode_is_refused():
     with pytest.raises(SettingsError, match="TELLUSONCE_MODE"):
         Settings.from_env({"TELLUSONCE_MODE": "staging"})
+
+
+def test_audit_events_chain_per_actor_and_removing_one_is_detected(db_session):
+    from sqlalchemy import delete
+
+    for actor in ("citizen:a", "citizen:b", "citizen:a", "citizen:a"):
+        record_event(db_session, actor=actor, action="x", subject_type="t", subject_id=1)
+    check = verify_chain(db_session)
+    assert check.ok and check.checked == 4 and check.chains == 2
+    events = db_session.scalars(select(AuditEvent).where(AuditEvent.chain == "citizen:a").order_by(AuditEvent.id)).all()
+    assert events[1].prev_hash == events[0].hash
+    db_session.execute(delete(AuditEvent).where(AuditEvent.id == events[1].id))
+    db_session.expire_all()
+    check = verify_chain(db_session)
+    assert not check.ok and check.broken_at == events[2].id
