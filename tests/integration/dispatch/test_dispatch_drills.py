@@ -113,9 +113,10 @@ def test_several_worker_processes_never_deliver_one_notification_twice_at_once(
                     "SQLite has one writer and runs one worker")
     point_at(committed, department_server)
     for department in ("dvla", "hmrc", "dwp", "hmpo"):
-        department_server.behave(department, delay=0.01)
-    with worker_process(database_url, tmp_path) as a, worker_process(database_url, tmp_path) as b, \
-            worker_process(database_url, tmp_path) as c:
+        department_server.behave(department, delay=0.05)
+    # Two requests at a time per department each, so that no one worker can take all the work.
+    options = (database_url, tmp_path, "--department-concurrency", "2")
+    with worker_process(*options) as a, worker_process(*options) as b, worker_process(*options) as c:
         wait_for(lambda: _running(committed) == 3, timeout=60)
         queued = submit(committed, ("dvla", "hmrc", "dwp", "hmpo"), count=40, now=utcnow())
         wait_for(lambda: _delivered(committed), timeout=60)
