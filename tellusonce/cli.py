@@ -4,12 +4,11 @@ imports ``services`` and ``mail``."""
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
+from dataclasses import dataclass
 
 import click
 from flask import Flask, current_app
@@ -155,34 +154,40 @@ def demo() -> None:
     s = settings()
     if s.is_production:
         raise click.ClickException("`tellusonce demo` runs only with TELLUSONCE_MODE=demo (make run sets it).")
-    env = dict(os.environ, TELLUSONCE_MODE=s.mode, TELLUSONCE_SECRET_KEY=_demo_secret(s))
+    env = dict(os.environ, TELLUSONCE_MODE=s.mode, TELLUSONCE_SECRET_KEY=s.secret_key)
     ctx = click.get_current_context()
     ctx.invoke(db_upgrade)
     ctx.invoke(departments_sync)
-    processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+    processes: list[DemoProcess] = []
     for name, args, listen in DEMO_PROCESSES:
         proc = subprocess.Popen([sys.executable, "-m", "tellusonce.cli", *args], env=env)
-        processes.append((name, proc))
-        where = f" on http://{getattr(s, listen)}" if listen and "smtp" not in listen else (
-            f" on smtp://{getattr(s, listen)}" if listen else "")
-        click.echo(f"started {name}{where}")
-    click.echo(f"\nTell us once is running: open http://{s.web_listen}/ — Ctrl+C stops everything.")
+        processes.append(DemoProcess(name, args, proc, time.monotonic()))
+        address = getattr(s, listen) if listen else None
+        where = f" on {'smtp' if 'smtp' in (listen or '') else 'http'}://{address}" if address else ""
+        click.echo(f"started {name}{where} (pid {proc.pid})")
+    click.echo(
+        f"\nTell us once is running: open http://{s.web_listen}/ (email sent to you appears at "
+        f"http://{s.web_listen}/dev/mail/). Ctrl+C stops everything."
+    )
     _supervise(processes)
 
 
-def _demo_secret(s: Settings) -> str:
-    """Demo mode keeps one secret in instance/ so that every process and restart agrees."""
-    if os.environ.get("TELLUSONCE_SECRET_KEY"):
-        return os.environ["TELLUSONCE_SECRET_KEY"]
-    path = Path(s.instance_path) / "demo-secret-key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
+@dataclass
+class DemoProcess:
+    name: str
+    args: list[str]
+    proc: subprocess.Popen[bytes]
+    started: float
+    reported: bool = False
 
 
-def _supervise(processes: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+# A part that exits this soon after starting could not start (a port in use, say): the demo
+# stops. One that stops later (an operator stopping the receiver to watch retries) is reported,
+# and the rest keep running.
+STARTUP_GRACE_SECONDS = 5.0
+
+
+def _supervise(processes: list[DemoProcess]) -> None:
     stopping = False
 
     def stop(*_: object) -> None:
@@ -193,20 +198,31 @@ def _supervise(processes: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
     signal.signal(signal.SIGTERM, stop)
     try:
         while not stopping:
-            for name, proc in processes:
-                if proc.poll() is not None:
-                    click.echo(f"{name} stopped with exit code {proc.returncode}; stopping the demo.", err=True)
+            for part in processes:
+                if part.reported or part.proc.poll() is None:
+                    continue
+                part.reported = True
+                killed = part.proc.returncode < 0  # stopped by a signal, not failing on its own
+                if not killed and time.monotonic() - part.started < STARTUP_GRACE_SECONDS:
+                    click.echo(f"{part.name} could not start (exit code {part.proc.returncode}); stopping the demo.",
+                               err=True)
                     stopping = True
+                else:
+                    click.echo(f"{part.name} stopped (exit code {part.proc.returncode}); the rest keep running. "
+                               f"Start it again with: TELLUSONCE_MODE=demo .venv/bin/tellusonce {' '.join(part.args)}",
+                               err=True)
+            if all(part.reported for part in processes):
+                stopping = True
             time.sleep(0.5)
     finally:
-        for _, proc in processes:
-            if proc.poll() is None:
-                proc.terminate()
-        for _, proc in processes:
+        for part in processes:
+            if part.proc.poll() is None:
+                part.proc.terminate()
+        for part in processes:
             try:
-                proc.wait(timeout=10)
+                part.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                part.proc.kill()
 
 
 register_dispatch_commands(main)

@@ -118,7 +118,9 @@ class Settings:
                     "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))'). "
                     "Set TELLUSONCE_MODE=demo to try the service without one."
                 )
-            updates["secret_key"] = secrets.token_urlsafe(48)
+            updates["secret_key"] = (
+                _demo_secret(self.instance_path) if self.is_demo else secrets.token_urlsafe(48)
+            )
         elif self.is_production and len(self.secret_key) < 32:
             raise SettingsError("TELLUSONCE_SECRET_KEY must be at least 32 characters long.")
         if not self.database_url:
@@ -137,6 +139,17 @@ class Settings:
     def secret(self, name: str) -> str | None:
         """A secret named by the registry (an environment variable), if set."""
         return os.environ.get(name) or None
+
+
+def _demo_secret(instance_path: Path) -> str:
+    """Demo mode keeps one secret under the instance folder, so that every demo process (web,
+    dispatcher, receiver, one started by hand later) and every restart agree on it."""
+    path = Path(instance_path) / "demo-secret-key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def _convert(name: str, kind: object, raw: str) -> object:

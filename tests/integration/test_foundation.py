@@ -111,10 +111,9 @@ def test_production_refuses_captured_mail_and_short_secrets():
         Settings.from_env({"TELLUSONCE_SECRET_KEY": "short", "TELLUSONCE_OUTBOUND_MAIL": "smtp://m:25"})
 
 
-def test_demo_mode_starts_without_a_secret_and_defaults_to_sqlite_under_instance():
-    settings = Settings.from_env({"TELLUSONCE_MODE": "demo"})
-    assert settings.secret_key and settings.database_url.startswith("sqlite:///")
-    assert settings.database_url.endswith("instance/tellusonce.sqlite3")
+def test_demo_mode_starts_without_a_secret_and_defaults_to_sqlite_under_instance(tmp_path):
+    settings = Settings.from_env({"TELLUSONCE_MODE": "demo", "TELLUSONCE_INSTANCE_PATH": str(tmp_path)})
+    assert settings.secret_key and settings.database_url == f"sqlite:///{tmp_path / 'tellusonce.sqlite3'}"
 
 
 def test_unknown_mode_is_refused():
@@ -135,3 +134,11 @@ def test_audit_events_chain_per_actor_and_removing_one_is_detected(db_session):
     db_session.expire_all()
     check = verify_chain(db_session)
     assert not check.ok and check.broken_at == events[2].id
+
+
+def test_every_demo_process_agrees_on_one_secret_kept_under_the_instance_folder(tmp_path):
+    env = {"TELLUSONCE_MODE": "demo", "TELLUSONCE_INSTANCE_PATH": str(tmp_path)}
+    first, second = Settings.from_env(env), Settings.from_env(env)
+    assert first.secret_key == second.secret_key
+    assert (tmp_path / "demo-secret-key").stat().st_mode & 0o777 == 0o600
+    assert Settings.from_env({"TELLUSONCE_MODE": "test"}).secret_key != Settings.from_env({"TELLUSONCE_MODE": "test"}).secret_key
