@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -120,9 +120,10 @@ def issue_token(
     lifetime: timedelta,
     now: datetime,
     report_id: uuid.UUID | None = None,
+    make_secret: Callable[[], str] = lambda: secrets.token_urlsafe(TOKEN_BYTES),
 ) -> str:
     """A new single-use token for an emailed link; the raw value is returned, only its hash kept."""
-    raw = secrets.token_urlsafe(TOKEN_BYTES)
+    raw = make_secret()
     session.add(
         EmailToken(
             citizen_id=citizen.id,

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tellusonce.data.citizens import hash_token
+from tellusonce.data.citizens import hash_token, issue_token
 from tellusonce.models import Citizen, EmailToken, InboundMessage, InboundStatus, OutgoingEmail, TokenPurpose
 
 CONFIRMATION_LIFETIME = timedelta(hours=24)
@@ -72,19 +72,8 @@ def issue_confirmation(
     lifetime: timedelta = CONFIRMATION_LIFETIME,
 ) -> str:
     """A single-use token that confirms one emailed change; only its hash is kept."""
-    raw = new_confirmation_secret()
-    session.add(
-        EmailToken(
-            citizen_id=citizen.id,
-            purpose=TokenPurpose.CONFIRM_EMAILED_CHANGE.value,
-            token_hash=hash_token(raw),
-            created_at=now,
-            expires_at=now + lifetime,
-            report_id=report_id,
-        )
-    )
-    session.flush()
-    return raw
+    return issue_token(session, citizen, TokenPurpose.CONFIRM_EMAILED_CHANGE, lifetime=lifetime, now=now,
+                       report_id=report_id, make_secret=new_confirmation_secret)
 
 
 def confirmation_token(session: Session, raw: str) -> EmailToken | None:
