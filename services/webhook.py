@@ -200,10 +200,11 @@ def url_problem(url: str, *, https_only: bool, allow_private_network: bool) -> s
         return "only https webhook URLs are used in production"
     if not allow_private_network:
         try:
-            if not is_public_address(parts.hostname):
-                return f"{parts.hostname} is a private, loopback or link-local address (allow_private_network is false)"
-        except ValueError:
-            pass  # a name: checked by the resolver when connecting
+            public = is_public_address(parts.hostname)
+        except ValueError:  # a name, not an address: the resolver checks what it resolves to
+            public = True
+        if not public:
+            return f"{parts.hostname} is a private, loopback or link-local address (allow_private_network is false)"
     return None
 
 
