@@ -20,16 +20,8 @@ from sqlalchemy.orm import Session
 from services.email_channel import queue_department_email
 from services.signing import MissingSecret, department_secrets
 from services.webhook import url_problem
-from tellusonce.data.dispatch import (
-    BREAKER_THRESHOLD,
-    AttemptRecord,
-    Claimed,
-    all_departments,
-    claim_batch,
-    receipts_in_force,
-    record_attempts,
-    report_references,
-)
+from tellusonce.data.dispatch import BREAKER_THRESHOLD, all_departments, report_references
+from tellusonce.data.outbox import AttemptRecord, Claimed, claim_due, receipts_in_force, record_attempts
 from tellusonce.domain.events import EventError, build_event
 from tellusonce.models import AttemptOutcome, ChannelKind, Department
 from tellusonce.settings import Settings
@@ -89,16 +81,14 @@ def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int,
                 trials.append(d.id)  # the circuit has just closed: one notification tries the water
         else:
             healthy.append(d.id)
-    # Each department gets at most its share (department_cap, less what is outstanding): a
-    # department with a backlog, or a slow one, cannot fill the batch and crowd the others out.
-    claimed: list[Claimed] = []
-    for department_id in _fair_order(healthy, now):
-        share = min(limit - len(claimed), department_cap - outstanding.get(department_id, 0))
-        if share > 0:
-            claimed += claim_batch(session, worker=worker, limit=share, lease=lease, now=now,
-                                   department_ids=[department_id])
-    for department_id in trials:
-        claimed += claim_batch(session, worker=worker, limit=1, lease=lease, now=now, department_ids=[department_id])
+    # Each department gets at most its share (department_cap, less what is outstanding), taken
+    # oldest first in turns, in one statement: a department with a backlog, or a slow one,
+    # cannot fill the batch and crowd the others out.
+    shares = {d: department_cap - outstanding.get(d, 0) for d in healthy}
+    shares.update((d, 1) for d in trials)
+    shares = {d: share for d, share in shares.items() if share > 0}
+    claimed = claim_due(session, worker=worker, limit=limit, lease=lease, now=now, department_ids=list(shares),
+                        per_department=shares)
     claim.claimed = len(claimed)
     if not claimed:
         return claim
@@ -111,14 +101,6 @@ def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int,
     if claim.settled:
         record_attempts(session, claim.settled, worker=worker, now=now)
     return claim
-
-
-def _fair_order(department_ids: list[str], now: datetime) -> list[str]:
-    """The departments in a rotating order, so that none is always last to claim."""
-    if not department_ids:
-        return []
-    start = int(now.timestamp() * 10) % len(department_ids)
-    return department_ids[start:] + department_ids[:start]
 
 
 def _webhook_problem(settings: Settings, department: Department, secrets: dict[str, tuple[str, ...]]) -> str | None:

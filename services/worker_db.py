@@ -10,7 +10,7 @@ thread, so the thread stays.)
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -18,15 +18,8 @@ from sqlalchemy import Engine
 
 from services.dispatch_jobs import Claim, claim_jobs
 from services.retry import next_attempt_at
-from tellusonce.data.dispatch import (
-    AttemptRecord,
-    Health,
-    beat,
-    disable_endpoint,
-    note_delivery_health,
-    record_attempts,
-)
-from tellusonce.data.outbox import release_claims
+from tellusonce.data.dispatch import Health, beat, disable_endpoint, note_delivery_health
+from tellusonce.data.outbox import AttemptRecord, AttemptResult, record_attempts, release_claims
 from tellusonce.db import transaction
 from tellusonce.models import AttemptOutcome
 from tellusonce.settings import Settings
@@ -48,25 +41,18 @@ def claim_work(ctx: DbContext, *, worker: str, limit: int, lease: timedelta, now
     return claim
 
 
-@dataclass(frozen=True)
-class ResultRecord:
+@dataclass(frozen=True, kw_only=True)
+class ResultRecord(AttemptRecord):
     """One delivery's result, as the event loop hands it over for recording."""
 
-    notification_id: uuid.UUID
     department_id: str
-    outcome: str  # an AttemptOutcome
-    started_at: datetime
-    finished_at: datetime
-    status_code: int | None = None
-    latency_ms: int | None = None
-    error: str | None = None
-    retry_after: float | None = None
+    retry_after: float | None = None  # seconds the department asked us to wait (Retry-After)
 
 
 @dataclass
 class Recorded:
     # notification id -> (the result stood, attempt number, next attempt time if retried)
-    results: dict[uuid.UUID, tuple[bool, int, datetime | None]] = field(default_factory=dict)
+    results: dict[uuid.UUID, AttemptResult] = field(default_factory=dict)
     circuits: list[Health] = field(default_factory=list)  # departments whose breaker changed
     disabled: list[str] = field(default_factory=list)  # departments that answered 410 Gone
 
@@ -79,12 +65,9 @@ def record_results(ctx: DbContext, *, worker: str, results: list[ResultRecord], 
     has nothing to reset, so it costs no write.
     """
     context = ctx
-    records = [
-        AttemptRecord(notification_id=r.notification_id, outcome=r.outcome, started_at=r.started_at,
-                      finished_at=r.finished_at, status_code=r.status_code, latency_ms=r.latency_ms, error=r.error,
-                      next_attempt_at=partial(_retry_time, now=now, retry_after=r.retry_after))
-        for r in results
-    ]
+    # A retry's next time follows the schedule from its attempt number (known only when recorded).
+    records = [replace(r, next_attempt_at=partial(_retry_time, now=now, retry_after=r.retry_after))
+               if r.outcome == AttemptOutcome.RETRY else r for r in results]
     recorded = Recorded()
     with transaction(context.engine) as session:
         recorded.results = record_attempts(session, records, worker=worker, now=now)

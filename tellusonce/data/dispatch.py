@@ -1,7 +1,8 @@
 """What the dispatch workers read and write besides the outbox itself.
 
 Department health (the circuit breaker, an endpoint disabled by 410 Gone),
-batch look-ups a worker makes for each claim, and worker heartbeats.
+the report references a worker looks up for each claim, the feed's fetches,
+and worker heartbeats. Claiming and recording are ``tellusonce.data.outbox``.
 """
 
 from __future__ import annotations
@@ -9,26 +10,15 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
-from tellusonce.data.outbox import PUSH_CHANNELS, _due, _open_departments
-from tellusonce.models import (
-    AttemptOutcome,
-    ChangeReport,
-    ConsentGrant,
-    DeliveryAttempt,
-    Department,
-    Notification,
-    NotificationState,
-    WorkerHeartbeat,
-)
+from tellusonce.models import ChangeReport, Department, Notification, NotificationState, WorkerHeartbeat
 
 # The circuit opens after this many failures in a row, first for OPEN_BASE, then
 # twice as long after each further run of failures, up to OPEN_MAX.
@@ -48,179 +38,6 @@ def report_references(session: Session, report_ids: Iterable[uuid.UUID]) -> dict
         return {}
     rows = session.execute(select(ChangeReport.id, ChangeReport.reference).where(ChangeReport.id.in_(ids)))
     return {row.id: row.reference for row in rows}
-
-
-def receipts_in_force(session: Session, receipt_ids: Iterable[uuid.UUID], *, now: datetime) -> set[uuid.UUID]:
-    """Of these consent receipts, those whose grant is not withdrawn (by ``now``).
-
-    The batch form of ``tellusonce.data.consent.consent_still_allows``, same rule:
-    a notification goes out only while the grant it was queued under stands.
-    """
-    ids = list(set(receipt_ids))
-    if not ids:
-        return set()
-    rows = session.execute(
-        select(ConsentGrant.receipt_id, ConsentGrant.withdrawn_at).where(ConsentGrant.receipt_id.in_(ids))
-    )
-    return {row.receipt_id for row in rows if row.withdrawn_at is None or row.withdrawn_at > now}
-
-
-# -- claiming many at once --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """What a worker needs of a claimed notification, without an ORM object per row."""
-
-    id: uuid.UUID
-    report_id: uuid.UUID
-    department_id: str
-    change_type: str
-    payload: dict[str, Any]
-    consent_receipt_id: uuid.UUID
-    created_at: datetime
-    attempt_count: int
-    lease_expires_at: datetime
-
-
-def claim_batch(session: Session, *, worker: str, limit: int, lease: timedelta, now: datetime,
-                department_ids: Sequence[str]) -> list[Claimed]:
-    """``tellusonce.data.outbox.claim_due`` for a worker that claims hundreds at a time.
-
-    The same rows are due and the same departments open (it uses the outbox's own
-    conditions), locked the same way (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
-    the one writer on SQLite); it returns plain rows instead of loading an ORM
-    object for each, which is most of the cost of a large claim.
-    """
-    if not department_ids or limit <= 0:
-        return []
-    n = Notification
-    query = (
-        select(n.id, n.report_id, n.department_id, n.change_type, n.payload, n.consent_receipt_id, n.created_at,
-               n.attempt_count)
-        .where(_due(now), n.department_id.in_(list(department_ids)),
-               n.department_id.in_(_open_departments(now, PUSH_CHANNELS)))
-        .order_by(n.next_attempt_at)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=n)
-    rows = session.execute(query).all()
-    if not rows:
-        return []
-    until = now + lease
-    session.execute(
-        update(n).where(n.id.in_([row.id for row in rows]))
-        .values(state=NotificationState.DELIVERING, claimed_by=worker, lease_expires_at=until, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return [Claimed(*row, lease_expires_at=until) for row in rows]
-
-
-# -- recording many attempts at once ----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AttemptRecord:
-    notification_id: uuid.UUID
-    outcome: str  # an AttemptOutcome
-    started_at: datetime
-    finished_at: datetime
-    status_code: int | None = None
-    latency_ms: int | None = None
-    error: str | None = None
-    # For a retry: the time computed from the attempts made so far (``attempt_count`` + 1);
-    # None makes a retry dead (no attempt left).
-    next_attempt_at: Callable[[int], datetime | None] | None = None
-
-
-def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worker: str,
-                    now: datetime) -> dict[uuid.UUID, tuple[bool, int, datetime | None]]:
-    """The batch form of ``tellusonce.data.outbox.record_attempt``, with the same transitions.
-
-    One SELECT (FOR UPDATE on PostgreSQL) finds which claims ``worker`` still
-    holds; one UPDATE per notification (sent as one executemany) moves those on;
-    one INSERT (executemany) logs every attempt, as ``lease_lost`` where the claim
-    had passed to another worker. Returns, per notification, (held, attempt
-    number, next attempt time when it is retried).
-    """
-    if not records:
-        return {}
-    ids = [r.notification_id for r in records]
-    # Looked up by key alone (the claim is checked below): an index on state would tempt the planner.
-    query = select(Notification.id, Notification.attempt_count, Notification.department_id,
-                   Notification.claimed_by, Notification.state).where(Notification.id.in_(ids))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    rows = {row.id: row for row in session.execute(query)}
-    held = {i: row for i, row in rows.items()
-            if row.claimed_by == worker and row.state == NotificationState.DELIVERING}
-    # The department acknowledged (through the API) before this worker recorded its delivery:
-    # the delivery stands, and the notification is already past it.
-    acknowledged = {i for i, row in rows.items() if row.state == NotificationState.ACKNOWLEDGED}
-    delivered: list[uuid.UUID] = []
-    updates: list[dict[str, Any]] = []
-    attempts: list[dict[str, Any]] = []
-    outcome_of: dict[uuid.UUID, tuple[bool, int, datetime | None]] = {}
-    dead: list[tuple[uuid.UUID, str, AttemptRecord]] = []
-    for r in records:
-        row = held.get(r.notification_id)
-        found = rows.get(r.notification_id)
-        number = (found.attempt_count if found is not None else 0) + 1
-        next_at = None
-        if row is not None and r.outcome == AttemptOutcome.DELIVERED:
-            delivered.append(r.notification_id)
-        elif row is not None:
-            values = _transition(r, number, now)
-            next_at = values["next_attempt_at"]
-            updates.append({"b_id": r.notification_id, **values})
-            if values["state"] == NotificationState.DEAD:
-                dead.append((r.notification_id, row.department_id, r))
-        stands = row is not None or (r.outcome == AttemptOutcome.DELIVERED and r.notification_id in acknowledged)
-        attempts.append({
-            "id": uuid.uuid4(), "notification_id": r.notification_id, "number": number, "worker": worker,
-            "started_at": r.started_at, "finished_at": r.finished_at,
-            "outcome": r.outcome if stands else AttemptOutcome.LEASE_LOST,
-            "status_code": r.status_code, "latency_ms": r.latency_ms,
-            "error": r.error if stands else f"result '{r.outcome}' arrived after the claim was lost; ignored",
-        })
-        outcome_of[r.notification_id] = (stands, number, next_at)
-    if delivered:
-        # The common case in one statement; delivered_at is when the result was recorded,
-        # a few milliseconds after the answer (the attempt row has the exact time).
-        session.execute(
-            update(Notification).where(Notification.id.in_(delivered))
-            .values(state=NotificationState.DELIVERED, delivered_at=now, attempt_count=Notification.attempt_count + 1,
-                    claimed_by=None, lease_expires_at=None, next_attempt_at=None, last_error=None, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    if updates:
-        session.connection().execute(
-            update(Notification.__table__).where(Notification.__table__.c.id == bindparam("b_id")),
-            updates,
-        )
-    session.connection().execute(insert(DeliveryAttempt.__table__), attempts)
-    for notification_id, department_id, r in dead:
-        record_event(session, actor=f"worker:{worker}", action="notification.dead", subject_type="notification",
-                     subject_id=notification_id, details={"department": department_id, "outcome": r.outcome,
-                                                          "status_code": r.status_code}, at=now)
-    return outcome_of
-
-
-def _transition(r: AttemptRecord, number: int, now: datetime) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "claimed_by": None, "lease_expires_at": None, "attempt_count": number, "updated_at": now,
-        "state": NotificationState.DEAD, "dead_at": now, "next_attempt_at": None, "last_error": r.error,
-        "cancelled_at": None,
-    }
-    if r.outcome == AttemptOutcome.RETRY and r.next_attempt_at is not None:
-        next_at = r.next_attempt_at(number)
-        if next_at is not None:
-            values.update(state=NotificationState.RETRYING, next_attempt_at=next_at, dead_at=None)
-            return values
-    if r.outcome == AttemptOutcome.CANCELLED:
-        values.update(state=NotificationState.CANCELLED, cancelled_at=now, dead_at=None)
-    return values
 
 
 # -- department health ------------------------------------------------------------------

@@ -1,25 +1,34 @@
 """The outbox: how dispatchers claim notifications and record what happened.
 
-Claims are leases. A worker claims due rows (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL, so many workers on many machines share the work; on SQLite the one
-writer lock does the same), and every later change to a claimed row is
-conditional on the claim still being that worker's: a result that arrives after
-the lease passed to another worker changes nothing and says so.
+The one home of the outbox state machine. Claims are leases: a worker claims due
+rows in one statement (``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)
+RETURNING …`` on PostgreSQL, so many workers on many machines share the work; on
+SQLite the one writer lock does the same), and every later change to a claimed
+row is conditional on the claim still being that worker's: a result that arrives
+after the lease passed to another worker changes nothing but the attempt log
+(outcome ``lease_lost``) and says so. The one exception is a *delivered* result
+for a notification its department has already acknowledged: the delivery stands.
+
+Claims and records are batches of plain values (no ORM object per row): that is
+most of what a worker costs per notification.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
 from tellusonce.models import (
     AttemptOutcome,
     ChannelKind,
+    ConsentGrant,
     DeliveryAttempt,
     Department,
     Notification,
@@ -27,15 +36,14 @@ from tellusonce.models import (
 )
 
 PUSH_CHANNELS = (ChannelKind.WEBHOOK, ChannelKind.EMAIL)
+_N = Notification.__table__
+_ATTEMPTS = DeliveryAttempt.__table__
 
 
 def _due(now: datetime):  # type: ignore[no-untyped-def]
     return or_(
-        and_(
-            Notification.state.in_([NotificationState.PENDING, NotificationState.RETRYING]),
-            Notification.next_attempt_at <= now,
-        ),
-        and_(Notification.state == NotificationState.DELIVERING, Notification.lease_expires_at <= now),
+        and_(_N.c.state.in_([NotificationState.PENDING, NotificationState.RETRYING]), _N.c.next_attempt_at <= now),
+        and_(_N.c.state == NotificationState.DELIVERING, _N.c.lease_expires_at <= now),
     )
 
 
@@ -48,6 +56,29 @@ def _open_departments(now: datetime, channels: Sequence[str]):  # type: ignore[n
     )
 
 
+# -- claiming ---------------------------------------------------------------------------
+
+
+class Claimed(NamedTuple):
+    """What a worker needs of a claimed notification, read as a plain row."""
+
+    id: uuid.UUID
+    report_id: uuid.UUID
+    department_id: str
+    change_type: str
+    payload: dict[str, Any]
+    consent_receipt_id: uuid.UUID
+    created_at: datetime
+    next_attempt_at: datetime | None
+    attempt_count: int
+    lease_expires_at: datetime
+
+
+_CLAIMED_COLUMNS = (_N.c.id, _N.c.report_id, _N.c.department_id, _N.c.change_type, _N.c.payload,
+                    _N.c.consent_receipt_id, _N.c.created_at, _N.c.next_attempt_at, _N.c.attempt_count,
+                    _N.c.lease_expires_at)
+
+
 def claim_due(
     session: Session,
     *,
@@ -56,105 +87,178 @@ def claim_due(
     lease: timedelta,
     now: datetime,
     department_ids: Sequence[str] | None = None,
-    per_department: int | None = None,
+    per_department: int | Mapping[str, int] | None = None,
     channels: Sequence[str] = PUSH_CHANNELS,
-) -> list[Notification]:
-    """Claim up to ``limit`` due notifications for ``worker`` until ``now + lease``.
+) -> list[Claimed]:
+    """Claim up to ``limit`` due notifications for ``worker`` until ``now + lease``, in one statement.
 
     Departments that are inactive, disabled (410) or whose circuit is open are
-    skipped. ``per_department`` caps how many one department may take of a batch,
-    so a department with a large backlog cannot crowd the others out.
+    skipped. ``per_department`` caps how many one department may take of the
+    batch (one number for all, or a share per department id; a department absent
+    from the mapping takes none), so a department with a large backlog cannot
+    crowd the others out: the batch takes each department's oldest first, then
+    each one's second oldest, and so on.
     """
-    conditions = [_due(now), Notification.department_id.in_(_open_departments(now, channels))]
-    if department_ids is not None:
-        conditions.append(Notification.department_id.in_(list(department_ids)))
-    if per_department:
-        ranked = (
-            select(
-                Notification.id,
-                Notification.next_attempt_at,
-                func.row_number()
-                .over(partition_by=Notification.department_id, order_by=Notification.next_attempt_at)
-                .label("rank"),
-            )
-            .where(*conditions)
-            .subquery()
-        )
-        candidates = select(ranked.c.id).where(ranked.c.rank <= per_department).order_by(ranked.c.next_attempt_at)
-        conditions.append(Notification.id.in_(candidates.limit(limit * 4).scalar_subquery()))
-    query = select(Notification.id).where(*conditions).order_by(Notification.next_attempt_at).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Notification)
-    ids = list(session.scalars(query))
-    if not ids:
+    if limit <= 0 or (department_ids is not None and not department_ids) or per_department == {}:
         return []
-    session.execute(
-        update(Notification)
-        .where(Notification.id.in_(ids))
-        .values(state=NotificationState.DELIVERING, claimed_by=worker, lease_expires_at=now + lease)
-        .execution_options(synchronize_session=False)
-    )
-    session.expire_all()
-    return list(
-        session.scalars(select(Notification).where(Notification.id.in_(ids)).order_by(Notification.next_attempt_at))
-    )
+    conditions = [_due(now), _N.c.department_id.in_(_open_departments(now, channels))]
+    if department_ids is not None:
+        conditions.append(_N.c.department_id.in_(list(department_ids)))
+    if per_department:
+        rank = func.row_number().over(partition_by=_N.c.department_id, order_by=_N.c.next_attempt_at)
+        ranked = select(_N.c.id, _N.c.department_id, _N.c.next_attempt_at, rank.label("rank")).where(*conditions)
+        ranked = ranked.subquery()
+        if isinstance(per_department, Mapping):
+            share = case(*((ranked.c.department_id == d, literal(s)) for d, s in per_department.items()), else_=0)
+        else:
+            share = literal(per_department)
+        candidates = (select(ranked.c.id).where(ranked.c.rank <= share)
+                      .order_by(ranked.c.rank, ranked.c.next_attempt_at).limit(limit))
+        chosen = select(_N.c.id).where(_N.c.id.in_(candidates.scalar_subquery()), *conditions)
+    else:
+        chosen = select(_N.c.id).where(*conditions).order_by(_N.c.next_attempt_at).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        chosen = chosen.with_for_update(skip_locked=True, of=_N)
+    rows = session.execute(
+        update(_N).where(_N.c.id.in_(chosen.scalar_subquery()))
+        .values(state=NotificationState.DELIVERING, claimed_by=worker, lease_expires_at=now + lease, updated_at=now)
+        .returning(*_CLAIMED_COLUMNS)
+    ).all()
+    return sorted((Claimed(*row) for row in rows), key=_claim_order)
 
 
-def record_attempt(
-    session: Session,
-    notification: Notification,
-    *,
-    worker: str,
-    outcome: str,
-    started_at: datetime,
-    finished_at: datetime,
-    now: datetime,
-    status_code: int | None = None,
-    latency_ms: int | None = None,
-    error: str | None = None,
-    next_attempt_at: datetime | None = None,
-) -> bool:
-    """Record one delivery attempt and move the notification on.
+def _claim_order(claimed: Claimed) -> tuple[bool, datetime]:
+    at = claimed.next_attempt_at
+    return (at is None, at if at is not None else claimed.created_at)
 
-    Returns False, changing nothing but the attempt log, when this worker no
-    longer holds the claim (its lease passed to another worker).
+
+def receipts_in_force(session: Session, receipt_ids: Iterable[uuid.UUID], *, now: datetime) -> set[uuid.UUID]:
+    """Of these consent receipts, those whose grant is not withdrawn (by ``now``).
+
+    The batch form of ``tellusonce.data.consent.consent_still_allows``, same rule:
+    a notification goes out only while the grant it was queued under stands.
     """
-    number = notification.attempt_count + 1
-    values: dict[str, object] = {"claimed_by": None, "lease_expires_at": None, "attempt_count": Notification.attempt_count + 1}
-    if outcome == AttemptOutcome.DELIVERED:
-        values.update(state=NotificationState.DELIVERED, delivered_at=finished_at, next_attempt_at=None, last_error=None)
-    elif outcome == AttemptOutcome.RETRY and next_attempt_at is not None:
-        values.update(state=NotificationState.RETRYING, next_attempt_at=next_attempt_at, last_error=error)
-    elif outcome == AttemptOutcome.CANCELLED:
-        values.update(state=NotificationState.CANCELLED, cancelled_at=now, next_attempt_at=None, last_error=error)
-    else:  # permanent, gone, or a retry with no attempts left
-        values.update(state=NotificationState.DEAD, dead_at=now, next_attempt_at=None, last_error=error)
-    changed = session.execute(
-        update(Notification)
-        .where(
-            Notification.id == notification.id,
-            Notification.claimed_by == worker,
-            Notification.state == NotificationState.DELIVERING,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    held = changed == 1
-    session.add(
-        DeliveryAttempt(
-            notification_id=notification.id, number=number, worker=worker, started_at=started_at,
-            finished_at=finished_at, outcome=outcome if held else AttemptOutcome.LEASE_LOST,
-            status_code=status_code, latency_ms=latency_ms,
-            error=error if held else f"result '{outcome}' arrived after the claim was lost; ignored",
+    ids = list(set(receipt_ids))
+    if not ids:
+        return set()
+    rows = session.execute(
+        select(ConsentGrant.receipt_id).where(
+            ConsentGrant.receipt_id.in_(ids),
+            or_(ConsentGrant.withdrawn_at.is_(None), ConsentGrant.withdrawn_at > now),
         )
     )
-    if held and values["state"] == NotificationState.DEAD:
+    return {receipt_id for (receipt_id,) in rows}
+
+
+# -- recording --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    notification_id: uuid.UUID
+    outcome: str  # an AttemptOutcome
+    started_at: datetime
+    finished_at: datetime
+    status_code: int | None = None
+    latency_ms: int | None = None
+    error: str | None = None
+    # For a retry: the time computed from the attempt's number (``attempt_count`` + 1);
+    # None, or a function that returns None, makes a retry dead (no attempt left).
+    next_attempt_at: Callable[[int], datetime | None] | None = None
+
+
+AttemptResult = tuple[bool, int, datetime | None]  # (the result stood, attempt number, next attempt if retried)
+
+
+def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worker: str,
+                    now: datetime) -> dict[uuid.UUID, AttemptResult]:
+    """Record delivery attempts and move each notification on; one entry per notification.
+
+    Deliveries whose claim ``worker`` still holds move on in one
+    ``UPDATE … RETURNING`` (the common case); the rest are read once (locked on
+    PostgreSQL) and moved on with one executemany; every attempt is logged with
+    one executemany INSERT. A result whose claim has passed to another worker
+    changes nothing but the log, where its outcome is ``lease_lost``; except a
+    delivery of a notification its department has already acknowledged, which
+    stands (the notification is already past it).
+    """
+    if not records:
+        return {}
+    numbers: dict[uuid.UUID, int] = {}
+    delivered = [r.notification_id for r in records if r.outcome == AttemptOutcome.DELIVERED]
+    if delivered:
+        numbers = dict(session.execute(
+            update(_N)
+            .where(_N.c.id.in_(delivered), _N.c.claimed_by == worker, _N.c.state == NotificationState.DELIVERING)
+            .values(state=NotificationState.DELIVERED, delivered_at=now, attempt_count=_N.c.attempt_count + 1,
+                    claimed_by=None, lease_expires_at=None, next_attempt_at=None, last_error=None, updated_at=now)
+            .returning(_N.c.id, _N.c.attempt_count)
+        ).all())
+    rest = [r.notification_id for r in records if r.notification_id not in numbers]
+    rows: dict[uuid.UUID, Any] = {}
+    if rest:
+        # Looked up by key alone (the claim is checked below): an index on state would tempt the planner.
+        query = select(_N.c.id, _N.c.attempt_count, _N.c.department_id, _N.c.claimed_by, _N.c.state).where(
+            _N.c.id.in_(rest))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        rows = {row.id: row for row in session.execute(query)}
+    updates: list[dict[str, Any]] = []
+    attempts: list[dict[str, Any]] = []
+    outcome_of: dict[uuid.UUID, AttemptResult] = {}
+    dead: list[tuple[uuid.UUID, str, AttemptRecord]] = []
+    for r in records:
+        next_at = None
+        if r.notification_id in numbers:
+            stands, number = True, numbers[r.notification_id]
+        else:
+            row = rows.get(r.notification_id)
+            number = (row.attempt_count if row is not None else 0) + 1
+            held = row is not None and row.claimed_by == worker and row.state == NotificationState.DELIVERING
+            # Not held here means a delivery can only stand if the department acknowledged it already.
+            stands = (held and r.outcome != AttemptOutcome.DELIVERED) or (
+                row is not None and r.outcome == AttemptOutcome.DELIVERED
+                and row.state == NotificationState.ACKNOWLEDGED)
+            if held and r.outcome != AttemptOutcome.DELIVERED:
+                values = _transition(r, number, now)
+                next_at = values["next_attempt_at"]
+                updates.append({"b_id": r.notification_id, **values})
+                if values["state"] == NotificationState.DEAD:
+                    dead.append((r.notification_id, row.department_id, r))
+        attempts.append({
+            "id": uuid.uuid4(), "notification_id": r.notification_id, "number": number, "worker": worker,
+            "started_at": r.started_at, "finished_at": r.finished_at,
+            "outcome": r.outcome if stands else AttemptOutcome.LEASE_LOST,
+            "status_code": r.status_code, "latency_ms": r.latency_ms,
+            "error": r.error if stands else f"result '{r.outcome}' arrived after the claim was lost; ignored",
+        })
+        outcome_of[r.notification_id] = (stands, number, next_at)
+    connection = session.connection()
+    if updates:
+        connection.execute(update(_N).where(_N.c.id == bindparam("b_id")), updates)
+    connection.execute(insert(_ATTEMPTS), attempts)
+    for notification_id, department_id, r in dead:
         record_event(session, actor=f"worker:{worker}", action="notification.dead", subject_type="notification",
-                     subject_id=notification.id, details={"department": notification.department_id,
-                                                          "outcome": outcome, "status_code": status_code}, at=now)
-    session.flush()
-    session.expire(notification)
-    return held
+                     subject_id=notification_id, details={"department": department_id, "outcome": r.outcome,
+                                                          "status_code": r.status_code}, at=now)
+    return outcome_of
+
+
+def _transition(r: AttemptRecord, number: int, now: datetime) -> dict[str, Any]:
+    """Where a failed or cancelled attempt leaves a notification whose claim was held."""
+    values: dict[str, Any] = {
+        "claimed_by": None, "lease_expires_at": None, "attempt_count": number, "updated_at": now,
+        "state": NotificationState.DEAD, "dead_at": now, "next_attempt_at": None, "last_error": r.error,
+        "cancelled_at": None,
+    }
+    if r.outcome == AttemptOutcome.RETRY and r.next_attempt_at is not None:
+        next_at = r.next_attempt_at(number)
+        if next_at is not None:
+            values.update(state=NotificationState.RETRYING, next_attempt_at=next_at, dead_at=None)
+            return values
+    if r.outcome == AttemptOutcome.CANCELLED:
+        values.update(state=NotificationState.CANCELLED, cancelled_at=now, dead_at=None)
+    return values
 
 
 def release_claims(session: Session, *, worker: str, now: datetime) -> int:

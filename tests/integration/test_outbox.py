@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import func, select
 
 from tellusonce.data.outbox import (
+    AttemptRecord,
     acknowledge,
     claim_due,
     dead_letters,
     notifications_for_department,
-    record_attempt,
+    record_attempts,
     release_claims,
     replay_dead,
 )
@@ -34,11 +35,23 @@ def _report(session, key="k", recipients=EVERYONE, **answers):
         consent={d: "once" for d in recipients}, submission_key=key), now=NOW)
 
 
+def _stored(session, notification_id):
+    session.expire_all()  # the outbox writes with Core statements, past the ORM's identity map
+    return session.get(Notification, notification_id)
+
+
+def _record(session, notification_id, *, worker, outcome, at, retry_at=None, **result):
+    record = AttemptRecord(notification_id=notification_id, outcome=outcome, started_at=at, finished_at=at,
+                           next_attempt_at=(lambda number: retry_at) if retry_at else None, **result)
+    return record_attempts(session, [record], worker=worker, now=at)[notification_id]
+
+
 def test_claim_takes_due_work_and_leases_it(db_session):
     _report(db_session)
     claimed = claim_due(db_session, worker="w1", limit=10, lease=LEASE, now=NOW)
-    assert len(claimed) == 6
-    assert all(n.state == NotificationState.DELIVERING and n.claimed_by == "w1" for n in claimed)
+    assert len(claimed) == 6 and all(n.lease_expires_at == NOW + LEASE for n in claimed)
+    stored = [_stored(db_session, n.id) for n in claimed]
+    assert all(n.state == NotificationState.DELIVERING and n.claimed_by == "w1" for n in stored)
     assert claim_due(db_session, worker="w2", limit=10, lease=LEASE, now=NOW) == []
 
 
@@ -57,31 +70,61 @@ def test_an_expired_lease_can_be_claimed_by_another_worker_and_the_late_result_i
     [mine] = claim_due(db_session, worker="slow", limit=1, lease=LEASE, now=NOW)
     later = NOW + LEASE + timedelta(seconds=1)
     [theirs] = claim_due(db_session, worker="fast", limit=1, lease=LEASE, now=later)
-    assert theirs.id == mine.id and theirs.claimed_by == "fast"
-    assert record_attempt(db_session, theirs, worker="fast", outcome=AttemptOutcome.DELIVERED,
-                          started_at=later, finished_at=later, now=later, status_code=200)
-    assert not record_attempt(db_session, mine, worker="slow", outcome=AttemptOutcome.RETRY, started_at=NOW,
-                              finished_at=later, now=later, error="timeout", next_attempt_at=later)
-    notification = db_session.get(Notification, mine.id)
-    assert notification.state == NotificationState.DELIVERED
-    outcomes = db_session.scalars(select(DeliveryAttempt.outcome).order_by(DeliveryAttempt.finished_at, DeliveryAttempt.number)).all()
-    assert sorted(outcomes) == ["delivered", "lease_lost"]
+    assert theirs.id == mine.id and _stored(db_session, mine.id).claimed_by == "fast"
+    assert _record(db_session, theirs.id, worker="fast", outcome=AttemptOutcome.DELIVERED, at=later,
+                   status_code=200) == (True, 1, None)
+    stood, number, _ = _record(db_session, mine.id, worker="slow", outcome=AttemptOutcome.RETRY, at=later,
+                               error="timeout", retry_at=later)
+    assert not stood and number == 2
+    notification = _stored(db_session, mine.id)
+    assert notification.state == NotificationState.DELIVERED and notification.attempt_count == 1
+    outcomes = db_session.scalars(select(DeliveryAttempt.outcome).order_by(DeliveryAttempt.number)).all()
+    assert outcomes == ["delivered", "lease_lost"]
+
+
+def test_a_late_delivery_of_an_acknowledged_notification_stands_in_the_log_and_changes_nothing(db_session):
+    _report(db_session, recipients=["dvla"])
+    [n] = claim_due(db_session, worker="slow", limit=1, lease=LEASE, now=NOW)
+    acknowledge(db_session, department_id="dvla", notification_id=n.id, now=NOW)
+    assert _record(db_session, n.id, worker="slow", outcome=AttemptOutcome.DELIVERED, at=NOW)[0]
+    assert not _record(db_session, n.id, worker="slow", outcome=AttemptOutcome.RETRY, at=NOW, retry_at=NOW)[0]
+    assert _stored(db_session, n.id).state == NotificationState.ACKNOWLEDGED
+    outcomes = db_session.scalars(select(DeliveryAttempt.outcome).order_by(DeliveryAttempt.number)).all()
+    assert outcomes == ["delivered", "lease_lost"]
+
+
+def test_a_batch_of_results_moves_each_notification_on_by_its_own_outcome(db_session):
+    _report(db_session, recipients=["dvla", "hmrc", "dwp", "leeds-council-tax"])
+    claimed = {n.department_id: n.id for n in claim_due(db_session, worker="w", limit=10, lease=LEASE, now=NOW)}
+    retry_at = NOW + timedelta(seconds=5)
+    records = [
+        AttemptRecord(claimed["dvla"], AttemptOutcome.DELIVERED, NOW, NOW, status_code=200),
+        AttemptRecord(claimed["hmrc"], AttemptOutcome.RETRY, NOW, NOW, status_code=503, error="503",
+                      next_attempt_at=lambda number: retry_at if number < 3 else None),
+        AttemptRecord(claimed["dwp"], AttemptOutcome.RETRY, NOW, NOW, status_code=503, error="503"),
+        AttemptRecord(claimed["leeds-council-tax"], AttemptOutcome.CANCELLED, NOW, NOW, error="consent withdrawn"),
+    ]
+    results = record_attempts(db_session, records, worker="w", now=NOW)
+    assert results[claimed["hmrc"]] == (True, 1, retry_at)
+    states = {d: _stored(db_session, i).state for d, i in claimed.items()}
+    assert states == {"dvla": NotificationState.DELIVERED, "hmrc": NotificationState.RETRYING,
+                      "dwp": NotificationState.DEAD, "leeds-council-tax": NotificationState.CANCELLED}
+    assert [d.id for d in dead_letters(db_session)] == [claimed["dwp"]]
 
 
 def test_retry_then_dead_then_replay(db_session):
     _report(db_session, recipients=["dvla"])
     [n] = claim_due(db_session, worker="w", limit=1, lease=LEASE, now=NOW)
     retry_at = NOW + timedelta(seconds=5)
-    assert record_attempt(db_session, n, worker="w", outcome=AttemptOutcome.RETRY, started_at=NOW, finished_at=NOW,
-                          now=NOW, status_code=503, error="503", next_attempt_at=retry_at)
-    assert db_session.get(Notification, n.id).state == NotificationState.RETRYING
+    assert _record(db_session, n.id, worker="w", outcome=AttemptOutcome.RETRY, at=NOW, status_code=503,
+                   error="503", retry_at=retry_at) == (True, 1, retry_at)
+    assert _stored(db_session, n.id).state == NotificationState.RETRYING
     [n] = claim_due(db_session, worker="w", limit=1, lease=LEASE, now=retry_at)
-    assert record_attempt(db_session, n, worker="w", outcome=AttemptOutcome.PERMANENT, started_at=retry_at,
-                          finished_at=retry_at, now=retry_at, status_code=400, error="400 Bad Request")
+    assert _record(db_session, n.id, worker="w", outcome=AttemptOutcome.PERMANENT, at=retry_at, status_code=400,
+                   error="400 Bad Request") == (True, 2, None)
     assert [d.id for d in dead_letters(db_session, department_id="dvla")] == [n.id]
     assert replay_dead(db_session, department_id="dvla", now=retry_at) == 1
-    replayed = db_session.get(Notification, n.id)
-    db_session.refresh(replayed)
+    replayed = _stored(db_session, n.id)
     assert replayed.state == NotificationState.PENDING and replayed.attempt_count == 0
 
 
@@ -98,6 +141,15 @@ def test_per_department_cap_stops_one_backlog_crowding_out_the_rest(db_session):
     _report(db_session, key="other", recipients=["hmrc"], address_line_1="9 Other Street")
     claimed = claim_due(db_session, worker="w", limit=3, lease=LEASE, now=NOW, per_department=2)
     assert sorted(n.department_id for n in claimed) == ["dvla", "dvla", "hmrc"]
+
+
+def test_per_department_shares_take_turns_and_a_department_without_a_share_takes_none(db_session):
+    for i in range(5):
+        _report(db_session, key=f"k{i}", recipients=["dvla", "hmrc", "dwp"], address_line_1=f"{i} Canal Wharf")
+    claimed = claim_due(db_session, worker="w", limit=4, lease=LEASE, now=NOW,
+                        per_department={"dvla": 3, "hmrc": 1})
+    assert sorted(n.department_id for n in claimed) == ["dvla", "dvla", "dvla", "hmrc"]
+    assert claim_due(db_session, worker="w", limit=4, lease=LEASE, now=NOW, per_department={}) == []
 
 
 def test_acknowledge_only_touches_the_departments_own_notification(db_session):
