@@ -65,12 +65,15 @@ class WorkerConfig:
     concurrency: int = 50
     department_concurrency: int = 10
     lease: timedelta = timedelta(seconds=60)
-    batch: int = 500  # most claimed and not yet recorded at once (claims come in halves of it)
+    batch: int = 1000  # most claimed and not yet recorded at once (claims come in halves of it)
     poll_interval: float = 0.5
     heartbeat_interval: float = 5.0
     # A job is not started with less lease left than this (the request could outlive it).
     lease_margin: timedelta = timedelta(seconds=20)
     record_batch: int = 500
+    # The recorder waits this long after a first result for others to join it: fewer, larger
+    # transactions (each costs a commit and a session, whatever its size).
+    record_wait: float = 0.02
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> WorkerConfig:
@@ -177,7 +180,7 @@ class Worker:
                 try:
                     claim = await self._in_db(
                         worker_db.claim_work, worker=self.name, limit=room, lease=self.config.lease, now=now,
-                        outstanding=dict(self._outstanding), department_cap=self.config.department_concurrency * 2)
+                        outstanding=dict(self._outstanding), department_cap=self.config.department_concurrency * 4)
                     failures = 0
                 except (OperationalError, DBAPIError) as e:
                     failures += 1
@@ -270,6 +273,8 @@ class Worker:
                 finished = True
             else:
                 batch.append(first)
+                if self._results.qsize() < self.config.record_batch and not self.stopping:
+                    await asyncio.sleep(self.config.record_wait)
             while len(batch) < self.config.record_batch and not self._results.empty():
                 item = self._results.get_nowait()
                 if item is None:
@@ -316,15 +321,16 @@ class Worker:
                       extra={"department": department_id, "worker": self.name})
         for r in batch:
             stood, number, next_at = recorded.results[r.notification_id]
+            self.stats.outcomes[r.outcome if stood else AttemptOutcome.LEASE_LOST] += 1
+            if stood and r.outcome == AttemptOutcome.DELIVERED:
+                self.stats.delivered += 1  # the common case: nothing to log
+                continue
             extra = {"notification": str(r.notification_id), "department": r.department_id,
                      "outcome": r.outcome, "status_code": r.status_code, "worker": self.name}
-            self.stats.outcomes[r.outcome if stood else AttemptOutcome.LEASE_LOST] += 1
             if not stood:
                 self.stats.lease_lost += 1
                 log.warning("result for %s refused: the claim passed to another worker", r.notification_id,
                             extra=extra)
-            elif r.outcome == AttemptOutcome.DELIVERED:
-                self.stats.delivered += 1
             elif r.outcome == AttemptOutcome.RETRY and next_at is not None:
                 self.stats.failed += 1
                 log.info("delivery of %s failed; next attempt at %s: %s", r.notification_id,

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
@@ -36,7 +36,8 @@ def report_references(session: Session, report_ids: Iterable[uuid.UUID]) -> dict
     ids = list(set(report_ids))
     if not ids:
         return {}
-    rows = session.execute(select(ChangeReport.id, ChangeReport.reference).where(ChangeReport.id.in_(ids)))
+    rows = session.execute(select(ChangeReport.id, ChangeReport.reference)
+                           .where(ChangeReport.id.in_(bindparam("ids", expanding=True))), {"ids": ids})
     return {row.id: row.reference for row in rows}
 
 

@@ -15,13 +15,14 @@ most of what a worker costs per notification.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, case, func, insert, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
@@ -38,6 +39,8 @@ from tellusonce.models import (
 PUSH_CHANNELS = (ChannelKind.WEBHOOK, ChannelKind.EMAIL)
 _N = Notification.__table__
 _ATTEMPTS = DeliveryAttempt.__table__
+# A list of notification ids bound as one parameter: no expression built per id.
+_IDS = bindparam("ids", expanding=True, type_=_N.c.id.type)
 
 
 def _due(now: datetime):  # type: ignore[no-untyped-def]
@@ -99,22 +102,18 @@ def claim_due(
     crowd the others out: the batch takes each department's oldest first, then
     each one's second oldest, and so on.
     """
-    if limit <= 0 or (department_ids is not None and not department_ids) or per_department == {}:
+    if limit <= 0 or (department_ids is not None and not department_ids) or (
+            isinstance(per_department, Mapping) and not any(v > 0 for v in per_department.values())):
         return []
     conditions = [_due(now), _N.c.department_id.in_(_open_departments(now, channels))]
     if department_ids is not None:
         conditions.append(_N.c.department_id.in_(list(department_ids)))
     if per_department:
-        rank = func.row_number().over(partition_by=_N.c.department_id, order_by=_N.c.next_attempt_at)
-        ranked = select(_N.c.id, _N.c.department_id, _N.c.next_attempt_at, rank.label("rank")).where(*conditions)
-        ranked = ranked.subquery()
-        if isinstance(per_department, Mapping):
-            share = case(*((ranked.c.department_id == d, literal(s)) for d, s in per_department.items()), else_=0)
-        else:
-            share = literal(per_department)
-        candidates = (select(ranked.c.id).where(ranked.c.rank <= share)
-                      .order_by(ranked.c.rank, ranked.c.next_attempt_at).limit(limit))
-        chosen = select(_N.c.id).where(_N.c.id.in_(candidates.scalar_subquery()), *conditions)
+        if not isinstance(per_department, Mapping):
+            everyone = department_ids if department_ids is not None else session.scalars(
+                _open_departments(now, channels)).all()
+            per_department = dict.fromkeys(everyone, per_department)
+        chosen = select(_N.c.id).where(_N.c.id.in_(_in_turns(per_department, conditions, limit)), *conditions)
     else:
         chosen = select(_N.c.id).where(*conditions).order_by(_N.c.next_attempt_at).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
@@ -125,6 +124,23 @@ def claim_due(
         .returning(*_CLAIMED_COLUMNS)
     ).all()
     return sorted((Claimed(*row) for row in rows), key=_claim_order)
+
+
+def _in_turns(shares: Mapping[str, int], conditions: list[Any], limit: int):  # type: ignore[no-untyped-def]
+    """The ids of each department's oldest due notifications up to its share (one index range
+    each), then, when they are more than ``limit``, each one's oldest first, then second, …"""
+    parts = [
+        select(_N.c.id, _N.c.department_id, _N.c.next_attempt_at)
+        .where(_N.c.department_id == department_id, *conditions)
+        .order_by(_N.c.next_attempt_at).limit(share).subquery().select()
+        for department_id, share in shares.items() if share > 0
+    ]
+    candidates = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    if sum(shares.values()) <= limit:
+        return select(candidates.c.id).scalar_subquery()
+    rank = func.row_number().over(partition_by=candidates.c.department_id, order_by=candidates.c.next_attempt_at)
+    ranked = select(candidates.c.id, candidates.c.next_attempt_at, rank.label("rank")).subquery()
+    return select(ranked.c.id).order_by(ranked.c.rank, ranked.c.next_attempt_at).limit(limit).scalar_subquery()
 
 
 def _claim_order(claimed: Claimed) -> tuple[bool, datetime]:
@@ -143,9 +159,10 @@ def receipts_in_force(session: Session, receipt_ids: Iterable[uuid.UUID], *, now
         return set()
     rows = session.execute(
         select(ConsentGrant.receipt_id).where(
-            ConsentGrant.receipt_id.in_(ids),
+            ConsentGrant.receipt_id.in_(bindparam("receipts", expanding=True)),
             or_(ConsentGrant.withdrawn_at.is_(None), ConsentGrant.withdrawn_at > now),
-        )
+        ),
+        {"receipts": ids},
     )
     return {receipt_id for (receipt_id,) in rows}
 
@@ -189,25 +206,27 @@ def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worke
     if delivered:
         numbers = dict(session.execute(
             update(_N)
-            .where(_N.c.id.in_(delivered), _N.c.claimed_by == worker, _N.c.state == NotificationState.DELIVERING)
+            .where(_N.c.id.in_(_IDS), _N.c.claimed_by == worker, _N.c.state == NotificationState.DELIVERING)
             .values(state=NotificationState.DELIVERED, delivered_at=now, attempt_count=_N.c.attempt_count + 1,
                     claimed_by=None, lease_expires_at=None, next_attempt_at=None, last_error=None, updated_at=now)
-            .returning(_N.c.id, _N.c.attempt_count)
+            .returning(_N.c.id, _N.c.attempt_count),
+            {"ids": delivered},
         ).all())
     rest = [r.notification_id for r in records if r.notification_id not in numbers]
     rows: dict[uuid.UUID, Any] = {}
     if rest:
         # Looked up by key alone (the claim is checked below): an index on state would tempt the planner.
         query = select(_N.c.id, _N.c.attempt_count, _N.c.department_id, _N.c.claimed_by, _N.c.state).where(
-            _N.c.id.in_(rest))
+            _N.c.id.in_(_IDS))
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
-        rows = {row.id: row for row in session.execute(query)}
+        rows = {row.id: row for row in session.execute(query, {"ids": rest})}
     updates: list[dict[str, Any]] = []
     attempts: list[dict[str, Any]] = []
     outcome_of: dict[uuid.UUID, AttemptResult] = {}
     dead: list[tuple[uuid.UUID, str, AttemptRecord]] = []
-    for r in records:
+    random = os.urandom(16 * len(records))  # the attempts' ids: one system call, not one each
+    for i, r in enumerate(records):
         next_at = None
         if r.notification_id in numbers:
             stands, number = True, numbers[r.notification_id]
@@ -226,7 +245,8 @@ def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worke
                 if values["state"] == NotificationState.DEAD:
                     dead.append((r.notification_id, row.department_id, r))
         attempts.append({
-            "id": uuid.uuid4(), "notification_id": r.notification_id, "number": number, "worker": worker,
+            "id": uuid.UUID(bytes=random[16 * i:16 * i + 16], version=4),
+            "notification_id": r.notification_id, "number": number, "worker": worker,
             "started_at": r.started_at, "finished_at": r.finished_at,
             "outcome": r.outcome if stands else AttemptOutcome.LEASE_LOST,
             "status_code": r.status_code, "latency_ms": r.latency_ms,

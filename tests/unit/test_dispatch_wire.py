@@ -8,12 +8,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from standardwebhooks import Webhook
 
 from services.retry import MAX_ATTEMPTS, next_attempt_at
 from services.signing import MissingSecret, department_secrets, derived_secret, signature_headers
 from services.webhook import Outcome, WebhookSender, classify, is_public_address, parse_retry_after, url_problem
+from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.events import EventError, build_event, parse_event
 from tellusonce.settings import Settings
 
@@ -43,6 +45,16 @@ def test_event_is_a_cloudevent_the_sdk_reads_back_with_every_attribute():
     assert event.get_data() == {"town": "Leeds", "consent_receipt_id": str(values["consent_receipt_id"])}
 
 
+def test_event_body_is_byte_for_byte_what_the_cloudevents_sdk_writes():
+    values, body = _event(payload={"town": "Leeds", "name": "Zoë Ó Briain", "children": 2}, report_reference="TUO-Z")
+    data = {**values["payload"], "consent_receipt_id": str(values["consent_receipt_id"])}
+    sdk = CloudEvent({"id": str(values["notification_id"]), "source": values["source"],
+                      "type": "tellusonce.change.address.v1", "subject": "TUO-Z", "time": NOW,
+                      "datacontenttype": "application/json",
+                      "dataschema": get_change_type("address").schema_url}, data)
+    assert body == JSONFormat().write(sdk)
+
+
 def test_event_body_is_the_same_bytes_every_time_it_is_built():
     values, body = _event()
     assert build_event(**values) == body
@@ -53,6 +65,12 @@ def test_event_that_cannot_be_serialised_or_has_no_schema_is_an_event_error():
         _event(payload={"weight": float("nan")})
     with pytest.raises(EventError):
         _event(change_type="retired")
+    with pytest.raises(EventError):
+        _event(payload={"moved": NOW})
+    with pytest.raises(EventError):
+        _event(created_at=NOW.replace(tzinfo=None))
+    with pytest.raises(EventError):
+        _event(report_reference="")
 
 
 def test_signature_verifies_with_the_standard_webhooks_library_and_each_rotated_secret():
