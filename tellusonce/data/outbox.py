@@ -35,6 +35,7 @@ from tellusonce.models import (
     Notification,
     NotificationState,
 )
+from tellusonce.models.outbox import CLAIMABLE
 
 PUSH_CHANNELS = (ChannelKind.WEBHOOK, ChannelKind.EMAIL)
 _N = Notification.__table__
@@ -44,9 +45,14 @@ _IDS = bindparam("ids", expanding=True, type_=_N.c.id.type)
 
 
 def _due(now: datetime):  # type: ignore[no-untyped-def]
-    return or_(
-        and_(_N.c.state.in_([NotificationState.PENDING, NotificationState.RETRYING]), _N.c.next_attempt_at <= now),
-        and_(_N.c.state == NotificationState.DELIVERING, _N.c.lease_expires_at <= now),
+    # The first condition alone narrows by index (department_id, state, next_attempt_at).
+    return and_(
+        _N.c.state.in_(CLAIMABLE),
+        or_(
+            and_(_N.c.state.in_([NotificationState.PENDING, NotificationState.RETRYING]),
+                 _N.c.next_attempt_at <= now),
+            and_(_N.c.state == NotificationState.DELIVERING, _N.c.lease_expires_at <= now),
+        ),
     )
 
 

@@ -37,6 +37,8 @@ class Notification(UUIDKey, Timestamped, Base):
     __table_args__ = (
         # Claiming due work: WHERE state IN (...) AND next_attempt_at <= now ORDER BY next_attempt_at.
         Index("ix_notification_due", "state", "next_attempt_at"),
+        # A department's share of a claim: WHERE department_id = ? AND <due> ORDER BY next_attempt_at.
+        Index("ix_notification_department_due", "department_id", "state", "next_attempt_at"),
         # The department feed: WHERE department_id = ? ORDER BY created_at, id.
         Index("ix_notification_department_feed", "department_id", "created_at", "id"),
     )

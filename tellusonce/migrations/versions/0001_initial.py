@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 21:09:02.608650
+Create Date: 2026-11-22 21:40:38.622687
 """
 
 from collections.abc import Sequence
@@ -268,6 +268,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notification_citizen_id'), ['citizen_id'], unique=False)
+        batch_op.create_index('ix_notification_department_due', ['department_id', 'state', 'next_attempt_at'], unique=False)
         batch_op.create_index('ix_notification_department_feed', ['department_id', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_notification_due', ['state', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_notification_report_id'), ['report_id'], unique=False)
@@ -326,6 +327,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_notification_report_id'))
         batch_op.drop_index('ix_notification_due')
         batch_op.drop_index('ix_notification_department_feed')
+        batch_op.drop_index('ix_notification_department_due')
         batch_op.drop_index(batch_op.f('ix_notification_citizen_id'))
 
     op.drop_table('notification')
