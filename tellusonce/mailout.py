@@ -97,6 +97,7 @@ def queue_email(
     headers: Mapping[str, str] | None = None,
     attachments: Iterable[Mapping[str, str]] = (),
     related_id: uuid.UUID | None = None,
+    flush: bool = True,
 ) -> OutgoingEmail:
     """Render an email and add it to the outbox in the caller's transaction (flush, no commit).
 
@@ -105,6 +106,7 @@ def queue_email(
     ``attachments`` are ``{"filename", "content_type", "content"}`` with text content.
     ``headers`` adds headers such as In-Reply-To and References; every message is
     ``Auto-Submitted: auto-generated`` unless the caller says otherwise (RFC 3834).
+    ``flush=False`` leaves the row to the caller's next flush or commit.
     """
     if "\n" in to or "\r" in to:
         raise ValueError("an email address cannot contain a line break")
@@ -131,7 +133,8 @@ def queue_email(
         related_id=related_id,
     )
     session.add(email)
-    session.flush()
+    if flush:
+        session.flush()
     return email
 
 

@@ -35,8 +35,12 @@ def _digest(e: AuditEvent) -> str:
 
 
 def record_event(session: Session, *, actor: str, action: str, subject_type: str, subject_id: object,
-                 details: dict[str, Any] | None = None, at: datetime | None = None) -> AuditEvent:
-    """Append one event to ``actor``'s chain. ``details`` hold no personal data: ids, counts, states."""
+                 details: dict[str, Any] | None = None, at: datetime | None = None, flush: bool = True) -> AuditEvent:
+    """Append one event to ``actor``'s chain. ``details`` hold no personal data: ids, counts, states.
+
+    ``flush=False`` leaves the event to the caller's next flush (or commit), to be written
+    with what follows it; the chain's lock is already held, so nothing can come between.
+    """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:cls, hashtext(:chain))"),
                         {"cls": ADVISORY_LOCK_CLASS, "chain": actor})
@@ -49,7 +53,8 @@ def record_event(session: Session, *, actor: str, action: str, subject_type: str
     )
     event.hash = _digest(event)
     session.add(event)
-    session.flush()
+    if flush:
+        session.flush()
     return event
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -165,9 +165,17 @@ def get_by_submission_key(session: Session, citizen_id: uuid.UUID, key: str) -> 
     )
 
 
-def submit_change(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime | None = None) -> IntakeResult:
-    """Report a change: the report, its notifications, consents and audit, in the caller's transaction."""
-    return _intake(session, citizen, request, now=now or utcnow(), hold=False)
+def submit_change(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime | None = None,
+                  before_writing: Callable[[], bool] | None = None) -> IntakeResult:
+    """Report a change: the report, its notifications, consents and audit, in the caller's transaction.
+
+    ``before_writing``, if given, is called once everything has been read and
+    decided and before anything is written. It may end the transaction and begin
+    another (SQLite's write lock is then held only for the writes) and says so by
+    returning True: the submission key is then looked up again. Consent is decided
+    on what was read before; dispatch checks it again before anything is sent.
+    """
+    return _intake(session, citizen, request, now=now or utcnow(), hold=False, before_writing=before_writing)
 
 
 def hold_change(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime | None = None) -> IntakeResult:
@@ -195,18 +203,34 @@ def confirm_held_change(session: Session, report: ChangeReport, *, now: datetime
     return IntakeResult(report, True, outcomes)
 
 
-def _intake(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime, hold: bool) -> IntakeResult:
-    if not request.submission_key:
-        raise IntakeError("a submission key is needed so that a repeated submission makes one report")
-    existing = get_by_submission_key(session, citizen.id, request.submission_key)
+def _earlier(session: Session, citizen_id: uuid.UUID, key: str | None, print_: str | None, *,
+             now: datetime) -> IntakeResult | None:
+    """The report this submission already made (same key), or the same change reported lately."""
+    existing = get_by_submission_key(session, citizen_id, key) if key else None
     if existing is not None:
         return IntakeResult(existing, False, _outcomes_of(session, existing))
+    duplicate = find_duplicate(session, citizen_id, print_, now=now) if print_ else None
+    if duplicate is not None:
+        return IntakeResult(duplicate, False, _outcomes_of(session, duplicate), duplicate_of=duplicate)
+    return None
+
+
+def _intake(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime, hold: bool,
+            before_writing: Callable[[], bool] | None = None) -> IntakeResult:
+    if not request.submission_key:
+        raise IntakeError("a submission key is needed so that a repeated submission makes one report")
+    earlier = _earlier(session, citizen.id, request.submission_key, None, now=now)
+    if earlier is not None:
+        return earlier
     report_id = uuid.uuid4()
     plan = plan_change(session, citizen, request, now=now, report_id=report_id)
     print_ = fingerprint(citizen.id, plan.change)
-    duplicate = find_duplicate(session, citizen.id, print_, now=now)
-    if duplicate is not None:
-        return IntakeResult(duplicate, False, _outcomes_of(session, duplicate), duplicate_of=duplicate)
+    # Writing in a new transaction: what another request committed meanwhile counts, this same
+    # submission included.
+    renewed = before_writing() if before_writing is not None else False
+    earlier = _earlier(session, citizen.id, request.submission_key if renewed else None, print_, now=now)
+    if earlier is not None:
+        return earlier
     change_type = plan.change.change_type
     try:
         with session.begin_nested():
@@ -279,9 +303,10 @@ def _queue(session: Session, report: ChangeReport, plan: Plan, *, now: datetime)
 
 
 def _audit_submitted(session: Session, report: ChangeReport, outcomes: list[RecipientPlan], *, now: datetime) -> None:
+    # Written by the caller's next flush or commit, with whatever else it adds (the web's confirmation email).
     record_event(
         session, actor=f"citizen:{report.citizen_id}", action="report.submitted", subject_type="change_report",
-        subject_id=report.id, at=now,
+        subject_id=report.id, at=now, flush=False,
         details={
             "reference": report.reference, "change_type": report.change_type, "channel": report.channel,
             "queued": sorted(o.department.id for o in outcomes if o.status == "queued"),

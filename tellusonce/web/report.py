@@ -23,7 +23,7 @@ from tellusonce.domain.validation import ChangeInvalid, validate_change
 from tellusonce.models import Citizen
 from tellusonce.web import display, report_check, report_pages
 from tellusonce.web.auth import current_citizen, login_required
-from tellusonce.web.database import get_session
+from tellusonce.web.database import get_session, reads_first
 from tellusonce.web.forms import StripWhitespaceForm
 from tellusonce.web.journey import Journey, begin_journey, current_journey, save_journey
 from tellusonce.web.report_pages import Page
@@ -158,6 +158,7 @@ def organisations() -> str | Response:
 
 
 @bp.route("/check", methods=["GET", "POST"])
+@reads_first  # sending takes SQLite's write lock only for the writes (report_check.check_or_submit)
 @login_required
 def check() -> str | Response:
     citizen = _citizen()

@@ -29,7 +29,7 @@ from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
 from tellusonce.mailout import queue_email
 from tellusonce.models import ChangeReport, Citizen
-from tellusonce.web.database import get_session
+from tellusonce.web.database import get_session, start_writing
 from tellusonce.web.display import answer_text
 from tellusonce.web.forms import StripWhitespaceForm
 from tellusonce.web.journey import Journey, current_journey, save_journey
@@ -84,7 +84,9 @@ def check_or_submit(citizen: Citizen, journey: Journey) -> str | Response:
     if request.method == "POST" and form.validate() and journey.recipients:
         declared = bool(form[DECLARATION].data) if change_type.about_someone_else else False
         try:
-            result = submit_change(session, citizen, _request(journey, declared=declared), now=utcnow())
+            # Read and decide first; SQLite's write lock is taken only for the writes (``reads_first``).
+            result = submit_change(session, citizen, _request(journey, declared=declared), now=utcnow(),
+                                   before_writing=lambda: start_writing(session))
         except ChangeInvalid as error:
             if any(e.field != DECLARATION for e in error.errors):
                 return _to_first_error(journey, error)
@@ -111,6 +113,9 @@ def _submitted(session: Session, citizen: Citizen, journey: Journey, result: Int
     report = result.report
     if result.created:
         _confirmation_email(session, citizen, report, result.outcomes)
+        # Commit now rather than after the response is built: SQLite's write lock is held only for
+        # the writes. Should saving the journey fail, sending again finds this report by its key.
+        session.commit()
         log.info("report submitted on the web", extra={"event": "report_submitted", "report_id": str(report.id)})
     journey.report_id = str(report.id)
     save_journey(journey)
@@ -128,7 +133,7 @@ def _confirmation_email(session: Session, citizen: Citizen, report: ChangeReport
             "organisations": told,
             "link": settings.base_url + url_for("track.report", reference=report.reference),
         },
-        purpose="report_submitted", language=citizen.language, related_id=report.id,
+        purpose="report_submitted", language=citizen.language, related_id=report.id, flush=False,
     )
 
 

@@ -145,3 +145,30 @@ def test_an_organisation_that_does_not_exist_is_refused(db_session):
     citizen = make_citizen(db_session)
     with pytest.raises(IntakeError, match="no such organisation: ministry-of-magic"):
         submit_change(db_session, citizen, _request(recipients=["dvla", "ministry-of-magic"]), now=NOW)
+
+
+def test_a_change_reported_while_this_one_was_decided_is_recognised_as_a_duplicate(db_session):
+    citizen = make_citizen(db_session)
+    meanwhile = []
+
+    def before_writing():
+        meanwhile.append(submit_change(db_session, citizen, _request(submission_key="other-tab"), now=NOW))
+        return True
+
+    result = submit_change(db_session, citizen, _request(), now=NOW, before_writing=before_writing)
+    assert not result.created and result.duplicate_of is not None
+    assert result.report.id == meanwhile[0].report.id
+    assert db_session.scalar(select(func.count()).select_from(Notification)) == 3
+
+
+def test_the_same_submission_made_while_this_one_was_decided_gives_that_report(db_session):
+    citizen = make_citizen(db_session)
+    meanwhile = []
+
+    def before_writing():
+        meanwhile.append(submit_change(db_session, citizen, _request(), now=NOW))
+        return True  # a new transaction began: the key is looked up again
+
+    result = submit_change(db_session, citizen, _request(), now=NOW, before_writing=before_writing)
+    assert not result.created and result.duplicate_of is None
+    assert result.report.id == meanwhile[0].report.id

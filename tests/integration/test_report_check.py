@@ -21,9 +21,11 @@ from page_checks import check_page, page_title
 from sqlalchemy import select
 
 from tellusonce.clock import utcnow
-from tellusonce.db import transaction
+from tellusonce.db import session_factory, transaction
 from tellusonce.domain.changetypes import get_change_type
-from tellusonce.models import ChangeReport, Department, Notification
+from tellusonce.models import ChangeReport, Citizen, Department, Notification
+from tellusonce.web.database import start_writing
+from tests.factories import make_citizen
 
 
 def _preview(page) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
@@ -209,3 +211,15 @@ def test_hostile_answers_are_shown_as_text_everywhere(app: Flask, client: FlaskC
         assert session.scalars(select(Notification)).first().payload["address_line_1"] == hostile
     for path in (f"/changes/{reference}", "/changes", f"/report/confirmation/{reference}"):
         assert "<script>alert" not in check_page(client.get(path)).decode()
+
+
+def test_sending_reads_first_and_still_writes_after_another_writer_committed(app: Flask) -> None:
+    engine = app.extensions["tellusonce.engine"]
+    with session_factory(engine)() as session:
+        assert session.scalars(select(Department)).first() is not None  # the read phase
+        with transaction(engine) as other:
+            make_citizen(other)
+        start_writing(session)
+        make_citizen(session)
+        session.commit()
+    assert count(app, Citizen) == 2
