@@ -114,16 +114,17 @@ def claim_due(
     conditions = [_due(now), _N.c.department_id.in_(_open_departments(now, channels))]
     if department_ids is not None:
         conditions.append(_N.c.department_id.in_(list(department_ids)))
+    lock = session.get_bind().dialect.name == "postgresql"
     if per_department:
         if not isinstance(per_department, Mapping):
             everyone = department_ids if department_ids is not None else session.scalars(
                 _open_departments(now, channels)).all()
             per_department = dict.fromkeys(everyone, per_department)
-        chosen = select(_N.c.id).where(_N.c.id.in_(_in_turns(per_department, conditions, limit)), *conditions)
+        chosen = _in_turns(per_department, conditions, limit, lock=lock)
     else:
         chosen = select(_N.c.id).where(*conditions).order_by(_N.c.next_attempt_at).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        chosen = chosen.with_for_update(skip_locked=True, of=_N)
+        if lock:
+            chosen = chosen.with_for_update(skip_locked=True, of=_N)
     rows = session.execute(
         update(_N).where(_N.c.id.in_(chosen.scalar_subquery()))
         .values(state=NotificationState.DELIVERING, claimed_by=worker, lease_expires_at=now + lease, updated_at=now)
@@ -132,21 +133,25 @@ def claim_due(
     return sorted((Claimed(*row) for row in rows), key=_claim_order)
 
 
-def _in_turns(shares: Mapping[str, int], conditions: list[Any], limit: int):  # type: ignore[no-untyped-def]
+def _in_turns(shares: Mapping[str, int], conditions: list[Any], limit: int, *, lock: bool):  # type: ignore[no-untyped-def]
     """The ids of each department's oldest due notifications up to its share (one index range
-    each), then, when they are more than ``limit``, each one's oldest first, then second, …"""
-    parts = [
-        select(_N.c.id, _N.c.department_id, _N.c.next_attempt_at)
-        .where(_N.c.department_id == department_id, *conditions)
-        .order_by(_N.c.next_attempt_at).limit(share).subquery().select()
-        for department_id, share in shares.items() if share > 0
-    ]
+    each, locked there with SKIP LOCKED on PostgreSQL), then, when they are more than
+    ``limit``, each one's oldest first, then second, …"""
+    parts = []
+    for department_id, share in shares.items():
+        if share > 0:
+            part = (select(_N.c.id, _N.c.department_id, _N.c.next_attempt_at)
+                    .where(_N.c.department_id == department_id, *conditions)
+                    .order_by(_N.c.next_attempt_at).limit(min(share, limit)))
+            if lock:
+                part = part.with_for_update(skip_locked=True, of=_N)
+            parts.append(part.subquery().select())
     candidates = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     if sum(shares.values()) <= limit:
-        return select(candidates.c.id).scalar_subquery()
+        return select(candidates.c.id)
     rank = func.row_number().over(partition_by=candidates.c.department_id, order_by=candidates.c.next_attempt_at)
     ranked = select(candidates.c.id, candidates.c.next_attempt_at, rank.label("rank")).subquery()
-    return select(ranked.c.id).order_by(ranked.c.rank, ranked.c.next_attempt_at).limit(limit).scalar_subquery()
+    return select(ranked.c.id).order_by(ranked.c.rank, ranked.c.next_attempt_at).limit(limit)
 
 
 def _claim_order(claimed: Claimed) -> tuple[bool, datetime]:
