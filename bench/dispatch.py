@@ -43,7 +43,7 @@ from services.webhook import WebhookSender  # noqa: E402
 from services.worker import Worker, WorkerConfig, tune_process  # noqa: E402
 from tellusonce.data.outbox import claim_due  # noqa: E402
 from tellusonce.db import make_engine, transaction  # noqa: E402
-from tellusonce.migrate import upgrade  # noqa: E402
+from tellusonce.migrate import wipe_and_upgrade  # noqa: E402
 from tellusonce.models import (  # noqa: E402
     Base,
     ChangeReport,
@@ -73,15 +73,8 @@ def log(message: str) -> None:
 
 
 def fresh_database(url: str | None, workdir: Path) -> str:
-    if not url:
-        url = f"sqlite:///{workdir / 'bench.sqlite3'}"
-    else:
-        engine = make_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    upgrade(url)
+    url = url or f"sqlite:///{workdir / 'bench.sqlite3'}"
+    wipe_and_upgrade(url)
     return url
 
 

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert, select, text  # noqa: E402
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert, select  # noqa: E402
 
 from services.registry import load_registry, sync_registry  # noqa: E402
 from tellusonce.clock import utcnow  # noqa: E402
@@ -53,7 +53,7 @@ from tellusonce.data.consent import grant_consent  # noqa: E402
 from tellusonce.db import make_engine, session_factory, transaction  # noqa: E402
 from tellusonce.domain.intake import ChangeRequest, submit_change  # noqa: E402
 from tellusonce.domain.passwords import hash_password  # noqa: E402
-from tellusonce.migrate import upgrade  # noqa: E402
+from tellusonce.migrate import wipe_and_upgrade  # noqa: E402
 from tellusonce.models import Citizen, Department  # noqa: E402
 
 CLIENTS = 32
@@ -98,19 +98,13 @@ def log(message: str) -> None:
 
 
 def fresh_database(url: str | None, workdir: Path) -> str:
-    if url is None:
-        return f"sqlite:///{workdir / 'intake.sqlite3'}"
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    url = url or f"sqlite:///{workdir / 'intake.sqlite3'}"
+    wipe_and_upgrade(url)
     return url
 
 
 def prepare(url: str) -> list[str]:
-    """Schema, registry, the ceiling's table and one verified citizen per client; their emails."""
-    upgrade(url)
+    """Registry, the ceiling's table and one verified citizen per client (on a migrated database); their emails."""
     engine = make_engine(url)
     ceiling_metadata.create_all(engine)
     password_hash = hash_password(PASSWORD)

@@ -8,7 +8,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 
 from tellusonce.db import normalise_url
 
@@ -38,3 +39,22 @@ def head_revision() -> str | None:
 
 def is_up_to_date(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
+
+
+def wipe_and_upgrade(url: str) -> None:
+    """Destroy everything in the database at ``url`` and build the newest schema.
+
+    For tests and benchmarks only, which each want a database of their own: on
+    PostgreSQL the ``public`` schema is dropped, on SQLite the file is removed.
+    """
+    from tellusonce.db import engine_for
+
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() == "postgresql":
+        with engine_for(url) as engine, engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    elif parsed.database and parsed.database != ":memory:":
+        for suffix in ("", "-wal", "-shm"):
+            Path(parsed.database + suffix).unlink(missing_ok=True)
+    upgrade(url)

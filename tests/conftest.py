@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from tellusonce import create_app
 from tellusonce.db import make_engine, normalise_url
-from tellusonce.migrate import upgrade
+from tellusonce.migrate import wipe_and_upgrade
 from tellusonce.models import Base
 from tellusonce.settings import PROJECT_ROOT, Settings
 
@@ -66,12 +66,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
     else:
         url = _postgres_url_for_run()
-        engine = make_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    upgrade(url)
+    wipe_and_upgrade(url)
     yield url
 
 
