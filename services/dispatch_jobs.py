@@ -21,7 +21,8 @@ from services.email_channel import queue_department_email
 from services.signing import MissingSecret, department_secrets
 from services.webhook import url_problem
 from tellusonce.data.dispatch import BREAKER_THRESHOLD, all_departments, report_references
-from tellusonce.data.outbox import AttemptRecord, Claimed, claim_due, receipts_in_force, record_attempts
+from tellusonce.data.consent import receipts_in_force
+from tellusonce.data.outbox import AttemptRecord, Claimed, claim_due, record_attempts
 from tellusonce.domain.events import EventError, build_event
 from tellusonce.models import AttemptOutcome, ChannelKind, Department
 from tellusonce.settings import Settings

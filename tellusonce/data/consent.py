@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
@@ -182,11 +182,26 @@ def get_receipt(session: Session, *, citizen_id: uuid.UUID, receipt_id: uuid.UUI
     )
 
 
-def consent_still_allows(session: Session, notification: Notification, *, now: datetime) -> bool:
-    """Checked again at dispatch: the grant a notification was queued under is not withdrawn.
+def receipts_in_force(session: Session, receipt_ids: Iterable[uuid.UUID], *, now: datetime) -> set[uuid.UUID]:
+    """Of these consent receipts, those whose grant is not withdrawn (by ``now``): checked again at
+    dispatch, so a notification goes out only while the grant it was queued under stands.
 
     Expiry is judged when the report is submitted: a change reported while consent
     was in force may still be delivered after a standing consent's end date.
     """
-    grant = session.scalar(select(ConsentGrant).where(ConsentGrant.receipt_id == notification.consent_receipt_id))
-    return grant is not None and (grant.withdrawn_at is None or grant.withdrawn_at > now)
+    ids = list(set(receipt_ids))
+    if not ids:
+        return set()
+    rows = session.execute(
+        select(ConsentGrant.receipt_id).where(
+            ConsentGrant.receipt_id.in_(bindparam("receipts", expanding=True)),
+            or_(ConsentGrant.withdrawn_at.is_(None), ConsentGrant.withdrawn_at > now),
+        ),
+        {"receipts": ids},
+    )
+    return {receipt_id for (receipt_id,) in rows}
+
+
+def consent_still_allows(session: Session, notification: Notification, *, now: datetime) -> bool:
+    """``receipts_in_force`` for one notification."""
+    return notification.consent_receipt_id in receipts_in_force(session, [notification.consent_receipt_id], now=now)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -29,7 +29,6 @@ from tellusonce.data.audit import record_event
 from tellusonce.models import (
     AttemptOutcome,
     ChannelKind,
-    ConsentGrant,
     DeliveryAttempt,
     Department,
     Notification,
@@ -157,25 +156,6 @@ def _in_turns(shares: Mapping[str, int], conditions: list[Any], limit: int, *, l
 def _claim_order(claimed: Claimed) -> tuple[bool, datetime]:
     at = claimed.next_attempt_at
     return (at is None, at if at is not None else claimed.created_at)
-
-
-def receipts_in_force(session: Session, receipt_ids: Iterable[uuid.UUID], *, now: datetime) -> set[uuid.UUID]:
-    """Of these consent receipts, those whose grant is not withdrawn (by ``now``).
-
-    The batch form of ``tellusonce.data.consent.consent_still_allows``, same rule:
-    a notification goes out only while the grant it was queued under stands.
-    """
-    ids = list(set(receipt_ids))
-    if not ids:
-        return set()
-    rows = session.execute(
-        select(ConsentGrant.receipt_id).where(
-            ConsentGrant.receipt_id.in_(bindparam("receipts", expanding=True)),
-            or_(ConsentGrant.withdrawn_at.is_(None), ConsentGrant.withdrawn_at > now),
-        ),
-        {"receipts": ids},
-    )
-    return {receipt_id for (receipt_id,) in rows}
 
 
 # -- recording --------------------------------------------------------------------------
