@@ -133,12 +133,18 @@ def notifications() -> Response:
     return jsonify(notifications=_represent(session, page), next_cursor=cursor, has_more=has_more)
 
 
+def _own_notification(session: Session, notification_id: str) -> Notification | None:
+    """The caller's notification with this id; another department's, a cancelled one or a bad id: None."""
+    wanted = _parse_id(notification_id)
+    found = get_for_department(session, g.department_id, wanted) if wanted else None
+    return None if found is None or found.state == NotificationState.CANCELLED else found
+
+
 @bp.get("/notifications/<notification_id>")
 def notification(notification_id: str) -> Response:
     session = get_session()
-    wanted = _parse_id(notification_id)
-    found = get_for_department(session, g.department_id, wanted) if wanted else None
-    if found is None or found.state == NotificationState.CANCELLED:
+    found = _own_notification(session, notification_id)
+    if found is None:
         return _error(404, "No notification of yours has this id.")
     [item] = _represent(session, _fetched([found]))
     return jsonify(item)
@@ -147,12 +153,10 @@ def notification(notification_id: str) -> Response:
 @bp.post("/notifications/<notification_id>/ack")
 def ack(notification_id: str) -> Response:
     session = get_session()
-    wanted = _parse_id(notification_id)
-    found = get_for_department(session, g.department_id, wanted) if wanted else None
-    if found is None or found.state == NotificationState.CANCELLED:
+    found = _own_notification(session, notification_id)
+    acknowledged = found and acknowledge(session, department_id=g.department_id, notification_id=found.id, now=utcnow())
+    if not acknowledged:
         return _error(404, "No notification of yours has this id.")
-    acknowledged = acknowledge(session, department_id=g.department_id, notification_id=found.id, now=utcnow())
-    assert acknowledged is not None
     [item] = _represent(session, [acknowledged])
     return jsonify(item)
 
