@@ -32,10 +32,6 @@ def init_app(app: Flask, engine: Engine | None = None) -> None:
     app.teardown_appcontext(_close_session)
 
 
-def get_engine() -> Engine:
-    return current_app.extensions["tellusonce.engine"]
-
-
 def get_session() -> Session:
     """The request's session, opened on first use."""
     if "db_session" not in g:
