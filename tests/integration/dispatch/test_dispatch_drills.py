@@ -1,5 +1,6 @@
 """Drills with real worker processes: kill -9 mid-batch, SIGSTOP past the lease, several
-workers sharing the queue on PostgreSQL."""
+workers sharing the queue on PostgreSQL, and PostgreSQL itself stopped and started again
+under a working worker (on a private server: see tests/private_postgres.py)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,14 @@ import pytest
 from sqlalchemy import select
 
 from tellusonce.clock import utcnow
-from tellusonce.db import transaction
+from tellusonce.db import make_engine, transaction
+from tellusonce.migrate import upgrade
 from tellusonce.models import AttemptOutcome, DeliveryAttempt, NotificationState, WorkerHeartbeat
 from tellusonce.settings import PROJECT_ROOT
+from tests import private_postgres
 from tests.conftest import TEST_SECRET_KEY
-from tests.dispatch_helpers import BackgroundWorker, dispatch_once, notifications, point_at, submit, wait_for
+from tests.dispatch_helpers import (BackgroundWorker, dispatch_once, free_port, notifications, point_at,
+                                    reset_departments, submit, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -128,3 +132,62 @@ def test_several_worker_processes_never_deliver_one_notification_twice_at_once(
     with transaction(committed, writer=False) as session:
         workers = set(session.scalars(select(DeliveryAttempt.worker)))
     assert len(workers) >= 2  # the work was shared
+
+
+def _worker_log(tmp_path: Path) -> str:
+    return "".join(p.read_text(errors="replace") for p in sorted(tmp_path.glob("worker-*.log")))
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[private_postgres.PrivatePostgres]:
+    """A PostgreSQL server of this test's own, which it may stop and start (not the suite's database)."""
+    reason = private_postgres.unavailable()
+    if reason:
+        pytest.skip(f"the restart drill starts a PostgreSQL server of its own and cannot here: {reason}")
+    with private_postgres.PrivatePostgres(free_port()) as server:
+        yield server
+
+
+def test_postgresql_restarted_under_load_the_worker_backs_off_and_recovers_alone(
+        own_postgres, department_server, tmp_path):
+    upgrade(own_postgres.url)
+    engine = make_engine(own_postgres.url)
+    departments = ("dvla", "hmrc", "dwp")
+    try:
+        reset_departments(engine)
+        point_at(engine, department_server)
+        for department in departments:
+            department_server.behave(department, delay=0.1)
+        with worker_process(own_postgres.url, tmp_path, "--department-concurrency", "2") as worker:
+            for mode in ("fast", "immediate"):  # a clean shutdown, then a crash with recovery at start
+                sent = len(department_server.received)
+                queued = submit(engine, departments, count=20, now=utcnow())
+                wait_for(lambda: len(department_server.received) >= sent + 10, timeout=30)
+                own_postgres.stop(mode)  # mid-delivery: requests in flight, results waiting to be recorded
+                time.sleep(3)
+                assert worker.poll() is None, f"the worker died while PostgreSQL was down ({mode})"
+                own_postgres.start()  # on the same port; nobody tells the worker
+                try:
+                    wait_for(lambda: _delivered(engine), timeout=40)
+                except AssertionError:
+                    raise AssertionError(f"not everything was delivered after a {mode} restart; the worker's "
+                                         f"log:\n{_worker_log(tmp_path)[-3000:]}") from None
+            assert worker.poll() is None
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=20) == 0
+        final = notifications(engine)
+        with transaction(engine, writer=False) as session:
+            attempts = session.scalars(select(DeliveryAttempt)).all()
+    finally:
+        engine.dispose()
+    assert "trying again in" in _worker_log(tmp_path)  # it said it was backing off
+    assert len(queued) == 2 * 20 * len(departments)  # both rounds' notifications
+    assert {n.id for n in final} == {n.id for n in queued}
+    assert {n.state for n in final} == {NotificationState.DELIVERED}
+    bodies: dict[str, bytes] = {}
+    for request in department_server.received:  # a duplicate is the same event under the same webhook-id
+        assert bodies.setdefault(request.headers["webhook-id"], request.body) == request.body
+    assert set(bodies) == {str(n.id) for n in queued}
+    delivered = {a.notification_id for a in attempts if a.outcome == AttemptOutcome.DELIVERED}
+    assert delivered == {n.id for n in queued}  # every delivery recorded as an attempt, none lost in the outage
+    assert len(attempts) >= len(department_server.received)
