@@ -20,39 +20,27 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, union_all, update
+from sqlalchemy import and_, bindparam, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
+from tellusonce.data.driver import Driver, driver_for
 from tellusonce.models import (
     AttemptOutcome,
     ChannelKind,
-    DeliveryAttempt,
     Department,
     Notification,
     NotificationState,
 )
-from tellusonce.models.outbox import CLAIMABLE
+from tellusonce.models.outbox import CLAIMABLE_SQL
 
 PUSH_CHANNELS = (ChannelKind.WEBHOOK, ChannelKind.EMAIL)
 _N = Notification.__table__
-_ATTEMPTS = DeliveryAttempt.__table__
 # A list of notification ids bound as one parameter: no expression built per id.
 _IDS = bindparam("ids", expanding=True, type_=_N.c.id.type)
-
-
-def _due(now: datetime):  # type: ignore[no-untyped-def]
-    # The first condition alone narrows by index (department_id, state, next_attempt_at).
-    return and_(
-        _N.c.state.in_(CLAIMABLE),
-        or_(
-            and_(_N.c.state.in_([NotificationState.PENDING, NotificationState.RETRYING]),
-                 _N.c.next_attempt_at <= now),
-            and_(_N.c.state == NotificationState.DELIVERING, _N.c.lease_expires_at <= now),
-        ),
-    )
 
 
 def _open_departments(now: datetime, channels: Sequence[str]):  # type: ignore[no-untyped-def]
@@ -77,14 +65,10 @@ class Claimed(NamedTuple):
     payload: dict[str, Any]
     consent_receipt_id: uuid.UUID
     created_at: datetime
-    next_attempt_at: datetime | None
-    attempt_count: int
+    attempt_count: int  # attempts made before this claim
     lease_expires_at: datetime
 
 
-_CLAIMED_COLUMNS = (_N.c.id, _N.c.report_id, _N.c.department_id, _N.c.change_type, _N.c.payload,
-                    _N.c.consent_receipt_id, _N.c.created_at, _N.c.next_attempt_at, _N.c.attempt_count,
-                    _N.c.lease_expires_at)
 
 
 def claim_due(
@@ -103,59 +87,65 @@ def claim_due(
     Departments that are inactive, disabled (410) or whose circuit is open are
     skipped. ``per_department`` caps how many one department may take of the
     batch (one number for all, or a share per department id; a department absent
-    from the mapping takes none), so a department with a large backlog cannot
-    crowd the others out: the batch takes each department's oldest first, then
-    each one's second oldest, and so on.
+    from the mapping takes none; none given: up to ``limit`` each), so a department
+    with a large backlog cannot crowd the others out: the batch takes each
+    department's oldest first, then each one's second oldest, and so on.
     """
-    if limit <= 0 or (department_ids is not None and not department_ids) or (
-            isinstance(per_department, Mapping) and not any(v > 0 for v in per_department.values())):
+    if not isinstance(per_department, Mapping):
+        everyone = department_ids if department_ids is not None else session.scalars(
+            _open_departments(now, channels)).all()
+        per_department = dict.fromkeys(everyone, per_department or limit)
+    elif department_ids is not None:
+        named = set(department_ids)
+        per_department = {d: n for d, n in per_department.items() if d in named}
+    shares = sorted((d, min(n, limit)) for d, n in per_department.items() if n > 0)
+    if limit <= 0 or not shares:
         return []
-    conditions = [_due(now), _N.c.department_id.in_(_open_departments(now, channels))]
-    if department_ids is not None:
-        conditions.append(_N.c.department_id.in_(list(department_ids)))
-    lock = session.get_bind().dialect.name == "postgresql"
-    if per_department:
-        if not isinstance(per_department, Mapping):
-            everyone = department_ids if department_ids is not None else session.scalars(
-                _open_departments(now, channels)).all()
-            per_department = dict.fromkeys(everyone, per_department)
-        chosen = _in_turns(per_department, conditions, limit, lock=lock)
-    else:
-        chosen = select(_N.c.id).where(*conditions).order_by(_N.c.next_attempt_at).limit(limit)
-        if lock:
-            chosen = chosen.with_for_update(skip_locked=True, of=_N)
-    rows = session.execute(
-        update(_N).where(_N.c.id.in_(chosen.scalar_subquery()))
-        .values(state=NotificationState.DELIVERING, claimed_by=worker, lease_expires_at=now + lease, updated_at=now)
-        .returning(*_CLAIMED_COLUMNS)
-    ).all()
-    return sorted((Claimed(*row) for row in rows), key=_claim_order)
+    connection = session.connection()
+    driver = driver_for(connection)
+    until = now + lease
+    parameters: dict[str, Any] = {"worker": worker, "now": driver.time(now), "until": driver.time(until),
+                                  "limit": limit, **{f"channel{i}": str(c) for i, c in enumerate(channels)}}
+    for i, (department_id, share) in enumerate(shares):
+        parameters[f"department{i}"] = department_id
+        parameters[f"share{i}"] = share
+    statement = _claim_statement(driver, len(shares), len(channels), ranked=sum(n for _, n in shares) > limit)
+    rows = connection.exec_driver_sql(statement, parameters).all()
+    claimed = [Claimed(driver.read_uuid(id_), driver.read_uuid(report_id), department_id, change_type,
+                       driver.read_json(payload), driver.read_uuid(receipt_id), driver.read_time(created_at),
+                       attempt_count, until)
+               for id_, report_id, department_id, change_type, payload, receipt_id, created_at, attempt_count in rows]
+    claimed.sort(key=lambda c: c.created_at)  # oldest first into the senders' lanes
+    return claimed
 
 
-def _in_turns(shares: Mapping[str, int], conditions: list[Any], limit: int, *, lock: bool):  # type: ignore[no-untyped-def]
-    """The ids of each department's oldest due notifications up to its share (one index range
-    each, locked there with SKIP LOCKED on PostgreSQL), then, when they are more than
-    ``limit``, each one's oldest first, then second, …"""
-    parts = []
-    for department_id, share in shares.items():
-        if share > 0:
-            part = (select(_N.c.id, _N.c.department_id, _N.c.next_attempt_at)
-                    .where(_N.c.department_id == department_id, *conditions)
-                    .order_by(_N.c.next_attempt_at).limit(min(share, limit)))
-            if lock:
-                part = part.with_for_update(skip_locked=True, of=_N)
-            parts.append(part.subquery().select())
-    candidates = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
-    if sum(shares.values()) <= limit:
-        return select(candidates.c.id)
-    rank = func.row_number().over(partition_by=candidates.c.department_id, order_by=candidates.c.next_attempt_at)
-    ranked = select(candidates.c.id, candidates.c.next_attempt_at, rank.label("rank")).subquery()
-    return select(ranked.c.id).order_by(ranked.c.rank, ranked.c.next_attempt_at).limit(limit)
-
-
-def _claim_order(claimed: Claimed) -> tuple[bool, datetime]:
-    at = claimed.next_attempt_at
-    return (at is None, at if at is not None else claimed.created_at)
+@cache
+def _claim_statement(driver: Driver, departments: int, channels: int, *, ranked: bool) -> str:
+    """The claim for ``departments`` shares: each department's oldest due notifications up to
+    its share (one range of ``ix_notification_claimable`` each, read in order, locked there
+    with SKIP LOCKED on PostgreSQL); when they come to more than the limit, each one's oldest
+    first, then second, …; every one claimed until the lease ends (``next_attempt_at`` too:
+    when the lease runs out the row is due again, for any worker)."""
+    lock = "" if driver.is_sqlite else " FOR UPDATE SKIP LOCKED"
+    parts = " UNION ALL ".join(
+        f"SELECT * FROM (SELECT id, department_id, next_attempt_at FROM notification"
+        f" WHERE department_id = :department{i} AND {CLAIMABLE_SQL} AND next_attempt_at <= :now"
+        f" ORDER BY next_attempt_at LIMIT :share{i}{lock}) AS part{i}"
+        for i in range(departments))
+    chosen = (f"SELECT id FROM (SELECT id, next_attempt_at, row_number() OVER"
+              f" (PARTITION BY department_id ORDER BY next_attempt_at) AS turn FROM ({parts}) AS candidates)"
+              f" AS ranked ORDER BY turn, next_attempt_at LIMIT :limit") if ranked else \
+        f"SELECT id FROM ({parts}) AS candidates"
+    open_channels = ", ".join(f":channel{i}" for i in range(channels))
+    return driver.sql(
+        f"UPDATE notification SET state = '{NotificationState.DELIVERING}', claimed_by = :worker,"
+        f" lease_expires_at = :until, next_attempt_at = :until, updated_at = :now"
+        f" WHERE id IN ({chosen}) AND department_id IN (SELECT id FROM department WHERE active IS TRUE"
+        f" AND channel IN ({open_channels}) AND endpoint_disabled_at IS NULL"
+        f" AND (circuit_open_until IS NULL OR circuit_open_until <= :now))"
+        f" RETURNING id, report_id, department_id, change_type, payload, consent_receipt_id, created_at,"
+        f" attempt_count"
+    )
 
 
 # -- recording --------------------------------------------------------------------------
@@ -192,17 +182,14 @@ def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worke
     """
     if not records:
         return {}
+    connection = session.connection()
+    driver = driver_for(connection)
     numbers: dict[uuid.UUID, int] = {}
     delivered = [r.notification_id for r in records if r.outcome == AttemptOutcome.DELIVERED]
     if delivered:
-        numbers = dict(session.execute(
-            update(_N)
-            .where(_N.c.id.in_(_IDS), _N.c.claimed_by == worker, _N.c.state == NotificationState.DELIVERING)
-            .values(state=NotificationState.DELIVERED, delivered_at=now, attempt_count=_N.c.attempt_count + 1,
-                    claimed_by=None, lease_expires_at=None, next_attempt_at=None, last_error=None, updated_at=now)
-            .returning(_N.c.id, _N.c.attempt_count),
-            {"ids": delivered},
-        ).all())
+        rows_delivered = connection.exec_driver_sql(_delivered_statement(driver), {
+            "ids": driver.ids(delivered), "worker": worker, "now": driver.time(now)}).all()
+        numbers = {driver.read_uuid(id_): number for id_, number in rows_delivered}
     rest = [r.notification_id for r in records if r.notification_id not in numbers]
     rows: dict[uuid.UUID, Any] = {}
     if rest:
@@ -236,23 +223,42 @@ def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worke
                 if values["state"] == NotificationState.DEAD:
                     dead.append((r.notification_id, row.department_id, r))
         attempts.append({
-            "id": uuid.UUID(bytes=random[16 * i:16 * i + 16], version=4),
-            "notification_id": r.notification_id, "number": number, "worker": worker,
-            "started_at": r.started_at, "finished_at": r.finished_at,
-            "outcome": r.outcome if stands else AttemptOutcome.LEASE_LOST,
+            "id": driver.uuid(uuid.UUID(bytes=random[16 * i:16 * i + 16], version=4)),
+            "notification_id": driver.uuid(r.notification_id), "number": number, "worker": worker,
+            "started_at": driver.time(r.started_at), "finished_at": driver.time(r.finished_at),
+            "outcome": str(r.outcome if stands else AttemptOutcome.LEASE_LOST),
             "status_code": r.status_code, "latency_ms": r.latency_ms,
             "error": r.error if stands else f"result '{r.outcome}' arrived after the claim was lost; ignored",
         })
         outcome_of[r.notification_id] = (stands, number, next_at)
-    connection = session.connection()
     if updates:
         connection.execute(update(_N).where(_N.c.id == bindparam("b_id")), updates)
-    connection.execute(insert(_ATTEMPTS), attempts)
+    connection.exec_driver_sql(_attempt_statement(driver), attempts)
     for notification_id, department_id, r in dead:
         record_event(session, actor=f"worker:{worker}", action="notification.dead", subject_type="notification",
                      subject_id=notification_id, details={"department": department_id, "outcome": r.outcome,
                                                           "status_code": r.status_code}, at=now)
     return outcome_of
+
+
+@cache
+def _delivered_statement(driver: Driver) -> str:
+    """Deliveries whose claim the worker still holds: delivered, in one statement."""
+    return driver.sql(
+        f"UPDATE notification SET state = '{NotificationState.DELIVERED}', delivered_at = :now,"
+        f" attempt_count = attempt_count + 1, claimed_by = NULL, lease_expires_at = NULL,"
+        f" next_attempt_at = NULL, last_error = NULL, updated_at = :now"
+        f" WHERE {driver.in_ids('id', 'ids')} AND claimed_by = :worker"
+        f" AND state = '{NotificationState.DELIVERING}' RETURNING id, attempt_count"
+    )
+
+
+@cache
+def _attempt_statement(driver: Driver) -> str:
+    columns = ("id", "notification_id", "number", "worker", "started_at", "finished_at", "outcome", "status_code",
+               "latency_ms", "error")
+    return driver.sql(f"INSERT INTO delivery_attempt ({', '.join(columns)})"
+                      f" VALUES ({', '.join(':' + c for c in columns)})")
 
 
 def _transition(r: AttemptRecord, number: int, now: datetime) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 21:40:38.622687
+Create Date: 2026-11-22 22:34:36.417431
 """
 
 from collections.abc import Sequence
@@ -268,9 +268,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notification_citizen_id'), ['citizen_id'], unique=False)
-        batch_op.create_index('ix_notification_department_due', ['department_id', 'state', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_notification_claimable', ['department_id', 'next_attempt_at'], unique=False, sqlite_where=sa.text("state IN ('pending', 'retrying', 'delivering')"), postgresql_where=sa.text("state IN ('pending', 'retrying', 'delivering')"))
         batch_op.create_index('ix_notification_department_feed', ['department_id', 'created_at', 'id'], unique=False)
-        batch_op.create_index('ix_notification_due', ['state', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_notification_department_state', ['department_id', 'state'], unique=False)
         batch_op.create_index(batch_op.f('ix_notification_report_id'), ['report_id'], unique=False)
 
     op.create_table('consent_event',
@@ -325,9 +325,9 @@ def downgrade() -> None:
     op.drop_table('consent_event')
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notification_report_id'))
-        batch_op.drop_index('ix_notification_due')
+        batch_op.drop_index('ix_notification_department_state')
         batch_op.drop_index('ix_notification_department_feed')
-        batch_op.drop_index('ix_notification_department_due')
+        batch_op.drop_index('ix_notification_claimable', sqlite_where=sa.text("state IN ('pending', 'retrying', 'delivering')"), postgresql_where=sa.text("state IN ('pending', 'retrying', 'delivering')"))
         batch_op.drop_index(batch_op.f('ix_notification_citizen_id'))
 
     op.drop_table('notification')
