@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -191,8 +192,10 @@ class WebhookSender:
         return await response.content.read(min(self.max_response_bytes, 300))
 
 
+@lru_cache(maxsize=1024)
 def url_problem(url: str, *, https_only: bool, allow_private_network: bool) -> str | None:
-    """Why this URL may not be used, or None. Checks what can be known without DNS."""
+    """Why this URL may not be used, or None. Checks what can be known without DNS (so the
+    answer for a URL never changes, and is kept: the worker asks for every delivery)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"{url!r} is not an http(s) URL"
