@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from services.email_channel import queue_department_email
 from services.signing import MissingSecret, department_secrets
 from services.webhook import url_problem
-from tellusonce.data.dispatch import BREAKER_THRESHOLD, all_departments, report_references
+from tellusonce.data.dispatch import BREAKER_THRESHOLD, all_departments
 from tellusonce.data.consent import receipts_in_force
 from tellusonce.data.outbox import AttemptRecord, Claimed, claim_due, record_attempts
 from tellusonce.domain.events import EventError, build_event
@@ -93,11 +93,10 @@ def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int,
     claim.claimed = len(claimed)
     if not claimed:
         return claim
-    references = report_references(session, (n.report_id for n in claimed))
     allowed = receipts_in_force(session, (n.consent_receipt_id for n in claimed), now=now)
     for n in claimed:
         _prepare(session, claim, n, departments[n.department_id], settings=settings, now=now,
-                 reference=references.get(n.report_id, ""), allowed=n.consent_receipt_id in allowed,
+                 allowed=n.consent_receipt_id in allowed,
                  secrets=secrets.get(n.department_id, ()))
     if claim.settled:
         record_attempts(session, claim.settled, worker=worker, now=now)
@@ -119,7 +118,7 @@ def _webhook_problem(settings: Settings, department: Department, secrets: dict[s
 
 
 def _prepare(session: Session, claim: Claim, n: Claimed, department: Department, *, settings: Settings,
-             now: datetime, reference: str, allowed: bool, secrets: tuple[str, ...]) -> None:
+             now: datetime, allowed: bool, secrets: tuple[str, ...]) -> None:
     def settle(outcome: str, error: str | None = None) -> None:
         claim.settled.append(AttemptRecord(notification_id=n.id, outcome=outcome, started_at=now, finished_at=now,
                                            error=error))
@@ -131,7 +130,7 @@ def _prepare(session: Session, claim: Claim, n: Claimed, department: Department,
         log.info("notification %s cancelled: consent withdrawn", n.id, extra=extra)
         return
     try:
-        body = build_event(notification_id=n.id, change_type=n.change_type, report_reference=reference,
+        body = build_event(notification_id=n.id, change_type=n.change_type, report_reference=n.report_reference,
                            payload=n.payload, consent_receipt_id=n.consent_receipt_id, created_at=n.created_at,
                            source=settings.base_url)
     except EventError as e:
@@ -144,7 +143,7 @@ def _prepare(session: Session, claim: Claim, n: Claimed, department: Department,
             with session.begin_nested():
                 queue_department_email(
                     session, department=department, notification_id=n.id, change_type=n.change_type,
-                    reference=reference, payload=n.payload, consent_receipt_id=n.consent_receipt_id,
+                    reference=n.report_reference, payload=n.payload, consent_receipt_id=n.consent_receipt_id,
                     created_at=n.created_at, event_body=body, base_url=settings.base_url,
                 )
         except (ValueError, LookupError, TypeError, TemplateError) as e:

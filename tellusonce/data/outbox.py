@@ -59,7 +59,7 @@ class Claimed(NamedTuple):
     """What a worker needs of a claimed notification, read as a plain row."""
 
     id: uuid.UUID
-    report_id: uuid.UUID
+    report_reference: str  # the report's reference: the event's subject
     department_id: str
     change_type: str
     payload: dict[str, Any]
@@ -111,10 +111,9 @@ def claim_due(
         parameters[f"share{i}"] = share
     statement = _claim_statement(driver, len(shares), len(channels), ranked=sum(n for _, n in shares) > limit)
     rows = connection.exec_driver_sql(statement, parameters).all()
-    claimed = [Claimed(driver.read_uuid(id_), driver.read_uuid(report_id), department_id, change_type,
-                       driver.read_json(payload), driver.read_uuid(receipt_id), driver.read_time(created_at),
-                       attempt_count, until)
-               for id_, report_id, department_id, change_type, payload, receipt_id, created_at, attempt_count in rows]
+    claimed = [Claimed(driver.read_uuid(id_), reference, department_id, change_type, driver.read_json(payload),
+                       driver.read_uuid(receipt_id), driver.read_time(created_at), attempt_count, until)
+               for id_, reference, department_id, change_type, payload, receipt_id, created_at, attempt_count in rows]
     claimed.sort(key=lambda c: c.created_at)  # oldest first into the senders' lanes
     return claimed
 
@@ -143,8 +142,8 @@ def _claim_statement(driver: Driver, departments: int, channels: int, *, ranked:
         f" WHERE id IN ({chosen}) AND department_id IN (SELECT id FROM department WHERE active IS TRUE"
         f" AND channel IN ({open_channels}) AND endpoint_disabled_at IS NULL"
         f" AND (circuit_open_until IS NULL OR circuit_open_until <= :now))"
-        f" RETURNING id, report_id, department_id, change_type, payload, consent_receipt_id, created_at,"
-        f" attempt_count"
+        f" RETURNING id, (SELECT reference FROM change_report WHERE change_report.id = notification.report_id),"
+        f" department_id, change_type, payload, consent_receipt_id, created_at, attempt_count"
     )
 
 

@@ -28,6 +28,9 @@ CONTENT_TYPE = JSONFormat.CONTENT_TYPE  # application/cloudevents+json
 DATA_CONTENT_TYPE = "application/json"
 PING_TYPE = "tellusonce.ping.v1"
 _FORMAT = JSONFormat()
+# allow_nan=False, and no default: what JSON cannot hold is refused, never quietly str()'d.
+# One encoder for every event: json.dumps with an argument builds a new one each call.
+_ENCODER = json.JSONEncoder(allow_nan=False)
 
 
 class EventError(ValueError):
@@ -63,8 +66,7 @@ def build_event(
                  "time": time.removesuffix("+00:00") + "Z" if time.endswith("+00:00") else time,
                  "datacontenttype": DATA_CONTENT_TYPE, "dataschema": envelope[1], "specversion": "1.0",
                  "data": data}
-        # allow_nan=False, and no default: what JSON cannot hold is refused, never quietly str()'d.
-        return json.dumps(event, allow_nan=False).encode()
+        return _ENCODER.encode(event).encode()
     except (TypeError, ValueError, LookupError, AttributeError, BaseCloudEventException) as e:
         raise EventError(f"cannot build the event for notification {notification_id}: {e}") from e
 
