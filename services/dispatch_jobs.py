@@ -13,6 +13,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from jinja2 import TemplateError
 from sqlalchemy.orm import Session
@@ -32,18 +33,21 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class WebhookTarget:
+    """Where and how one department's webhooks go (one per department in a claim)."""
+
     url: str
     secrets: tuple[str, ...]
     allow_private_network: bool
-    body: bytes
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):
+    """One webhook to send: plain values the event loop needs, built thousands of times a second."""
+
     notification_id: uuid.UUID
     department_id: str
     lease_expires_at: datetime
     webhook: WebhookTarget | None = None
+    body: bytes = b""
 
 
 @dataclass
@@ -62,7 +66,7 @@ def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int,
                now: datetime, outstanding: dict[str, int], department_cap: int) -> Claim:
     claim = Claim()
     departments = {d.id: d for d in all_departments(session)}
-    secrets: dict[str, tuple[str, ...]] = {}
+    targets: dict[str, WebhookTarget] = {}
     healthy: list[str] = []
     trials: list[str] = []
     for d in departments.values():
@@ -73,7 +77,7 @@ def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int,
                 or outstanding.get(d.id, 0) >= department_cap):
             continue
         if d.channel == ChannelKind.WEBHOOK:
-            problem = _webhook_problem(settings, d, secrets)
+            problem = _webhook_problem(settings, d, targets)
             if problem:
                 claim.blocked[d.id] = problem
                 continue
@@ -97,13 +101,14 @@ def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int,
     for n in claimed:
         _prepare(session, claim, n, departments[n.department_id], settings=settings, now=now,
                  allowed=n.consent_receipt_id in allowed,
-                 secrets=secrets.get(n.department_id, ()))
+                 target=targets.get(n.department_id))
     if claim.settled:
         record_attempts(session, claim.settled, worker=worker, now=now)
     return claim
 
 
-def _webhook_problem(settings: Settings, department: Department, secrets: dict[str, tuple[str, ...]]) -> str | None:
+def _webhook_problem(settings: Settings, department: Department, targets: dict[str, WebhookTarget]) -> str | None:
+    """Why this department's webhooks cannot go now, or None (and its target in ``targets``)."""
     if not department.webhook_url:
         return "the registry gives no webhook_url"
     problem = url_problem(department.webhook_url, https_only=settings.is_production,
@@ -111,23 +116,25 @@ def _webhook_problem(settings: Settings, department: Department, secrets: dict[s
     if problem:
         return problem
     try:
-        secrets[department.id] = tuple(department_secrets(settings, department.id, department.secret_env))
+        secrets = tuple(department_secrets(settings, department.id, department.secret_env))
     except MissingSecret as e:
         return str(e)
+    targets[department.id] = WebhookTarget(url=department.webhook_url, secrets=secrets,
+                                           allow_private_network=department.allow_private_network)
     return None
 
 
 def _prepare(session: Session, claim: Claim, n: Claimed, department: Department, *, settings: Settings,
-             now: datetime, allowed: bool, secrets: tuple[str, ...]) -> None:
+             now: datetime, allowed: bool, target: WebhookTarget | None) -> None:
+    """Settle what needs no network (withdrawn, unbuildable, the email channel) or make the webhook job."""
     def settle(outcome: str, error: str | None = None) -> None:
         claim.settled.append(AttemptRecord(notification_id=n.id, outcome=outcome, started_at=now, finished_at=now,
                                            error=error))
 
-    extra = {"notification": str(n.id), "department": n.department_id}
     if not allowed:
         settle(AttemptOutcome.CANCELLED, "consent withdrawn before delivery; nothing was sent")
         claim.cancelled += 1
-        log.info("notification %s cancelled: consent withdrawn", n.id, extra=extra)
+        log.info("notification %s cancelled: consent withdrawn", n.id, extra=_extra(n))
         return
     try:
         body = build_event(notification_id=n.id, change_type=n.change_type, report_reference=n.report_reference,
@@ -136,27 +143,27 @@ def _prepare(session: Session, claim: Claim, n: Claimed, department: Department,
     except EventError as e:
         settle(AttemptOutcome.PERMANENT, str(e))
         claim.dead += 1
-        log.warning("notification %s is dead: its event cannot be built", n.id, extra=extra)
+        log.warning("notification %s is dead: its event cannot be built", n.id, extra=_extra(n))
         return
-    if department.channel == ChannelKind.EMAIL:
-        try:
-            with session.begin_nested():
-                queue_department_email(
-                    session, department=department, notification_id=n.id, change_type=n.change_type,
-                    reference=n.report_reference, payload=n.payload, consent_receipt_id=n.consent_receipt_id,
-                    created_at=n.created_at, event_body=body, base_url=settings.base_url,
-                )
-        except (ValueError, LookupError, TypeError, TemplateError) as e:
-            settle(AttemptOutcome.PERMANENT, f"cannot write the email: {e}")
-            claim.dead += 1
-            log.warning("notification %s is dead: its email cannot be written", n.id, extra=extra)
-            return
-        settle(AttemptOutcome.DELIVERED)
-        claim.emailed += 1
+    if target is not None:
+        claim.jobs.append(Job(n.id, n.department_id, n.lease_expires_at, target, body))
         return
-    assert department.webhook_url is not None
-    claim.jobs.append(Job(
-        notification_id=n.id, department_id=n.department_id, lease_expires_at=n.lease_expires_at,
-        webhook=WebhookTarget(url=department.webhook_url, secrets=secrets,
-                              allow_private_network=department.allow_private_network, body=body),
-    ))
+    # The email channel: queueing the email is the delivery.
+    try:
+        with session.begin_nested():
+            queue_department_email(
+                session, department=department, notification_id=n.id, change_type=n.change_type,
+                reference=n.report_reference, payload=n.payload, consent_receipt_id=n.consent_receipt_id,
+                created_at=n.created_at, event_body=body, base_url=settings.base_url,
+            )
+    except (ValueError, LookupError, TypeError, TemplateError) as e:
+        settle(AttemptOutcome.PERMANENT, f"cannot write the email: {e}")
+        claim.dead += 1
+        log.warning("notification %s is dead: its email cannot be written", n.id, extra=_extra(n))
+        return
+    settle(AttemptOutcome.DELIVERED)
+    claim.emailed += 1
+
+
+def _extra(n: Claimed) -> dict[str, str]:
+    return {"notification": str(n.id), "department": n.department_id}

@@ -255,10 +255,10 @@ class Worker:
         assert job.webhook is not None
         signed_at = datetime.now(UTC)  # the receiver checks this against its own clock
         started = self.clock()
-        headers = signature_headers(job.webhook.body, msg_id=str(job.notification_id), at=signed_at,
+        headers = signature_headers(job.body, msg_id=str(job.notification_id), at=signed_at,
                                     secrets=job.webhook.secrets)
         delivery: DeliveryResult = await self.sender.deliver(
-            url=job.webhook.url, body=job.webhook.body, headers=headers,
+            url=job.webhook.url, body=job.body, headers=headers,
             allow_private_network=job.webhook.allow_private_network,
         )
         return ResultRecord(notification_id=job.notification_id, department_id=job.department_id,
