@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
@@ -33,6 +35,17 @@ def _party(department: Department) -> ReceiptParty:
     )
 
 
+@dataclass(frozen=True)
+class NewGrant:
+    """One consent to record: a department, the change types it may receive, and for how long."""
+
+    department: Department
+    change_types: Sequence[str]
+    scope: str = ConsentScope.STANDING
+    report_id: uuid.UUID | None = None  # a one-off grant's report
+    expires_at: datetime | None = None
+
+
 def grant_consent(
     session: Session,
     *,
@@ -48,31 +61,62 @@ def grant_consent(
 ) -> ConsentEvent:
     """Record a grant and its receipt. One-off grants belong to one report.
 
-    ``audit=False`` leaves the audit trail to the caller (intake records the
-    consents given with a report in the report's own audit event). Nothing is
-    flushed: the grant and its event are written with the caller's next flush.
+    ``audit=False`` leaves the audit trail to the caller. Nothing is flushed: the
+    grant and its event are written with the caller's next flush.
     """
-    change_types = sorted(set(change_types))
-    unknown = [t for t in change_types if t not in department.receives]
-    if not change_types or unknown:
-        raise ConsentError(f"{department.name} does not deal with: {', '.join(unknown) or 'nothing given'}")
-    if scope == ConsentScope.ONE_OFF and report_id is None:
-        raise ConsentError("one-off consent needs the report it is for")
-    if expires_at is not None and expires_at <= now:
-        raise ConsentError("consent must end after it starts")
-    receipt_id = uuid.uuid4()
-    grant = ConsentGrant(
-        id=uuid.uuid4(), citizen_id=citizen_id, department_id=department.id, scope=scope,
-        change_types=change_types, report_id=report_id, granted_at=now, expires_at=expires_at,
-        receipt_id=receipt_id,
-    )
+    new = NewGrant(department, change_types, scope, report_id, expires_at)
+    grant_row, event_row = _grant_rows(citizen_id, new, now=now, report_reference=report_reference)
+    grant = ConsentGrant(**grant_row)
     session.add(grant)
-    event = _event(session, grant, department, ConsentEventKind.GRANTED, receipt_id, now, report_reference)
+    event = ConsentEvent(**event_row, grant=grant)
+    session.add(event)
     if audit:
         record_event(session, actor=f"citizen:{citizen_id}", action="consent.granted",
                      subject_type="consent_grant", subject_id=grant.id,
-                     details={"department": department.id, "scope": scope, "change_types": change_types}, at=now)
+                     details={"department": department.id, "scope": grant.scope, "change_types": grant.change_types},
+                     at=now)
     return event
+
+
+def grant_consents(session: Session, *, citizen_id: uuid.UUID, grants: Sequence[NewGrant], now: datetime,
+                   report_reference: str | None = None) -> list[uuid.UUID]:
+    """Record several grants with their receipts, written at once as plain rows (two statements
+    however many); their receipt ids, in order. The audit trail is the caller's (intake records
+    the consents given with a report in the report's own audit event)."""
+    rows = [_grant_rows(citizen_id, new, now=now, report_reference=report_reference) for new in grants]
+    if rows:
+        connection = session.connection()
+        connection.execute(_INSERT_GRANT, [grant for grant, _ in rows])
+        connection.execute(_INSERT_EVENT, [event for _, event in rows])
+    return [grant["receipt_id"] for grant, _ in rows]
+
+
+_INSERT_GRANT = insert(ConsentGrant.__table__)
+_INSERT_EVENT = insert(ConsentEvent.__table__)
+
+
+def _grant_rows(citizen_id: uuid.UUID, new: NewGrant, *, now: datetime,
+                report_reference: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The grant and its "granted" event with the receipt, as column values; refuses what cannot be granted."""
+    department = new.department
+    change_types = sorted(set(new.change_types))
+    unknown = [t for t in change_types if t not in department.receives]
+    if not change_types or unknown:
+        raise ConsentError(f"{department.name} does not deal with: {', '.join(unknown) or 'nothing given'}")
+    if new.scope == ConsentScope.ONE_OFF and new.report_id is None:
+        raise ConsentError("one-off consent needs the report it is for")
+    if new.expires_at is not None and new.expires_at <= now:
+        raise ConsentError("consent must end after it starts")
+    receipt_id = uuid.uuid4()
+    grant = {
+        "id": uuid.uuid4(), "citizen_id": citizen_id, "department_id": department.id, "scope": new.scope,
+        "change_types": change_types, "report_id": new.report_id, "granted_at": now, "expires_at": new.expires_at,
+        "withdrawn_at": None, "receipt_id": receipt_id,
+    }
+    event = _event_row(grant["id"], citizen_id, department, ConsentEventKind.GRANTED, receipt_id, now,
+                       change_types=change_types, scope=new.scope, expires_at=new.expires_at,
+                       report_reference=report_reference)
+    return grant, event
 
 
 def withdraw_consent(session: Session, *, citizen_id: uuid.UUID, grant_id: uuid.UUID, now: datetime) -> tuple[ConsentEvent, int]:
@@ -117,38 +161,56 @@ def withdraw_all_for_department(session: Session, *, citizen_id: uuid.UUID, depa
 
 def _event(session: Session, grant: ConsentGrant, department: Department, kind: str, receipt_id: uuid.UUID,
            now: datetime, report_reference: str | None) -> ConsentEvent:
-    receipt = build_receipt(
-        receipt_id=receipt_id, event=kind, at=now, citizen_id=grant.citizen_id, recipient=_party(department),
-        change_types=grant.change_types, scope=grant.scope, expires_at=grant.expires_at,
-        report_reference=report_reference,
-    )
-    event = ConsentEvent(
-        id=uuid.uuid4(), grant=grant, citizen_id=grant.citizen_id, department_id=department.id,
-        kind=kind, at=now, receipt_id=receipt_id, receipt=receipt,
-    )
+    row = _event_row(grant.id, grant.citizen_id, department, kind, receipt_id, now, change_types=grant.change_types,
+                     scope=grant.scope, expires_at=grant.expires_at, report_reference=report_reference)
+    event = ConsentEvent(**row, grant=grant)
     session.add(event)
     return event
 
 
+def _event_row(grant_id: uuid.UUID, citizen_id: uuid.UUID, department: Department, kind: str, receipt_id: uuid.UUID,
+               now: datetime, *, change_types: Sequence[str], scope: str, expires_at: datetime | None,
+               report_reference: str | None) -> dict[str, Any]:
+    receipt = build_receipt(
+        receipt_id=receipt_id, event=kind, at=now, citizen_id=citizen_id, recipient=_party(department),
+        change_types=change_types, scope=scope, expires_at=expires_at, report_reference=report_reference,
+    )
+    return {"id": uuid.uuid4(), "grant_id": grant_id, "citizen_id": citizen_id, "department_id": department.id,
+            "kind": kind, "at": now, "receipt_id": receipt_id, "receipt": receipt}
+
+
+_GRANTS = ConsentGrant.__table__
+_VIEW_COLUMNS = (_GRANTS.c.id, _GRANTS.c.department_id, _GRANTS.c.scope, _GRANTS.c.change_types, _GRANTS.c.granted_at,
+                 _GRANTS.c.receipt_id, _GRANTS.c.report_id, _GRANTS.c.expires_at, _GRANTS.c.withdrawn_at)
+_ALL_GRANTS = select(*_VIEW_COLUMNS).where(_GRANTS.c.citizen_id == bindparam("citizen"))
+# A one-off grant counts only for its own report; with no report given, ``report_id = NULL`` is never true.
+_GRANTS_AT = _ALL_GRANTS.where(
+    _GRANTS.c.granted_at <= bindparam("now"),
+    or_(_GRANTS.c.withdrawn_at.is_(None), _GRANTS.c.withdrawn_at > bindparam("now")),
+    or_(_GRANTS.c.expires_at.is_(None), _GRANTS.c.expires_at > bindparam("now")),
+    or_(_GRANTS.c.scope == ConsentScope.STANDING, _GRANTS.c.report_id == bindparam("report", type_=_GRANTS.c.report_id.type)),
+)
+
+
 def grant_views(session: Session, citizen_id: uuid.UUID, *, now: datetime | None = None,
                 report_id: uuid.UUID | None = None) -> list[GrantView]:
-    """The citizen's grants as the consent decision needs them.
+    """The citizen's grants as the consent decision needs them, read as plain rows.
 
     With ``now``, only grants that can be in force then (and one-off grants only
     for ``report_id``) are read: a citizen's history grows with every report, and
     the decision need not see it all.
     """
-    query = select(ConsentGrant).where(ConsentGrant.citizen_id == citizen_id)
-    if now is not None:
-        query = query.where(
-            ConsentGrant.granted_at <= now,
-            or_(ConsentGrant.withdrawn_at.is_(None), ConsentGrant.withdrawn_at > now),
-            or_(ConsentGrant.expires_at.is_(None), ConsentGrant.expires_at > now),
-            or_(ConsentGrant.scope == ConsentScope.STANDING, ConsentGrant.report_id == report_id)
-            if report_id is not None
-            else ConsentGrant.scope == ConsentScope.STANDING,
-        )
-    return [to_view(g) for g in session.scalars(query)]
+    session.flush()  # grants still pending in the session count too (a plain read does not autoflush)
+    if now is None:
+        rows = session.connection().execute(_ALL_GRANTS, {"citizen": citizen_id})
+    else:
+        rows = session.connection().execute(_GRANTS_AT, {"citizen": citizen_id, "now": now, "report": report_id})
+    return [
+        GrantView(id=r.id, department_id=r.department_id, scope=r.scope, change_types=frozenset(r.change_types),
+                  granted_at=r.granted_at, receipt_id=r.receipt_id, report_id=r.report_id, expires_at=r.expires_at,
+                  withdrawn_at=r.withdrawn_at)
+        for r in rows
+    ]
 
 
 def to_view(grant: ConsentGrant) -> GrantView:

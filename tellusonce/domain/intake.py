@@ -17,13 +17,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tellusonce.clock import utcnow
 from tellusonce.data.audit import record_event
-from tellusonce.data.consent import grant_consent, grant_views
+from tellusonce.data.consent import NewGrant, grant_consents, grant_views
 from tellusonce.data.departments import list_departments
+from tellusonce.data.reports import attach_report, find_earlier_report, insert_notifications, insert_report
 from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.consent import REASONS, decide, fields_for, minimise
 from tellusonce.domain.reference import new_reference
@@ -36,12 +36,13 @@ from tellusonce.models import (
     Department,
     Notification,
     NotificationState,
-    PersonDetails,
     ReportState,
     Subject,
 )
 
 DUPLICATE_WINDOW = timedelta(days=14)
+# A report in one of these states is the same change when it comes again (a cancelled one is not).
+SAME_CHANGE_STATES = (ReportState.SUBMITTED, ReportState.PENDING_CONFIRMATION)
 CONSENT_CHOICES = ("once", "always")
 
 
@@ -145,26 +146,6 @@ def fingerprint(citizen_id: uuid.UUID, change: ValidChange) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def find_duplicate(session: Session, citizen_id: uuid.UUID, print_: str, *, now: datetime) -> ChangeReport | None:
-    return session.scalar(
-        select(ChangeReport)
-        .where(
-            ChangeReport.citizen_id == citizen_id,
-            ChangeReport.fingerprint == print_,
-            ChangeReport.state.in_([ReportState.SUBMITTED, ReportState.PENDING_CONFIRMATION]),
-            ChangeReport.created_at >= now - DUPLICATE_WINDOW,
-        )
-        .order_by(ChangeReport.created_at)
-        .limit(1)
-    )
-
-
-def get_by_submission_key(session: Session, citizen_id: uuid.UUID, key: str) -> ChangeReport | None:
-    return session.scalar(
-        select(ChangeReport).where(ChangeReport.citizen_id == citizen_id, ChangeReport.submission_key == key)
-    )
-
-
 def submit_change(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime | None = None,
                   before_writing: Callable[[], bool] | None = None) -> IntakeResult:
     """Report a change: the report, its notifications, consents and audit, in the caller's transaction.
@@ -206,13 +187,13 @@ def confirm_held_change(session: Session, report: ChangeReport, *, now: datetime
 def _earlier(session: Session, citizen_id: uuid.UUID, key: str | None, print_: str | None, *,
              now: datetime) -> IntakeResult | None:
     """The report this submission already made (same key), or the same change reported lately."""
-    existing = get_by_submission_key(session, citizen_id, key) if key else None
-    if existing is not None:
-        return IntakeResult(existing, False, _outcomes_of(session, existing))
-    duplicate = find_duplicate(session, citizen_id, print_, now=now) if print_ else None
-    if duplicate is not None:
-        return IntakeResult(duplicate, False, _outcomes_of(session, duplicate), duplicate_of=duplicate)
-    return None
+    found = find_earlier_report(session, citizen_id, submission_key=key, fingerprint=print_,
+                                states=SAME_CHANGE_STATES, since=now - DUPLICATE_WINDOW)
+    if found is None:
+        return None
+    report = session.get_one(ChangeReport, found.report_id)
+    return IntakeResult(report, False, _outcomes_of(session, report),
+                        duplicate_of=None if found.same_submission else report)
 
 
 def _intake(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime, hold: bool,
@@ -232,30 +213,26 @@ def _intake(session: Session, citizen: Citizen, request: ChangeRequest, *, now: 
     if earlier is not None:
         return earlier
     change_type = plan.change.change_type
-    try:
-        with session.begin_nested():
-            report = ChangeReport(
-                id=report_id, reference=new_reference(), citizen_id=citizen.id, change_type=change_type.id,
-                effective_date=plan.change.effective_date or now.date(),
-                subject=Subject.OTHER if change_type.about_someone_else else Subject.SELF,
-                channel=request.channel, submission_key=request.submission_key, fingerprint=print_,
-                state=ReportState.PENDING_CONFIRMATION if hold else ReportState.SUBMITTED,
-                answers=plan.change.data, declaration=_declaration(change_type.id, request, now),
-                submitted_at=None if hold else now, created_at=now,
-                pending_request={"recipients": list(request.recipients), "consent": dict(request.consent),
-                                 "declaration": request.declaration} if hold else None,
-            )
-            report.citizen = citizen
-            if change_type.about_someone_else:
-                report.subject_person = _person(citizen, change_type.id, plan.change.data)
-            session.add(report)
-            session.flush()
-    except IntegrityError:
+    person = _person(citizen, change_type.id, plan.change.data, now) if change_type.about_someone_else else None
+    row = {
+        "id": report_id, "reference": new_reference(), "citizen_id": citizen.id, "change_type": change_type.id,
+        "effective_date": plan.change.effective_date or now.date(),
+        "subject": Subject.OTHER if change_type.about_someone_else else Subject.SELF,
+        "subject_person_id": person["id"] if person else None,
+        "channel": request.channel, "submission_key": request.submission_key, "fingerprint": print_,
+        "state": ReportState.PENDING_CONFIRMATION if hold else ReportState.SUBMITTED,
+        "answers": plan.change.data, "declaration": _declaration(change_type.id, request, now),
+        "pending_request": {"recipients": list(request.recipients), "consent": dict(request.consent),
+                            "declaration": request.declaration} if hold else None,
+        "submitted_at": None if hold else now, "created_at": now, "updated_at": now,
+    }
+    if not insert_report(session, row, person=person):
         # The same submission raced us to the unique key: that one stands.
-        existing = get_by_submission_key(session, citizen.id, request.submission_key)
-        if existing is None:
-            raise
-        return IntakeResult(existing, False, _outcomes_of(session, existing))
+        earlier = _earlier(session, citizen.id, request.submission_key, None, now=now)
+        if earlier is None:
+            raise IntakeError("this submission was made at the same moment by another request and cannot be read back")
+        return earlier
+    report = attach_report(session, row, citizen)
     if hold:
         record_event(session, actor=f"citizen:{citizen.id}", action="report.held", subject_type="change_report",
                      subject_id=report.id, details={"reference": report.reference, "channel": request.channel}, at=now)
@@ -268,42 +245,41 @@ def _intake(session: Session, citizen: Citizen, request: ChangeRequest, *, now: 
 def _queue(session: Session, report: ChangeReport, plan: Plan, *, now: datetime) -> list[RecipientPlan]:
     """Grant the consent given with the report and write one notification per recipient told.
 
-    Everything is written by one flush at the end, so a report costs a handful of
+    Written as plain rows: the grants, their events and the notifications are three
     statements however many organisations are told.
     """
+    given = [rp for rp in plan.recipients if rp.status == "queued" and rp.consent]
+    receipts = dict(zip([rp.department.id for rp in given], grant_consents(
+        session, citizen_id=report.citizen_id, now=now, report_reference=report.reference,
+        grants=[NewGrant(rp.department, [report.change_type],
+                         scope=ConsentScope.STANDING if rp.consent == "always" else ConsentScope.ONE_OFF,
+                         report_id=None if rp.consent == "always" else report.id) for rp in given],
+    ), strict=True))
     outcomes: list[RecipientPlan] = []
+    rows: list[dict[str, Any]] = []
     for rp in plan.recipients:
         if rp.status != "queued":
             outcomes.append(rp)
             continue
-        if rp.consent:
-            event = grant_consent(
-                session, citizen_id=report.citizen_id, department=rp.department, change_types=[report.change_type],
-                now=now, scope=ConsentScope.STANDING if rp.consent == "always" else ConsentScope.ONE_OFF,
-                report_id=None if rp.consent == "always" else report.id, report_reference=report.reference,
-                audit=False,
-            )
-            receipt_id = event.receipt_id
-        elif rp.receipt_id is not None:
-            receipt_id = rp.receipt_id
-        else:
+        receipt_id = receipts[rp.department.id] if rp.consent else rp.receipt_id
+        if receipt_id is None:
             outcomes.append(RecipientPlan(rp.department, "needs_consent", rp.fields, rp.withheld, REASONS["no_consent"]))
             continue
-        notification = Notification(
-            id=uuid.uuid4(), report_id=report.id, citizen_id=report.citizen_id, department_id=rp.department.id,
-            change_type=report.change_type, state=NotificationState.PENDING,
-            payload=minimise(plan.change.data, rp.fields, protected_address=plan.change.protected_address),
-            consent_receipt_id=receipt_id, next_attempt_at=now, created_at=now,
-        )
-        session.add(notification)
+        notification_id = uuid.uuid4()
+        rows.append({
+            "id": notification_id, "report_id": report.id, "citizen_id": report.citizen_id,
+            "department_id": rp.department.id, "change_type": report.change_type, "state": NotificationState.PENDING,
+            "payload": minimise(plan.change.data, rp.fields, protected_address=plan.change.protected_address),
+            "consent_receipt_id": receipt_id, "attempt_count": 0, "next_attempt_at": now,
+            "created_at": now, "updated_at": now,
+        })
         outcomes.append(RecipientPlan(rp.department, "queued", rp.fields, rp.withheld, rp.reason, rp.consent,
-                                      notification.id, receipt_id))
-    session.flush()
+                                      notification_id, receipt_id))
+    insert_notifications(session, rows)
     return outcomes
 
 
 def _audit_submitted(session: Session, report: ChangeReport, outcomes: list[RecipientPlan], *, now: datetime) -> None:
-    # Written by the caller's next flush or commit, with whatever else it adds (the web's confirmation email).
     record_event(
         session, actor=f"citizen:{report.citizen_id}", action="report.submitted", subject_type="change_report",
         subject_id=report.id, at=now, flush=False,
@@ -338,24 +314,24 @@ def _declaration(change_type: str, request: ChangeRequest, now: datetime) -> dic
     }
 
 
-def _person(citizen: Citizen, change_type: str, data: Mapping[str, Any]) -> PersonDetails:
-    """Whose details were given, kept apart from the reporter's own."""
+def _person(citizen: Citizen, change_type: str, data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """Whose details were given, kept apart from the reporter's own (a ``person_details`` row)."""
 
     def day(name: str) -> date | None:
         return date.fromisoformat(data[name]) if data.get(name) else None
 
+    row: dict[str, Any] = {"id": uuid.uuid4(), "reported_by_id": citizen.id, "relationship": data["reporter_relationship"],
+                           "created_at": now, "updated_at": now}
     if change_type == "death":
         address = ", ".join(data[k] for k in ("deceased_address_line_1", "deceased_address_line_2",
                                                 "deceased_town", "deceased_postcode") if data.get(k))
-        return PersonDetails(
-            reported_by_id=citizen.id, given_names=data["deceased_given_names"],
-            family_name=data["deceased_family_name"], date_of_birth=day("deceased_date_of_birth"),
-            date_of_death=day("date_of_death"), ni_number=data.get("deceased_ni_number"), address=address,
-            relationship=data["reporter_relationship"],
-        )
+        return row | {
+            "given_names": data["deceased_given_names"], "family_name": data["deceased_family_name"],
+            "date_of_birth": day("deceased_date_of_birth"), "date_of_death": day("date_of_death"),
+            "ni_number": data.get("deceased_ni_number"), "address": address,
+        }
     address = ", ".join(data[k] for k in ("address_line_1", "address_line_2", "town", "postcode") if data.get(k))
-    return PersonDetails(
-        reported_by_id=citizen.id, given_names=data["child_given_names"], family_name=data["child_family_name"],
-        date_of_birth=day("child_date_of_birth"), date_of_death=None, ni_number=None, address=address,
-        relationship=data["reporter_relationship"],
-    )
+    return row | {
+        "given_names": data["child_given_names"], "family_name": data["child_family_name"],
+        "date_of_birth": day("child_date_of_birth"), "date_of_death": None, "ni_number": None, "address": address,
+    }

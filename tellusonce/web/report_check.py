@@ -27,7 +27,7 @@ from tellusonce.domain.changetypes import ChangeType, get_change_type
 from tellusonce.domain.intake import ChangeRequest, IntakeResult, Plan, RecipientPlan, plan_change, submit_change
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
-from tellusonce.mailout import queue_email
+from tellusonce.mailout import write_email
 from tellusonce.models import ChangeReport, Citizen
 from tellusonce.web.database import get_session, start_writing
 from tellusonce.web.display import answer_text
@@ -125,7 +125,7 @@ def _submitted(session: Session, citizen: Citizen, journey: Journey, result: Int
 def _confirmation_email(session: Session, citizen: Citizen, report: ChangeReport, outcomes: list[RecipientPlan]) -> None:
     settings = current_app.config["SETTINGS"]
     told = [o.department.name for o in outcomes if o.status == "queued"]
-    queue_email(
+    write_email(
         session, to=citizen.email, subject=N_("Change reported: %(reference)s"), template="report_submitted",
         context={
             "reference": report.reference,
@@ -133,7 +133,7 @@ def _confirmation_email(session: Session, citizen: Citizen, report: ChangeReport
             "organisations": told,
             "link": settings.base_url + url_for("track.report", reference=report.reference),
         },
-        purpose="report_submitted", language=citizen.language, related_id=report.id, flush=False,
+        purpose="report_submitted", language=citizen.language, related_id=report.id,
     )
 
 

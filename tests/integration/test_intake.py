@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -9,9 +12,21 @@ from sqlalchemy import func, select
 
 from tellusonce.data.consent import grant_consent
 from tellusonce.data.departments import get_department
+from tellusonce.data.reports import insert_report
+from tellusonce.db import is_sqlite, transaction
 from tellusonce.domain.intake import ChangeRequest, confirm_held_change, hold_change, plan_change, submit_change
 from tellusonce.domain.validation import ChangeInvalid
-from tellusonce.models import AuditEvent, ConsentEvent, Notification, NotificationState, ReportState
+from tellusonce.models import (
+    AuditEvent,
+    ChangeReport,
+    Citizen,
+    ConsentEvent,
+    Notification,
+    NotificationState,
+    PersonDetails,
+    ReportState,
+)
+from tests.conftest import clean_database
 from tests.factories import NOW, address_answers, death_answers, make_citizen
 
 
@@ -172,3 +187,61 @@ def test_the_same_submission_made_while_this_one_was_decided_gives_that_report(d
     result = submit_change(db_session, citizen, _request(), now=NOW, before_writing=before_writing)
     assert not result.created and result.duplicate_of is None
     assert result.report.id == meanwhile[0].report.id
+
+
+def test_the_same_change_reported_after_the_duplicate_window_is_a_new_report(db_session):
+    citizen = make_citizen(db_session)
+    first = submit_change(db_session, citizen, _request(), now=NOW)
+    later = submit_change(db_session, citizen, _request(submission_key="key-2"), now=NOW + timedelta(days=15))
+    assert later.created and later.duplicate_of is None and later.report.id != first.report.id
+    again = submit_change(db_session, citizen, _request(submission_key="key-3"), now=NOW + timedelta(days=16))
+    assert again.duplicate_of is not None and again.duplicate_of.id == later.report.id
+
+
+def test_a_report_whose_submission_key_is_taken_writes_nothing(db_session):
+    citizen = make_citizen(db_session)
+    first = submit_change(
+        db_session, citizen,
+        _request(change_type="death", answers=death_answers(), recipients=["dwp"], consent={"dwp": "once"}), now=NOW,
+    )
+    row = {c.name: getattr(first.report, c.name) for c in ChangeReport.__table__.columns}
+    person = {c.name: getattr(first.report.subject_person, c.name) for c in PersonDetails.__table__.columns}
+    # What a second request with the same key writes when it passed the key check before the first committed.
+    assert not insert_report(db_session, row | {"id": uuid.uuid4(), "reference": "TUO-0000-0000"},
+                             person=person | {"id": uuid.uuid4()})
+    assert db_session.scalar(select(func.count()).select_from(ChangeReport)) == 1
+    assert db_session.scalar(select(func.count()).select_from(PersonDetails)) == 1
+
+
+def test_the_same_submission_sent_twice_at_the_same_moment_gives_one_report(engine):
+    if is_sqlite(engine):
+        pytest.skip("SQLite has one writer: the second submission reads the key after the first commits")
+    try:
+        with transaction(engine) as session:
+            citizen_id = make_citizen(session).id
+        first_written, results = threading.Event(), {}
+
+        def second() -> None:
+            def before_writing() -> bool:
+                first_written.wait(10)  # the first has written its report and not yet committed
+                return False
+
+            with transaction(engine) as session:
+                results["second"] = submit_change(session, session.get_one(Citizen, citizen_id), _request(),
+                                                  now=NOW, before_writing=before_writing)
+                results["second_id"] = results["second"].report.id
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        with transaction(engine) as session:
+            first = submit_change(session, session.get_one(Citizen, citizen_id), _request(), now=NOW)
+            first_written.set()
+            time.sleep(0.3)  # the second now waits on the unique key until this commits
+        thread.join(10)
+        assert first.created and not results["second"].created
+        assert results["second_id"] == first.report.id
+        with transaction(engine, writer=False) as session:
+            assert session.scalar(select(func.count()).select_from(ChangeReport)) == 1
+            assert session.scalar(select(func.count()).select_from(Notification)) == 3
+    finally:
+        clean_database(engine)

@@ -1,0 +1,109 @@
+"""The rows a report is written as: the report (once per submission key), whose details it
+gives about someone else, its notifications; and the lookup for a report made earlier.
+
+The intake (``tellusonce.domain.intake``) is their one writer. They are written as
+plain rows with statements built once, not as ORM objects: the unit of work's
+bookkeeping was most of what a submission cost, and the intake knows every value
+(keys included) before it writes. The report itself is then attached to the
+session as a loaded object (``attach_report``), so callers read it as before.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import and_, bindparam, delete, insert, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, make_transient_to_detached
+
+from tellusonce.models import ChangeReport, Citizen, Notification, PersonDetails
+
+_REPORTS = ChangeReport.__table__
+_PEOPLE = PersonDetails.__table__
+
+
+def _insert_once(dialect: Any) -> Any:
+    # ON CONFLICT on uq_change_report_submission: the same submission raced us, and that one stands.
+    return (dialect.insert(_REPORTS)
+            .on_conflict_do_nothing(index_elements=[_REPORTS.c.citizen_id, _REPORTS.c.submission_key])
+            .returning(_REPORTS.c.id))
+
+
+_INSERT_REPORT = {"sqlite": _insert_once(sqlite), "postgresql": _insert_once(postgresql)}
+_INSERT_PERSON = insert(_PEOPLE)
+_DELETE_PERSON = delete(_PEOPLE).where(_PEOPLE.c.id == bindparam("id"))
+_INSERT_NOTIFICATIONS = insert(Notification.__table__)
+
+_SAME_KEY = _REPORTS.c.submission_key == bindparam("key")
+_SAME_CHANGE = and_(_REPORTS.c.fingerprint == bindparam("fingerprint"),
+                    _REPORTS.c.state.in_(bindparam("states", expanding=True)))
+
+
+def _earlier(condition: Any) -> Any:
+    # Each condition is an equality on (citizen_id, submission_key) or (citizen_id, fingerprint), which
+    # the unique key and ix_change_report_fingerprint answer; the time window is judged on the few rows
+    # found (given to SQL, it may lead SQLite to walk all the citizen's reports by creation time instead).
+    return select(_REPORTS.c.id, _REPORTS.c.submission_key, _REPORTS.c.created_at).where(
+        _REPORTS.c.citizen_id == bindparam("citizen"), condition)
+
+
+_EARLIER = {
+    (True, False): _earlier(_SAME_KEY),
+    (False, True): _earlier(_SAME_CHANGE),
+    # Two reads in one statement rather than one with OR, which SQLite may answer by walking the
+    # citizen's reports.
+    (True, True): union_all(_earlier(_SAME_KEY), _earlier(_SAME_CHANGE)),
+}
+
+
+class Earlier(NamedTuple):
+    report_id: uuid.UUID
+    same_submission: bool  # made by this very submission (its key), not merely the same change
+
+
+def find_earlier_report(session: Session, citizen_id: uuid.UUID, *, submission_key: str | None = None,
+                        fingerprint: str | None = None, states: Sequence[str] = (),
+                        since: datetime | None = None) -> Earlier | None:
+    """The citizen's report made with ``submission_key``, or else their oldest report of the same
+    change (``fingerprint``) in one of ``states`` made since ``since``: one indexed read."""
+    if not submission_key and not fingerprint:
+        return None
+    params: dict[str, Any] = {"citizen": citizen_id, "key": submission_key}
+    if fingerprint:
+        params.update(fingerprint=fingerprint, states=list(states))
+    rows = session.connection().execute(_EARLIER[(bool(submission_key), bool(fingerprint))], params).all()
+    for row in rows:
+        if submission_key and row.submission_key == submission_key:
+            return Earlier(row.id, True)
+    same = sorted((r for r in rows if since is None or r.created_at >= since), key=lambda r: r.created_at)
+    return Earlier(same[0].id, False) if same else None
+
+
+def insert_report(session: Session, row: Mapping[str, Any], *, person: Mapping[str, Any] | None = None) -> bool:
+    """Write a report (and the person it is about, if any); False, writing nothing, when the
+    citizen already has a report with this submission key."""
+    connection = session.connection()
+    if person is not None:
+        connection.execute(_INSERT_PERSON, person)
+    inserted = connection.execute(_INSERT_REPORT[connection.dialect.name], row).first() is not None
+    if not inserted and person is not None:
+        connection.execute(_DELETE_PERSON, {"id": person["id"]})
+    return inserted
+
+
+def attach_report(session: Session, row: Mapping[str, Any], citizen: Citizen) -> ChangeReport:
+    """The report just written, as a loaded object in ``session`` (no statement: every column is known)."""
+    report = ChangeReport(**row)
+    report.citizen = citizen
+    make_transient_to_detached(report)
+    session.add(report)
+    return report
+
+
+def insert_notifications(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Queue notifications (``pending``, with their payloads already minimised): one statement."""
+    if rows:
+        session.connection().execute(_INSERT_NOTIFICATIONS, list(rows))
