@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import os
 import uuid
+import zlib
+from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, case, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
 from tellusonce.data.driver import Driver, driver_for
+from tellusonce.data.stats import LATENCY_BUCKETS
 from tellusonce.models import (
     AttemptOutcome,
     ChannelKind,
@@ -233,6 +236,7 @@ def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worke
     if updates:
         connection.execute(update(_N).where(_N.c.id == bindparam("b_id")), updates)
     connection.exec_driver_sql(_attempt_statement(driver), attempts)
+    _tally(connection, driver, attempts, worker=worker)
     for notification_id, department_id, r in dead:
         record_event(session, actor=f"worker:{worker}", action="notification.dead", subject_type="notification",
                      subject_id=notification_id, details={"department": department_id, "outcome": r.outcome,
@@ -258,6 +262,35 @@ def _attempt_statement(driver: Driver) -> str:
                "latency_ms", "error")
     return driver.sql(f"INSERT INTO delivery_attempt ({', '.join(columns)})"
                       f" VALUES ({', '.join(':' + c for c in columns)})")
+
+
+TALLY_SHARDS = 8
+_BUCKET_MS = [int(seconds * 1000) for seconds in LATENCY_BUCKETS]
+
+
+def _tally(connection: Connection, driver: Driver, attempts: Sequence[Mapping[str, Any]], *, worker: str) -> None:
+    """Add the attempts to the running totals /metrics reads (``DeliveryTally``)."""
+    totals: dict[tuple[str, int], list[int]] = {}
+    for attempt in attempts:
+        latency = attempt["latency_ms"]
+        bucket = -1 if latency is None else bisect_left(_BUCKET_MS, latency)
+        entry = totals.setdefault((attempt["outcome"], bucket), [0, 0])
+        entry[0] += 1
+        entry[1] += latency or 0
+    shard = zlib.crc32(worker.encode()) % TALLY_SHARDS
+    connection.exec_driver_sql(_tally_statement(driver), [
+        {"shard": shard, "outcome": outcome, "bucket": bucket, "attempts": n, "latency_ms": total}
+        for (outcome, bucket), (n, total) in sorted(totals.items())])  # sorted: rows locked in one order
+
+
+@cache
+def _tally_statement(driver: Driver) -> str:
+    return driver.sql(
+        "INSERT INTO delivery_tally (shard, outcome, bucket, attempts, latency_ms)"
+        " VALUES (:shard, :outcome, :bucket, :attempts, :latency_ms)"
+        " ON CONFLICT (shard, outcome, bucket) DO UPDATE SET attempts = delivery_tally.attempts + excluded.attempts,"
+        " latency_ms = delivery_tally.latency_ms + excluded.latency_ms"
+    )
 
 
 def _transition(r: AttemptRecord, number: int, now: datetime) -> dict[str, Any]:

@@ -5,14 +5,13 @@ Counts only: no personal data leaves through these.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tellusonce.models import DeliveryAttempt, Department, Notification, NotificationState
+from tellusonce.models import DeliveryTally, Department, Notification, NotificationState
 
 # Latency buckets in seconds, up to the 15 s request timeout.
 LATENCY_BUCKETS: tuple[float, ...] = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0)
@@ -29,8 +28,9 @@ def notifications_by_state(session: Session) -> list[tuple[str, str, int]]:
 
 
 def attempts_by_outcome(session: Session) -> list[tuple[str, int]]:
-    rows = session.execute(select(DeliveryAttempt.outcome, func.count()).group_by(DeliveryAttempt.outcome))
-    return [(o, n) for o, n in rows]
+    rows = session.execute(select(DeliveryTally.outcome, func.sum(DeliveryTally.attempts))
+                           .group_by(DeliveryTally.outcome))
+    return [(o, int(n)) for o, n in rows]
 
 
 @dataclass(frozen=True)
@@ -40,15 +40,19 @@ class Latency:
     total_seconds: float
 
 
-def delivery_latency(session: Session, buckets: Sequence[float] = LATENCY_BUCKETS) -> Latency:
-    """A histogram of the latency of every attempt that reached the network."""
-    latency = DeliveryAttempt.latency_ms
-    columns = [func.sum(case((latency <= int(b * 1000), 1), else_=0)) for b in buckets]
-    row = session.execute(
-        select(func.count(latency), func.coalesce(func.sum(latency), 0), *columns).where(latency.is_not(None))
-    ).one()
-    count, total, *under = row
-    return Latency([(b, int(n or 0)) for b, n in zip(buckets, under, strict=True)], int(count), float(total) / 1000)
+def delivery_latency(session: Session) -> Latency:
+    """A histogram of the latency of every attempt that reached the network (from the tally)."""
+    rows = session.execute(
+        select(DeliveryTally.bucket, func.sum(DeliveryTally.attempts), func.sum(DeliveryTally.latency_ms))
+        .where(DeliveryTally.bucket >= 0).group_by(DeliveryTally.bucket)
+    )
+    per_bucket = {bucket: (int(n), int(total)) for bucket, n, total in rows}
+    cumulative, running = [], 0
+    for i, bound in enumerate(LATENCY_BUCKETS):
+        running += per_bucket.get(i, (0, 0))[0]
+        cumulative.append((bound, running))
+    count = sum(n for n, _ in per_bucket.values())  # the slowest bucket too (+Inf)
+    return Latency(cumulative, count, sum(total for _, total in per_bucket.values()) / 1000)
 
 
 def oldest_waiting(session: Session) -> list[tuple[str, datetime]]:

@@ -10,6 +10,7 @@ from tellusonce.models.mailout import OutgoingEmail, OutgoingState
 from tellusonce.models.outbox import (
     AttemptOutcome,
     DeliveryAttempt,
+    DeliveryTally,
     Notification,
     NotificationState,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "ConsentGrant",
     "ConsentScope",
     "DeliveryAttempt",
+    "DeliveryTally",
     "Department",
     "DepartmentApiKey",
     "EmailToken",

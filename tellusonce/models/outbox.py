@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tellusonce.models.base import Base, Timestamped, UUIDKey
@@ -93,3 +93,22 @@ class DeliveryAttempt(UUIDKey, Base):
     status_code: Mapped[int | None]
     latency_ms: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class DeliveryTally(Base):
+    """Running totals of delivery attempts, for /metrics: counted as attempts are recorded (in
+    the same transaction), so a scrape reads a few dozen rows, not every attempt ever made.
+
+    ``bucket`` is the latency bucket (an index into ``tellusonce.data.stats.LATENCY_BUCKETS``,
+    its length for slower than the last, -1 for attempts that never reached the network).
+    Each worker adds to the rows of its ``shard`` (from its name), so workers recording at
+    the same time on PostgreSQL seldom wait for each other's rows.
+    """
+
+    __tablename__ = "delivery_tally"
+
+    shard: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
+    bucket: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    attempts: Mapped[int] = mapped_column(BigInteger)
+    latency_ms: Mapped[int] = mapped_column(BigInteger)

@@ -18,6 +18,7 @@ from tellusonce.data.outbox import (
     release_claims,
     replay_dead,
 )
+from tellusonce.data.stats import LATENCY_BUCKETS, attempts_by_outcome, delivery_latency
 from tellusonce.db import is_sqlite, transaction
 from tellusonce.domain.intake import ChangeRequest, submit_change
 from tellusonce.models import AttemptOutcome, DeliveryAttempt, Notification, NotificationState
@@ -203,3 +204,27 @@ def test_concurrent_workers_never_claim_the_same_notification(engine):
                 Notification.state == NotificationState.DELIVERING)) == 60
     finally:
         clean_database(engine)
+
+
+def test_the_metrics_tally_agrees_with_the_attempt_log(db_session):
+    """/metrics reads running totals kept with each record; they must say what the log says."""
+    _report(db_session)
+    claimed = [n.id for n in claim_due(db_session, worker="w1", limit=10, lease=LEASE, now=NOW)]
+    latencies = [4, 10, 11, 30_000, None, 250]  # on a bucket's bound, just past it, past every bucket, none
+    outcomes = [AttemptOutcome.DELIVERED, AttemptOutcome.DELIVERED, AttemptOutcome.RETRY, AttemptOutcome.RETRY,
+                AttemptOutcome.CANCELLED, AttemptOutcome.PERMANENT]
+    first, second = claimed[:3], claimed[3:]
+    for worker, ids in (("w1", first), ("w2", second)):  # two workers: two shards of the tally
+        record_attempts(db_session, [
+            AttemptRecord(i, outcomes[claimed.index(i)], NOW, NOW, latency_ms=latencies[claimed.index(i)])
+            for i in ids], worker=worker, now=NOW)  # w2 holds no claim: its results are lease_lost
+    log = db_session.execute(select(DeliveryAttempt.outcome, DeliveryAttempt.latency_ms)).all()
+    assert dict(attempts_by_outcome(db_session)) == dict(
+        db_session.execute(select(DeliveryAttempt.outcome, func.count()).group_by(DeliveryAttempt.outcome)).all())
+    reached = [ms for _, ms in log if ms is not None]
+    latency = delivery_latency(db_session)
+    assert latency.count == len(reached) == 5
+    assert latency.total_seconds == sum(reached) / 1000
+    assert latency.cumulative == [(bound, sum(1 for ms in reached if ms <= bound * 1000))
+                                  for bound in LATENCY_BUCKETS]
+    assert latency.cumulative[0] == (0.01, 2)  # 4 ms and 10 ms; 11 ms is in the next bucket

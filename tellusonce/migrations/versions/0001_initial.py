@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 22:34:36.417431
+Create Date: 2026-11-22 23:17:54.816833
 """
 
 from collections.abc import Sequence
@@ -58,6 +58,14 @@ def upgrade() -> None:
     sa.Column('updated_at', tellusonce.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_citizen')),
     sa.UniqueConstraint('email', name=op.f('uq_citizen_email'))
+    )
+    op.create_table('delivery_tally',
+    sa.Column('shard', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('outcome', sa.String(length=20), nullable=False),
+    sa.Column('bucket', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('attempts', sa.BigInteger(), nullable=False),
+    sa.Column('latency_ms', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('shard', 'outcome', 'bucket', name=op.f('pk_delivery_tally'))
     )
     op.create_table('department',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -366,6 +374,7 @@ def downgrade() -> None:
 
     op.drop_table('outgoing_email')
     op.drop_table('department')
+    op.drop_table('delivery_tally')
     op.drop_table('citizen')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_event_chain_id')
