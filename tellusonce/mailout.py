@@ -109,7 +109,7 @@ def queue_email(
     ``Auto-Submitted: auto-generated`` unless the caller says otherwise (RFC 3834).
     ``flush=False`` leaves the row to the caller's next flush or commit.
     """
-    email = OutgoingEmail(**_email_row(to=to, subject=subject, template=template, context=context, purpose=purpose,
+    email = OutgoingEmail(**compose_email(to=to, subject=subject, template=template, context=context, purpose=purpose,
                                        language=language, headers=headers, attachments=attachments,
                                        related_id=related_id))
     session.add(email)
@@ -118,33 +118,22 @@ def queue_email(
     return email
 
 
-def write_email(
-    session: Session,
-    *,
-    to: str,
-    subject: str,
-    template: str,
-    context: Mapping[str, Any],
-    purpose: str,
-    language: str = "en",
-    headers: Mapping[str, str] | None = None,
-    related_id: uuid.UUID | None = None,
-) -> uuid.UUID:
-    """``queue_email``, written at once as a plain row in the caller's transaction (one
-    statement, no ORM object: for a request whose every write is a plain row); its id."""
-    row = _email_row(to=to, subject=subject, template=template, context=context, purpose=purpose,
-                     language=language, headers=headers, attachments=(), related_id=related_id)
-    session.connection().execute(_INSERT_EMAIL, row)
+def insert_email(session: Session, row: Mapping[str, Any]) -> uuid.UUID:
+    """Write an email made by ``compose_email`` to the outbox at once, as a plain row in the caller's
+    transaction (one statement, no ORM object); its id."""
+    session.connection().execute(_INSERT_EMAIL, dict(row))
     return row["id"]
 
 
 _INSERT_EMAIL = insert(OutgoingEmail.__table__)
 
 
-def _email_row(*, to: str, subject: str, template: str, context: Mapping[str, Any], purpose: str, language: str,
-               headers: Mapping[str, str] | None, attachments: Iterable[Mapping[str, str]],
-               related_id: uuid.UUID | None) -> dict[str, Any]:
-    """An ``outgoing_email`` row, rendered and checked (no line break can smuggle a header in)."""
+def compose_email(*, to: str, subject: str, template: str, context: Mapping[str, Any], purpose: str,
+                  language: str = "en", headers: Mapping[str, str] | None = None,
+                  attachments: Iterable[Mapping[str, str]] = (), related_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """An ``outgoing_email`` row, rendered and checked (no line break can smuggle a header in), for
+    ``insert_email``: rendering it needs no database, so it can be done before a transaction writes.
+    The arguments are ``queue_email``'s."""
     if "\n" in to or "\r" in to:
         raise ValueError("an email address cannot contain a line break")
     body_text, body_html = render_email(template, context, language=language)

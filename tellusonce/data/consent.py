@@ -78,17 +78,20 @@ def grant_consent(
     return event
 
 
-def grant_consents(session: Session, *, citizen_id: uuid.UUID, grants: Sequence[NewGrant], now: datetime,
-                   report_reference: str | None = None) -> list[uuid.UUID]:
-    """Record several grants with their receipts, written at once as plain rows (two statements
-    however many); their receipt ids, in order. The audit trail is the caller's (intake records
-    the consents given with a report in the report's own audit event)."""
-    rows = [_grant_rows(citizen_id, new, now=now, report_reference=report_reference) for new in grants]
+def new_grant_rows(citizen_id: uuid.UUID, grants: Sequence[NewGrant], *, now: datetime,
+                   report_reference: str | None = None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Grants and their "granted" events with the receipts, as column values for ``insert_grants``
+    (made before anything is written, so a caller can keep its write transaction short)."""
+    return [_grant_rows(citizen_id, new, now=now, report_reference=report_reference) for new in grants]
+
+
+def insert_grants(session: Session, rows: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """Write grants made by ``new_grant_rows`` as plain rows: two statements however many. The audit
+    trail is the caller's (intake records the consents given with a report in the report's own event)."""
     if rows:
         connection = session.connection()
         connection.execute(_INSERT_GRANT, [grant for grant, _ in rows])
         connection.execute(_INSERT_EVENT, [event for _, event in rows])
-    return [grant["receipt_id"] for grant, _ in rows]
 
 
 _INSERT_GRANT = insert(ConsentGrant.__table__)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from tellusonce.clock import utcnow
 from tellusonce.data.audit import record_event
-from tellusonce.data.consent import NewGrant, grant_consents, grant_views
+from tellusonce.data.consent import NewGrant, grant_views, insert_grants, new_grant_rows
 from tellusonce.data.departments import list_departments
 from tellusonce.data.reports import attach_report, find_earlier_report, insert_notifications, insert_report
 from tellusonce.domain.changetypes import get_change_type
@@ -87,6 +87,25 @@ class IntakeResult:
     duplicate_of: ChangeReport | None = None
 
 
+@dataclass(frozen=True)
+class PlannedReport:
+    """What a submission is about to write, decided before anything is written (``before_writing``)."""
+
+    report_id: uuid.UUID
+    reference: str
+    change_type: str
+    outcomes: list[RecipientPlan]  # as the result will give them, should this submission make the report
+
+
+@dataclass(frozen=True)
+class _Queued:
+    """The rows that tell organisations about one report: consents given with it, and notifications."""
+
+    grants: list[tuple[dict[str, Any], dict[str, Any]]]
+    notifications: list[dict[str, Any]]
+    outcomes: list[RecipientPlan]
+
+
 class IntakeError(ValueError):
     """A request the intake refuses as a whole (not a field error)."""
 
@@ -147,14 +166,16 @@ def fingerprint(citizen_id: uuid.UUID, change: ValidChange) -> str:
 
 
 def submit_change(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime | None = None,
-                  before_writing: Callable[[], bool] | None = None) -> IntakeResult:
+                  before_writing: Callable[[PlannedReport], bool] | None = None) -> IntakeResult:
     """Report a change: the report, its notifications, consents and audit, in the caller's transaction.
 
     ``before_writing``, if given, is called once everything has been read and
-    decided and before anything is written. It may end the transaction and begin
-    another (SQLite's write lock is then held only for the writes) and says so by
-    returning True: the submission key is then looked up again. Consent is decided
-    on what was read before; dispatch checks it again before anything is sent.
+    decided (every row to write is made) and before anything is written, with the
+    report this submission is about to make: the web renders its confirmation email
+    then. It may end the transaction and begin another (SQLite's write lock is then
+    held only for the writes) and says so by returning True: the submission key is
+    then looked up again. Consent is decided on what was read before; dispatch
+    checks it again before anything is sent.
     """
     return _intake(session, citizen, request, now=now or utcnow(), hold=False, before_writing=before_writing)
 
@@ -176,12 +197,13 @@ def confirm_held_change(session: Session, report: ChangeReport, *, now: datetime
         declaration=held.get("declaration"),
     )
     plan = plan_change(session, report.citizen, request, now=now, report_id=report.id)
+    queued = _to_queue(report.citizen_id, report.id, report.reference, report.change_type, plan, now=now)
     report.state = ReportState.SUBMITTED
     report.submitted_at = now
     report.pending_request = None
-    outcomes = _queue(session, report, plan, now=now)
-    _audit_submitted(session, report, outcomes, now=now)
-    return IntakeResult(report, True, outcomes)
+    _write_queue(session, queued)
+    _audit_submitted(session, report, queued.outcomes, now=now)
+    return IntakeResult(report, True, queued.outcomes)
 
 
 def _earlier(session: Session, citizen_id: uuid.UUID, key: str | None, print_: str | None, *,
@@ -197,7 +219,7 @@ def _earlier(session: Session, citizen_id: uuid.UUID, key: str | None, print_: s
 
 
 def _intake(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime, hold: bool,
-            before_writing: Callable[[], bool] | None = None) -> IntakeResult:
+            before_writing: Callable[[PlannedReport], bool] | None = None) -> IntakeResult:
     if not request.submission_key:
         raise IntakeError("a submission key is needed so that a repeated submission makes one report")
     earlier = _earlier(session, citizen.id, request.submission_key, None, now=now)
@@ -206,12 +228,6 @@ def _intake(session: Session, citizen: Citizen, request: ChangeRequest, *, now: 
     report_id = uuid.uuid4()
     plan = plan_change(session, citizen, request, now=now, report_id=report_id)
     print_ = fingerprint(citizen.id, plan.change)
-    # Writing in a new transaction: what another request committed meanwhile counts, this same
-    # submission included.
-    renewed = before_writing() if before_writing is not None else False
-    earlier = _earlier(session, citizen.id, request.submission_key if renewed else None, print_, now=now)
-    if earlier is not None:
-        return earlier
     change_type = plan.change.change_type
     person = _person(citizen, change_type.id, plan.change.data, now) if change_type.about_someone_else else None
     row = {
@@ -226,6 +242,14 @@ def _intake(session: Session, citizen: Citizen, request: ChangeRequest, *, now: 
                             "declaration": request.declaration} if hold else None,
         "submitted_at": None if hold else now, "created_at": now, "updated_at": now,
     }
+    queued = None if hold else _to_queue(citizen.id, report_id, row["reference"], change_type.id, plan, now=now)
+    # Writing in a new transaction: what another request committed meanwhile counts, this same
+    # submission included.
+    renewed = before_writing(PlannedReport(report_id, row["reference"], change_type.id,
+                                           queued.outcomes if queued else plan.recipients)) if before_writing else False
+    earlier = _earlier(session, citizen.id, request.submission_key if renewed else None, print_, now=now)
+    if earlier is not None:
+        return earlier
     if not insert_report(session, row, person=person):
         # The same submission raced us to the unique key: that one stands.
         earlier = _earlier(session, citizen.id, request.submission_key, None, now=now)
@@ -233,30 +257,28 @@ def _intake(session: Session, citizen: Citizen, request: ChangeRequest, *, now: 
             raise IntakeError("this submission was made at the same moment by another request and cannot be read back")
         return earlier
     report = attach_report(session, row, citizen)
-    if hold:
+    if queued is None:
         record_event(session, actor=f"citizen:{citizen.id}", action="report.held", subject_type="change_report",
                      subject_id=report.id, details={"reference": report.reference, "channel": request.channel}, at=now)
         return IntakeResult(report, True, plan.recipients)
-    outcomes = _queue(session, report, plan, now=now)
-    _audit_submitted(session, report, outcomes, now=now)
-    return IntakeResult(report, True, outcomes)
+    _write_queue(session, queued)
+    _audit_submitted(session, report, queued.outcomes, now=now)
+    return IntakeResult(report, True, queued.outcomes)
 
 
-def _queue(session: Session, report: ChangeReport, plan: Plan, *, now: datetime) -> list[RecipientPlan]:
-    """Grant the consent given with the report and write one notification per recipient told.
-
-    Written as plain rows: the grants, their events and the notifications are three
-    statements however many organisations are told.
-    """
+def _to_queue(citizen_id: uuid.UUID, report_id: uuid.UUID, reference: str, change_type: str, plan: Plan, *,
+              now: datetime) -> _Queued:
+    """The consents given with the report, and one notification per recipient told, as rows."""
     given = [rp for rp in plan.recipients if rp.status == "queued" and rp.consent]
-    receipts = dict(zip([rp.department.id for rp in given], grant_consents(
-        session, citizen_id=report.citizen_id, now=now, report_reference=report.reference,
-        grants=[NewGrant(rp.department, [report.change_type],
-                         scope=ConsentScope.STANDING if rp.consent == "always" else ConsentScope.ONE_OFF,
-                         report_id=None if rp.consent == "always" else report.id) for rp in given],
-    ), strict=True))
+    grants = new_grant_rows(citizen_id, [
+        NewGrant(rp.department, [change_type],
+                 scope=ConsentScope.STANDING if rp.consent == "always" else ConsentScope.ONE_OFF,
+                 report_id=None if rp.consent == "always" else report_id)
+        for rp in given
+    ], now=now, report_reference=reference)
+    receipts = {grant["department_id"]: grant["receipt_id"] for grant, _ in grants}
     outcomes: list[RecipientPlan] = []
-    rows: list[dict[str, Any]] = []
+    notifications: list[dict[str, Any]] = []
     for rp in plan.recipients:
         if rp.status != "queued":
             outcomes.append(rp)
@@ -266,17 +288,22 @@ def _queue(session: Session, report: ChangeReport, plan: Plan, *, now: datetime)
             outcomes.append(RecipientPlan(rp.department, "needs_consent", rp.fields, rp.withheld, REASONS["no_consent"]))
             continue
         notification_id = uuid.uuid4()
-        rows.append({
-            "id": notification_id, "report_id": report.id, "citizen_id": report.citizen_id,
-            "department_id": rp.department.id, "change_type": report.change_type, "state": NotificationState.PENDING,
+        notifications.append({
+            "id": notification_id, "report_id": report_id, "citizen_id": citizen_id,
+            "department_id": rp.department.id, "change_type": change_type, "state": NotificationState.PENDING,
             "payload": minimise(plan.change.data, rp.fields, protected_address=plan.change.protected_address),
             "consent_receipt_id": receipt_id, "attempt_count": 0, "next_attempt_at": now,
             "created_at": now, "updated_at": now,
         })
         outcomes.append(RecipientPlan(rp.department, "queued", rp.fields, rp.withheld, rp.reason, rp.consent,
                                       notification_id, receipt_id))
-    insert_notifications(session, rows)
-    return outcomes
+    return _Queued(grants, notifications, outcomes)
+
+
+def _write_queue(session: Session, queued: _Queued) -> None:
+    """Three statements however many organisations are told: grants, their events, notifications."""
+    insert_grants(session, queued.grants)
+    insert_notifications(session, queued.notifications)
 
 
 def _audit_submitted(session: Session, report: ChangeReport, outcomes: list[RecipientPlan], *, now: datetime) -> None:

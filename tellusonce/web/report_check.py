@@ -24,11 +24,18 @@ from wtforms import BooleanField
 from tellusonce.clock import utcnow
 from tellusonce.data.tracking import get_report, report_notifications
 from tellusonce.domain.changetypes import ChangeType, get_change_type
-from tellusonce.domain.intake import ChangeRequest, IntakeResult, Plan, RecipientPlan, plan_change, submit_change
+from tellusonce.domain.intake import (
+    ChangeRequest,
+    IntakeResult,
+    Plan,
+    PlannedReport,
+    plan_change,
+    submit_change,
+)
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
-from tellusonce.mailout import write_email
-from tellusonce.models import ChangeReport, Citizen
+from tellusonce.mailout import compose_email, insert_email
+from tellusonce.models import Citizen
 from tellusonce.web.database import get_session, start_writing
 from tellusonce.web.display import answer_text
 from tellusonce.web.forms import StripWhitespaceForm
@@ -66,13 +73,22 @@ def _request(journey: Journey, *, declared: bool) -> ChangeRequest:
     )
 
 
-def _check_form(change_type: ChangeType, formdata: Any = None) -> StripWhitespaceForm:
-    class CheckForm(StripWhitespaceForm):
-        pass
+class CheckForm(StripWhitespaceForm):
+    """Check your answers: nothing to answer but the CSRF token."""
 
-    if change_type.about_someone_else:
-        setattr(CheckForm, DECLARATION, BooleanField(_(change_type.field(DECLARATION).label), widget=GovCheckboxInput()))
-    return CheckForm(formdata=formdata)
+
+class DeclaredCheckForm(CheckForm):
+    """Check your answers for a change about someone else: the reporter declares their authority."""
+
+    authority_declared = BooleanField(widget=GovCheckboxInput())  # the field named DECLARATION; labelled per change type
+
+
+def _check_form(change_type: ChangeType, formdata: Any = None) -> StripWhitespaceForm:
+    if not change_type.about_someone_else:
+        return CheckForm(formdata=formdata)
+    form = DeclaredCheckForm(formdata=formdata)
+    form[DECLARATION].label.text = _(change_type.field(DECLARATION).label)
+    return form
 
 
 def check_or_submit(citizen: Citizen, journey: Journey) -> str | Response:
@@ -83,16 +99,22 @@ def check_or_submit(citizen: Citizen, journey: Journey) -> str | Response:
     # With nobody left to tell, the page says so and offers no button; a POST just shows it again.
     if request.method == "POST" and form.validate() and journey.recipients:
         declared = bool(form[DECLARATION].data) if change_type.about_someone_else else False
+        email: dict[str, Any] = {}
+
+        def before_writing(planned: PlannedReport) -> bool:
+            # Read, decide and render first; SQLite's write lock is taken only for the writes (``reads_first``).
+            email.update(_confirmation_email(citizen, planned))
+            return start_writing(session)
+
         try:
-            # Read and decide first; SQLite's write lock is taken only for the writes (``reads_first``).
             result = submit_change(session, citizen, _request(journey, declared=declared), now=utcnow(),
-                                   before_writing=lambda: start_writing(session))
+                                   before_writing=before_writing)
         except ChangeInvalid as error:
             if any(e.field != DECLARATION for e in error.errors):
                 return _to_first_error(journey, error)
             form[DECLARATION].errors = [error.by_field()[DECLARATION].render(_)]
         else:
-            return _submitted(session, citizen, journey, result)
+            return _submitted(session, journey, result, email)
     try:
         # The declaration does not change who is told what, so the preview assumes it is given.
         plan = plan_change(session, citizen, _request(journey, declared=True), now=utcnow())
@@ -109,10 +131,11 @@ def _to_first_error(journey: Journey, error: ChangeInvalid) -> Response:
     abort(400)
 
 
-def _submitted(session: Session, citizen: Citizen, journey: Journey, result: IntakeResult) -> Response:
+def _submitted(session: Session, journey: Journey, result: IntakeResult, email: dict[str, Any]) -> Response:
     report = result.report
     if result.created:
-        _confirmation_email(session, citizen, report, result.outcomes)
+        # The confirmation email, rendered before the writes began (``before_writing``), in the same transaction.
+        insert_email(session, email)
         # Commit now rather than after the response is built: SQLite's write lock is held only for
         # the writes. Should saving the journey fail, sending again finds this report by its key.
         session.commit()
@@ -122,18 +145,18 @@ def _submitted(session: Session, citizen: Citizen, journey: Journey, result: Int
     return redirect(url_for("report.confirmation", reference=report.reference), code=303)
 
 
-def _confirmation_email(session: Session, citizen: Citizen, report: ChangeReport, outcomes: list[RecipientPlan]) -> None:
+def _confirmation_email(citizen: Citizen, planned: PlannedReport) -> dict[str, Any]:
     settings = current_app.config["SETTINGS"]
-    told = [o.department.name for o in outcomes if o.status == "queued"]
-    write_email(
-        session, to=citizen.email, subject=N_("Change reported: %(reference)s"), template="report_submitted",
+    told = [o.department.name for o in planned.outcomes if o.status == "queued"]
+    return compose_email(
+        to=citizen.email, subject=N_("Change reported: %(reference)s"), template="report_submitted",
         context={
-            "reference": report.reference,
-            "change_label": get_change_type(report.change_type).label,
+            "reference": planned.reference,
+            "change_label": get_change_type(planned.change_type).label,
             "organisations": told,
-            "link": settings.base_url + url_for("track.report", reference=report.reference),
+            "link": settings.base_url + url_for("track.report", reference=planned.reference),
         },
-        purpose="report_submitted", language=citizen.language, related_id=report.id,
+        purpose="report_submitted", language=citizen.language, related_id=planned.report_id,
     )
 
 

@@ -166,7 +166,7 @@ def test_a_change_reported_while_this_one_was_decided_is_recognised_as_a_duplica
     citizen = make_citizen(db_session)
     meanwhile = []
 
-    def before_writing():
+    def before_writing(_planned):
         meanwhile.append(submit_change(db_session, citizen, _request(submission_key="other-tab"), now=NOW))
         return True
 
@@ -180,7 +180,7 @@ def test_the_same_submission_made_while_this_one_was_decided_gives_that_report(d
     citizen = make_citizen(db_session)
     meanwhile = []
 
-    def before_writing():
+    def before_writing(_planned):
         meanwhile.append(submit_change(db_session, citizen, _request(), now=NOW))
         return True  # a new transaction began: the key is looked up again
 
@@ -222,7 +222,7 @@ def test_the_same_submission_sent_twice_at_the_same_moment_gives_one_report(engi
         first_written, results = threading.Event(), {}
 
         def second() -> None:
-            def before_writing() -> bool:
+            def before_writing(_planned) -> bool:
                 first_written.wait(10)  # the first has written its report and not yet committed
                 return False
 
