@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 from tellusonce.models import Department
 
 
+_ALL = select(Department).order_by(Department.name)
+_ACTIVE = _ALL.where(Department.active.is_(True))  # built once: every submission reads it
+
+
 def list_departments(session: Session, *, include_inactive: bool = False) -> Sequence[Department]:
-    query = select(Department).order_by(Department.name)
-    if not include_inactive:
-        query = query.where(Department.active.is_(True))
-    return session.scalars(query).all()
+    return session.scalars(_ALL if include_inactive else _ACTIVE).all()
 
 
 def get_department(session: Session, department_id: str) -> Department | None:
