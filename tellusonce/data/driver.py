@@ -54,9 +54,10 @@ class Driver:
             return f"{column} IN (SELECT value FROM json_each(:{parameter}))"
         return f"{column} = ANY(:{parameter})"
 
-    def ids(self, values: Iterable[uuid.UUID]) -> Any:
+    def ids(self, values: Iterable[uuid.UUID | str]) -> Any:
+        """A list of ids as one parameter; each a UUID or already in the driver's form (``uuid``)."""
         if self.is_sqlite:
-            return json.dumps([value.hex for value in values])
+            return json.dumps([value if isinstance(value, str) else value.hex for value in values])
         return list(values)
 
     def uuid(self, value: uuid.UUID | None) -> Any:

@@ -186,13 +186,13 @@ def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worke
         return {}
     connection = session.connection()
     driver = driver_for(connection)
-    numbers: dict[uuid.UUID, int] = {}
-    delivered = [r.notification_id for r in records if r.outcome == AttemptOutcome.DELIVERED]
+    keys = [driver.uuid(r.notification_id) for r in records]  # each id in the driver's form, once
+    numbers: dict[Any, int] = {}  # by key: the deliveries that stood, and their attempt numbers
+    delivered = [key for key, r in zip(keys, records, strict=True) if r.outcome == AttemptOutcome.DELIVERED]
     if delivered:
-        rows_delivered = connection.exec_driver_sql(_delivered_statement(driver), {
-            "ids": driver.ids(delivered), "worker": worker, "now": driver.time(now)}).all()
-        numbers = {driver.read_uuid(id_): number for id_, number in rows_delivered}
-    rest = [r.notification_id for r in records if r.notification_id not in numbers]
+        numbers = dict(connection.exec_driver_sql(_delivered_statement(driver), {
+            "ids": driver.ids(delivered), "worker": worker, "now": driver.time(now)}).all())
+    rest = [r.notification_id for key, r in zip(keys, records, strict=True) if key not in numbers]
     rows: dict[uuid.UUID, Any] = {}
     if rest:
         # Looked up by key alone (the claim is checked below): an index on state would tempt the planner.
@@ -206,10 +206,10 @@ def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worke
     outcome_of: dict[uuid.UUID, AttemptResult] = {}
     dead: list[tuple[uuid.UUID, str, AttemptRecord]] = []
     random = os.urandom(16 * len(records))  # the attempts' ids: one system call, not one each
-    for i, r in enumerate(records):
+    for i, (key, r) in enumerate(zip(keys, records, strict=True)):
         next_at = None
-        if r.notification_id in numbers:
-            stands, number = True, numbers[r.notification_id]
+        if key in numbers:
+            stands, number = True, numbers[key]
         else:
             row = rows.get(r.notification_id)
             number = (row.attempt_count if row is not None else 0) + 1
@@ -226,7 +226,7 @@ def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worke
                     dead.append((r.notification_id, row.department_id, r))
         attempts.append({
             "id": driver.uuid(uuid.UUID(bytes=random[16 * i:16 * i + 16], version=4)),
-            "notification_id": driver.uuid(r.notification_id), "number": number, "worker": worker,
+            "notification_id": key, "number": number, "worker": worker,
             "started_at": driver.time(r.started_at), "finished_at": driver.time(r.finished_at),
             "outcome": str(r.outcome if stands else AttemptOutcome.LEASE_LOST),
             "status_code": r.status_code, "latency_ms": r.latency_ms,
