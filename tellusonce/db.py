@@ -65,8 +65,8 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         if connection.get_execution_options().get("writer"):
             _begin_immediate(connection)
-        else:
-            connection.exec_driver_sql("BEGIN DEFERRED")
+        else:  # straight to the driver, as BEGIN IMMEDIATE is: a statement that cannot be refused
+            connection.connection.driver_connection.execute("BEGIN DEFERRED")
 
 
 def _begin_immediate(connection: Any) -> None:
