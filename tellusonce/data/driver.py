@@ -3,9 +3,9 @@
 A worker claims and records thousands of notifications a second. Through SQLAlchemy's
 statement building, bind and result processing each row cost more Python than the
 database spent on it, and the worker's event loop waits for that Python (one GIL).
-So the few statements on that path are SQL text, written once per dialect and run with
-``exec_driver_sql`` inside the same SQLAlchemy transaction as everything else, with
-values in the form the driver stores them:
+So the few statements on that path are SQL text, written once per dialect and run on the
+DBAPI cursor of the SQLAlchemy transaction they belong to (``Driver.execute``: its errors
+still come out as SQLAlchemy's), with values in the form the driver stores them:
 
 - SQLite: UUIDs as 32 hex digits and times as naive UTC text, exactly as SQLAlchemy's
   ``Uuid`` and ``UTCDateTime`` write them, so both paths read and write the same rows;
@@ -30,6 +30,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
@@ -87,6 +88,30 @@ class Driver:
 
     def read_json(self, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
+
+    def execute(self, connection: Connection, statement: str, parameters: Any, *,
+                many: bool = False) -> list[tuple[Any, ...]]:
+        """Run ``statement`` (from ``sql``) in ``connection``'s transaction; the rows it returns.
+
+        Errors come out as SQLAlchemy's (``OperationalError`` and the rest), and a lost
+        connection is invalidated, exactly as when SQLAlchemy runs the statement itself.
+        """
+        dialect = connection.dialect
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if many:
+                cursor.executemany(statement, parameters)
+                return []
+            cursor.execute(statement, parameters)
+            return cursor.fetchall() if cursor.description else []
+        except dialect.loaded_dbapi.Error as error:
+            lost = dialect.is_disconnect(error, connection.connection, cursor)
+            if lost:
+                connection.invalidate(error)
+            raise DBAPIError.instance(statement, parameters, error, dialect.loaded_dbapi.Error,
+                                      connection_invalidated=lost) from error
+        finally:
+            cursor.close()
 
 
 @cache

@@ -113,7 +113,7 @@ def claim_due(
         parameters[f"department{i}"] = department_id
         parameters[f"share{i}"] = share
     statement = _claim_statement(driver, len(shares), len(channels), ranked=sum(n for _, n in shares) > limit)
-    rows = connection.exec_driver_sql(statement, parameters).all()
+    rows = driver.execute(connection, statement, parameters)
     claimed = [Claimed(driver.read_uuid(id_), reference, department_id, change_type, driver.read_json(payload),
                        driver.read_uuid(receipt_id), driver.read_time(created_at), attempt_count, until)
                for id_, reference, department_id, change_type, payload, receipt_id, created_at, attempt_count in rows]
@@ -190,8 +190,8 @@ def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worke
     numbers: dict[Any, int] = {}  # by key: the deliveries that stood, and their attempt numbers
     delivered = [key for key, r in zip(keys, records, strict=True) if r.outcome == AttemptOutcome.DELIVERED]
     if delivered:
-        numbers = dict(connection.exec_driver_sql(_delivered_statement(driver), {
-            "ids": driver.ids(delivered), "worker": worker, "now": driver.time(now)}).all())
+        numbers = dict(driver.execute(connection, _delivered_statement(driver), {
+            "ids": driver.ids(delivered), "worker": worker, "now": driver.time(now)}))
     rest = [r.notification_id for key, r in zip(keys, records, strict=True) if key not in numbers]
     rows: dict[uuid.UUID, Any] = {}
     if rest:
@@ -235,7 +235,7 @@ def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worke
         outcome_of[r.notification_id] = (stands, number, next_at)
     if updates:
         connection.execute(update(_N).where(_N.c.id == bindparam("b_id")), updates)
-    connection.exec_driver_sql(_attempt_statement(driver), attempts)
+    driver.execute(connection, _attempt_statement(driver), attempts, many=True)
     _tally(connection, driver, attempts, worker=worker)
     for notification_id, department_id, r in dead:
         record_event(session, actor=f"worker:{worker}", action="notification.dead", subject_type="notification",
@@ -278,7 +278,7 @@ def _tally(connection: Connection, driver: Driver, attempts: Sequence[Mapping[st
         entry[0] += 1
         entry[1] += latency or 0
     shard = zlib.crc32(worker.encode()) % TALLY_SHARDS
-    connection.exec_driver_sql(_tally_statement(driver), [
+    driver.execute(connection, _tally_statement(driver), many=True, parameters=[
         {"shard": shard, "outcome": outcome, "bucket": bucket, "attempts": n, "latency_ms": total}
         for (outcome, bucket), (n, total) in sorted(totals.items())])  # sorted: rows locked in one order
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Column, MetaData, String, Table, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Uuid
 
@@ -35,8 +36,8 @@ TIMES = [datetime(2026, 11, 22, 9, 30, tzinfo=UTC), datetime(2026, 11, 22, 9, 30
 def test_values_written_by_the_driver_read_back_through_sqlalchemy(probe_table) -> None:  # type: ignore[no-untyped-def]
     driver = driver_for(probe_table)
     rows = [(uuid.uuid4(), at) for at in TIMES]
-    probe_table.exec_driver_sql(driver.sql("INSERT INTO driver_probe (id, at, label) VALUES (:id, :at, 'driver')"),
-                                [{"id": driver.uuid(id_), "at": driver.time(at)} for id_, at in rows])
+    driver.execute(probe_table, driver.sql("INSERT INTO driver_probe (id, at, label) VALUES (:id, :at, 'driver')"),
+                   [{"id": driver.uuid(id_), "at": driver.time(at)} for id_, at in rows], many=True)
     assert sorted(probe_table.execute(select(probe.c.id, probe.c.at)).all()) == sorted(rows)
 
 
@@ -45,10 +46,10 @@ def test_values_written_by_sqlalchemy_are_found_and_compared_by_the_driver(probe
     rows = [{"id": uuid.uuid4(), "at": at, "label": f"row {i}"} for i, at in enumerate(TIMES)]
     probe_table.execute(probe.insert(), rows)
     wanted = [rows[0]["id"], rows[2]["id"]]
-    found = probe_table.exec_driver_sql(
-        driver.sql(f"SELECT id, at FROM driver_probe WHERE {driver.in_ids('id', 'ids')} AND at <= :until"),
+    found = driver.execute(
+        probe_table, driver.sql(f"SELECT id, at FROM driver_probe WHERE {driver.in_ids('id', 'ids')} AND at <= :until"),
         {"ids": driver.ids(wanted), "until": driver.time(TIMES[0])},
-    ).all()
+    )
     # The third is the same instant as the first plus 123456 µs, written from another zone: later, not found.
     assert [(driver.read_uuid(id_), driver.read_time(at)) for id_, at in found] == [(rows[0]["id"], TIMES[0])]
 
@@ -56,3 +57,10 @@ def test_values_written_by_sqlalchemy_are_found_and_compared_by_the_driver(probe
 def test_a_naive_time_is_refused(probe_table) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="naive"):
         driver_for(probe_table).time(datetime(2026, 11, 22, 9, 30))
+
+
+def test_errors_come_out_as_sqlalchemys_so_callers_handle_them_as_before(probe_table) -> None:  # type: ignore[no-untyped-def]
+    driver = driver_for(probe_table)
+    with pytest.raises(DBAPIError) as raised:
+        driver.execute(probe_table, driver.sql("SELECT id FROM no_such_table WHERE id = :id"), {"id": "x"})
+    assert "no_such_table" in str(raised.value)
