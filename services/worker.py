@@ -126,6 +126,8 @@ class Worker:
         self._stopping = asyncio.Event()
         self._outstanding: Counter[str] = Counter()  # claimed, not yet recorded, per department
         self._lanes = Lanes(self.config.department_concurrency)
+        # Jobs kept ready for the senders: at least two per sender.
+        self._batch = max(self.config.batch, self.config.concurrency * 2)
         self._results: asyncio.Queue[ResultRecord | None] = asyncio.Queue()
         self._room = asyncio.Event()
         self._warned: dict[str, datetime] = {}
@@ -173,7 +175,7 @@ class Worker:
 
     async def _claim_loop(self, *, once: bool) -> None:
         failures = 0
-        batch = max(self.config.batch, self.config.concurrency * 2)
+        batch = self._batch
         while not self.stopping:
             waiting = self._lanes.waiting
             unrecorded = sum(self._outstanding.values())  # claimed, not yet recorded
@@ -232,9 +234,8 @@ class Worker:
 
     async def _sender(self) -> None:
         """One of ``concurrency``: sends the jobs ``Lanes`` hands it, one at a time, until closed."""
-        low = max(self.config.batch, self.config.concurrency * 2) // 2
         while (job := await self._lanes.get()) is not None:
-            if self._lanes.waiting < low:
+            if self._lanes.waiting < self._batch // 2:
                 self._room.set()  # time to claim more
             result: ResultRecord | None = None
             try:
