@@ -7,7 +7,7 @@ UTF-8 with replacement characters, never an error); attachments are ignored;
 and so is everything a mail program adds below what was typed: quoted replies
 ("> …", "On … wrote:", Outlook's "From: … Sent: …" block) and signatures (a
 line "-- "). Nothing here raises on any input: a header that will not parse is
-read as blank.
+read as blank, and NUL characters are dropped (PostgreSQL's text cannot hold them).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def read_message(raw: bytes) -> ReadMessage:
         from_address=_from_address(message),
         message_id=(_header(message, "Message-ID").strip() or None),
         references=references,
-        text=typed_text(body_text(message)),
+        text=typed_text(body_text(message)).replace("\x00", ""),
         headers={name: _header(message, name) for name in _RULE_HEADERS if _header(message, name)},
         authentication_results=tuple(_all(message, "Authentication-Results")),
         received_spf=tuple(_all(message, "Received-SPF")),
@@ -86,12 +86,12 @@ def _header(message: Message, name: str) -> str:
         value = message.get(name)
     except Exception:  # a header the modern parser cannot make sense of is read as blank
         return ""
-    return "" if value is None else str(value)
+    return "" if value is None else str(value).replace("\x00", "")
 
 
 def _all(message: Message, name: str) -> list[str]:
     try:
-        return [" ".join(str(v).split()) for v in (message.get_all(name) or [])]
+        return [" ".join(str(v).replace("\x00", "").split()) for v in (message.get_all(name) or [])]
     except Exception:
         return []
 

@@ -177,6 +177,16 @@ def test_a_message_that_is_not_mail_at_all_reads_as_empty():
     assert read.subject == "" and read.from_address is None
 
 
+def test_nul_characters_in_headers_and_body_are_dropped():
+    # PostgreSQL's text cannot hold NUL: a subject of "\x00" once failed the message's own update.
+    read = read_message(b"From: ada@example.org\r\nSubject: Moving\x00 house\r\nX-Loop: a\x00b\r\n"
+                        b"Authentication-Results: mx\x00; spf=pass\r\n\r\nNew address:\x00 5 Park Road\r\n")
+    assert read.subject == "Moving house"
+    assert read.headers["x-loop"] == "ab"
+    assert read.authentication_results == ("mx; spf=pass",)
+    assert "\x00" not in read.text and "5 Park Road" in read.text
+
+
 @pytest.mark.parametrize("change_type_id", ["address", "name", "contact", "death", "birth"])
 def test_every_line_of_the_blank_template_is_understood(change_type_id):
     from mail.replies import blank_template
