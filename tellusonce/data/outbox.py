@@ -47,6 +47,7 @@ _IDS = bindparam("ids", expanding=True, type_=_N.c.id.type)
 
 
 def _open_departments(now: datetime, channels: Sequence[str]):  # type: ignore[no-untyped-def]
+    # The claim statement (_claim_statement) writes the same condition out in SQL: keep them alike.
     return select(Department.id).where(
         Department.active.is_(True),
         Department.channel.in_(list(channels)),
