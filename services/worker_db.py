@@ -2,9 +2,9 @@
 
 Each function is one transaction, run on the worker's database thread, and
 takes and returns plain values: the event loop never touches a session. (A
-process of its own for this side was tried: on two cores, where the sink or
-the departments' servers need a core too, it delivered a third less than the
-thread, so the thread stays.)
+process of its own for this side was tried twice: on two cores, where the sink
+or the departments' servers need a core too, it delivered 15-35 % less than the
+thread, so the thread stays; the README's dispatch benchmark says more.)
 """
 
 from __future__ import annotations

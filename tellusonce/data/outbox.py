@@ -69,7 +69,6 @@ class Claimed(NamedTuple):
     payload: dict[str, Any]
     consent_receipt_id: uuid.UUID
     created_at: datetime
-    attempt_count: int  # attempts made before this claim
     lease_expires_at: datetime
 
 
@@ -116,8 +115,8 @@ def claim_due(
     statement = _claim_statement(driver, len(shares), len(channels), ranked=sum(n for _, n in shares) > limit)
     rows = driver.execute(connection, statement, parameters)
     claimed = [Claimed(driver.read_uuid(id_), reference, department_id, change_type, driver.read_json(payload),
-                       driver.read_uuid(receipt_id), driver.read_time(created_at), attempt_count, until)
-               for id_, reference, department_id, change_type, payload, receipt_id, created_at, attempt_count in rows]
+                       driver.read_uuid(receipt_id), driver.read_time(created_at), until)
+               for id_, reference, department_id, change_type, payload, receipt_id, created_at in rows]
     claimed.sort(key=lambda c: c.created_at)  # oldest first into the senders' lanes
     return claimed
 
@@ -147,7 +146,7 @@ def _claim_statement(driver: Driver, departments: int, channels: int, *, ranked:
         f" AND channel IN ({open_channels}) AND endpoint_disabled_at IS NULL"
         f" AND (circuit_open_until IS NULL OR circuit_open_until <= :now))"
         f" RETURNING id, (SELECT reference FROM change_report WHERE change_report.id = notification.report_id),"
-        f" department_id, change_type, payload, consent_receipt_id, created_at, attempt_count"
+        f" department_id, change_type, payload, consent_receipt_id, created_at"
     )
 
 
