@@ -42,9 +42,12 @@ def _engine():  # type: ignore[no-untyped-def]
               help="Requests in flight to one department (default 10).")
 @click.option("--lease", type=click.FloatRange(1, 3600), help="Seconds a claim lasts (default 60).")
 @click.option("--timeout", type=click.FloatRange(0.1, 60), help="Total seconds per request (default 15).")
+@click.option("--database-side", type=click.Choice(["process", "thread"]),
+              help="Where the claims and records run: a process of their own (the default with more than "
+                   "one core) or a thread beside the HTTP requests (the default with one core).")
 @with_appcontext
 def dispatch(once: bool, concurrency: int | None, department_concurrency: int | None, lease: float | None,
-             timeout: float | None) -> None:
+             timeout: float | None, database_side: str | None) -> None:
     """Deliver queued notifications to departments until stopped (SIGTERM finishes in-flight work)."""
     from services.webhook import WebhookSender
     from services.worker import Worker, WorkerConfig, tune_process
@@ -59,6 +62,7 @@ def dispatch(once: bool, concurrency: int | None, department_concurrency: int | 
         settings, concurrency=concurrency, department_concurrency=department_concurrency,
         lease=timedelta(seconds=lease) if lease else None,
         lease_margin=timedelta(seconds=min(20.0, lease / 3)) if lease else None,
+        database_process=None if database_side is None else database_side == "process",
     )
     engine = make_engine(settings.database_url)
 
@@ -70,9 +74,11 @@ def dispatch(once: bool, concurrency: int | None, department_concurrency: int | 
             loop.add_signal_handler(signum, worker.request_stop)
         if early_stop:
             worker.request_stop()
-        log.info("dispatch worker %s started", worker.name, extra={"worker": worker.name})
+        side = "process" if config.database_process else "thread"
         try:
-            stats = await worker.run(once=once)
+            stats = await worker.run(once=once, ready=lambda: log.info(
+                "dispatch worker %s started, its database side a %s", worker.name, side,
+                extra={"worker": worker.name}))
         finally:
             await sender.close()
         log.info("dispatch worker %s stopped: %d delivered, %d failed attempts, %d dead, %d cancelled",

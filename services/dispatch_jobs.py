@@ -10,7 +10,6 @@ frozen values the event loop can send without touching the database.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -41,9 +40,10 @@ class WebhookTarget:
 
 
 class Job(NamedTuple):
-    """One webhook to send: plain values the event loop needs, built thousands of times a second."""
+    """One webhook to send: plain values the event loop needs, built thousands of times a second
+    (and passed from the database process: strings and bytes cost least to pass)."""
 
-    notification_id: uuid.UUID
+    notification_id: str  # as the event's id and the webhook-id carry it
     department_id: str
     lease_expires_at: datetime
     webhook: WebhookTarget | None = None
@@ -146,7 +146,7 @@ def _prepare(session: Session, claim: Claim, n: Claimed, department: Department,
         log.warning("notification %s is dead: its event cannot be built", n.id, extra=_extra(n))
         return
     if target is not None:
-        claim.jobs.append(Job(n.id, n.department_id, n.lease_expires_at, target, body))
+        claim.jobs.append(Job(str(n.id), n.department_id, n.lease_expires_at, target, body))
         return
     # The email channel: queueing the email is the delivery.
     try:

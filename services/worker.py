@@ -2,7 +2,8 @@
 
 One asyncio loop per process sends HTTP through one ``WebhookSender``; the
 database work (``services/worker_db.py``: claims and records in batches, one
-transaction each) runs on one thread beside the loop. Per claim the worker:
+transaction each) runs in a process of its own where there is more than one
+core, else on one thread beside the loop. Per claim the worker:
 
 - checks consent again: a notification whose grant was withdrawn is cancelled
   and nothing is sent;
@@ -32,10 +33,9 @@ import sys
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -44,14 +44,16 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from services import worker_db
 from services.dispatch_jobs import Claim, Job
 from services.signing import signature_headers
-from services.webhook import DeliveryResult, Outcome, WebhookSender
-from services.worker_db import DbContext, Recorded, ResultRecord
+from services.webhook import Outcome, WebhookSender
+from services.worker_db import DatabaseProcess, DatabaseThread, Recorded, Result, open_database_side
 from tellusonce.clock import utcnow
 from tellusonce.models import AttemptOutcome
 from tellusonce.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# The database could not be reached, or its process died: back off and try again.
+DATABASE_TROUBLE = (OperationalError, DBAPIError, BrokenProcessPool)
 
 OUTCOMES = {
     Outcome.DELIVERED: AttemptOutcome.DELIVERED,
@@ -77,6 +79,9 @@ class WorkerConfig:
     # The recorder waits this long after a first result for others to join it: fewer, larger
     # transactions (each costs a commit and a session, whatever its size).
     record_wait: float = 0.02
+    # The database side in a process of its own (see services/worker_db.py); with one core a
+    # thread is better, the process only adding its hand-over.
+    database_process: bool = field(default_factory=lambda: (os.cpu_count() or 1) > 1)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> WorkerConfig:
@@ -121,14 +126,15 @@ class Worker:
         self.name = name or worker_name()
         self.stats = Stats()
         self.started_at = clock()
-        self._db: ThreadPoolExecutor | None = None
-        self._ctx = DbContext(engine, settings)
+        self._db: DatabaseThread | DatabaseProcess | None = None
         self._stopping = asyncio.Event()
         self._outstanding: Counter[str] = Counter()  # claimed, not yet recorded, per department
         self._lanes = Lanes(self.config.department_concurrency)
         # Jobs kept ready for the senders: at least two per sender.
         self._batch = max(self.config.batch, self.config.concurrency * 2)
-        self._results: asyncio.Queue[ResultRecord | None] = asyncio.Queue()
+        self._results: list[Result] = []  # sent, not yet handed to the recorder
+        self._result_came = asyncio.Event()
+        self._sending_over = False  # every sender has finished: the recorder ends once all is recorded
         self._room = asyncio.Event()
         self._warned: dict[str, datetime] = {}
         self._troubled: frozenset[str] = frozenset()  # departments with failures on record
@@ -146,11 +152,25 @@ class Worker:
 
     async def _in_db(self, fn: Callable[..., T], **kwargs: Any) -> T:
         assert self._db is not None
-        return await asyncio.get_running_loop().run_in_executor(self._db, partial(fn, self._ctx, **kwargs))
+        return await self._db.call(fn, **kwargs)
 
-    async def run(self, *, once: bool = False) -> Stats:
-        """Deliver until stopped; with ``once``, until nothing is due."""
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tellusonce-db")
+    async def run(self, *, once: bool = False, ready: Callable[[], None] | None = None) -> Stats:
+        """Deliver until stopped; with ``once``, until nothing is due. ``ready`` is called once
+        the database side has answered its first call (the first heartbeat), before any claim."""
+        self._db = open_database_side(self.engine, self.settings, process=self.config.database_process)
+        try:
+            try:
+                await self._in_db(worker_db.heartbeat, now=utcnow(), **self._beat_kwargs())
+            except DATABASE_TROUBLE as e:  # the claims back off until it is reachable
+                log.warning("heartbeat failed: %s", _short(e), extra={"worker": self.name})
+            if ready is not None:
+                ready()
+            await self._deliver(once=once)
+        finally:
+            self._db.close()
+        return self.stats
+
+    async def _deliver(self, *, once: bool) -> None:
         recorder = asyncio.create_task(self._recorder())
         heart = asyncio.create_task(self._heartbeat())
         senders = [asyncio.create_task(self._sender()) for _ in range(self.config.concurrency)]
@@ -160,7 +180,8 @@ class Worker:
             self._stopping.set()
             self._lanes.close()
             await asyncio.gather(*senders, return_exceptions=True)
-            await self._results.put(None)
+            self._sending_over = True
+            self._result_came.set()
             await recorder
             heart.cancel()
             await asyncio.gather(heart, return_exceptions=True)
@@ -170,8 +191,6 @@ class Worker:
                 log.info("gave back %d claimed notifications", released, extra={"worker": self.name})
             await self._retrying_db("heartbeat", worker_db.heartbeat, now=utcnow(), stopped=True,
                                     **self._beat_kwargs())
-            self._db.shutdown(wait=True)
-        return self.stats
 
     async def _claim_loop(self, *, once: bool) -> None:
         failures = 0
@@ -190,7 +209,7 @@ class Worker:
                         worker_db.claim_work, worker=self.name, limit=room, lease=self.config.lease, now=now,
                         outstanding=dict(self._outstanding), department_cap=self.config.department_concurrency * 4)
                     failures = 0
-                except (OperationalError, DBAPIError) as e:
+                except DATABASE_TROUBLE as e:
                     failures += 1
                     delay = min(2 ** failures * 0.25, 30.0)
                     log.warning("claiming failed; trying again in %.1fs: %s", delay, _short(e),
@@ -237,35 +256,32 @@ class Worker:
         while (job := await self._lanes.get()) is not None:
             if self._lanes.waiting < self._batch // 2:
                 self._room.set()  # time to claim more
-            result: ResultRecord | None = None
+            result: Result | None = None
             try:
                 # Not sent when stopping (given back) or with too little lease left (claimed again later).
                 if not self.stopping and self.clock() <= job.lease_expires_at - self.config.lease_margin:
                     result = await self._post(job)
             except Exception:  # a bug, not a department's failure: the lease brings the job back
                 log.exception("sending %s failed unexpectedly", job.notification_id,
-                              extra={"notification": str(job.notification_id), "worker": self.name})
+                              extra={"notification": job.notification_id, "worker": self.name})
             finally:
                 self._lanes.done(job.department_id)
                 if result is None:
                     self._done(job.department_id)
                 else:
-                    self._results.put_nowait(result)
+                    self._results.append(result)
+                    self._result_came.set()
 
-    async def _post(self, job: Job) -> ResultRecord:
-        assert job.webhook is not None
+    async def _post(self, job: Job) -> Result:
+        webhook = job.webhook
+        assert webhook is not None
         signed_at = datetime.now(UTC)  # the receiver checks this against its own clock
         started = self.clock()
-        headers = signature_headers(job.body, msg_id=str(job.notification_id), at=signed_at,
-                                    secrets=job.webhook.secrets)
-        delivery: DeliveryResult = await self.sender.deliver(
-            url=job.webhook.url, body=job.body, headers=headers,
-            allow_private_network=job.webhook.allow_private_network,
-        )
-        return ResultRecord(notification_id=job.notification_id, department_id=job.department_id,
-                            outcome=OUTCOMES[delivery.outcome], started_at=started, finished_at=self.clock(),
-                            status_code=delivery.status_code, latency_ms=delivery.latency_ms,
-                            error=delivery.error, retry_after=delivery.retry_after)
+        headers = signature_headers(job.body, msg_id=job.notification_id, at=signed_at, secrets=webhook.secrets)
+        delivery = await self.sender.deliver(url=webhook.url, body=job.body, headers=headers,
+                                             allow_private_network=webhook.allow_private_network)
+        return Result(job.notification_id, job.department_id, OUTCOMES[delivery.outcome], started, self.clock(),
+                      delivery.status_code, delivery.latency_ms, delivery.error, delivery.retry_after)
 
     def _done(self, department_id: str) -> None:
         self._outstanding[department_id] -= 1
@@ -276,29 +292,23 @@ class Worker:
     # -- recording -------------------------------------------------------------------
 
     async def _recorder(self) -> None:
-        finished = False
-        while not finished:
-            first = await self._results.get()
-            batch: list[ResultRecord] = []
-            if first is None:
-                finished = True
-            else:
-                batch.append(first)
-                if self._results.qsize() < self.config.record_batch and not self.stopping:
-                    await asyncio.sleep(self.config.record_wait)
-            while len(batch) < self.config.record_batch and not self._results.empty():
-                item = self._results.get_nowait()
-                if item is None:
-                    finished = True
-                else:
-                    batch.append(item)
-            if batch:
-                recorded = await self._retrying_db("recording results", worker_db.record_results,
-                                                   worker=self.name, results=batch, now=self.clock(),
-                                                   troubled=self._troubled)
-                self._account(batch, recorded)
-                for result in batch:
-                    self._done(result.department_id)
+        """Records results in batches until every sender has finished and all is recorded."""
+        size = self.config.record_batch
+        while True:
+            if not self._results:
+                if self._sending_over:
+                    return
+                self._result_came.clear()
+                await self._result_came.wait()
+                continue
+            if len(self._results) < size and not self.stopping:
+                await asyncio.sleep(self.config.record_wait)  # let others join the first
+            batch, self._results = self._results[:size], self._results[size:]
+            recorded = await self._retrying_db("recording results", worker_db.record_results, worker=self.name,
+                                               results=batch, now=self.clock(), troubled=self._troubled)
+            self._account(batch, recorded)
+            for result in batch:
+                self._done(result.department_id)
 
     async def _retrying_db(self, what: str, fn: Callable[..., T], **kwargs: Any) -> T:
         """Database work that must happen: retried with back-off through a lost connection."""
@@ -306,14 +316,14 @@ class Worker:
         while True:
             try:
                 return await self._in_db(fn, **kwargs)
-            except (OperationalError, DBAPIError) as e:
+            except DATABASE_TROUBLE as e:
                 failures += 1
                 delay = min(2 ** failures * 0.25, 30.0)
                 log.warning("%s failed; trying again in %.1fs: %s", what, delay, _short(e),
                             extra={"worker": self.name})
                 await asyncio.sleep(delay)
 
-    def _account(self, batch: list[ResultRecord], recorded: Recorded) -> None:
+    def _account(self, batch: list[Result], recorded: Recorded) -> None:
         """Count and log what became of each result (no personal data: ids and outcomes)."""
         troubled = set(self._troubled)
         for health in recorded.circuits:
@@ -336,7 +346,7 @@ class Worker:
             if stood and r.outcome == AttemptOutcome.DELIVERED:
                 self.stats.delivered += 1  # the common case: nothing to log
                 continue
-            extra = {"notification": str(r.notification_id), "department": r.department_id,
+            extra = {"notification": r.notification_id, "department": r.department_id,
                      "outcome": r.outcome, "status_code": r.status_code, "worker": self.name}
             if not stood:
                 self.stats.lease_lost += 1
@@ -359,12 +369,12 @@ class Worker:
                 "failed": self.stats.failed}
 
     async def _heartbeat(self) -> None:
-        while True:
+        while True:  # the first beat was run's
+            await asyncio.sleep(self.config.heartbeat_interval)
             try:
                 await self._in_db(worker_db.heartbeat, now=utcnow(), **self._beat_kwargs())
-            except (OperationalError, DBAPIError) as e:
+            except DATABASE_TROUBLE as e:
                 log.warning("heartbeat failed: %s", _short(e), extra={"worker": self.name})
-            await asyncio.sleep(self.config.heartbeat_interval)
 
 
 class Lanes:

@@ -1,18 +1,41 @@
 """The worker's database side: claim, record, give back, beat.
 
-Each function is one transaction, run on the worker's database thread, and
-takes and returns plain values: the event loop never touches a session. (A
-process of its own for this side was tried twice: on two cores, where the sink
-or the departments' servers need a core too, it delivered 15-35 % less than the
-thread, so the thread stays; the README's dispatch benchmark says more.)
+Each function is one transaction and takes and returns plain values: the event
+loop never touches a session. They run on the worker's database side, which is
+one of two things (``open_database_side``):
+
+- ``DatabaseProcess``: a process of its own, spawned by the worker (so it
+  inherits no threads, locks or connections), that runs one call at a time.
+  Its Python then runs on another core instead of taking turns with the event
+  loop for one interpreter lock; that is most of what a worker spends per
+  notification besides the HTTP request. Its log records are relayed to the
+  worker's own handlers; it ignores SIGINT (a Ctrl-C reaches the worker, which
+  gives its claims back through it) and ends when the worker does, even after a
+  kill -9. If it dies, the call fails like a lost connection and the next call
+  starts another.
+- ``DatabaseThread``: one thread beside the event loop, for a machine with one
+  core (where a second process only adds the hand-over) and for tests that
+  look inside the worker.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
 import uuid
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from logging.handlers import QueueHandler, QueueListener
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Engine
 
@@ -20,9 +43,11 @@ from services.dispatch_jobs import Claim, claim_jobs
 from services.retry import next_attempt_at
 from tellusonce.data.dispatch import Health, beat, disable_endpoint, note_delivery_health
 from tellusonce.data.outbox import AttemptRecord, AttemptResult, record_attempts, release_claims
-from tellusonce.db import transaction
+from tellusonce.db import make_engine, transaction
 from tellusonce.models import AttemptOutcome
 from tellusonce.settings import Settings
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -33,44 +58,55 @@ class DbContext:
 
 def claim_work(ctx: DbContext, *, worker: str, limit: int, lease: timedelta, now: datetime,
                outstanding: dict[str, int], department_cap: int) -> Claim:
-    context = ctx
-    with transaction(context.engine) as session:
-        claim = claim_jobs(session, worker=worker, settings=context.settings, limit=limit, lease=lease, now=now,
+    with transaction(ctx.engine) as session:
+        claim = claim_jobs(session, worker=worker, settings=ctx.settings, limit=limit, lease=lease, now=now,
                            outstanding=outstanding, department_cap=department_cap)
     claim.settled = []  # recorded already; nothing to send back
     return claim
 
 
-@dataclass(frozen=True, kw_only=True)
-class ResultRecord(AttemptRecord):
-    """One delivery's result, as the event loop hands it over for recording."""
+class Result(NamedTuple):
+    """One delivery's result, as the event loop hands it over for recording (plain values:
+    made thousands of times a second, and cheap to pass to the database process)."""
 
+    notification_id: str  # as Job carries it
     department_id: str
+    outcome: str  # an AttemptOutcome
+    started_at: datetime
+    finished_at: datetime
+    status_code: int | None = None
+    latency_ms: int | None = None
+    error: str | None = None
     retry_after: float | None = None  # seconds the department asked us to wait (Retry-After)
 
 
 @dataclass
 class Recorded:
-    # notification id -> (the result stood, attempt number, next attempt time if retried)
-    results: dict[uuid.UUID, AttemptResult] = field(default_factory=dict)
+    # notification id (as Result carries it) -> (the result stood, attempt number, next attempt if retried)
+    results: dict[str, AttemptResult] = field(default_factory=dict)
     circuits: list[Health] = field(default_factory=list)  # departments whose breaker changed
     disabled: list[str] = field(default_factory=list)  # departments that answered 410 Gone
 
 
-def record_results(ctx: DbContext, *, worker: str, results: list[ResultRecord], now: datetime,
+def record_results(ctx: DbContext, *, worker: str, results: list[Result], now: datetime,
                    troubled: frozenset[str]) -> Recorded:
     """Record a batch of results, move the notifications on, and feed the circuit breakers.
 
     ``troubled`` are the departments with failures on record: a success elsewhere
     has nothing to reset, so it costs no write.
     """
-    context = ctx
-    # A retry's next time follows the schedule from its attempt number (known only when recorded).
-    records = [replace(r, next_attempt_at=partial(_retry_time, now=now, retry_after=r.retry_after))
-               if r.outcome == AttemptOutcome.RETRY else r for r in results]
+    records = [AttemptRecord(
+        notification_id=uuid.UUID(r.notification_id), outcome=r.outcome, started_at=r.started_at,
+        finished_at=r.finished_at, status_code=r.status_code, latency_ms=r.latency_ms, error=r.error,
+        # A retry's next time follows the schedule from its attempt number (known only when recorded).
+        next_attempt_at=partial(_retry_time, now=now, retry_after=r.retry_after)
+        if r.outcome == AttemptOutcome.RETRY else None,
+    ) for r in results]
     recorded = Recorded()
-    with transaction(context.engine) as session:
-        recorded.results = record_attempts(session, records, worker=worker, now=now)
+    with transaction(ctx.engine) as session:
+        outcomes = record_attempts(session, records, worker=worker, now=now)
+        recorded.results = {r.notification_id: outcomes[record.notification_id]
+                            for r, record in zip(results, records, strict=True)}
         health: dict[str, list[int]] = {}
         for r in results:
             stood = recorded.results[r.notification_id][0]
@@ -107,3 +143,96 @@ def heartbeat(ctx: DbContext, *, worker: str, started_at: datetime, now: datetim
     with transaction(ctx.engine) as session:
         beat(session, worker=worker, started_at=started_at, now=now, delivered=delivered, failed=failed,
              stopped=stopped)
+
+
+# -- where the database side runs -------------------------------------------------------
+
+
+class DatabaseThread:
+    """The database side on one thread beside the event loop."""
+
+    kind = "thread"
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self._context = DbContext(engine, settings)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tellusonce-db")
+
+    async def call(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, partial(fn, self._context, **kwargs))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+class DatabaseProcess:
+    """The database side in a process of its own (see the module's docstring)."""
+
+    kind = "process"
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self._url = engine.url.render_as_string(hide_password=False)
+        self._settings = settings
+        self._mp = multiprocessing.get_context("spawn")
+        self._logs = self._mp.Queue()
+        self._relay = QueueListener(self._logs, _Relay())
+        self._relay.start()
+        self._executor: Executor = self._start()
+
+    def _start(self) -> Executor:
+        return ProcessPoolExecutor(max_workers=1, mp_context=self._mp, initializer=_start_process,
+                                   initargs=(self._url, self._settings, self._logs, os.getpid(),
+                                             logging.getLogger().getEffectiveLevel()))
+
+    async def call(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        executor = self._executor
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, partial(_in_process, fn, kwargs))
+        except BrokenProcessPool:
+            # It died (killed, out of memory): what it had not committed is rolled back, and
+            # what it had claimed comes back when the leases end. The caller retries.
+            if executor is self._executor:
+                executor.shutdown(wait=False)
+                self._executor = self._start()
+            raise
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self._relay.stop()
+        self._logs.close()
+        self._logs.join_thread()
+
+
+def open_database_side(engine: Engine, settings: Settings, *, process: bool) -> DatabaseThread | DatabaseProcess:
+    return DatabaseProcess(engine, settings) if process else DatabaseThread(engine, settings)
+
+
+class _Relay(logging.Handler):
+    """Hands a record from the database process to the logger of the same name here."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logging.getLogger(record.name).handle(record)
+
+
+_process_context: DbContext | None = None  # in the database process: its engine and settings
+
+
+def _start_process(url: str, settings: Settings, logs: Any, parent: int, level: int) -> None:
+    global _process_context
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    root = logging.getLogger()
+    root.handlers[:] = [QueueHandler(logs)]
+    root.setLevel(level)
+    threading.Thread(target=_end_with, args=(parent,), name="tellusonce-db-watch", daemon=True).start()
+    _process_context = DbContext(make_engine(url), settings)
+
+
+def _end_with(parent: int) -> None:
+    """Ends this process once the worker that started it is gone (even killed with -9)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def _in_process(fn: Callable[..., T], kwargs: dict[str, Any]) -> T:
+    assert _process_context is not None
+    return fn(_process_context, **kwargs)

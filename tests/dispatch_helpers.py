@@ -186,13 +186,18 @@ def states(engine: Engine) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in result.items()}
 
 
+# The workers here run their database side on a thread unless a test asks for the process: the
+# same functions, without spawning a process per test. The process is covered by
+# test_dispatch_database_side.py and by the drills, which run `tellusonce dispatch`.
+
+
 def dispatch_once(engine: Engine, settings: Settings, *, now: datetime = NOW, total_timeout: float = 2.0,
                   name: str | None = None, **config: Any) -> Stats:
     async def go() -> Stats:
         sender = WebhookSender().init(settings, connect_timeout=1.0, total_timeout=total_timeout)
         try:
             worker = Worker(engine, settings, sender=sender, clock=lambda: now, name=name,
-                            config=WorkerConfig(**{"poll_interval": 0.05, **config}))
+                            config=WorkerConfig(**{"poll_interval": 0.05, "database_process": False, **config}))
             return await worker.run(once=True)
         finally:
             await sender.close()
@@ -207,7 +212,7 @@ class BackgroundWorker:
         self.engine = engine
         self.settings = settings
         self.total_timeout = total_timeout
-        self.config = WorkerConfig(**{"poll_interval": 0.05, "heartbeat_interval": 0.2, **config})
+        self.config = WorkerConfig(**{"poll_interval": 0.05, "heartbeat_interval": 0.2, "database_process": False, **config})
         self.worker: Worker | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stats: Stats | None = None

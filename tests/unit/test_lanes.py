@@ -13,7 +13,7 @@ LEASE = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def job(department_id: str) -> Job:
-    return Job(notification_id=uuid.uuid4(), department_id=department_id, lease_expires_at=LEASE)
+    return Job(notification_id=str(uuid.uuid4()), department_id=department_id, lease_expires_at=LEASE)
 
 
 def test_departments_take_turns_and_a_full_lane_waits() -> None:

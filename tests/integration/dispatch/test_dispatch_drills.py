@@ -31,13 +31,15 @@ pytestmark = pytest.mark.slow
 
 
 @contextmanager
-def worker_process(database_url: str, tmp_path: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
-    """``tellusonce dispatch`` in its own process; killed and reaped however the test ends."""
+def worker_process(database_url: str, tmp_path: Path, *args: str,
+                   new_session: bool = False) -> Iterator[subprocess.Popen[bytes]]:
+    """``tellusonce dispatch`` in its own process (and, with ``new_session``, its own process
+    group, as a terminal would start it); killed and reaped however the test ends."""
     env = dict(os.environ, TELLUSONCE_MODE="test", TELLUSONCE_SECRET_KEY=TEST_SECRET_KEY,
                TELLUSONCE_DATABASE_URL=database_url, TELLUSONCE_INSTANCE_PATH=str(tmp_path / "instance"))
     log = (tmp_path / f"worker-{len(list(tmp_path.glob('worker-*')))}.log").open("wb")
     process = subprocess.Popen([sys.executable, "-m", "tellusonce.cli", "dispatch", *args],
-                               cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)
+                               cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log, start_new_session=new_session)
     try:
         yield process
     finally:
@@ -46,6 +48,27 @@ def worker_process(database_url: str, tmp_path: Path, *args: str) -> Iterator[su
             process.kill()
         process.wait(timeout=30)
         log.close()
+
+
+def _living_children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` and that have not ended (zombies do not count)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            except (OSError, ValueError):
+                continue  # it ended while we looked
+            if int(parent) == pid and state != "Z":
+                found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _delivered(engine) -> bool:
@@ -63,10 +86,14 @@ def test_kill_9_mid_batch_loses_nothing_and_a_redelivery_carries_the_same_webhoo
     for department in ("dvla", "hmrc", "dwp"):
         department_server.behave(department, delay=0.05)
     queued = submit(committed, ("dvla", "hmrc", "dwp"), count=10, now=utcnow())
-    with worker_process(database_url, tmp_path, "--lease", "2", "--department-concurrency", "2") as doomed:
+    with worker_process(database_url, tmp_path, "--lease", "2", "--department-concurrency", "2",
+                        "--database-side", "process") as doomed:
         wait_for(lambda: len(department_server.received) >= 6, timeout=30)
+        helpers = _living_children(doomed.pid)  # its database process (and multiprocessing's tracker)
+        assert helpers
         doomed.kill()  # SIGKILL: no chance to finish, record or give anything back
         doomed.wait(timeout=10)
+        wait_for(lambda: not any(_alive(pid) for pid in helpers), timeout=10)  # no orphan goes on
     assert not _delivered(committed)
     with BackgroundWorker(committed, settings):  # takes over once the dead worker's leases end
         wait_for(lambda: _delivered(committed), timeout=30)
@@ -75,6 +102,23 @@ def test_kill_9_mid_batch_loses_nothing_and_a_redelivery_carries_the_same_webhoo
     bodies: dict[str, bytes] = {}
     for request in department_server.received:  # a redelivery is the same event, byte for byte
         assert bodies.setdefault(request.headers["webhook-id"], request.body) == request.body
+
+
+def test_ctrl_c_in_a_terminal_stops_the_worker_cleanly_and_its_claims_go_back(
+        committed, department_server, database_url, tmp_path):
+    point_at(committed, department_server)
+    department_server.behave("dvla", delay=0.3)
+    submit(committed, ("dvla",), count=20, now=utcnow())
+    with worker_process(database_url, tmp_path, "--department-concurrency", "2", "--database-side", "process",
+                        new_session=True) as worker:
+        wait_for(lambda: len(department_server.received) >= 2, timeout=30)
+        os.killpg(worker.pid, signal.SIGINT)  # a terminal sends Ctrl-C to the whole process group
+        assert worker.wait(timeout=30) == 0, _worker_log(tmp_path)
+    assert "trying again" not in _worker_log(tmp_path)  # the database side did not die of the Ctrl-C
+    by_state = Counter(n.state for n in notifications(committed))
+    assert by_state[NotificationState.DELIVERED] >= 2, by_state
+    assert set(by_state) == {NotificationState.DELIVERED, NotificationState.PENDING}, by_state
+    assert all(n.claimed_by is None for n in notifications(committed))  # given back through the database side
 
 
 def test_a_worker_stopped_past_its_lease_is_overtaken_and_its_late_result_refused(
