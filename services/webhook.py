@@ -164,8 +164,12 @@ class WebhookSender:
             async with self._session(allow_private_network).post(
                 url, data=body, headers=request_headers, allow_redirects=False,
             ) as response:
-                excerpt = await self._read_capped(response)
-                return classify(response.status, response.headers, excerpt, _elapsed(started))
+                status = response.status
+                if 200 <= status < 300:  # the common case, kept short
+                    await self._drain(response)
+                    return DeliveryResult(Outcome.DELIVERED, status, _elapsed(started))
+                excerpt = await response.content.read(min(self.max_response_bytes, 300))
+                return classify(status, response.headers, excerpt, _elapsed(started))
         except aiohttp.ClientConnectorError as e:
             if isinstance(e.os_error, AddressRefused):
                 # Not sent. DNS may change or the registry be corrected, so it waits and retries.
@@ -179,17 +183,12 @@ class WebhookSender:
             return DeliveryResult(Outcome.RETRY, latency_ms=_elapsed(started),
                                   error=f"{type(e).__name__}: {e}"[:500])
 
-    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
-        if 200 <= response.status < 300:
-            # Reading the body lets the connection be reused; none of it is kept.
-            remaining = self.max_response_bytes
-            while remaining > 0:
-                chunk = await response.content.read(remaining)
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-            return b""
-        return await response.content.read(min(self.max_response_bytes, 300))
+    async def _drain(self, response: aiohttp.ClientResponse) -> None:
+        """Reads (and drops) at most ``max_response_bytes`` of a 2xx answer: reading it lets the
+        connection be used again."""
+        remaining = self.max_response_bytes
+        while remaining > 0 and (chunk := await response.content.read(remaining)):
+            remaining -= len(chunk)
 
 
 @lru_cache(maxsize=1024)

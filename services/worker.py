@@ -123,6 +123,7 @@ class Worker:
         self.sender = sender
         self.config = config or WorkerConfig.from_settings(settings)
         self.clock = clock
+        self._real_clock = clock is utcnow
         self.name = name or worker_name()
         self.stats = Stats()
         self.started_at = clock()
@@ -253,38 +254,42 @@ class Worker:
 
     async def _sender(self) -> None:
         """One of ``concurrency``: sends the jobs ``Lanes`` hands it, one at a time, until closed."""
-        while (job := await self._lanes.get()) is not None:
-            if self._lanes.waiting < self._batch // 2:
+        lanes, margin, low = self._lanes, self.config.lease_margin, self._batch // 2
+        while (job := await lanes.get()) is not None:
+            if lanes.waiting < low:
                 self._room.set()  # time to claim more
             result: Result | None = None
             try:
                 # Not sent when stopping (given back) or with too little lease left (claimed again later).
-                if not self.stopping and self.clock() <= job.lease_expires_at - self.config.lease_margin:
-                    result = await self._post(job)
+                now = self.clock()
+                if not self._stopping.is_set() and now <= job.lease_expires_at - margin:
+                    result = await self._post(job, now)
             except Exception:  # a bug, not a department's failure: the lease brings the job back
                 log.exception("sending %s failed unexpectedly", job.notification_id,
                               extra={"notification": job.notification_id, "worker": self.name})
             finally:
-                self._lanes.done(job.department_id)
+                lanes.done(job.department_id)
                 if result is None:
                     self._done(job.department_id)
                 else:
                     self._results.append(result)
                     self._result_came.set()
 
-    async def _post(self, job: Job) -> Result:
+    async def _post(self, job: Job, started: datetime) -> Result:
         webhook = job.webhook
         assert webhook is not None
-        signed_at = datetime.now(UTC)  # the receiver checks this against its own clock
-        started = self.clock()
+        # Signed with the real time, which the receiver checks against its own clock (the
+        # worker's clock is the real one too, except in tests).
+        signed_at = started if self._real_clock else datetime.now(UTC)
         headers = signature_headers(job.body, msg_id=job.notification_id, at=signed_at, secrets=webhook.secrets)
         delivery = await self.sender.deliver(url=webhook.url, body=job.body, headers=headers,
                                              allow_private_network=webhook.allow_private_network)
         return Result(job.notification_id, job.department_id, OUTCOMES[delivery.outcome], started, self.clock(),
                       delivery.status_code, delivery.latency_ms, delivery.error, delivery.retry_after)
 
-    def _done(self, department_id: str) -> None:
-        self._outstanding[department_id] -= 1
+    def _done(self, department_id: str, count: int = 1) -> None:
+        """``count`` of the department's claimed notifications are settled (recorded, or not sent)."""
+        self._outstanding[department_id] -= count
         if self._outstanding[department_id] <= 0:
             del self._outstanding[department_id]
         self._room.set()
@@ -307,8 +312,8 @@ class Worker:
             recorded = await self._retrying_db("recording results", worker_db.record_results, worker=self.name,
                                                results=batch, now=self.clock(), troubled=self._troubled)
             self._account(batch, recorded)
-            for result in batch:
-                self._done(result.department_id)
+            for department_id, count in Counter(r.department_id for r in batch).items():
+                self._done(department_id, count)
 
     async def _retrying_db(self, what: str, fn: Callable[..., T], **kwargs: Any) -> T:
         """Database work that must happen: retried with back-off through a lost connection."""
@@ -398,9 +403,14 @@ class Lanes:
         self._closed = False
 
     def put(self, job: Job) -> None:
-        self._waiting.setdefault(job.department_id, deque()).append(job)
+        department_id = job.department_id
+        lane = self._waiting.get(department_id)
+        if lane is None:
+            lane = self._waiting[department_id] = deque()
+        lane.append(job)
         self.waiting += 1
-        self._offer(job.department_id)
+        if department_id not in self._queued and self._sending[department_id] < self.per_department:
+            self._take_turn(department_id)
 
     async def get(self) -> Job | None:
         """The next job to send; None once closed and nothing is waiting."""
@@ -410,27 +420,29 @@ class Lanes:
             self._changed.clear()
             await self._changed.wait()
         department_id = self._turns.popleft()
-        self._queued.discard(department_id)
-        job = self._waiting[department_id].popleft()
+        lane = self._waiting[department_id]
+        job = lane.popleft()
         self.waiting -= 1
-        self._sending[department_id] += 1
-        self._offer(department_id)  # its next job, if any, waits for the others' turns
+        sending = self._sending[department_id] = self._sending[department_id] + 1
+        if lane and sending < self.per_department:
+            self._turns.append(department_id)  # its next job waits for the others' turns
+        else:
+            self._queued.discard(department_id)
         return job
 
     def done(self, department_id: str) -> None:
         self._sending[department_id] -= 1
-        self._offer(department_id)
+        if department_id not in self._queued and self._waiting.get(department_id):
+            self._take_turn(department_id)
 
     def close(self) -> None:
         self._closed = True
         self._changed.set()
 
-    def _offer(self, department_id: str) -> None:
-        if (department_id not in self._queued and self._waiting.get(department_id)
-                and self._sending[department_id] < self.per_department):
-            self._turns.append(department_id)
-            self._queued.add(department_id)
-            self._changed.set()
+    def _take_turn(self, department_id: str) -> None:
+        self._turns.append(department_id)
+        self._queued.add(department_id)
+        self._changed.set()
 
 
 def _short(error: BaseException) -> str:
