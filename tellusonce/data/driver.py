@@ -16,6 +16,12 @@ still come out as SQLAlchemy's), with values in the form the driver stores them:
 Named parameters are written ``:name``, which sqlite3 takes as it is and which becomes
 ``%(name)s`` for psycopg. Nothing here knows about notifications: the statements live in
 ``tellusonce.data.outbox``.
+
+``Compiled`` serves statements that are simpler to keep as SQLAlchemy expressions (the
+intake's inserts and reads): SQLAlchemy compiles each once per dialect, and each run puts
+the values through the column types' own bind and result processors, so rows are written
+and read exactly as SQLAlchemy would, without its per-statement work (cache key, execution
+context, result object).
 """
 
 from __future__ import annotations
@@ -23,14 +29,17 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.expression import Executable
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
@@ -121,3 +130,88 @@ def _driver(name: str) -> Driver:
 
 def driver_for(connection: Connection) -> Driver:
     return _driver(connection.dialect.name)
+
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _Form:
+    """One statement as one dialect runs it: its SQL, and how values go in and come out."""
+
+    sql: str
+    positions: tuple[str, ...] | None  # parameter names in order (qmark style), or None for named
+    binds: tuple[tuple[str, Callable[[Any], Any]], ...]  # parameters that a column type converts
+    results: tuple[Processor, ...]
+    fixed: Mapping[str, Any]  # values written into the statement (``column == "standing"``)
+
+    def parameters(self, values: Mapping[str, Any]) -> Any:
+        if self.binds or self.fixed:
+            values = {**self.fixed, **values}
+            for name, process in self.binds:
+                values[name] = process(values[name])
+        if self.positions is None:
+            return values
+        return tuple(values[name] for name in self.positions)
+
+
+class Compiled:
+    """A Core statement compiled once per dialect and run on the transaction's own DBAPI cursor.
+
+    Values go through the same bind and result processors SQLAlchemy applies (UUIDs, UTC
+    times, JSON), and errors come out as SQLAlchemy's (``Driver.execute``). An INSERT is
+    compiled for the columns given, which must include every column with a Python-side
+    default (nothing here computes defaults). Parameters that expand (``IN`` lists) are
+    not supported: the statement is compiled once, not per list.
+    """
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._forms: weakref.WeakKeyDictionary[Dialect, dict[tuple[str, ...], _Form]] = weakref.WeakKeyDictionary()
+
+    def _form(self, dialect: Dialect, columns: tuple[str, ...]) -> _Form:
+        forms = self._forms.setdefault(dialect, {})
+        form = forms.get(columns)
+        if form is None:
+            form = forms[columns] = self._compile(dialect, columns)
+        return form
+
+    def _compile(self, dialect: Dialect, columns: tuple[str, ...]) -> _Form:
+        is_insert = isinstance(self.statement, Insert)
+        compiled: Any = self.statement.compile(dialect=dialect, column_keys=list(columns) if is_insert else None)
+        if compiled.insert_prefetch or compiled.post_compile_params or compiled.literal_execute_params:
+            raise ValueError(f"cannot run as compiled once (a default to compute or a list to expand): {compiled}")
+        processors = compiled._bind_processors  # the very processors SQLAlchemy's execution applies
+        names = sorted(set(compiled.bind_names.values()))
+        results: tuple[Processor, ...] = ()
+        selected = getattr(self.statement, "selected_columns", None)
+        if selected is None and getattr(self.statement, "_returning", ()):
+            selected = self.statement._returning  # type: ignore[attr-defined]
+        if selected is not None:
+            results = tuple(column.type._cached_result_processor(dialect, None) for column in selected)
+        return _Form(
+            sql=compiled.string,
+            positions=tuple(compiled.positiontup) if compiled.positional else None,
+            binds=tuple((name, processors[name]) for name in names if processors.get(name) is not None),
+            results=results,
+            fixed={name: bind.value for bind, name in compiled.bind_names.items() if not bind.required},
+        )
+
+    def rows(self, connection: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run with ``values`` (keyed by parameter name); the rows it returns, as SQLAlchemy would read them."""
+        form = self._form(connection.dialect, tuple(values) if isinstance(self.statement, Insert) else ())
+        rows = driver_for(connection).execute(connection, form.sql, form.parameters(values))
+        if not rows or not any(form.results):
+            return rows
+        return [tuple(value if process is None else process(value) for process, value in zip(form.results, row))
+                for row in rows]
+
+    def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run once per row (an INSERT of several rows): every row has the same keys as the first."""
+        if not rows:
+            return
+        keys = tuple(rows[0])
+        form = self._form(connection.dialect, keys if isinstance(self.statement, Insert) else ())
+        if any(tuple(row) != keys for row in rows):
+            raise ValueError("every row needs the same columns, in the same order")
+        driver_for(connection).execute(connection, form.sql, [form.parameters(row) for row in rows], many=True)

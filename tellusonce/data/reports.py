@@ -2,9 +2,10 @@
 gives about someone else, its notifications; and the lookup for a report made earlier.
 
 The intake (``tellusonce.domain.intake``) is their one writer. They are written as
-plain rows with statements built once, not as ORM objects: the unit of work's
-bookkeeping was most of what a submission cost, and the intake knows every value
-(keys included) before it writes. The report itself is then attached to the
+plain rows with statements compiled once and run on the transaction's own cursor
+(``tellusonce.data.driver.Compiled``), not as ORM objects: the unit of work's
+bookkeeping, then SQLAlchemy's per-statement work, was most of what a submission
+cost, and the intake knows every value (keys included) before it writes. The report itself is then attached to the
 session as a loaded object (``attach_report``), so callers read it as before.
 """
 
@@ -15,10 +16,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from functools import cache
+
 from sqlalchemy import and_, bindparam, delete, insert, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from tellusonce.data.driver import Compiled
 from tellusonce.models import ChangeReport, Citizen, Notification, PersonDetails
 
 _REPORTS = ChangeReport.__table__
@@ -32,14 +36,10 @@ def _insert_once(dialect: Any) -> Any:
             .returning(_REPORTS.c.id))
 
 
-_INSERT_REPORT = {"sqlite": _insert_once(sqlite), "postgresql": _insert_once(postgresql)}
-_INSERT_PERSON = insert(_PEOPLE)
-_DELETE_PERSON = delete(_PEOPLE).where(_PEOPLE.c.id == bindparam("id"))
-_INSERT_NOTIFICATIONS = insert(Notification.__table__)
-
-_SAME_KEY = _REPORTS.c.submission_key == bindparam("key")
-_SAME_CHANGE = and_(_REPORTS.c.fingerprint == bindparam("fingerprint"),
-                    _REPORTS.c.state.in_(bindparam("states", expanding=True)))
+_INSERT_REPORT = {"sqlite": Compiled(_insert_once(sqlite)), "postgresql": Compiled(_insert_once(postgresql))}
+_INSERT_PERSON = Compiled(insert(_PEOPLE))
+_DELETE_PERSON = Compiled(delete(_PEOPLE).where(_PEOPLE.c.id == bindparam("id")))
+_INSERT_NOTIFICATIONS = Compiled(insert(Notification.__table__))
 
 
 def _earlier(condition: Any) -> Any:
@@ -50,13 +50,17 @@ def _earlier(condition: Any) -> Any:
         _REPORTS.c.citizen_id == bindparam("citizen"), condition)
 
 
-_EARLIER = {
-    (True, False): _earlier(_SAME_KEY),
-    (False, True): _earlier(_SAME_CHANGE),
-    # Two reads in one statement rather than one with OR, which SQLite may answer by walking the
-    # citizen's reports.
-    (True, True): union_all(_earlier(_SAME_KEY), _earlier(_SAME_CHANGE)),
-}
+@cache
+def _earlier_statement(by_key: bool, by_change: bool, states: int) -> Compiled:
+    """The read for an earlier report, compiled once for each shape (one parameter per state)."""
+    same_key = _earlier(_REPORTS.c.submission_key == bindparam("key"))
+    same_change = _earlier(and_(_REPORTS.c.fingerprint == bindparam("fingerprint"),
+                                _REPORTS.c.state.in_([bindparam(f"state_{i}") for i in range(states)])))
+    if by_key and by_change:
+        # Two reads in one statement rather than one with OR, which SQLite may answer by walking the
+        # citizen's reports.
+        return Compiled(union_all(same_key, same_change))
+    return Compiled(same_key if by_key else same_change)
 
 
 class Earlier(NamedTuple):
@@ -69,17 +73,23 @@ def find_earlier_report(session: Session, citizen_id: uuid.UUID, *, submission_k
                         since: datetime | None = None) -> Earlier | None:
     """The citizen's report made with ``submission_key``, or else their oldest report of the same
     change (``fingerprint``) in one of ``states`` made since ``since``: one indexed read."""
+    if not states:
+        fingerprint = None  # no state counts as the same change
     if not submission_key and not fingerprint:
         return None
-    params: dict[str, Any] = {"citizen": citizen_id, "key": submission_key}
+    params: dict[str, Any] = {"citizen": citizen_id}
+    if submission_key:
+        params["key"] = submission_key
     if fingerprint:
-        params.update(fingerprint=fingerprint, states=list(states))
-    rows = session.connection().execute(_EARLIER[(bool(submission_key), bool(fingerprint))], params).all()
-    for row in rows:
-        if submission_key and row.submission_key == submission_key:
-            return Earlier(row.id, True)
-    same = sorted((r for r in rows if since is None or r.created_at >= since), key=lambda r: r.created_at)
-    return Earlier(same[0].id, False) if same else None
+        params["fingerprint"] = fingerprint
+        params.update((f"state_{i}", str(state)) for i, state in enumerate(states))
+    statement = _earlier_statement(bool(submission_key), bool(fingerprint), len(states) if fingerprint else 0)
+    rows = statement.rows(session.connection(), params)
+    for id_, key, _created_at in rows:
+        if submission_key and key == submission_key:
+            return Earlier(id_, True)
+    same = sorted((r for r in rows if since is None or r[2] >= since), key=lambda r: r[2])
+    return Earlier(same[0][0], False) if same else None
 
 
 def insert_report(session: Session, row: Mapping[str, Any], *, person: Mapping[str, Any] | None = None) -> bool:
@@ -87,10 +97,10 @@ def insert_report(session: Session, row: Mapping[str, Any], *, person: Mapping[s
     citizen already has a report with this submission key."""
     connection = session.connection()
     if person is not None:
-        connection.execute(_INSERT_PERSON, person)
-    inserted = connection.execute(_INSERT_REPORT[connection.dialect.name], row).first() is not None
+        _INSERT_PERSON.rows(connection, person)
+    inserted = bool(_INSERT_REPORT[connection.dialect.name].rows(connection, row))
     if not inserted and person is not None:
-        connection.execute(_DELETE_PERSON, {"id": person["id"]})
+        _DELETE_PERSON.rows(connection, {"id": person["id"]})
     return inserted
 
 
@@ -105,5 +115,4 @@ def attach_report(session: Session, row: Mapping[str, Any], citizen: Citizen) ->
 
 def insert_notifications(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Queue notifications (``pending``, with their payloads already minimised): one statement."""
-    if rows:
-        session.connection().execute(_INSERT_NOTIFICATIONS, list(rows))
+    _INSERT_NOTIFICATIONS.many(session.connection(), rows)
