@@ -23,7 +23,7 @@ import logging
 import os
 import re
 import secrets
-import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -41,6 +41,7 @@ SESSION_KEY = "report_journey"
 LIFETIME_SECONDS = 24 * 60 * 60
 SWEEP_EVERY_SECONDS = 10 * 60
 _ID = re.compile(r"^[0-9a-f]{32}$")
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 @dataclass
@@ -114,14 +115,26 @@ class JourneyStore:
         path = self._path(journey.id)
         if path is None:
             raise ValueError("not a journey id")
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".journey-", suffix=".tmp")
+        body = json.dumps(asdict(journey), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        # A temporary name of this process and thread alone, then one rename: a reader sees the old
+        # journey or the new one, never half of one. (mkstemp's random name and a buffered file
+        # cost several times as much, and the last step of every report saves its journey.)
+        temporary = self.directory / f".journey-{journey.id}-{os.getpid()}-{threading.get_ident()}.tmp"
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(asdict(journey), handle, ensure_ascii=False, separators=(",", ":"))
+            fd = os.open(temporary, _WRITE_FLAGS, 0o600)
+        except FileNotFoundError:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(temporary, _WRITE_FLAGS, 0o600)
+        try:
+            try:
+                view = memoryview(body)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
             os.replace(temporary, path)
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
             raise
 
     def discard(self, journey_id: str) -> None:

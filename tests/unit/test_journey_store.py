@@ -63,3 +63,17 @@ def test_a_damaged_journey_file_reads_as_no_journey(tmp_path: Path) -> None:
 def test_each_journey_gets_its_own_submission_key(tmp_path: Path) -> None:
     citizen = uuid.uuid4()
     assert Journey.start(citizen, "address").submission_key != Journey.start(citizen, "address").submission_key
+
+
+def test_saving_again_replaces_the_journey_whole_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    store = JourneyStore(tmp_path / "journeys")  # made on the first save
+    citizen = uuid.uuid4()
+    journey = Journey.start(citizen, "address")
+    store.save(journey)
+    journey.set_answers(("town",), {"town": "Lee" * 300})
+    store.save(journey)
+    journey.set_answers(("town",), {"town": "Leeds"})
+    store.save(journey)
+    assert store.load(journey.id, citizen) == journey
+    assert [p.name for p in (tmp_path / "journeys").iterdir()] == [f"{journey.id}.json"]
+    assert oct((tmp_path / "journeys").stat().st_mode & 0o777) == oct(0o700)
