@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, case, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
@@ -38,7 +38,7 @@ from tellusonce.models import (
     Notification,
     NotificationState,
 )
-from tellusonce.models.outbox import CLAIMABLE_SQL
+from tellusonce.models.outbox import CLAIMABLE_SQL, DEAD_SQL
 
 PUSH_CHANNELS = (ChannelKind.WEBHOOK, ChannelKind.EMAIL)
 _N = Notification.__table__
@@ -345,7 +345,7 @@ def acknowledge(session: Session, *, department_id: str, notification_id: uuid.U
 
 def dead_letters(session: Session, *, department_id: str | None = None, since: datetime | None = None,
                  limit: int = 500) -> Sequence[Notification]:
-    query = select(Notification).where(Notification.state == NotificationState.DEAD)
+    query = select(Notification).where(text(DEAD_SQL))  # written out: the partial index's own condition
     if department_id:
         query = query.where(Notification.department_id == department_id)
     if since:
@@ -356,7 +356,7 @@ def dead_letters(session: Session, *, department_id: str | None = None, since: d
 def replay_dead(session: Session, *, department_id: str | None = None, since: datetime | None = None,
                 now: datetime, actor: str = "operator") -> int:
     """Put dead letters back in the queue, due now, with a fresh retry schedule."""
-    conditions = [Notification.state == NotificationState.DEAD]
+    conditions = [text(DEAD_SQL)]  # written out: the partial index's own condition
     if department_id:
         conditions.append(Notification.department_id == department_id)
     if since:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 23:17:54.816833
+Create Date: 2026-11-23 01:43:02.933464
 """
 
 from collections.abc import Sequence
@@ -277,8 +277,8 @@ def upgrade() -> None:
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notification_citizen_id'), ['citizen_id'], unique=False)
         batch_op.create_index('ix_notification_claimable', ['department_id', 'next_attempt_at'], unique=False, sqlite_where=sa.text("state IN ('pending', 'retrying', 'delivering')"), postgresql_where=sa.text("state IN ('pending', 'retrying', 'delivering')"))
+        batch_op.create_index('ix_notification_dead_letters', ['department_id', 'dead_at'], unique=False, sqlite_where=sa.text("state = 'dead'"), postgresql_where=sa.text("state = 'dead'"))
         batch_op.create_index('ix_notification_department_feed', ['department_id', 'created_at', 'id'], unique=False)
-        batch_op.create_index('ix_notification_department_state', ['department_id', 'state'], unique=False)
         batch_op.create_index(batch_op.f('ix_notification_report_id'), ['report_id'], unique=False)
 
     op.create_table('consent_event',
@@ -333,8 +333,8 @@ def downgrade() -> None:
     op.drop_table('consent_event')
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notification_report_id'))
-        batch_op.drop_index('ix_notification_department_state')
         batch_op.drop_index('ix_notification_department_feed')
+        batch_op.drop_index('ix_notification_dead_letters', sqlite_where=sa.text("state = 'dead'"), postgresql_where=sa.text("state = 'dead'"))
         batch_op.drop_index('ix_notification_claimable', sqlite_where=sa.text("state IN ('pending', 'retrying', 'delivering')"), postgresql_where=sa.text("state IN ('pending', 'retrying', 'delivering')"))
         batch_op.drop_index(batch_op.f('ix_notification_citizen_id'))
 
