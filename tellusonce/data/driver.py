@@ -36,7 +36,8 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Insert
+from sqlalchemy import Connection, Insert, Table
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
@@ -98,6 +99,19 @@ class Driver:
     def read_json(self, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
 
+    def insert_rows(self, connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert ``rows`` (each the same columns, values in the driver's form): one executemany on
+        SQLite; on PostgreSQL one statement reading one array per column (``unnest``), so the
+        server runs one statement and psycopg does no work per row."""
+        if not rows:
+            return
+        columns = tuple(rows[0])
+        statement = _insert_statement(self, table, columns)
+        if self.is_sqlite:
+            self.execute(connection, statement, rows, many=True)
+        else:
+            self.execute(connection, statement, {column: [row[column] for row in rows] for column in columns})
+
     def execute(self, connection: Connection, statement: str, parameters: Any, *,
                 many: bool = False) -> list[tuple[Any, ...]]:
         """Run ``statement`` (from ``sql``) in ``connection``'s transaction; the rows it returns.
@@ -121,6 +135,16 @@ class Driver:
                                       connection_invalidated=lost) from error
         finally:
             cursor.close()
+
+
+@cache
+def _insert_statement(driver: Driver, table: Table, columns: tuple[str, ...]) -> str:
+    names = ", ".join(columns)
+    if driver.is_sqlite:
+        return f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(':' + c for c in columns)})"
+    pg = postgresql.dialect()
+    arrays = ", ".join(f"%({c})s::{table.c[c].type.compile(dialect=pg)}[]" for c in columns)
+    return f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays})"
 
 
 @cache

@@ -34,6 +34,7 @@ from tellusonce.data.stats import LATENCY_BUCKETS
 from tellusonce.models import (
     AttemptOutcome,
     ChannelKind,
+    DeliveryAttempt,
     Department,
     Notification,
     NotificationState,
@@ -235,7 +236,7 @@ def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worke
         outcome_of[r.notification_id] = (stands, number, next_at)
     if updates:
         connection.execute(update(_N).where(_N.c.id == bindparam("b_id")), updates)
-    driver.execute(connection, _attempt_statement(driver), attempts, many=True)
+    driver.insert_rows(connection, DeliveryAttempt.__table__, attempts)
     _tally(connection, driver, attempts, worker=worker)
     for notification_id, department_id, r in dead:
         record_event(session, actor=f"worker:{worker}", action="notification.dead", subject_type="notification",
@@ -254,14 +255,6 @@ def _delivered_statement(driver: Driver) -> str:
         f" WHERE {driver.in_ids('id', 'ids')} AND claimed_by = :worker"
         f" AND state = '{NotificationState.DELIVERING}' RETURNING id, attempt_count"
     )
-
-
-@cache
-def _attempt_statement(driver: Driver) -> str:
-    columns = ("id", "notification_id", "number", "worker", "started_at", "finished_at", "outcome", "status_code",
-               "latency_ms", "error")
-    return driver.sql(f"INSERT INTO delivery_attempt ({', '.join(columns)})"
-                      f" VALUES ({', '.join(':' + c for c in columns)})")
 
 
 TALLY_SHARDS = 8

@@ -41,6 +41,19 @@ def test_values_written_by_the_driver_read_back_through_sqlalchemy(probe_table) 
     assert sorted(probe_table.execute(select(probe.c.id, probe.c.at)).all()) == sorted(rows)
 
 
+def test_rows_inserted_in_one_statement_read_back_through_sqlalchemy_nulls_included(probe_table) -> None:  # type: ignore[no-untyped-def]
+    driver = driver_for(probe_table)
+    rows = [{"id": uuid.uuid4(), "at": at, "label": label} for at, label in zip(TIMES, ("a", None, "c"), strict=True)]
+    rows.append({"id": uuid.uuid4(), "at": None, "label": None})
+    driver.insert_rows(probe_table, probe, [{"id": driver.uuid(r["id"]), "at": driver.time(r["at"]),
+                                             "label": r["label"]} for r in rows])
+    # A column whose every value is NULL in a batch (an error column when all went well).
+    driver.insert_rows(probe_table, probe, [{"id": driver.uuid(uuid.uuid4()), "at": None, "label": None}])
+    read = {row.id: (row.at, row.label) for row in probe_table.execute(select(probe))}
+    assert len(read) == 5
+    assert all(read[r["id"]] == (r["at"], r["label"]) for r in rows)
+
+
 def test_values_written_by_sqlalchemy_are_found_and_compared_by_the_driver(probe_table) -> None:  # type: ignore[no-untyped-def]
     driver = driver_for(probe_table)
     rows = [{"id": uuid.uuid4(), "at": at, "label": f"row {i}"} for i, at in enumerate(TIMES)]
