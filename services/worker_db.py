@@ -21,6 +21,7 @@ one of two things (``open_database_side``):
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -224,6 +225,7 @@ def _start_process(url: str, settings: Settings, logs: Any, parent: int, level: 
     root.setLevel(level)
     threading.Thread(target=_end_with, args=(parent,), name="tellusonce-db-watch", daemon=True).start()
     _process_context = DbContext(make_engine(url), settings)
+    gc.freeze()  # as the worker does (tune_process): full collections skip what import made
 
 
 def _end_with(parent: int) -> None:
