@@ -5,7 +5,10 @@ In one run, against one local keep-alive sink (bench/support/sink.py, its own pr
 1. ceiling: aiohttp and httpx each POST the same signed CloudEvent bodies with
    the same concurrency; the faster is the ceiling;
 2. project: the real worker (claim, consent check, build, sign, POST, record)
-   delivers the same number of queued notifications;
+   delivers the same number of queued notifications, timed from when they become
+   due once the worker is ready (its database side started), like 3.; with its
+   database side as a process (the default with more than one core: the headline)
+   and as a thread, each the better of two runs;
 3. on PostgreSQL (TELLUSONCE_BENCH_DATABASE_URL=postgresql://…): 1, 2 and 4
    `tellusonce dispatch` processes sharing the queue;
 4. scale: the time to claim a batch with 1,000,000 notifications in the table
@@ -192,7 +195,6 @@ async def bare_httpx(url: str, requests: list[tuple[str, bytes, list[str]]]) -> 
 async def run_worker(engine: Engine, settings: Settings, ids: dict[str, uuid.UUID], *, process: bool) -> float:
     """Deliveries per second of one worker, its database side in a process or a thread; timed,
     like ``run_processes``, from when the queued work becomes due, once the worker is ready."""
-    tune_process()  # as `tellusonce dispatch` does
     queue(engine, ids, COUNT, due=datetime.now(UTC) + timedelta(days=1))
     sender = WebhookSender().init(settings)
     worker = Worker(engine, settings, sender=sender,
@@ -284,6 +286,9 @@ def main() -> None:
             engine = make_engine(url)
             ids = prepare(engine, sink_url)
             requests = signed_requests(settings, COUNT)
+            # This process is tuned as `tellusonce dispatch` tunes its own, before the bare
+            # clients run too, so that both are measured under the same interpreter settings.
+            tune_process()
             ceilings = {}
             for name, client in (("aiohttp", bare_aiohttp), ("httpx", bare_httpx)):
                 ceilings[name] = max(asyncio.run(client(sink_url, requests)) for _ in range(2))
