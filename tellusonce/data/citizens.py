@@ -15,10 +15,12 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
+from tellusonce.data.driver import Compiled
 from tellusonce.domain.fields import normalise_email
 from tellusonce.models import Citizen, EmailToken, TokenPurpose
 
@@ -46,12 +48,29 @@ def canonical_email(value: str) -> str:
     return normalise_email(value).lower()
 
 
+_CITIZENS = Citizen.__table__
+# Every signed-in request reads its citizen: one statement compiled once (``Compiled``) costs
+# a fifth of what ``session.get`` spends on building and loading the query.
+_BY_ID = Compiled(select(*_CITIZENS.c).where(_CITIZENS.c.id == bindparam("id")))
+_COLUMN_KEYS = tuple(column.key for column in _CITIZENS.c)
+
+
 def get_citizen(session: Session, citizen_id: uuid.UUID | str) -> Citizen | None:
+    """The citizen with this id (from the session when it holds them already), or None."""
     try:
         key = citizen_id if isinstance(citizen_id, uuid.UUID) else uuid.UUID(str(citizen_id))
     except ValueError:
         return None
-    return session.get(Citizen, key)
+    held = session.identity_map.get(identity_key(Citizen, key))
+    if held is not None:
+        return held  # type: ignore[no-any-return]
+    rows = _BY_ID.rows(session.connection(), {"id": key})
+    if not rows:
+        return None
+    citizen = Citizen(**dict(zip(_COLUMN_KEYS, rows[0], strict=True)))
+    make_transient_to_detached(citizen)  # as if loaded: no attribute is pending
+    session.add(citizen)
+    return citizen
 
 
 def get_citizen_by_email(session: Session, email: str) -> Citizen | None:

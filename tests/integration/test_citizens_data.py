@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from tellusonce.data.citizens import (
     EmailTaken,
     create_citizen,
     end_sessions,
+    get_citizen,
     get_citizen_by_email,
     hash_token,
     issue_token,
@@ -20,7 +22,7 @@ from tellusonce.data.citizens import (
     update_profile,
     use_token,
 )
-from tellusonce.models import EmailToken, TokenPurpose
+from tellusonce.models import Citizen, EmailToken, TokenPurpose
 
 
 def test_an_address_has_one_account_whatever_its_case(db_session: Session) -> None:
@@ -64,3 +66,20 @@ def test_profile_answers_hold_only_what_is_set_and_refuse_unknown_fields(db_sess
     assert profile_answers(citizen) == {"email": "ada@example.com", "given_names": "Ada", "postcode": "LS1 1AA"}
     with pytest.raises(ValueError, match="password_hash"):
         update_profile(db_session, citizen, {"password_hash": "x"})
+
+
+def test_a_citizen_read_by_id_is_the_sessions_own_and_changes_to_it_are_written(db_session: Session) -> None:
+    created = create_citizen(db_session, email="ada@example.com", password_hash="h")
+    db_session.commit()
+    db_session.expunge_all()
+    citizen = get_citizen(db_session, created.id)
+    assert citizen is not None and citizen.email == "ada@example.com" and citizen.session_version == 0
+    assert citizen.created_at.tzinfo is not None
+    assert get_citizen(db_session, str(created.id)) is citizen  # one object per row in a session
+    assert not db_session.dirty and not db_session.new
+    citizen.town = "Leeds"
+    db_session.commit()
+    db_session.expunge_all()
+    assert db_session.scalars(select(Citizen.town).where(Citizen.id == created.id)).one() == "Leeds"
+    assert get_citizen(db_session, "not an id") is None
+    assert get_citizen(db_session, uuid.uuid4()) is None
