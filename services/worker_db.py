@@ -152,8 +152,6 @@ def heartbeat(ctx: DbContext, *, worker: str, started_at: datetime, now: datetim
 class DatabaseThread:
     """The database side on one thread beside the event loop."""
 
-    kind = "thread"
-
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self._context = DbContext(engine, settings)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tellusonce-db")
@@ -166,9 +164,8 @@ class DatabaseThread:
 
 
 class DatabaseProcess:
-    """The database side in a process of its own (see the module's docstring)."""
-
-    kind = "process"
+    """The database side in a process of its own (see the module's docstring), with an engine
+    of its own made from the worker's engine's URL."""
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self._url = engine.url.render_as_string(hide_password=False)
