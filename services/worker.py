@@ -161,7 +161,8 @@ class Worker:
 
     async def run(self, *, once: bool = False, ready: Callable[[], None] | None = None) -> Stats:
         """Deliver until stopped; with ``once``, until nothing is due. ``ready`` is called once
-        the database side has answered its first call (the first heartbeat), before any claim."""
+        the database side has answered its first call (the first heartbeat, whether or not the
+        database was reachable), before any claim."""
         self._db = open_database_side(self.engine, self.settings, process=self.config.database_process)
         try:
             try:
@@ -204,7 +205,7 @@ class Worker:
             waiting = self._lanes.waiting
             unrecorded = sum(self._outstanding.values())  # claimed, not yet recorded
             # Top the waiting jobs up when they run low, unless recording has fallen a batch
-            # behind (then it catches up first: claims and records share the database thread).
+            # behind (then it catches up first: claims and records share the database side).
             room = min(batch - waiting, 2 * batch - unrecorded)
             claimed = 0
             if waiting < batch // 2 and room > 0:
