@@ -5,8 +5,9 @@ The intake (``tellusonce.domain.intake``) is their one writer. They are written 
 plain rows with statements compiled once and run on the transaction's own cursor
 (``tellusonce.data.driver.Compiled``), not as ORM objects: the unit of work's
 bookkeeping, then SQLAlchemy's per-statement work, was most of what a submission
-cost, and the intake knows every value (keys included) before it writes. The report itself is then attached to the
-session as a loaded object (``attach_report``), so callers read it as before.
+cost, and the intake knows every value (keys included) before it writes. The report
+itself is then attached to the session as a loaded object (``attach_report``), so
+callers read it as before.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
-
 from functools import cache
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, delete, insert, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
