@@ -11,10 +11,12 @@ still come out as SQLAlchemy's), with values in the form the driver stores them:
   ``Uuid`` and ``UTCDateTime`` write them, so both paths read and write the same rows;
   a list of ids is one JSON array, read with ``json_each``.
 - PostgreSQL: values as they are (psycopg adapts ``uuid.UUID`` and aware datetimes
-  itself); a list of ids is one array, read with ``= ANY``.
+  itself); a list of ids is one array, read with ``= ANY``. Parameters go in binary form:
+  psycopg writes an array's text form in Python, element by element with escaping (about
+  20 µs a row of ten columns, against 3 in binary, and the server parses less too).
 
 Named parameters are written ``:name``, which sqlite3 takes as it is and which becomes
-``%(name)s`` for psycopg. Nothing here knows about notifications: the statements live in
+``%(name)b`` for psycopg. Nothing here knows about notifications: the statements live in
 ``tellusonce.data.outbox``.
 
 ``Compiled`` serves statements that are simpler to keep as SQLAlchemy expressions (the
@@ -57,7 +59,7 @@ class Driver:
 
     def sql(self, statement: str) -> str:
         """``statement`` with ``:name`` parameters in the driver's own style."""
-        return statement if self.is_sqlite else _NAMED.sub(r"%(\1)s", statement)
+        return statement if self.is_sqlite else _NAMED.sub(r"%(\1)b", statement)
 
     def in_ids(self, column: str, parameter: str) -> str:
         """SQL for "``column`` is one of the ids in ``parameter``" (see ``ids``)."""
@@ -143,7 +145,7 @@ def _insert_statement(driver: Driver, table: Table, columns: tuple[str, ...]) ->
     if driver.is_sqlite:
         return f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(':' + c for c in columns)})"
     pg = postgresql.dialect()
-    arrays = ", ".join(f"%({c})s::{table.c[c].type.compile(dialect=pg)}[]" for c in columns)
+    arrays = ", ".join(f"%({c})b::{table.c[c].type.compile(dialect=pg)}[]" for c in columns)
     return f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays})"
 
 
