@@ -11,7 +11,9 @@ cookie. Why not a database table: the issue asks that only the final step
 writes to the database, so that an abandoned journey leaves nothing there.
 
 A journey belongs to one citizen and is forgotten a day after its last change,
-or when a new one starts. Files are written atomically (a temporary file, then
+or when a new one starts. Once sent, the session cookie (which is signed, and is
+written on that response anyway) says which report the journey made; the file
+is not written again. Files are written atomically (a temporary file, then
 ``os.replace``), so gunicorn workers on one host share them safely; several
 hosts need the instance folder on shared storage.
 """
@@ -38,6 +40,7 @@ from tellusonce.clock import utcnow
 log = logging.getLogger(__name__)
 
 SESSION_KEY = "report_journey"
+SUBMITTED_KEY = "report_journey_sent"  # [journey id, report id] once the journey in SESSION_KEY is sent
 LIFETIME_SECONDS = 24 * 60 * 60
 SWEEP_EVERY_SECONDS = 10 * 60
 _ID = re.compile(r"^[0-9a-f]{32}$")
@@ -58,7 +61,7 @@ class Journey:
     recipients: list[str] = field(default_factory=list)
     consent: dict[str, str] = field(default_factory=dict)
     chose_recipients: bool = False
-    # Set once submitted: a second submit finds the same report.
+    # Set once submitted (from the session: ``mark_submitted``): a second submit finds the same report.
     report_id: str | None = None
 
     @classmethod
@@ -177,9 +180,24 @@ def store() -> JourneyStore:
 
 
 def current_journey(citizen_id: uuid.UUID) -> Journey | None:
-    """The signed-in citizen's journey, from the id in their session."""
+    """The signed-in citizen's journey, from the id in their session (with its report, once sent)."""
     journey_id = session.get(SESSION_KEY)
-    return store().load(journey_id, citizen_id) if isinstance(journey_id, str) else None
+    if not isinstance(journey_id, str):
+        return None
+    journey = store().load(journey_id, citizen_id)
+    if journey is not None and journey.report_id is None:
+        sent = session.get(SUBMITTED_KEY)
+        if isinstance(sent, list) and len(sent) == 2 and sent[0] == journey.id and isinstance(sent[1], str):
+            journey.report_id = sent[1]
+    return journey
+
+
+def mark_submitted(journey: Journey, report_id: uuid.UUID) -> None:
+    """Remember in the session that ``journey`` made this report: sending again, or its check page,
+    goes to the report's confirmation. The journey's file is not written again (the last step of
+    every report would pay for a file write; the cookie is written on this response anyway)."""
+    journey.report_id = str(report_id)
+    session[SUBMITTED_KEY] = [journey.id, journey.report_id]
 
 
 def begin_journey(citizen_id: uuid.UUID, change_type: str) -> Journey:
@@ -192,6 +210,7 @@ def begin_journey(citizen_id: uuid.UUID, change_type: str) -> Journey:
     journey = Journey.start(citizen_id, change_type)
     journeys.save(journey)
     session[SESSION_KEY] = journey.id
+    session.pop(SUBMITTED_KEY, None)
     return journey
 
 

@@ -39,7 +39,7 @@ from tellusonce.models import Citizen
 from tellusonce.web.database import get_session, start_writing
 from tellusonce.web.display import answer_text
 from tellusonce.web.forms import StripWhitespaceForm
-from tellusonce.web.journey import Journey, current_journey, save_journey
+from tellusonce.web.journey import Journey, current_journey, mark_submitted, save_journey
 from tellusonce.web.report_pages import DECLARATION, field_labels, page_of_field, pages_for
 
 log = logging.getLogger(__name__)
@@ -137,11 +137,10 @@ def _submitted(session: Session, journey: Journey, result: IntakeResult, email: 
         # The confirmation email, rendered before the writes began (``before_writing``), in the same transaction.
         insert_email(session, email)
         # Commit now rather than after the response is built: SQLite's write lock is held only for
-        # the writes. Should saving the journey fail, sending again finds this report by its key.
+        # the writes. Should the response be lost, sending again finds this report by its key.
         session.commit()
         log.info("report submitted on the web", extra={"event": "report_submitted", "report_id": str(report.id)})
-    journey.report_id = str(report.id)
-    save_journey(journey)
+    mark_submitted(journey, report.id)
     return redirect(url_for("report.confirmation", reference=report.reference), code=303)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 from account_helpers import emails_to, post_form
 from flask import Flask
@@ -141,6 +142,28 @@ def test_sending_twice_makes_one_report_and_one_email(app: Flask, client: FlaskC
     assert len([e for e in emails_to(app, citizen.email) if e.purpose == "report_submitted"]) == 1
     # The check page of a sent journey goes to its confirmation.
     assert client.get("/report/check").location == first.location
+
+
+def test_a_sent_journey_is_remembered_in_the_session_and_its_file_is_not_written_again(
+        app: Flask, client: FlaskClient) -> None:
+    signed_in(app, client)
+    report_a_move(client, submit=False)
+    [path] = (Path(app.instance_path) / "journeys").glob("*.json")
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    sent = post_form(client, "/report/check", {})
+    assert sent.status_code == 303
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    with transaction(app.extensions["tellusonce.engine"], writer=False) as session:
+        report_id = session.scalars(select(ChangeReport.id)).one()
+    with client.session_transaction() as cookie:
+        assert cookie["report_journey_sent"] == [path.stem, str(report_id)]
+    assert client.get("/report/check").location == sent.location
+    # The mark is for that journey alone: a new one is checked and sent afresh.
+    report_a_move(client, submit=False)
+    with client.session_transaction() as cookie:
+        assert "report_journey_sent" not in cookie
+        cookie["report_journey_sent"] = [path.stem, str(report_id)]
+    assert client.get("/report/check").status_code == 200
 
 
 def test_reporting_the_same_move_again_is_recognised_as_a_duplicate(app: Flask, client: FlaskClient) -> None:
