@@ -9,6 +9,7 @@ frozen values the event loop can send without touching the database.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -153,7 +154,7 @@ def _prepare(session: Session, claim: Claim, n: Claimed, department: Department,
         with session.begin_nested():
             queue_department_email(
                 session, department=department, notification_id=n.id, change_type=n.change_type,
-                reference=n.report_reference, payload=n.payload, consent_receipt_id=n.consent_receipt_id,
+                reference=n.report_reference, payload=json.loads(n.payload), consent_receipt_id=n.consent_receipt_id,
                 created_at=n.created_at, event_body=body, base_url=settings.base_url,
             )
     except (ValueError, LookupError, TypeError, TemplateError) as e:

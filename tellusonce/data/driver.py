@@ -98,9 +98,6 @@ class Driver:
             return datetime.fromisoformat(value).replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
-    def read_json(self, value: Any) -> Any:
-        return json.loads(value) if isinstance(value, str) else value
-
     def insert_rows(self, connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert ``rows`` (each the same columns, values in the driver's form): one executemany on
         SQLite; on PostgreSQL one statement reading one array per column (``unnest``), so the

@@ -67,7 +67,7 @@ class Claimed(NamedTuple):
     report_reference: str  # the report's reference: the event's subject
     department_id: str
     change_type: str
-    payload: dict[str, Any]
+    payload: str  # the JSON text as stored: the event takes it as it is (``build_event``)
     consent_receipt_id: uuid.UUID
     created_at: datetime
     lease_expires_at: datetime
@@ -115,7 +115,7 @@ def claim_due(
         parameters[f"share{i}"] = share
     statement = _claim_statement(driver, len(shares), len(channels), ranked=sum(n for _, n in shares) > limit)
     rows = driver.execute(connection, statement, parameters)
-    claimed = [Claimed(driver.read_uuid(id_), reference, department_id, change_type, driver.read_json(payload),
+    claimed = [Claimed(driver.read_uuid(id_), reference, department_id, change_type, payload,
                        driver.read_uuid(receipt_id), driver.read_time(created_at), until)
                for id_, reference, department_id, change_type, payload, receipt_id, created_at in rows]
     claimed.sort(key=lambda c: c.created_at)  # oldest first into the senders' lanes
@@ -147,7 +147,8 @@ def _claim_statement(driver: Driver, departments: int, channels: int, *, ranked:
         f" AND channel IN ({open_channels}) AND endpoint_disabled_at IS NULL"
         f" AND (circuit_open_until IS NULL OR circuit_open_until <= :now))"
         f" RETURNING id, (SELECT reference FROM change_report WHERE change_report.id = notification.report_id),"
-        f" department_id, change_type, payload, consent_receipt_id, created_at"
+        f" department_id, change_type, {'payload' if driver.is_sqlite else 'payload::text'}, consent_receipt_id,"
+        f" created_at"
     )
 
 

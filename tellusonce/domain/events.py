@@ -42,12 +42,17 @@ def build_event(
     notification_id: uuid.UUID | str,
     change_type: str,
     report_reference: str,
-    payload: Mapping[str, Any],
+    payload: Mapping[str, Any] | str,
     consent_receipt_id: uuid.UUID | str,
     created_at: datetime,
     source: str,
 ) -> bytes:
     """The event's JSON body. Raises ``EventError`` when it cannot be built.
+
+    ``payload`` is the answers the department may see, or their JSON text as the
+    notification's payload column holds it (what ``json.dumps`` wrote): the worker
+    passes the text, which is spliced into the event as it is rather than decoded
+    and encoded again (the same bytes either way; a test holds the two together).
 
     The SDK checks the attributes that are the same for every event of a change
     type once (``_envelope``); each event then costs one ``json.dumps``, which
@@ -59,16 +64,33 @@ def build_event(
         envelope = _envelope(change_type, source)
         if not isinstance(report_reference, str) or not report_reference or created_at.tzinfo is None:
             raise ValueError("the subject must be a non-empty string and the time timezone aware")
-        data = dict(payload)
-        data["consent_receipt_id"] = str(consent_receipt_id)
+        receipt = str(consent_receipt_id)
+        data = _spliced(payload, receipt) if isinstance(payload, str) else None
+        if data is None:
+            answers = dict(json.loads(payload) if isinstance(payload, str) else payload)
+            answers["consent_receipt_id"] = receipt
+            data = _ENCODER.encode(answers)
         time = created_at.isoformat()
         event = {"id": str(notification_id), "source": source, "type": envelope[0], "subject": report_reference,
                  "time": time.removesuffix("+00:00") + "Z" if time.endswith("+00:00") else time,
                  "datacontenttype": DATA_CONTENT_TYPE, "dataschema": envelope[1], "specversion": "1.0",
-                 "data": data}
-        return _ENCODER.encode(event).encode()
+                 "data": None}
+        # The encoder writes "data" last, as null: the data's own JSON goes in its place.
+        return (_ENCODER.encode(event)[:-len("null}")] + data + "}").encode()
     except (TypeError, ValueError, LookupError, AttributeError, BaseCloudEventException) as e:
         raise EventError(f"cannot build the event for notification {notification_id}: {e}") from e
+
+
+def _spliced(payload: str, receipt: str) -> str | None:
+    """The event's data from a stored payload's JSON text, with the receipt id added as its last
+    member, without decoding it; None where the text must be decoded after all: not an object
+    as ``json.dumps`` writes one, already naming a receipt, or perhaps holding NaN or Infinity
+    (which ``json.dumps`` writes and an event may not hold)."""
+    if (not payload.startswith("{") or not payload.endswith("}") or '"consent_receipt_id"' in payload
+            or "NaN" in payload or "Infinity" in payload):
+        return None
+    member = f'"consent_receipt_id": "{receipt}"'
+    return "{" + member + "}" if payload == "{}" else f"{payload[:-1]}, {member}}}"
 
 
 @lru_cache(maxsize=64)

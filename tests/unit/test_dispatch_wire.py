@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -58,6 +59,28 @@ def test_event_body_is_byte_for_byte_what_the_cloudevents_sdk_writes():
 def test_event_body_is_the_same_bytes_every_time_it_is_built():
     values, body = _event()
     assert build_event(**values) == body
+
+
+@pytest.mark.parametrize("payload", [
+    {"town": "Leeds", "name": "Zoë Ó Briain", "children": 2, "moved": True, "flat": None},
+    {},
+    {"address_line_1": 'Flat "B", 1\\2 Infinity Road', "town": "NaN-y-Glo"},  # words that look like NaN
+    {"notes": {"nested": [1, 2.5, "three"]}},
+])
+def test_event_from_the_stored_payload_text_is_the_same_bytes_as_from_the_answers(payload):
+    values, body = _event(payload=payload)
+    assert build_event(**{**values, "payload": json.dumps(payload)}) == body
+
+
+@pytest.mark.parametrize("stored", ['{"weight": NaN}', '{"weight": -Infinity}', "[1, 2]", '"Leeds"', "{"])
+def test_stored_payload_text_that_is_no_json_object_is_an_event_error(stored):
+    with pytest.raises(EventError):
+        _event(payload=stored)
+
+
+def test_stored_payload_text_naming_a_receipt_gets_the_notifications_own():
+    values, body = _event(payload='{"town": "Leeds", "consent_receipt_id": "someone else\'s"}')
+    assert parse_event(body).get_data() == {"town": "Leeds", "consent_receipt_id": str(values["consent_receipt_id"])}
 
 
 def test_event_that_cannot_be_serialised_or_has_no_schema_is_an_event_error():
