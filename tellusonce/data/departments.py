@@ -3,19 +3,56 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, make_transient_to_detached
 
+from tellusonce.data.driver import Compiled
 from tellusonce.models import Department
 
-
 _ALL = select(Department).order_by(Department.name)
-_ACTIVE = _ALL.where(Department.active.is_(True))  # built once: every submission reads it
+_ACTIVE = _ALL.where(Department.active.is_(True))
+
+_TABLE = Department.__table__
+_VERSION = Compiled(select(func.count(), func.max(_TABLE.c.updated_at)))
+_ACTIVE_ROWS = Compiled(select(*_TABLE.c).where(_TABLE.c.active.is_(True)).order_by(_TABLE.c.name))
+_COLUMN_KEYS = tuple(column.key for column in _TABLE.c)
+_registry: dict[Any, tuple[tuple[Any, ...], tuple[Department, ...]]] = {}
 
 
 def list_departments(session: Session, *, include_inactive: bool = False) -> Sequence[Department]:
     return session.scalars(_ALL if include_inactive else _ACTIVE).all()
+
+
+def registry(session: Session) -> Sequence[Department]:
+    """The active departments, as ``list_departments`` gives them, for reading only.
+
+    Every submission plans against the whole registry, and loading it as objects cost
+    more than the rest of the plan. So this process keeps it between transactions, and
+    each call asks the database only for the table's version: how many departments
+    there are and when one last changed (every insert and update sets ``updated_at``,
+    and departments are never deleted). A changed registry, committed by any process or
+    pending in this transaction, is read again. The objects belong to no session: read
+    them, never change them or attach them to one.
+    """
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()  # as the ORM query would, so that this transaction's own changes count
+    connection = session.connection()
+    version = tuple(_VERSION.rows(connection, {})[0])
+    key = connection.engine.url
+    held = _registry.get(key)
+    if held is not None and held[0] == version:
+        return held[1]
+    departments = tuple(_detached(row) for row in _ACTIVE_ROWS.rows(connection, {}))
+    _registry[key] = (version, departments)
+    return departments
+
+
+def _detached(row: tuple[Any, ...]) -> Department:
+    department = Department(**dict(zip(_COLUMN_KEYS, row, strict=True)))
+    make_transient_to_detached(department)  # as if loaded, and in no session
+    return department
 
 
 def get_department(session: Session, department_id: str) -> Department | None:

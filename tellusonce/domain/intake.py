@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from tellusonce.clock import utcnow
 from tellusonce.data.audit import record_event
 from tellusonce.data.consent import NewGrant, grant_views, insert_grants, new_grant_rows
-from tellusonce.data.departments import list_departments
+from tellusonce.data.departments import registry
 from tellusonce.data.reports import attach_report, find_earlier_report, insert_notifications, insert_report
 from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.consent import REASONS, decide, fields_for, minimise
@@ -132,7 +132,7 @@ def plan_change(session: Session, citizen: Citizen, request: ChangeRequest, *, n
         raise IntakeError(f"consent must be one of {CONSENT_CHOICES}, not {unknown[0]!r}")
     grants = grant_views(session, citizen.id, now=now, report_id=report_id)
     chosen = set(request.recipients)
-    departments = list_departments(session)
+    departments = registry(session)
     unknown_ids = chosen - {d.id for d in departments}
     if unknown_ids:
         raise IntakeError(f"no such organisation: {', '.join(sorted(unknown_ids))}")
