@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -64,8 +65,13 @@ class Claim:
 
 
 def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int, lease: timedelta,
-               now: datetime, outstanding: dict[str, int], department_cap: int) -> Claim:
+               now: datetime, outstanding: dict[str, int], department_cap: int,
+               department_caps: Mapping[str, int] | None = None) -> Claim:
+    """Claim up to ``limit`` notifications and settle or make a job of each. A department may have
+    at most its cap claimed and not yet recorded (``outstanding``): ``department_caps`` gives the
+    caps the worker has worked out, ``department_cap`` the cap of any other."""
     claim = Claim()
+    caps = department_caps or {}
     departments = {d.id: d for d in all_departments(session)}
     targets: dict[str, WebhookTarget] = {}
     healthy: list[str] = []
@@ -75,7 +81,7 @@ def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int,
             claim.troubled.add(d.id)
         if (not d.active or d.channel == ChannelKind.FEED or d.endpoint_disabled_at is not None
                 or (d.circuit_open_until is not None and d.circuit_open_until > now)
-                or outstanding.get(d.id, 0) >= department_cap):
+                or outstanding.get(d.id, 0) >= caps.get(d.id, department_cap)):
             continue
         if d.channel == ChannelKind.WEBHOOK:
             problem = _webhook_problem(settings, d, targets)
@@ -87,10 +93,10 @@ def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int,
                 trials.append(d.id)  # the circuit has just closed: one notification tries the water
         else:
             healthy.append(d.id)
-    # Each department gets at most its share (department_cap, less what is outstanding), taken
-    # oldest first in turns, in one statement: a department with a backlog, or a slow one,
-    # cannot fill the batch and crowd the others out.
-    shares = {d: department_cap - outstanding.get(d, 0) for d in healthy}
+    # Each department gets at most its share (its cap, less what is outstanding), taken oldest
+    # first in turns, in one statement: a department with a backlog, or a slow one, cannot
+    # fill the batch and crowd the others out.
+    shares = {d: caps.get(d, department_cap) - outstanding.get(d, 0) for d in healthy}
     shares.update((d, 1) for d in trials)
     shares = {d: share for d, share in shares.items() if share > 0}
     claimed = claim_due(session, worker=worker, limit=limit, lease=lease, now=now, department_ids=list(shares),

@@ -33,7 +33,7 @@ import socket
 import sys
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -143,6 +143,7 @@ class Worker:
         self._room = asyncio.Event()
         self._warned: dict[str, datetime] = {}
         self._troubled: frozenset[str] = frozenset()  # departments with failures on record
+        self._pace = Pace(per_department=self.config.department_concurrency, most=self._batch)
 
     # -- control ---------------------------------------------------------------------
 
@@ -213,7 +214,8 @@ class Worker:
                 try:
                     claim = await self._in_db(
                         worker_db.claim_work, worker=self.name, limit=room, lease=self.config.lease, now=now,
-                        outstanding=dict(self._outstanding), department_cap=self.config.department_concurrency * 4)
+                        outstanding=dict(self._outstanding), department_cap=self._pace.least,
+                        department_caps=self._pace.caps())
                     failures = 0
                 except DATABASE_TROUBLE as e:
                     failures += 1
@@ -317,6 +319,7 @@ class Worker:
             recorded = await self._retrying_db("recording results", worker_db.record_results, worker=self.name,
                                                results=batch, now=self.clock(), troubled=self._troubled)
             self._account(batch, recorded)
+            self._pace.learn(batch)
             for department_id, count in Counter(r.department_id for r in batch).items():
                 self._done(department_id, count)
 
@@ -448,6 +451,44 @@ class Lanes:
         self._turns.append(department_id)
         self._queued.add(department_id)
         self._changed.set()
+
+
+class Pace:
+    """How many of each department's notifications a worker may hold claimed and not yet recorded.
+
+    Enough to keep its senders (``per_department``) busy for ``horizon`` at the pace the
+    department has been answering (a claim and a record take a fraction of that): one that
+    answers in milliseconds is not held to a few rounds of its senders, one that answers
+    slowly holds few leases, and where several workers share the queue each takes only what it
+    will soon send. Never fewer than ``least``, four rounds of its senders (also the cap of a
+    department whose pace is not yet known); never more than ``most``, the jobs a worker keeps
+    waiting.
+    """
+
+    def __init__(self, *, per_department: int, most: int, horizon: float = 0.5) -> None:
+        self.per_department = per_department
+        self.horizon = horizon
+        self.least = per_department * 4
+        self.most = max(most, self.least)
+        self._seconds: dict[str, float] = {}  # per department: how long it takes to answer (moving average)
+
+    def learn(self, results: Iterable[Result]) -> None:
+        """Learn from a batch's answers (a timeout counts at its full length)."""
+        took: dict[str, list[float]] = {}
+        for r in results:
+            if r.latency_ms is not None:
+                took.setdefault(r.department_id, []).append(r.latency_ms / 1000)
+        for department_id, seconds in took.items():
+            mean = sum(seconds) / len(seconds)
+            last = self._seconds.get(department_id)
+            # Slower answers count at once (leases are at stake), faster ones gradually.
+            self._seconds[department_id] = mean if last is None or mean > last else 0.8 * last + 0.2 * mean
+
+    def caps(self) -> dict[str, int]:
+        """The cap of each department whose pace is known (the others': ``least``)."""
+        return {department_id: max(self.least, min(self.most, int(self.per_department * self.horizon
+                                                                   / max(seconds, 0.0001))))
+                for department_id, seconds in self._seconds.items()}
 
 
 def _short(error: BaseException) -> str:

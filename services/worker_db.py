@@ -58,10 +58,10 @@ class DbContext:
 
 
 def claim_work(ctx: DbContext, *, worker: str, limit: int, lease: timedelta, now: datetime,
-               outstanding: dict[str, int], department_cap: int) -> Claim:
+               outstanding: dict[str, int], department_cap: int, department_caps: dict[str, int]) -> Claim:
     with transaction(ctx.engine) as session:
         claim = claim_jobs(session, worker=worker, settings=ctx.settings, limit=limit, lease=lease, now=now,
-                           outstanding=outstanding, department_cap=department_cap)
+                           outstanding=outstanding, department_cap=department_cap, department_caps=department_caps)
     claim.settled = []  # recorded already; nothing to send back
     return claim
 
