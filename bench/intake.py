@@ -11,13 +11,16 @@ settings and 32 concurrent clients:
    notifications, consent events and the confirmation email in one transaction;
 2. ceiling: a bare Flask endpoint (``ceiling_app``) that inserts one row into the
    same database per POST, same gunicorn settings, same clients;
+   before either is timed, each client sends one request that is not (the
+   workers' first requests compile templates and statements);
 3. "Your changes" for a citizen with 1,000 reports against one with a single
    report (the page shows 25 at a time).
 
 Prints one JSON line at the end: {"bench": "intake", "ratio": …, "project_per_s": …,
 "ceiling_per_s": …, "p99_ms": …, …} where the headline figures are those of the
 database with the lower ratio. TELLUSONCE_BENCH_INTAKE_COUNT sets the submissions
-per database (default 480). Takes a minute or two; not a test.
+per database (default 480). Each gunicorn's log is a file in the run's temporary
+directory. Takes a minute or two; not a test.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -121,33 +123,32 @@ def prepare(url: str) -> list[str]:
 
 
 class Gunicorn:
-    """gunicorn on an ephemeral port (it binds port 0; the port is read from its log)."""
+    """gunicorn on an ephemeral port (it binds port 0; the port is read from its log).
 
-    def __init__(self, app: str, env: dict[str, str], chdir: Path) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--workers", str(WORKERS),
-             "--chdir", str(chdir), "--log-level", "info", app],
-            env=env, stderr=subprocess.PIPE, text=True,
-        )
+    Its log (gunicorn's own and the app's) goes to a file, as a deployment's would, rather than
+    to a pipe that this process drains: draining it here would take turns for this process's
+    one interpreter lock with the clients being timed, and a slow reader stalls the workers.
+    """
+
+    def __init__(self, app: str, env: dict[str, str], chdir: Path, log_path: Path) -> None:
+        self.log_path = log_path
+        with open(log_path, "wb") as log_file:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--workers", str(WORKERS),
+                 "--chdir", str(chdir), "--log-level", "info", app],
+                env=env, stderr=log_file,
+            )
         self.url = ""
-        self.log: list[str] = []
-        found = threading.Event()
-
-        def drain() -> None:  # read its log to the end, or a full pipe would stall it
-            assert self.process.stderr is not None
-            for line in self.process.stderr:
-                self.log = (self.log + [line])[-50:]
-                match = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", line)
-                if match:
-                    self.url = match.group(1)
-                    found.set()
-
-        self.reader = threading.Thread(target=drain, daemon=True)
-        self.reader.start()
-        if not found.wait(60):
-            self.stop()
-            raise RuntimeError(f"gunicorn {app} did not start:\n{''.join(self.log)}")
         deadline = time.monotonic() + 60
+        while not self.url:
+            match = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", log_path.read_text(errors="replace"))
+            if match:
+                self.url = match.group(1)
+            elif self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"gunicorn {app} did not start:\n{self.tail()}")
+            else:
+                time.sleep(0.05)
         while time.monotonic() < deadline:  # until a worker answers
             try:
                 urllib.request.urlopen(self.url + "/healthz", timeout=5).close()
@@ -157,6 +158,9 @@ class Gunicorn:
             except OSError:
                 time.sleep(0.1)
 
+    def tail(self, lines: int = 50) -> str:
+        return "".join(self.log_path.read_text(errors="replace").splitlines(keepends=True)[-lines:])
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         try:
@@ -164,9 +168,6 @@ class Gunicorn:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.reader.join(timeout=10)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
 
 
 def _token(body: str) -> str:
@@ -287,11 +288,14 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
     env = dict(os.environ, TELLUSONCE_MODE="demo", TELLUSONCE_SECRET_KEY=secrets.token_urlsafe(48),
                TELLUSONCE_DATABASE_URL=url, TELLUSONCE_INSTANCE_PATH=str(workdir / f"instance-{label}"),
                TELLUSONCE_ACCOUNT_RATE_LIMIT="1000000 per minute", TELLUSONCE_ACCOUNT_RATE_LIMIT_PER_ADDRESS="1000000 per minute")
-    server = Gunicorn("tellusonce:create_app()", env, ROOT)
+    server = Gunicorn("tellusonce:create_app()", env, ROOT, workdir / f"gunicorn-{label}.log")
     try:
-        log(f"[{label}] {CLIENTS} clients walk {COUNT} journeys up to 'check your answers' (not timed)")
-        prepared = asyncio.run(prepare_journeys(server.url, emails, COUNT))
+        log(f"[{label}] {CLIENTS} clients walk {COUNT + CLIENTS} journeys up to 'check your answers' (not timed)")
+        prepared = asyncio.run(prepare_journeys(server.url, emails, COUNT + CLIENTS))
         work = [[({"Cookie": f"{COOKIE}={cookie}"}, {"csrf_token": token}) for cookie, token in items] for items in prepared]
+        log(f"[{label}] warming up: {CLIENTS} final submissions, one per client (not timed)")
+        asyncio.run(fire(server.url, "/report/check", [items[:1] for items in work], 303))
+        work = [items[1:] for items in work]
         total = sum(len(items) for items in work)
         log(f"[{label}] timing {total} final submissions")
         wall, latencies = asyncio.run(fire(server.url, "/report/check", work, 303))
@@ -313,9 +317,10 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
         server.stop()
 
     ceiling_env = dict(env, PYTHONPATH=str(ROOT))
-    server = Gunicorn("intake:ceiling_app()", ceiling_env, ROOT / "bench")
+    server = Gunicorn("intake:ceiling_app()", ceiling_env, ROOT / "bench", workdir / f"gunicorn-{label}-ceiling.log")
     try:
-        work = [[({}, {"body": f"row {i}-{j}"}) for j in range(len(items))] for i, items in enumerate(prepared)]
+        asyncio.run(fire(server.url, "/insert", [[({}, {"body": f"warm-up {i}"})] for i in range(CLIENTS)], 201))
+        work = [[({}, {"body": f"row {i}-{j}"}) for j in range(len(items))] for i, items in enumerate(work)]
         wall, latencies = asyncio.run(fire(server.url, "/insert", work, 201))
         ceiling = {"per_s": total / wall, "p99_ms": p99(latencies)}
         log(f"[{label}] ceiling: {ceiling['per_s']:.0f}/s, p99 {ceiling['p99_ms']:.0f} ms")
