@@ -94,11 +94,17 @@ def _check_form(change_type: ChangeType, formdata: Any = None) -> StripWhitespac
 def check_or_submit(citizen: Citizen, journey: Journey) -> str | Response:
     session = get_session()
     change_type = get_change_type(journey.change_type)
-    form = _check_form(change_type, request.form if request.method == "POST" else None)
+    form: StripWhitespaceForm | None = None
     # Sending goes straight to the intake, which plans again anyway: the preview is for showing.
     # With nobody left to tell, the page says so and offers no button; a POST just shows it again.
-    if request.method == "POST" and form.validate() and journey.recipients:
-        declared = bool(form[DECLARATION].data) if change_type.about_someone_else else False
+    sending = request.method == "POST" and bool(journey.recipients)
+    if sending and change_type.about_someone_else:
+        form = _check_form(change_type, request.form)
+        sending = form.validate()
+    # A change about the reporter has nothing to answer here but the CSRF token, which CSRFProtect
+    # checked before this view ran (as for every POST), so sending it builds no form.
+    if sending:
+        declared = bool(form[DECLARATION].data) if form is not None else False
         email: dict[str, Any] = {}
 
         def before_writing(planned: PlannedReport) -> bool:
@@ -110,11 +116,13 @@ def check_or_submit(citizen: Citizen, journey: Journey) -> str | Response:
             result = submit_change(session, citizen, _request(journey, declared=declared), now=utcnow(),
                                    before_writing=before_writing)
         except ChangeInvalid as error:
-            if any(e.field != DECLARATION for e in error.errors):
+            if form is None or any(e.field != DECLARATION for e in error.errors):
                 return _to_first_error(journey, error)
             form[DECLARATION].errors = [error.by_field()[DECLARATION].render(_)]
         else:
             return _submitted(session, journey, result, email)
+    if form is None:
+        form = _check_form(change_type, request.form if request.method == "POST" else None)
     try:
         # The declaration does not change who is told what, so the preview assumes it is given.
         plan = plan_change(session, citizen, _request(journey, declared=True), now=utcnow())

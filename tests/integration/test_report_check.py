@@ -127,6 +127,16 @@ def test_sending_writes_the_report_and_its_notifications_and_emails_a_confirmati
     assert f"/changes/{reference}" in email.body_text and email.body_html is not None
 
 
+def test_sending_without_the_pages_csrf_token_is_refused_and_writes_nothing(app: Flask, client: FlaskClient) -> None:
+    signed_in(app, client)
+    report_a_move(client, submit=False)
+    assert client.post("/report/check", data={}).status_code == 400
+    assert client.post("/report/check", data={"csrf_token": "not-the-token"}).status_code == 400
+    assert count(app, ChangeReport) == 0
+    assert post_form(client, "/report/check", {}).status_code == 303
+    assert count(app, ChangeReport) == 1
+
+
 def test_sending_twice_makes_one_report_and_one_email(app: Flask, client: FlaskClient) -> None:
     citizen = signed_in(app, client)
     report_a_move(client, submit=False)
