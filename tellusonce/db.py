@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -86,6 +86,17 @@ def _begin_immediate(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")  # the last try, failing as SQLAlchemy's OperationalError
     finally:
         raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+
+def renew_as_writer(connection: Connection) -> None:
+    """End SQLite's read transaction on ``connection`` and take the write lock (``BEGIN IMMEDIATE``) on
+    the same connection, as the same SQLAlchemy transaction goes on: for work that reads first and then
+    writes, with nothing written yet. (Committing the session and beginning another would give the
+    connection back to the pool and take it again, for the same two statements.)"""
+    raw: sqlite3.Connection = connection.connection.driver_connection  # type: ignore[assignment]
+    if raw.in_transaction:
+        raw.execute("COMMIT")
+    _begin_immediate(connection)
 
 
 def is_sqlite(engine_or_session: Engine | Session) -> bool:

@@ -18,7 +18,7 @@ from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from tellusonce.db import is_sqlite, make_engine, session_factory
+from tellusonce.db import is_sqlite, make_engine, renew_as_writer, session_factory
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,17 +58,16 @@ def start_writing(session: Session) -> bool:
 
     On SQLite a deferred read transaction cannot safely become a writer once
     another writer has committed, so the read transaction ends (nothing has been
-    written yet; loaded objects stay loaded) and a ``BEGIN IMMEDIATE`` one starts.
-    Whatever the writes depend on must be read again after this. On PostgreSQL the
-    transaction simply goes on. True when a new transaction began.
+    written yet; loaded objects stay loaded) and a ``BEGIN IMMEDIATE`` one starts,
+    on the same connection (``renew_as_writer``). Whatever the writes depend on
+    must be read again after this. On PostgreSQL the transaction simply goes on.
+    True when a new transaction began.
     """
     if not is_sqlite(session):
         return False
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("start_writing is called before the first write")
-    if session.in_transaction():
-        session.commit()
-    session.connection(execution_options={"writer": True})
+    renew_as_writer(session.connection())
     return True
 
 
@@ -77,7 +76,9 @@ def _commit_on_success(response: Response) -> Response:
     if session is None:
         return response
     try:
-        if response.status_code < 400:
+        if not session.in_transaction():
+            pass  # committed by the view (the intake commits before the response is built): nothing to end
+        elif response.status_code < 400:
             session.commit()
         else:
             session.rollback()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from tellusonce import db
-from tellusonce.db import engine_for, transaction
+from tellusonce.db import engine_for, renew_as_writer, session_factory, transaction
+from tellusonce.models import Department
 
 
 def _hold_write_lock(url: str, taken: threading.Event, seconds: float) -> None:
@@ -53,3 +56,20 @@ def test_a_writer_gives_up_at_the_busy_timeout(sqlite_url: str, monkeypatch: pyt
                 session.connection()
     finally:
         holder.join()
+
+
+def test_a_reader_renewed_as_writer_holds_the_lock_on_the_same_connection(sqlite_url: str) -> None:
+    with engine_for(sqlite_url) as engine, session_factory(engine)() as session:
+        session.execute(select(Department.id)).first()  # a deferred read transaction
+        connection = session.connection().connection.driver_connection
+        assert renew_as_writer(session.connection()) is None
+        assert session.connection().connection.driver_connection is connection
+        other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=0, isolation_level=None)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            session.rollback()
+            other.execute("BEGIN IMMEDIATE")  # given back at the end of the transaction
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
