@@ -60,6 +60,9 @@ def email_environment(language: str = "en", directory: Path = EMAIL_TEMPLATES) -
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates are part of the release, as the pages' are: not looked at again on every email
+        # (a stat of each template and what it includes or extends, for every submission).
+        auto_reload=False,
     )
     env.install_gettext_translations(translations_for(language), newstyle=True)  # type: ignore[attr-defined]
     return env
