@@ -93,12 +93,11 @@ def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int,
                 trials.append(d.id)  # the circuit has just closed: one notification tries the water
         else:
             healthy.append(d.id)
-    # Each department gets at most its share (its cap, less what is outstanding), taken oldest
-    # first in turns, in one statement: a department with a backlog, or a slow one, cannot
-    # fill the batch and crowd the others out.
-    shares = {d: caps.get(d, department_cap) - outstanding.get(d, 0) for d in healthy}
-    shares.update((d, 1) for d in trials)
-    shares = {d: share for d, share in shares.items() if share > 0}
+    # Each department gets at most its share of the batch, its oldest first, in one statement:
+    # a department with a backlog, or a slow one, cannot fill the batch and crowd the others out.
+    rooms = {d: caps.get(d, department_cap) - outstanding.get(d, 0) for d in healthy}
+    rooms.update((d, 1) for d in trials)
+    shares = {d: share for d, share in even_shares(rooms, limit).items() if share > 0}
     claimed = claim_due(session, worker=worker, limit=limit, lease=lease, now=now, department_ids=list(shares),
                         per_department=shares)
     claim.claimed = len(claimed)
@@ -112,6 +111,20 @@ def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int,
     if claim.settled:
         record_attempts(session, claim.settled, worker=worker, now=now)
     return claim
+
+
+def even_shares(rooms: Mapping[str, int], limit: int) -> dict[str, int]:
+    """``limit`` split evenly among departments, none given more than its room (its cap less what
+    it has outstanding), what one cannot take going to the others. The shares add up to no more
+    than the limit: on PostgreSQL each share's rows are locked (``FOR UPDATE SKIP LOCKED``) before
+    the batch is chosen from them, so shares beyond the limit lock rows only to leave them."""
+    shares: dict[str, int] = {}
+    left = limit
+    by_room = sorted((room, d) for d, room in rooms.items() if room > 0)
+    for i, (room, d) in enumerate(by_room):
+        shares[d] = min(room, -(-left // (len(by_room) - i)))  # the rest, evenly, rounded up
+        left -= shares[d]
+    return shares
 
 
 def _webhook_problem(settings: Settings, department: Department, targets: dict[str, WebhookTarget]) -> str | None:

@@ -1,9 +1,10 @@
-"""The worker's pace: how many of a department's notifications it may hold claimed, from how fast it answers."""
+"""How much a worker claims of each department: its cap from the pace it answers at, and its share of a batch."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from services.dispatch_jobs import even_shares
 from services.worker import Pace
 from services.worker_db import Result
 
@@ -45,3 +46,19 @@ def test_results_without_an_answer_time_teach_nothing() -> None:
     p = pace()
     p.learn(answered("dvla", None))
     assert p.caps() == {}
+
+
+def test_a_batch_is_split_evenly_and_what_one_department_cannot_take_goes_to_the_others() -> None:
+    assert even_shares({"dvla": 1000, "hmrc": 1000, "dwp": 1000}, 600) == {"dvla": 200, "hmrc": 200, "dwp": 200}
+    # dwp may take only 50 more, and hmpo is on trial (one): the rest is shared by the others.
+    assert even_shares({"dvla": 1000, "hmrc": 1000, "dwp": 50, "hmpo": 1}, 600) == \
+        {"hmpo": 1, "dwp": 50, "dvla": 275, "hmrc": 274}
+    assert even_shares({"dvla": 10, "hmrc": 0}, 600) == {"dvla": 10}  # less than the limit in all
+
+
+def test_shares_never_add_up_to_more_than_the_batch() -> None:
+    for limit in (1, 2, 5, 7, 100, 999):
+        rooms = {f"d{i}": room for i, room in enumerate((1, 3, 40, 40, 500, 1000, 1000))}
+        shares = even_shares(rooms, limit)
+        assert sum(shares.values()) <= limit and all(shares[d] <= rooms[d] for d in shares)
+        assert sum(shares.values()) == min(limit, sum(rooms.values()))
