@@ -30,7 +30,10 @@ CLAIMABLE = (NotificationState.PENDING, NotificationState.RETRYING, Notification
 UNDELIVERED = (NotificationState.PENDING, NotificationState.RETRYING, NotificationState.DELIVERING)
 # The same condition as SQL with its values written out: a query can use the partial index
 # below only when it repeats the index's own condition, which a bound parameter does not.
-CLAIMABLE_SQL = "state IN (" + ", ".join(f"'{state.value}'" for state in CLAIMABLE) + ")"
+# Comparisons joined by OR, not IN: for every row written, SQLite tests the condition on the
+# old and the new row, and an IN list there is an ephemeral table built and cleared each time
+# (a quarter of the instructions of a claim's UPDATE, callgrind).
+CLAIMABLE_SQL = "(" + " OR ".join(f"state = '{state.value}'" for state in CLAIMABLE) + ")"
 DEAD_SQL = f"state = '{NotificationState.DEAD.value}'"
 
 

@@ -8,8 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tellusonce.data.driver import driver_for
 from tellusonce.data.outbox import (
     AttemptRecord,
+    _claim_statement,
     acknowledge,
     claim_due,
     dead_letters,
@@ -45,6 +47,23 @@ def _record(session, notification_id, *, worker, outcome, at, retry_at=None, **r
     record = AttemptRecord(notification_id=notification_id, outcome=outcome, started_at=at, finished_at=at,
                            next_attempt_at=(lambda number: retry_at) if retry_at else None, **result)
     return record_attempts(session, [record], worker=worker, now=at)[notification_id]
+
+
+def test_each_departments_share_of_a_claim_is_read_from_the_claimable_index(db_session):
+    # The claim repeats the partial index's condition (CLAIMABLE_SQL) so that the database can
+    # use it; were the two to drift apart (the index's condition is written in the migrations),
+    # every claim would read the whole table.
+    connection = db_session.connection()
+    driver = driver_for(connection)
+    statement = _claim_statement(driver, 1, 1, ranked=False)
+    parameters = {"worker": "w", "now": driver.time(NOW), "until": driver.time(NOW + LEASE), "limit": 10,
+                  "channel0": "webhook", "department0": "dvla", "share0": 10}
+    if is_sqlite(db_session.get_bind()):
+        plan = " ".join(str(row) for row in driver.execute(connection, "EXPLAIN QUERY PLAN " + statement, parameters))
+    else:
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a small table: whether it can, not whether it would
+        plan = " ".join(str(row) for row in driver.execute(connection, "EXPLAIN " + statement, parameters))
+    assert "ix_notification_claimable" in plan
 
 
 def test_claim_takes_due_work_and_leases_it(db_session):
