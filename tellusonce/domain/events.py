@@ -53,12 +53,12 @@ def build_event(
     ``payload`` is the answers the department may see, or their JSON text as the
     notification's payload column holds it (what ``json.dumps`` wrote): the worker
     passes the text, which is spliced into the event as it is rather than decoded
-    and encoded again (the same bytes either way; a test holds the two together).
+    and encoded again (the same bytes either way).
 
     The SDK checks the attributes that are the same for every event of a change
     type once, and their JSON is written once too (``_envelope``); each event then
     costs the JSON of its own id, subject and time, and its data's. The bytes are
-    those the SDK's ``JSONFormat.write`` writes (a test holds the two together).
+    those the SDK's ``JSONFormat.write`` writes (tests hold all three together).
     The worker builds thousands a second, and the SDK took most of the time it
     spent on each.
     """
@@ -89,7 +89,7 @@ def _spliced(payload: str, receipt: str) -> str | None:
     if (not payload.startswith("{") or not payload.endswith("}") or '"consent_receipt_id"' in payload
             or "NaN" in payload or "Infinity" in payload):
         return None
-    member = f'"consent_receipt_id": "{receipt}"'
+    member = '"consent_receipt_id": ' + _string(receipt)
     return "{" + member + "}" if payload == "{}" else f"{payload[:-1]}, {member}}}"
 
 
