@@ -76,12 +76,13 @@ def _commit_on_success(response: Response) -> Response:
     if session is None:
         return response
     try:
-        if not session.in_transaction():
-            pass  # committed by the view (the intake commits before the response is built): nothing to end
-        elif response.status_code < 400:
-            session.commit()
-        else:
-            session.rollback()
+        # A view may have committed already (the intake does, before the response is built):
+        # then there is no transaction left to end.
+        if session.in_transaction():
+            if response.status_code < 400:
+                session.commit()
+            else:
+                session.rollback()
     finally:
         session.close()
     return response
