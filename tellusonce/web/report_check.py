@@ -97,30 +97,15 @@ def check_or_submit(citizen: Citizen, journey: Journey) -> str | Response:
     form: StripWhitespaceForm | None = None
     # Sending goes straight to the intake, which plans again anyway: the preview is for showing.
     # With nobody left to tell, the page says so and offers no button; a POST just shows it again.
-    sending = request.method == "POST" and bool(journey.recipients)
-    if sending and change_type.about_someone_else:
-        form = _check_form(change_type, request.form)
-        sending = form.validate()
-    # A change about the reporter has nothing to answer here but the CSRF token, which CSRFProtect
-    # checked before this view ran (as for every POST), so sending it builds no form.
-    if sending:
-        declared = bool(form[DECLARATION].data) if form is not None else False
-        email: dict[str, Any] = {}
-
-        def before_writing(planned: PlannedReport) -> bool:
-            # Read, decide and render first; SQLite's write lock is taken only for the writes (``reads_first``).
-            email.update(_confirmation_email(citizen, planned))
-            return start_writing(session)
-
-        try:
-            result = submit_change(session, citizen, _request(journey, declared=declared), now=utcnow(),
-                                   before_writing=before_writing)
-        except ChangeInvalid as error:
-            if form is None or any(e.field != DECLARATION for e in error.errors):
-                return _to_first_error(journey, error)
-            form[DECLARATION].errors = [error.by_field()[DECLARATION].render(_)]
-        else:
-            return _submitted(session, journey, result, email)
+    if request.method == "POST" and journey.recipients:
+        # A change about the reporter has nothing to answer here but the CSRF token, which
+        # CSRFProtect checked before this view ran (as for every POST): sending it builds no form.
+        if change_type.about_someone_else:
+            form = _check_form(change_type, request.form)
+        if form is None or form.validate():
+            sent = _send(session, citizen, journey, form)
+            if sent is not None:
+                return sent
     if form is None:
         form = _check_form(change_type, request.form if request.method == "POST" else None)
     try:
@@ -129,6 +114,28 @@ def check_or_submit(citizen: Citizen, journey: Journey) -> str | Response:
     except ChangeInvalid as error:
         return _to_first_error(journey, error)
     return render_template("report/check.html", form=form, **_check_context(journey, change_type, plan))
+
+
+def _send(session: Session, citizen: Citizen, journey: Journey, form: StripWhitespaceForm | None) -> Response | None:
+    """Send the report through the intake: where to go next, or None when the declaration (on
+    ``form``) was refused and the page is shown again with its error."""
+    declared = bool(form[DECLARATION].data) if form is not None else False
+    email: dict[str, Any] = {}
+
+    def before_writing(planned: PlannedReport) -> bool:
+        # Read, decide and render first; SQLite's write lock is taken only for the writes (``reads_first``).
+        email.update(_confirmation_email(citizen, planned))
+        return start_writing(session)
+
+    try:
+        result = submit_change(session, citizen, _request(journey, declared=declared), now=utcnow(),
+                               before_writing=before_writing)
+    except ChangeInvalid as error:
+        if form is None or any(e.field != DECLARATION for e in error.errors):
+            return _to_first_error(journey, error)
+        form[DECLARATION].errors = [error.by_field()[DECLARATION].render(_)]
+        return None
+    return _submitted(session, journey, result, email)
 
 
 def _to_first_error(journey: Journey, error: ChangeInvalid) -> Response:
