@@ -32,7 +32,8 @@ import json
 import re
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -109,31 +110,58 @@ class Driver:
         if self.is_sqlite:
             self.execute(connection, statement, rows, many=True)
         else:
-            self.execute(connection, statement, {column: [row[column] for row in rows] for column in columns})
+            self.execute(connection, statement, {column: [row[column] for row in rows] for column in columns}, read=False)
 
     def execute(self, connection: Connection, statement: str, parameters: Any, *,
-                many: bool = False) -> list[tuple[Any, ...]]:
+                many: bool = False, read: bool = True) -> list[tuple[Any, ...]]:
         """Run ``statement`` (from ``sql``) in ``connection``'s transaction; the rows it returns.
 
-        Errors come out as SQLAlchemy's (``OperationalError`` and the rest), and a lost
-        connection is invalidated, exactly as when SQLAlchemy runs the statement itself.
+        ``read=False`` says its rows are not wanted: inside ``pipelined`` the statement is then
+        only sent, and its answer (or error) is read with the next statement read or at the
+        block's end. Errors come out as SQLAlchemy's (``OperationalError`` and the rest), and a
+        lost connection is invalidated, exactly as when SQLAlchemy runs the statement itself.
         """
-        dialect = connection.dialect
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        raw = connection.connection.driver_connection
+        cursor = raw.cursor()  # type: ignore[union-attr]
         try:
             if many:
                 cursor.executemany(statement, parameters)
                 return []
             cursor.execute(statement, parameters)
+            if not self.is_sqlite and raw.pgconn.pipeline_status:  # type: ignore[union-attr]
+                # In a pipeline nothing is known of the answer until it is read: read it (this
+                # waits for it and for everything sent before it), or leave it for later.
+                return cursor.fetchall() if read else []
             return cursor.fetchall() if cursor.description else []
-        except dialect.loaded_dbapi.Error as error:
-            lost = dialect.is_disconnect(error, connection.connection, cursor)
-            if lost:
-                connection.invalidate(error)
-            raise DBAPIError.instance(statement, parameters, error, dialect.loaded_dbapi.Error,
-                                      connection_invalidated=lost) from error
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _translated(connection, error, statement, parameters, cursor) from error
         finally:
             cursor.close()
+
+
+@contextmanager
+def pipelined(connection: Connection) -> Iterator[None]:
+    """Statements run inside go to PostgreSQL without waiting for each answer (psycopg's pipeline
+    mode): one round trip up to each statement whose rows are read, and one at the end, instead of
+    one each. An error comes out (as SQLAlchemy's) when the next rows are read or when the block
+    ends, and the transaction is then failed, as after any error. SQLite runs each as it comes."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    try:
+        with connection.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+            yield
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _translated(connection, error, "(pipelined statements)", None, None) from error
+
+
+def _translated(connection: Connection, error: Exception, statement: str, parameters: Any, cursor: Any) -> DBAPIError:
+    """``error`` from the driver as SQLAlchemy's, invalidating a lost connection as SQLAlchemy does."""
+    dialect = connection.dialect
+    lost = dialect.is_disconnect(error, connection.connection, cursor)
+    if lost:
+        connection.invalidate(error)
+    return DBAPIError.instance(statement, parameters, error, dialect.loaded_dbapi.Error, connection_invalidated=lost)
 
 
 @cache
@@ -221,16 +249,23 @@ class Compiled:
         )
 
     def rows(self, connection: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """Run with ``values`` (keyed by parameter name); the rows it returns, as SQLAlchemy would read them."""
+        """Run with ``values`` (keyed by parameter name); the rows it returns, as SQLAlchemy would read them.
+
+        Inside ``pipelined``, a statement that selects or returns no columns of a table (an INSERT
+        without RETURNING, ``SELECT pg_advisory_xact_lock(…)``) is sent without waiting: [] at once.
+        """
         form = self._form(connection.dialect, tuple(values) if isinstance(self.statement, Insert) else ())
-        rows = driver_for(connection).execute(connection, form.sql, form.parameters(values))
+        rows = driver_for(connection).execute(connection, form.sql, form.parameters(values), read=bool(form.results))
         if not rows or not any(form.results):
             return rows
         return [tuple(value if process is None else process(value) for process, value in zip(form.results, row))
                 for row in rows]
 
     def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run once per row (an INSERT of several rows): every row has the same keys as the first."""
+        """Run once per row (an INSERT of several rows): every row has the same keys as the first.
+
+        (One ``unnest`` statement of arrays on PostgreSQL, as ``Driver.insert_rows``, costs psycopg more
+        Python for the few rows of a report than the executemany, which psycopg pipelines anyway.)"""
         if not rows:
             return
         keys = tuple(rows[0])

@@ -23,6 +23,7 @@ from tellusonce.clock import utcnow
 from tellusonce.data.audit import record_event
 from tellusonce.data.consent import NewGrant, grant_views, insert_grants, new_grant_rows
 from tellusonce.data.departments import registry
+from tellusonce.data.driver import pipelined
 from tellusonce.data.reports import attach_report, find_earlier_report, insert_notifications, insert_report
 from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.consent import REASONS, decide, fields_for, minimise
@@ -261,8 +262,9 @@ def _intake(session: Session, citizen: Citizen, request: ChangeRequest, *, now: 
         record_event(session, actor=f"citizen:{citizen.id}", action="report.held", subject_type="change_report",
                      subject_id=report.id, details={"reference": report.reference, "channel": request.channel}, at=now)
         return IntakeResult(report, True, plan.recipients)
-    _write_queue(session, queued)
-    _audit_submitted(session, report, queued.outcomes, now=now)
+    with pipelined(session.connection()):  # PostgreSQL: two round trips for these six statements
+        _write_queue(session, queued)
+        _audit_submitted(session, report, queued.outcomes, now=now)
     return IntakeResult(report, True, queued.outcomes)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Uuid
 
-from tellusonce.data.driver import Compiled
+from tellusonce.data.driver import Compiled, pipelined
 from tellusonce.models.base import UTCDateTime
 
 metadata = MetaData()
@@ -62,3 +62,18 @@ def test_errors_come_out_as_sqlalchemys(probe_table) -> None:  # type: ignore[no
     INSERT.rows(probe_table, ROWS[0])
     with pytest.raises(IntegrityError):
         INSERT.rows(probe_table, ROWS[0])
+
+
+def test_pipelined_statements_are_all_written_and_a_read_between_them_sees_the_earlier_ones(probe_table) -> None:  # type: ignore[no-untyped-def]
+    with pipelined(probe_table):
+        INSERT.many(probe_table, ROWS[:1])
+        assert BY_LABEL.rows(probe_table, {"label": "first"}) == [(ROWS[0]["id"], ROWS[0]["at"], ROWS[0]["body"])]
+        INSERT.rows(probe_table, ROWS[1])
+    assert probe_table.execute(select(probe.c.label).order_by(probe.c.n)).scalars().all() == ["first", "second"]
+
+
+def test_an_error_in_a_pipeline_comes_out_as_sqlalchemys_by_the_end_of_the_block(probe_table) -> None:  # type: ignore[no-untyped-def]
+    INSERT.rows(probe_table, ROWS[0])
+    with pytest.raises(IntegrityError), pipelined(probe_table):
+        INSERT.rows(probe_table, ROWS[1])
+        INSERT.rows(probe_table, ROWS[0])  # the same id again

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tellusonce.data.audit import verify_chain
 from tellusonce.data.consent import grant_consent
 from tellusonce.data.departments import get_department
 from tellusonce.data.reports import insert_report
@@ -51,6 +52,17 @@ def test_submit_writes_report_and_one_notification_per_consented_department(db_s
     assert all(n.state == NotificationState.PENDING and n.next_attempt_at == NOW for n in notifications)
     assert db_session.scalar(select(func.count()).select_from(ConsentEvent)) == 3
     assert db_session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "report.submitted")) == 1
+
+
+def test_each_submission_extends_the_citizens_audit_chain(db_session):
+    citizen = make_citizen(db_session)
+    for key in ("key-1", "key-2"):
+        submit_change(db_session, citizen, _request(submission_key=key, answers=address_answers(address_line_1=f"{key} Canal Wharf")), now=NOW)
+    events = db_session.scalars(select(AuditEvent).where(AuditEvent.chain == f"citizen:{citizen.id}")
+                                .order_by(AuditEvent.id)).all()
+    assert [e.action for e in events][-2:] == ["report.submitted", "report.submitted"]
+    assert events[-1].prev_hash == events[-2].hash
+    assert verify_chain(db_session).ok
 
 
 def test_each_department_receives_only_its_registry_fields(db_session):
