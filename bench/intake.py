@@ -12,15 +12,18 @@ settings and 32 concurrent clients:
 2. ceiling: a bare Flask endpoint (``ceiling_app``) that inserts one row into the
    same database per POST, same gunicorn settings, same clients;
    before either is timed, each client sends one request that is not (the
-   workers' first requests compile templates and statements);
+   workers' first requests compile templates and statements). Both apps then run
+   side by side and take turns (``ROUNDS``), a third of the work each turn, so that
+   a shared machine's good and bad moments fall on both alike;
 3. "Your changes" for a citizen with 1,000 reports against one with a single
    report (the page shows 25 at a time).
 
 Prints one JSON line at the end: {"bench": "intake", "ratio": …, "project_per_s": …,
 "ceiling_per_s": …, "p99_ms": …, …} where the headline figures are those of the
-database with the lower ratio. TELLUSONCE_BENCH_INTAKE_COUNT sets the submissions
-per database (default 480). Each gunicorn's log is a file in the run's temporary
-directory. Takes a minute or two; not a test.
+database with the lower ratio (each database's ``turn_ratios`` show how steady it
+was). TELLUSONCE_BENCH_INTAKE_COUNT sets the submissions per database (default 960).
+Each gunicorn's log is a file in the run's temporary directory. Takes about three
+minutes; not a test.
 """
 
 from __future__ import annotations
@@ -59,7 +62,8 @@ from tellusonce.migrate import wipe_and_upgrade  # noqa: E402
 from tellusonce.models import Citizen, Department  # noqa: E402
 
 CLIENTS = 32
-COUNT = int(os.environ.get("TELLUSONCE_BENCH_INTAKE_COUNT", "480"))
+COUNT = int(os.environ.get("TELLUSONCE_BENCH_INTAKE_COUNT", "960"))
+ROUNDS = 3  # turns each app takes, in alternation
 WORKERS = max(2, 2 * (os.cpu_count() or 1))
 PASSWORD = "benchmark horse battery staple"
 RECIPIENTS = ("dvla", "hmrc", "leeds-council-tax")
@@ -289,6 +293,7 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
                TELLUSONCE_DATABASE_URL=url, TELLUSONCE_INSTANCE_PATH=str(workdir / f"instance-{label}"),
                TELLUSONCE_ACCOUNT_RATE_LIMIT="1000000 per minute", TELLUSONCE_ACCOUNT_RATE_LIMIT_PER_ADDRESS="1000000 per minute")
     server = Gunicorn("tellusonce:create_app()", env, ROOT, workdir / f"gunicorn-{label}.log")
+    ceiling_server: Gunicorn | None = None
     try:
         log(f"[{label}] {CLIENTS} clients walk {COUNT + CLIENTS} journeys up to 'check your answers' (not timed)")
         prepared = asyncio.run(prepare_journeys(server.url, emails, COUNT + CLIENTS))
@@ -296,11 +301,22 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
         log(f"[{label}] warming up: {CLIENTS} final submissions, one per client (not timed)")
         asyncio.run(fire(server.url, "/report/check", [items[:1] for items in work], 303))
         work = [items[1:] for items in work]
-        total = sum(len(items) for items in work)
-        log(f"[{label}] timing {total} final submissions")
-        wall, latencies = asyncio.run(fire(server.url, "/report/check", work, 303))
-        project = {"per_s": total / wall, "p99_ms": p99(latencies), "median_ms": statistics.median(latencies) * 1000}
-        log(f"[{label}] project: {project['per_s']:.0f}/s, p99 {project['p99_ms']:.0f} ms")
+        ceiling_server = Gunicorn("intake:ceiling_app()", dict(env, PYTHONPATH=str(ROOT)), ROOT / "bench",
+                                  workdir / f"gunicorn-{label}-ceiling.log")
+        asyncio.run(fire(ceiling_server.url, "/insert", [[({}, {"body": f"warm-up {i}"})] for i in range(CLIENTS)], 201))
+        inserts = [[({}, {"body": f"row {i}-{j}"}) for j in range(len(items))] for i, items in enumerate(work)]
+        # The two apps take turns, a share of the work each, so that both meet the same machine:
+        # on a shared machine one app timed after the other can meet a different one.
+        project = Timing()
+        ceiling = Timing()
+        for turn in range(ROUNDS):
+            share = [items[turn::ROUNDS] for items in work]
+            project.add(*asyncio.run(fire(server.url, "/report/check", share, 303)), count(share))
+            share = [items[turn::ROUNDS] for items in inserts]
+            ceiling.add(*asyncio.run(fire(ceiling_server.url, "/insert", share, 201)), count(share))
+            log(f"[{label}] turn {turn + 1} of {ROUNDS}: project {project.rates[-1]:.0f}/s, ceiling {ceiling.rates[-1]:.0f}/s")
+        log(f"[{label}] project: {project.per_s:.0f}/s, p99 {project.p99_ms:.0f} ms; "
+            f"ceiling: {ceiling.per_s:.0f}/s, p99 {ceiling.p99_ms:.0f} ms")
 
         log(f"[{label}] 'Your changes' with 1 report and with 1,000")
         one, thousand = emails[CLIENTS], emails[CLIENTS + 1]
@@ -315,19 +331,39 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
         log(f"[{label}] your changes: {page}")
     finally:
         server.stop()
+        if ceiling_server is not None:
+            ceiling_server.stop()
+    return {"database": label, "ratio": project.per_s / ceiling.per_s, "project": project, "ceiling": ceiling,
+            "your_changes": page, "submissions": project.count}
 
-    ceiling_env = dict(env, PYTHONPATH=str(ROOT))
-    server = Gunicorn("intake:ceiling_app()", ceiling_env, ROOT / "bench", workdir / f"gunicorn-{label}-ceiling.log")
-    try:
-        asyncio.run(fire(server.url, "/insert", [[({}, {"body": f"warm-up {i}"})] for i in range(CLIENTS)], 201))
-        work = [[({}, {"body": f"row {i}-{j}"}) for j in range(len(items))] for i, items in enumerate(work)]
-        wall, latencies = asyncio.run(fire(server.url, "/insert", work, 201))
-        ceiling = {"per_s": total / wall, "p99_ms": p99(latencies)}
-        log(f"[{label}] ceiling: {ceiling['per_s']:.0f}/s, p99 {ceiling['p99_ms']:.0f} ms")
-    finally:
-        server.stop()
-    return {"database": label, "ratio": project["per_s"] / ceiling["per_s"], "project": project,
-            "ceiling": ceiling, "your_changes": page, "submissions": total}
+
+def count(work: list[list[Any]]) -> int:
+    return sum(len(items) for items in work)
+
+
+class Timing:
+    """One app's timed turns: requests, wall time and every latency."""
+
+    def __init__(self) -> None:
+        self.count, self.wall, self.latencies, self.rates = 0, 0.0, [], []
+
+    def add(self, wall: float, latencies: list[float], requests: int) -> None:
+        self.count += requests
+        self.wall += wall
+        self.latencies += latencies
+        self.rates.append(requests / wall)
+
+    @property
+    def per_s(self) -> float:
+        return self.count / self.wall
+
+    @property
+    def p99_ms(self) -> float:
+        return p99(self.latencies)
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.latencies) * 1000
 
 
 async def _cookies(base: str, emails: Sequence[str]) -> list[str]:
@@ -350,16 +386,17 @@ def main() -> None:
     print(json.dumps({
         "bench": "intake",
         "ratio": round(worst["ratio"], 3),
-        "project_per_s": round(worst["project"]["per_s"], 1),
-        "ceiling_per_s": round(worst["ceiling"]["per_s"], 1),
-        "p99_ms": round(max(r["project"]["p99_ms"] for r in results), 1),
+        "project_per_s": round(worst["project"].per_s, 1),
+        "ceiling_per_s": round(worst["ceiling"].per_s, 1),
+        "p99_ms": round(max(r["project"].p99_ms for r in results), 1),
         "database": worst["database"],
         "clients": CLIENTS,
         "gunicorn_workers": WORKERS,
         "runs": {r["database"]: {
-            "ratio": round(r["ratio"], 3), "project_per_s": round(r["project"]["per_s"], 1),
-            "ceiling_per_s": round(r["ceiling"]["per_s"], 1), "p99_ms": round(r["project"]["p99_ms"], 1),
-            "ceiling_p99_ms": round(r["ceiling"]["p99_ms"], 1), "submissions": r["submissions"],
+            "ratio": round(r["ratio"], 3), "project_per_s": round(r["project"].per_s, 1),
+            "ceiling_per_s": round(r["ceiling"].per_s, 1), "p99_ms": round(r["project"].p99_ms, 1),
+            "ceiling_p99_ms": round(r["ceiling"].p99_ms, 1), "submissions": r["submissions"],
+            "turn_ratios": [round(p / c, 3) for p, c in zip(r["project"].rates, r["ceiling"].rates)],
             "your_changes_ms": {k: round(v, 1) for k, v in r["your_changes"].items()},
         } for r in results},
     }))
