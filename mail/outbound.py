@@ -1,14 +1,18 @@
-"""The outbound sender: delivers queued ``OutgoingEmail`` rows (``tellusonce mail send``).
+"""The outbound sender: renders and delivers queued ``OutgoingEmail`` rows (``tellusonce mail send``).
 
 ``TELLUSONCE_OUTBOUND_MAIL=smtp://host:port`` sends through that relay; in
 ``capture`` mode (demo and test) a row is marked ``captured`` and read at
 ``/dev/mail``. A row is claimed with a lease in a short transaction (so no
-database lock is held while talking to the relay), sent, and its outcome
-recorded in another: a temporary failure (a 4xx, a refused connection, a
-timeout) is retried with exponential backoff and jitter; a permanent one (5xx)
-or too many attempts marks it ``failed`` with the error. A row is never
-deleted, and a sender killed mid-send leaves the row to be sent again once its
-lease ends (at least once, with the same Message-ID).
+database lock is held while talking to the relay), rendered from its template,
+context and language (``tellusonce.mailout.rendered_bodies``), sent, and its
+outcome recorded in another: a sent or captured row keeps the bodies that went
+out. A temporary failure (a 4xx, a refused connection, a timeout) is retried
+with exponential backoff and jitter; a permanent one (5xx) or too many attempts
+marks it ``failed`` with the error. A row that cannot be rendered (its template
+gone or changed since it was queued) is retried the same way, so a sender
+deployed behind the web app catches up, and it never holds up the rest of its
+batch. A row is never deleted, and a sender killed mid-send leaves the row to
+be sent again once its lease ends (at least once, with the same Message-ID).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from sqlalchemy import Engine, select
 
 from tellusonce.clock import utcnow
 from tellusonce.db import transaction
+from tellusonce.mailout import rendered_bodies
 from tellusonce.models import OutgoingEmail, OutgoingState
 from tellusonce.settings import Settings
 
@@ -40,6 +45,7 @@ FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
 MAX_ATTEMPTS = 12  # about a day of trying
 SMTP_TIMEOUT = 30
+Bodies = tuple[str, str | None]  # plain text, HTML
 _FIXED_HEADERS = frozenset({"from", "to", "subject", "date", "message-id", "content-type", "mime-version",
                             "content-transfer-encoding", "bcc", "cc"})
 
@@ -83,7 +89,9 @@ def retry_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta
     return base * (1 + jitter)
 
 
-def build_message(row: OutgoingEmail, settings: Settings) -> EmailMessage:
+def build_message(row: OutgoingEmail, bodies: Bodies, settings: Settings) -> EmailMessage:
+    """The message for ``row`` with ``bodies`` (``rendered_bodies(row)``)."""
+    text, html = bodies
     message = EmailMessage()
     message["From"] = formataddr(("Tell us once", settings.sender_address))
     message["To"] = row.to_address
@@ -94,9 +102,9 @@ def build_message(row: OutgoingEmail, settings: Settings) -> EmailMessage:
     for name, value in (row.headers or {}).items():
         if name.lower() not in _FIXED_HEADERS:
             message[name] = value
-    message.set_content(row.body_text)
-    if row.body_html:
-        message.add_alternative(row.body_html, subtype="html")
+    message.set_content(text)
+    if html:
+        message.add_alternative(html, subtype="html")
     for attachment in row.attachments or []:
         maintype, _, subtype = attachment["content_type"].partition("/")
         message.add_attachment(attachment["content"].encode("utf-8"), maintype=maintype or "application",
@@ -120,9 +128,23 @@ class OutboundMailer:
         claimed = self._claim(now)
         if not claimed:
             return SendSummary()
-        if self.relay is None:
-            return self._capture(claimed, now)
-        return self._send(claimed)
+        ready: list[tuple[OutgoingEmail, Bodies]] = []
+        retrying = failed = 0
+        for row in claimed:
+            try:
+                ready.append((row, rendered_bodies(row)))
+            except Exception as e:  # noqa: BLE001 - whatever is wrong is this row's: the batch goes on without it
+                log.exception("outgoing email cannot be rendered", extra={"outgoing_id": str(row.id)})
+                if self._failed(row, f"cannot render template {row.template!r}: {type(e).__name__}: {e}",
+                                permanent=False):
+                    retrying += 1
+                else:
+                    failed += 1
+        if not ready:
+            return SendSummary(retrying=retrying, failed=failed)
+        done = self._capture(ready, now) if self.relay is None else self._send(ready)
+        return SendSummary(sent=done.sent, captured=done.captured, retrying=done.retrying + retrying,
+                           failed=done.failed + failed)
 
     def _claim(self, now: datetime) -> list[OutgoingEmail]:
         with transaction(self.engine) as session:
@@ -140,26 +162,26 @@ class OutboundMailer:
             session.expunge_all()
             return rows
 
-    def _capture(self, rows: Sequence[OutgoingEmail], now: datetime) -> SendSummary:
-        for row in rows:
-            self._record(row.id, state=OutgoingState.CAPTURED, sent_at=now)
+    def _capture(self, rows: Sequence[tuple[OutgoingEmail, Bodies]], now: datetime) -> SendSummary:
+        for row, bodies in rows:
+            self._record(row.id, state=OutgoingState.CAPTURED, sent_at=now, bodies=bodies)
         return SendSummary(captured=len(rows))
 
-    def _send(self, rows: Sequence[OutgoingEmail]) -> SendSummary:
+    def _send(self, rows: Sequence[tuple[OutgoingEmail, Bodies]]) -> SendSummary:
         assert self.relay is not None
         sent = retrying = failed = 0
         try:
             smtp = smtplib.SMTP(self.relay.host, self.relay.port, timeout=SMTP_TIMEOUT)
         except (OSError, smtplib.SMTPException) as e:
-            for row in rows:
+            for row, _ in rows:
                 retrying += self._failed(row, f"cannot reach {self.relay.host}:{self.relay.port}: {e}", permanent=False)
             return SendSummary(retrying=retrying, failed=len(rows) - retrying)
         try:
             smtp.ehlo_or_helo_if_needed()
-            for row in rows:
-                error, permanent = self._deliver(smtp, row)
+            for row, bodies in rows:
+                error, permanent = self._deliver(smtp, row, bodies)
                 if error is None:
-                    self._record(row.id, state=OutgoingState.SENT, sent_at=utcnow())
+                    self._record(row.id, state=OutgoingState.SENT, sent_at=utcnow(), bodies=bodies)
                     sent += 1
                 elif self._failed(row, error, permanent=permanent):
                     retrying += 1
@@ -172,11 +194,11 @@ class OutboundMailer:
                 smtp.close()
         return SendSummary(sent=sent, retrying=retrying, failed=failed)
 
-    def _deliver(self, smtp: smtplib.SMTP, row: OutgoingEmail) -> tuple[str | None, bool]:
+    def _deliver(self, smtp: smtplib.SMTP, row: OutgoingEmail, bodies: Bodies) -> tuple[str | None, bool]:
         """None when the relay took it; else the error and whether it is permanent."""
         try:
-            refused = smtp.send_message(build_message(row, self.settings), from_addr=self.settings.sender_address,
-                                        to_addrs=[row.to_address])
+            refused = smtp.send_message(build_message(row, bodies, self.settings),
+                                        from_addr=self.settings.sender_address, to_addrs=[row.to_address])
         except smtplib.SMTPRecipientsRefused as e:
             code, reply = next(iter(e.recipients.values()))
             return f"{code} {reply.decode(errors='replace')}", code >= 500
@@ -202,7 +224,8 @@ class OutboundMailer:
         return retry
 
     def _record(self, row_id: uuid.UUID, *, state: str, sent_at: datetime | None = None, error: str | None = None,
-                next_attempt_at: datetime | None = None) -> None:
+                next_attempt_at: datetime | None = None, bodies: Bodies | None = None) -> None:
+        """The outcome of an attempt; ``bodies``, what went out, for a row sent or captured."""
         with transaction(self.engine) as session:
             row = session.get(OutgoingEmail, row_id)
             if row is None:
@@ -211,6 +234,8 @@ class OutboundMailer:
             row.last_error = error[:2000] if error else row.last_error
             row.sent_at = sent_at or row.sent_at
             row.next_attempt_at = next_attempt_at if state == OutgoingState.QUEUED else None
+            if bodies is not None:
+                row.body_text, row.body_html = bodies
 
 
 class SenderLoop:

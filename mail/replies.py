@@ -104,13 +104,14 @@ def answer_text(change_type: ChangeType, name: str, value: Any, language: str) -
 
 def recipient_rows(change_type: ChangeType, data: Mapping[str, Any], outcomes: Sequence[RecipientPlan],
                    language: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Who will be told what (label, value), and the names of those who will not be told."""
+    """Who will be told what ([label, value]: the email's context is stored as JSON), and the names of
+    those who will not be told."""
     gettext = translations_for(language).gettext
     told = []
     not_told = []
     for outcome in outcomes:
         if outcome.status == "queued":
-            rows = [(gettext(change_type.field(n).label), answer_text(change_type, n, data[n], language))
+            rows = [[gettext(change_type.field(n).label), answer_text(change_type, n, data[n], language)]
                     for n in outcome.fields if n in data]
             told.append({"name": outcome.department.name, "rows": rows})
         elif outcome.status in ("needs_consent", "not_handled"):

@@ -24,11 +24,12 @@ PURPOSE = "department_notification"
 SUBJECT = N_("Change of circumstances %(reference)s: %(change)s")
 
 
-def summary_fields(change_type: str, payload: Mapping[str, Any], *, language: str = "en") -> list[tuple[str, str]]:
-    """(label, value) for each field the department receives, in the change type's order."""
+def summary_fields(change_type: str, payload: Mapping[str, Any], *, language: str = "en") -> list[list[str]]:
+    """[label, value] for each field the department receives, in the change type's order (lists, as
+    the email's context is stored as JSON)."""
     kind = get_change_type(change_type)
     gettext = translations_for(language).gettext
-    rows: list[tuple[str, str]] = []
+    rows: list[list[str]] = []
     for f in kind.fields:
         if f.name in payload and payload[f.name] not in (None, ""):
             value = payload[f.name]
@@ -36,10 +37,10 @@ def summary_fields(change_type: str, payload: Mapping[str, Any], *, language: st
                 value = next((gettext(label) for key, label in f.choices if key == value), value)
             elif isinstance(value, bool):
                 value = gettext(N_("Yes")) if value else gettext(N_("No"))
-            rows.append((gettext(f.label), str(value)))
+            rows.append([gettext(f.label), str(value)])
     if payload.get("protected_address"):
-        rows.append((gettext(N_("Protected address")),
-                     gettext(N_("Yes: the person's address is protected. Do not disclose it."))))
+        rows.append([gettext(N_("Protected address")),
+                     gettext(N_("Yes: the person's address is protected. Do not disclose it."))])
     return rows
 
 

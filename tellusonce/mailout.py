@@ -1,18 +1,25 @@
-"""Queue an email: render it in the reader's language and write it to the outbox.
+"""Queue an email in the reader's language, and render it when it is sent.
 
-``queue_email`` renders ``templates/email/<template>.txt`` (and ``.html`` when it
-exists) with a plain Jinja2 environment and the ``jinja2.ext.i18n`` extension,
+``queue_email`` checks an email and writes it (flushed) as an ``OutgoingEmail``
+row in the caller's transaction: the subject, translated and filled in, and what
+to render, the template's name, its context (JSON) and the language. The
+outbound sender (``tellusonce mail send``) renders the bodies with
+``rendered_bodies`` when it sends the row, or in demo and test mode captures it
+for ``/dev/mail``, and stores what it rendered in the row. An email therefore
+goes out exactly when what caused it is committed, and the request that caused
+it does not pay for rendering it; its text is that of the templates when it is
+sent.
+
+Bodies are ``templates/email/<template>.txt`` (and ``.html`` when it exists),
+rendered with a plain Jinja2 environment and the ``jinja2.ext.i18n`` extension,
 backed by the same Babel catalogues as the web pages, so the web app, the mail
-listener and the dispatcher all write email the same way without Flask.
-
-The message is only written (flushed) as an ``OutgoingEmail`` row in the
-caller's transaction; the outbound sender (``tellusonce mail send``) sends it
-later, or in demo and test mode keeps it for ``/dev/mail``. An email therefore
-goes out exactly when what caused it is committed.
+listener, the dispatcher and the sender all write email the same way without
+Flask.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -90,6 +97,20 @@ def translate_subject(subject: str, context: Mapping[str, Any], *, language: str
     return " ".join(translated.split())
 
 
+def rendered_bodies(email: OutgoingEmail) -> tuple[str, str | None]:
+    """What ``email`` says: its plain-text body and its HTML body (None without an HTML template).
+
+    The bodies stored in the row once it was sent or captured (and in rows written before
+    migration 0003, which were rendered when queued); otherwise its template rendered now, with
+    its context, in its language. The sender and ``/dev/mail`` both read an email through this.
+    """
+    if email.body_text is not None:
+        return email.body_text, email.body_html
+    if email.template is None:  # ruled out by the table's check (ck_outgoing_email_renderable)
+        raise ValueError(f"outgoing email {email.id} has neither a body nor a template")
+    return render_email(email.template, email.context or {}, language=email.language or "en")
+
+
 def queue_email(
     session: Session,
     *,
@@ -104,10 +125,12 @@ def queue_email(
     related_id: uuid.UUID | None = None,
     flush: bool = True,
 ) -> OutgoingEmail:
-    """Render an email and add it to the outbox in the caller's transaction (flush, no commit).
+    """Check an email and add it to the outbox in the caller's transaction (flush, no commit).
 
     ``subject`` is an English message marked with ``N_`` (translated into
     ``language``; ``%(name)s`` placeholders are filled from ``context``).
+    ``context`` is what the template is rendered with when the email is sent: JSON
+    (dicts with text keys, lists, text, numbers, booleans, None), stored as it is.
     ``attachments`` are ``{"filename", "content_type", "content"}`` with text content.
     ``headers`` adds headers such as In-Reply-To and References; every message is
     ``Auto-Submitted: auto-generated`` unless the caller says otherwise (RFC 3834).
@@ -135,12 +158,17 @@ _INSERT_EMAIL = Compiled(insert(OutgoingEmail.__table__))  # compiled once, run 
 def compose_email(*, to: str, subject: str, template: str, context: Mapping[str, Any], purpose: str,
                   language: str = "en", headers: Mapping[str, str] | None = None,
                   attachments: Iterable[Mapping[str, str]] = (), related_id: uuid.UUID | None = None) -> dict[str, Any]:
-    """An ``outgoing_email`` row, rendered and checked (no line break can smuggle a header in), for
-    ``insert_email``: rendering it needs no database, so it can be done before a transaction writes.
-    The arguments are ``queue_email``'s."""
+    """An ``outgoing_email`` row, checked, for ``insert_email``; the arguments are ``queue_email``'s.
+
+    Everything that can be checked is checked here, before anything is written: the template
+    exists (``EmailTemplateMissing``), the context is JSON and no line break can smuggle a header
+    in (``ValueError``). The bodies are not rendered: the sender renders them (``rendered_bodies``).
+    Needing no database, this can be done before a transaction writes."""
     if "\n" in to or "\r" in to:
         raise ValueError("an email address cannot contain a line break")
-    body_text, body_html = render_email(template, context, language=language)
+    _require_template(template, language)
+    values = dict(context)
+    _require_json(values, "context")
     extra = {"Auto-Submitted": "auto-generated"}
     for name, value in (headers or {}).items():
         if "\n" in value or "\r" in value:
@@ -150,10 +178,45 @@ def compose_email(*, to: str, subject: str, template: str, context: Mapping[str,
     now = utcnow()
     return {
         "id": uuid.uuid4(), "created_at": now, "purpose": purpose, "to_address": to,
-        "subject": translate_subject(subject, context, language=language), "body_text": body_text,
-        "body_html": body_html, "headers": extra, "attachments": files, "state": OutgoingState.QUEUED,
-        "attempts": 0, "next_attempt_at": now, "sent_at": None, "last_error": None, "related_id": related_id,
+        "subject": translate_subject(subject, values, language=language), "template": template,
+        "context": values, "language": language, "body_text": None, "body_html": None, "headers": extra,
+        "attachments": files, "state": OutgoingState.QUEUED, "attempts": 0, "next_attempt_at": now,
+        "sent_at": None, "last_error": None, "related_id": related_id,
     }
+
+
+def _require_template(template: str, language: str) -> None:
+    """EmailTemplateMissing unless the plain-text template exists (loaded once, then the environment's cache)."""
+    try:
+        email_environment(language).get_template(f"{template}.txt")
+    except TemplateNotFound as e:
+        raise EmailTemplateMissing(f"no email template templates/email/{template}.txt") from e
+
+
+def _require_json(value: Any, where: str) -> None:
+    """ValueError unless ``value`` is stored as JSON and read back as the same thing.
+
+    Exact types only: a tuple would come back a list, a ``Markup`` plain text (escaped in the
+    HTML body, which it was not when queued), a date or a UUID not at all.
+    """
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                raise ValueError(f"email {where} has the key {key!r}, which is not text: JSON keys are text")
+            _require_json(item, f"{where}[{key!r}]")
+    elif kind is list:
+        for index, item in enumerate(value):
+            _require_json(item, f"{where}[{index}]")
+    elif kind is float:
+        if not math.isfinite(value):
+            raise ValueError(f"email {where} is {value!r}, which JSON cannot hold")
+    elif kind not in _JSON_SCALARS:
+        raise ValueError(f"email {where} is a {kind.__name__}, which is not JSON: the context is stored to be "
+                         "rendered when sent, so pass dicts, lists, text, numbers, booleans or None")
+
+
+_JSON_SCALARS = (str, int, bool, type(None))
 
 
 def _attachment(attachment: Mapping[str, str]) -> dict[str, str]:

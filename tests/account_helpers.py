@@ -21,6 +21,7 @@ from sqlalchemy import select
 from tellusonce.clock import utcnow
 from tellusonce.db import transaction
 from tellusonce.domain.passwords import hash_password
+from tellusonce.mailout import rendered_bodies
 from tellusonce.models import Citizen, OutgoingEmail
 
 PASSWORD = "correct horse battery staple"
@@ -79,7 +80,8 @@ def latest_email(app: Flask, address: str) -> OutgoingEmail:
 
 def link_in(email: OutgoingEmail, containing: str = "") -> str:
     """The first link in an email's text whose address contains ``containing``, as a path."""
-    for link in LINK.findall(email.body_text):
+    text, _ = rendered_bodies(email)
+    for link in LINK.findall(text):
         if containing in link:
             return re.sub(r"^https?://[^/]+", "", link)
-    raise AssertionError(f"no link containing {containing!r} in: {email.body_text}")
+    raise AssertionError(f"no link containing {containing!r} in: {text}")

@@ -17,9 +17,11 @@ def run_migrations() -> None:
         _run(connection)
         return
     engine = make_engine(config.get_main_option("sqlalchemy.url"))
-    with engine.connect() as connection:
-        _run(connection)
-    engine.dispose()
+    try:
+        with engine.connect() as connection:
+            _run(connection)
+    finally:  # a migration that fails (0003's downgrade refuses) leaves no connection open
+        engine.dispose()
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,10 @@
-"""Email the service sends: written in the same transaction as what caused it, sent later."""
+"""Email the service sends: written in the same transaction as what caused it, rendered and sent later.
+
+A row records what to render (``template``, its ``context`` as JSON, the ``language``); the
+outbound sender renders the bodies when it sends or captures the row and stores them, so the
+row then shows exactly what went out. Rows written before migration 0003 were rendered when
+queued: they have their bodies and no template.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tellusonce.models.base import Base, UUIDKey
@@ -25,13 +31,20 @@ class OutgoingEmail(UUIDKey, Base):
     __table_args__ = (
         Index("ix_outgoing_email_state_due", "state", "next_attempt_at"),
         Index("ix_outgoing_email_to_created", "to_address", "created_at"),
+        # Something to send: the bodies, or a template to render them from.
+        CheckConstraint("body_text IS NOT NULL OR template IS NOT NULL", name="renderable"),
     )
 
     created_at: Mapped[datetime]
     purpose: Mapped[str] = mapped_column(String(40))
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(Text)
-    body_text: Mapped[str] = mapped_column(Text)
+    # templates/email/<template>.txt (and .html), rendered with ``context`` in ``language`` when sent.
+    template: Mapped[str | None] = mapped_column(String(60))
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    language: Mapped[str | None] = mapped_column(String(8))
+    # What was sent: stored by the sender (``tellusonce.mailout.rendered_bodies`` reads either).
+    body_text: Mapped[str | None] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
     # Extra headers: In-Reply-To, References, Auto-Submitted …
     headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)

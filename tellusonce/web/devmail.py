@@ -2,8 +2,10 @@
 
 In demo and test mode outbound email is captured instead of sent; this is where
 a person trying the service reads it, for example to follow the link that
-confirms their address. The blueprint is only registered outside production, so
-in production these addresses do not exist (404).
+confirms their address. An email is shown as the sender captured it, or, before
+the sender has reached it, rendered now the same way (``rendered_bodies``). The
+blueprint is only registered outside production, so in production these
+addresses do not exist (404).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from flask import Blueprint, Response, abort, render_template, request
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
+from tellusonce.mailout import rendered_bodies
 from tellusonce.models import OutgoingEmail
 from tellusonce.web.database import get_session
 
@@ -59,16 +62,17 @@ def _email(email_id: str) -> OutgoingEmail:
 @bp.get("/<email_id>")
 def message(email_id: str) -> str:
     email = _email(email_id)
-    return render_template("devmail/message.html", email=email, body=linkify(email.body_text))
+    text, html = rendered_bodies(email)
+    return render_template("devmail/message.html", email=email, body=linkify(text), has_html=html is not None)
 
 
 @bp.get("/<email_id>/html")
 def message_html(email_id: str) -> Response:
     """The HTML version as the recipient's mail program would show it, sandboxed: no scripts run."""
-    email = _email(email_id)
-    if email.body_html is None:
+    _, html = rendered_bodies(_email(email_id))
+    if html is None:
         abort(404)
-    response = Response(email.body_html, mimetype="text/html")
+    response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = (
         "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
     )

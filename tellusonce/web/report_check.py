@@ -123,7 +123,7 @@ def _send(session: Session, citizen: Citizen, journey: Journey, form: StripWhite
     email: dict[str, Any] = {}
 
     def before_writing(planned: PlannedReport) -> bool:
-        # Read, decide and render first; SQLite's write lock is taken only for the writes (``reads_first``).
+        # Read, decide and compose first; SQLite's write lock is taken only for the writes (``reads_first``).
         email.update(_confirmation_email(citizen, planned))
         return start_writing(session)
 
@@ -149,7 +149,8 @@ def _to_first_error(journey: Journey, error: ChangeInvalid) -> Response:
 def _submitted(session: Session, journey: Journey, result: IntakeResult, email: dict[str, Any]) -> Response:
     report = result.report
     if result.created:
-        # The confirmation email, rendered before the writes began (``before_writing``), in the same transaction.
+        # The confirmation email, composed before the writes began (``before_writing``), in the same transaction;
+        # the sender renders it.
         insert_email(session, email)
         # Commit now rather than after the response is built: SQLite's write lock is held only for
         # the writes. Should the response be lost, sending again finds this report by its key.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Callable
 
 from flask import Flask
@@ -10,10 +11,12 @@ from flask.testing import FlaskClient
 from page_checks import check_page
 from sqlalchemy import Engine
 
+from mail.outbound import OutboundMailer
 from tellusonce import create_app
 from tellusonce.db import transaction
 from tellusonce.i18n import N_
 from tellusonce.mailout import queue_email
+from tellusonce.models import OutgoingEmail
 from tellusonce.settings import Settings
 
 
@@ -37,6 +40,21 @@ def test_the_demo_mailbox_lists_email_newest_first_and_shows_each_with_working_l
     link = page.select_one(".app-email-body a")
     assert link["href"] == "http://127.0.0.1:5000/account/verify/two?a=1&b="
     assert "<2>" in page.select_one(".app-email-body").get_text()
+
+
+def test_a_captured_email_is_shown_as_it_was_captured_not_rendered_again(
+    app: Flask, client: FlaskClient, settings: Settings
+) -> None:
+    email_id = _queue(app, "first@example.com", "http://127.0.0.1:5000/account/verify/sent")
+    engine = app.extensions["tellusonce.engine"]
+    assert OutboundMailer(engine, settings).send_due().captured == 1
+    with transaction(engine) as session:  # rendering it again now would show another link
+        email = session.get(OutgoingEmail, uuid.UUID(email_id))
+        email.context = {**email.context, "link": "http://127.0.0.1:5000/account/verify/changed"}
+    page = check_page(client.get(f"/dev/mail/{email_id}"))
+    assert page.select_one(".app-email-body a")["href"] == "http://127.0.0.1:5000/account/verify/sent"
+    html = client.get(f"/dev/mail/{email_id}/html").get_data(as_text=True)
+    assert "/account/verify/sent" in html and "/account/verify/changed" not in html
 
 
 def test_the_demo_mailbox_can_show_one_address_only(app: Flask, client: FlaskClient) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from tellusonce.clock import utcnow
 from tellusonce.db import session_factory, transaction
 from tellusonce.domain.changetypes import get_change_type
+from tellusonce.mailout import rendered_bodies
 from tellusonce.models import ChangeReport, Citizen, Department, Notification
 from tellusonce.web.database import start_writing
 from tests.factories import make_citizen
@@ -123,8 +124,9 @@ def test_sending_writes_the_report_and_its_notifications_and_emails_a_confirmati
     assert told == sorted(THREE)
     [email] = [e for e in emails_to(app, citizen.email) if e.purpose == "report_submitted"]
     assert email.subject == f"Change reported: {reference}"
-    assert reference in email.body_text and "Driver and Vehicle Licensing Agency (DVLA)" in email.body_text
-    assert f"/changes/{reference}" in email.body_text and email.body_html is not None
+    text, html = rendered_bodies(email)
+    assert reference in text and "Driver and Vehicle Licensing Agency (DVLA)" in text
+    assert f"/changes/{reference}" in text and html is not None
 
 
 def test_sending_without_the_pages_csrf_token_is_refused_and_writes_nothing(app: Flask, client: FlaskClient) -> None:

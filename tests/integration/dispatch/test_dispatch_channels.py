@@ -10,6 +10,7 @@ from sqlalchemy import select
 from tellusonce.data.dispatch import BREAKER_THRESHOLD, note_delivery_health
 from tellusonce.db import transaction
 from tellusonce.domain.events import parse_event
+from tellusonce.mailout import rendered_bodies
 from tellusonce.models import Department, NotificationState, OutgoingEmail
 from tests.dispatch_helpers import dispatch_once, notifications, submit
 from tests.factories import NOW
@@ -26,8 +27,9 @@ def test_an_email_department_gets_a_readable_summary_with_the_event_attached(com
     assert email.to_address == "changes@tv-licensing.tellusonce.localhost"
     assert email.related_id == queued.id and email.purpose == "department_notification"
     assert "Change of circumstances TUO-" in email.subject
-    assert "Postcode: LS11 5PS" in email.body_text and "Town or city: Leeds" in email.body_text
-    assert f"/api/v1/notifications/{queued.id}/ack" in email.body_text
+    text, _ = rendered_bodies(email)
+    assert "Postcode: LS11 5PS" in text and "Town or city: Leeds" in text
+    assert f"/api/v1/notifications/{queued.id}/ack" in text
     [attachment] = email.attachments
     assert attachment["content_type"] == "application/cloudevents+json"
     event = parse_event(attachment["content"].encode())

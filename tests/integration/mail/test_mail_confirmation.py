@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from tellusonce.db import transaction
+from tellusonce.mailout import rendered_bodies
 from tellusonce.models import ChangeReport, EmailToken, Notification, OutgoingEmail, ReportState
 from tests.factories import NOW
 from tests.integration.mail.messages import MOVE, add_citizen, outgoing, process_all, typed
@@ -19,7 +20,7 @@ def held_change(engine, deliver, settings) -> str:
     deliver(typed(MOVE))
     process_all(engine, settings)
     [email] = outgoing(engine)
-    return re.search(r"/confirm-email-change/([a-z2-7]+)", email.body_text).group(1)
+    return re.search(r"/confirm-email-change/([a-z2-7]+)", rendered_bodies(email)[0]).group(1)
 
 
 def report_of(engine) -> ChangeReport:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from tellusonce.db import transaction
 from tellusonce.domain.intake import ChangeRequest, submit_change
+from tellusonce.mailout import rendered_bodies
 from tellusonce.models import ChangeReport, EmailToken, InboundMessage, InboundStatus, ReportState
 from tests.factories import NOW
 from tests.integration.mail.messages import MOVE, add_citizen, inbound, outgoing, process_all, typed
@@ -42,12 +43,13 @@ def test_a_verified_citizens_change_is_held_and_a_confirmation_link_sent_to_thei
     assert reply.headers["In-Reply-To"] == message["Message-ID"]
     assert reply.headers["References"] == message["Message-ID"]
     assert reply.headers["Auto-Submitted"] == "auto-replied"
-    link = re.search(r"http://\S+/confirm-email-change/([a-z2-7]+)", reply.body_text)
+    text, _ = rendered_bodies(reply)
+    link = re.search(r"http://\S+/confirm-email-change/([a-z2-7]+)", text)
     assert link is not None
     assert reply.headers["Reply-To"] == f"confirm+{link.group(1)}@tellusonce.test"
-    assert "Driver and Vehicle Licensing Agency (DVLA)" in reply.body_text
-    assert "Postcode: LS2 9JT" in reply.body_text
-    assert "1 November 2026" in reply.body_text
+    assert "Driver and Vehicle Licensing Agency (DVLA)" in text
+    assert "Postcode: LS2 9JT" in text
+    assert "1 November 2026" in text
 
 
 def test_an_unknown_sender_is_told_how_to_register_once_a_day(listener, deliver, engine, mail_settings):
@@ -60,7 +62,7 @@ def test_an_unknown_sender_is_told_how_to_register_once_a_day(listener, deliver,
     ]
     [reply] = outgoing(engine)
     assert reply.to_address == "stranger@example.net"
-    assert "/account/create" in reply.body_text
+    assert "/account/create" in rendered_bodies(reply)[0]
     deliver(typed(MOVE, sender="stranger@example.net"))
     process_all(engine, mail_settings, now=NOW + timedelta(days=1, minutes=1))
     assert len(outgoing(engine)) == 2
@@ -72,7 +74,7 @@ def test_an_unverified_account_gets_exactly_the_reply_a_stranger_gets(listener, 
     deliver(typed(MOVE, sender="nobody@example.org"))
     process_all(engine, mail_settings)
     first, second = outgoing(engine)
-    assert (first.subject, first.body_text) == (second.subject, second.body_text)
+    assert (first.subject, rendered_bodies(first)) == (second.subject, rendered_bodies(second))
     with transaction(engine, writer=False) as session:
         assert session.scalars(select(ChangeReport)).first() is None
 
@@ -115,7 +117,7 @@ def test_a_change_with_problems_is_answered_with_each_problem_and_the_blank_temp
     [reply] = outgoing(engine)
     assert reply.purpose == "mail_problems"
     assert reply.headers["Reply-To"] == "changes@tellusonce.test"
-    body = reply.body_text
+    body, _ = rendered_bodies(reply)
     assert "- Enter postcode" in body
     assert "- Date you moved must be a real date" in body
     assert "\u201cdoctors\u201d" in body and "DVLA" in body
@@ -130,8 +132,9 @@ def test_an_unknown_change_is_answered_with_the_changes_that_can_be_reported(lis
     deliver(typed("Change: new car\n"))
     process_all(engine, mail_settings)
     [reply] = outgoing(engine)
-    assert "\u201cnew car\u201d" in reply.body_text
-    assert "moving home, change of name, new contact details" in reply.body_text
+    text, _ = rendered_bodies(reply)
+    assert "\u201cnew car\u201d" in text
+    assert "moving home, change of name, new contact details" in text
 
 
 def test_the_change_named_only_in_the_subject_is_understood(listener, deliver, engine, mail_settings):
@@ -158,7 +161,7 @@ def test_the_same_change_already_reported_on_the_web_is_recognised_as_a_duplicat
     assert outcome.reason == f"answered: duplicate of {reference}"
     [reply] = outgoing(engine)
     assert reply.purpose == "mail_duplicate"
-    assert reference in reply.body_text
+    assert reference in rendered_bodies(reply)[0]
     with transaction(engine, writer=False) as session:
         assert len(session.scalars(select(ChangeReport)).all()) == 1
 
