@@ -144,7 +144,10 @@ def pipelined(connection: Connection) -> Iterator[None]:
     """Statements run inside go to PostgreSQL without waiting for each answer (psycopg's pipeline
     mode): one round trip up to each statement whose rows are read, and one at the end, instead of
     one each. An error comes out (as SQLAlchemy's) when the next rows are read or when the block
-    ends, and the transaction is then failed, as after any error. SQLite runs each as it comes."""
+    ends, and the transaction is then failed, as after any error. SQLite runs each as it comes.
+
+    Only this module's statements (``Driver.execute``, ``Compiled``) belong inside: the ORM's
+    flush reads each UPDATE's row count at once, which a pipeline knows only later."""
     if connection.dialect.name != "postgresql":
         yield
         return

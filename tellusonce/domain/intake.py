@@ -202,8 +202,9 @@ def confirm_held_change(session: Session, report: ChangeReport, *, now: datetime
     report.state = ReportState.SUBMITTED
     report.submitted_at = now
     report.pending_request = None
-    _write_queue(session, queued)
-    _audit_submitted(session, report, queued.outcomes, now=now)
+    with pipelined(session.connection()):
+        _write_queue(session, queued)
+        _audit_submitted(session, report, queued.outcomes, now=now)
     return IntakeResult(report, True, queued.outcomes)
 
 

@@ -164,6 +164,10 @@ def test_a_held_change_is_only_queued_once_confirmed(db_session):
     again = confirm_held_change(db_session, held.report, now=NOW + timedelta(minutes=6))
     assert not again.created
     assert db_session.scalar(select(func.count()).select_from(Notification)) == 3
+    held_then_submitted = db_session.scalars(select(AuditEvent.action).where(AuditEvent.chain == f"citizen:{citizen.id}")
+                                             .order_by(AuditEvent.id)).all()
+    assert held_then_submitted[-2:] == ["report.held", "report.submitted"]
+    assert verify_chain(db_session).ok
 
 
 def test_an_organisation_that_does_not_exist_is_refused(db_session):
