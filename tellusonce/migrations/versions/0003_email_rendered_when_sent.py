@@ -11,7 +11,7 @@ or captures what is due): it refuses while one has no body, rather than lose its
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-24 10:00:00
+Create Date: 2026-11-23 06:00:00
 """
 
 from collections.abc import Sequence
