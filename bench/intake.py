@@ -311,9 +311,9 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
         ceiling = Timing()
         for turn in range(ROUNDS):
             share = [items[turn::ROUNDS] for items in work]
-            project.add(*asyncio.run(fire(server.url, "/report/check", share, 303)), count(share))
+            project.add(*asyncio.run(fire(server.url, "/report/check", share, 303)))
             share = [items[turn::ROUNDS] for items in inserts]
-            ceiling.add(*asyncio.run(fire(ceiling_server.url, "/insert", share, 201)), count(share))
+            ceiling.add(*asyncio.run(fire(ceiling_server.url, "/insert", share, 201)))
             log(f"[{label}] turn {turn + 1} of {ROUNDS}: project {project.rates[-1]:.0f}/s, ceiling {ceiling.rates[-1]:.0f}/s")
         log(f"[{label}] project: {project.per_s:.0f}/s, p99 {project.p99_ms:.0f} ms; "
             f"ceiling: {ceiling.per_s:.0f}/s, p99 {ceiling.p99_ms:.0f} ms")
@@ -337,21 +337,22 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
             "your_changes": page, "submissions": project.count}
 
 
-def count(work: list[list[Any]]) -> int:
-    return sum(len(items) for items in work)
-
-
 class Timing:
-    """One app's timed turns: requests, wall time and every latency."""
+    """One app's timed turns: wall time and every request's latency."""
 
     def __init__(self) -> None:
-        self.count, self.wall, self.latencies, self.rates = 0, 0.0, [], []
+        self.wall = 0.0
+        self.latencies: list[float] = []
+        self.rates: list[float] = []  # each turn's requests per second
 
-    def add(self, wall: float, latencies: list[float], requests: int) -> None:
-        self.count += requests
+    def add(self, wall: float, latencies: list[float]) -> None:
         self.wall += wall
         self.latencies += latencies
-        self.rates.append(requests / wall)
+        self.rates.append(len(latencies) / wall)
+
+    @property
+    def count(self) -> int:
+        return len(self.latencies)
 
     @property
     def per_s(self) -> float:
