@@ -139,7 +139,7 @@ class Gunicorn:
         with open(log_path, "wb") as log_file:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--workers", str(WORKERS),
-                 "--chdir", str(chdir), "--log-level", "info", app],
+                 "--chdir", str(chdir), "--log-level", "info", "--no-control-socket", app],
                 env=env, stderr=log_file,
             )
         self.url = ""

@@ -11,3 +11,8 @@ logger_class = "tellusonce.web.accesslog.RedactingLogger"
 timeout = 30
 graceful_timeout = 20
 forwarded_allow_ips = os.environ.get("TELLUSONCE_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn 25.1+ opens a management socket (worker count, reload, shutdown) in $HOME or
+# $XDG_RUNTIME_DIR by default, one path for every gunicorn of the user: the demo's web and receiver
+# would take it from each other, and a service account's home may be read-only. The service is run
+# by signals and its process manager instead.
+control_socket_disable = True

@@ -270,7 +270,8 @@ def receiver() -> None:
         click.echo(f"receiver: API keys for {', '.join(sorted(minted))} written to {keys_path(settings)}", err=True)
     os.execvp(sys.executable, [
         sys.executable, "-m", "gunicorn", "--bind", settings.receiver_listen, "--workers", "1", "--threads", "8",
-        "--access-logfile", "-", "services.receiver.app:create_receiver_app()",
+        "--access-logfile", "-", "--no-control-socket",  # as config/gunicorn.conf.py says why
+        "services.receiver.app:create_receiver_app()",
     ])
 
 

@@ -1,0 +1,64 @@
+"""The web app and the demo receiver under gunicorn, started as an operator starts them
+(``tellusonce serve``, ``tellusonce receiver``): they answer, open no control socket in the
+user's home or runtime folder, and stop cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from tellusonce.settings import PROJECT_ROOT
+from tests.conftest import TEST_SECRET_KEY
+from tests.dispatch_helpers import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def _answers(url: str, deadline: float) -> int:
+    """The status of the first answer from ``url`` before ``deadline`` (a refused connection is retried)."""
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.mark.parametrize(("command", "listen", "path"), [
+    ("serve", "TELLUSONCE_WEB_LISTEN", "/healthz"),
+    ("receiver", "TELLUSONCE_RECEIVER_LISTEN", "/"),
+])
+def test_runs_under_gunicorn_without_a_control_socket(app: Flask, tmp_path: Path, command: str, listen: str,
+                                                       path: str) -> None:
+    port = free_port()
+    home, runtime = tmp_path / "home", tmp_path / "runtime"
+    home.mkdir()
+    runtime.mkdir(mode=0o700)
+    env = dict(os.environ, TELLUSONCE_MODE="test", TELLUSONCE_SECRET_KEY=TEST_SECRET_KEY,
+               TELLUSONCE_DATABASE_URL=app.config["DATABASE_URL"], TELLUSONCE_INSTANCE_PATH=str(tmp_path / "instance"),
+               **{listen: f"127.0.0.1:{port}"}, HOME=str(home), XDG_RUNTIME_DIR=str(runtime))
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "tellusonce.cli", command], cwd=PROJECT_ROOT, env=env,
+                                   stdout=log, stderr=log)
+    try:
+        assert _answers(f"http://127.0.0.1:{port}{path}", time.monotonic() + 60) == 200, log_path.read_text()
+        assert [p for p in (*home.rglob("*"), *runtime.rglob("*")) if p.is_socket()] == []
+        assert "control socket" not in log_path.read_text().lower()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        returncode = process.wait(timeout=30)
+    assert returncode == 0, log_path.read_text()
