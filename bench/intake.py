@@ -372,17 +372,18 @@ async def _cookies(base: str, emails: Sequence[str]) -> list[str]:
         return [await sign_in(http, base, e) for e in emails]
 
 
-def main() -> None:
-    databases: list[tuple[str, str | None]] = [("sqlite", None)]
+def databases() -> list[tuple[str, str | None]]:
+    """(label, URL) of each database to run on: SQLite (a fresh file) always, PostgreSQL when given."""
     postgres = os.environ.get("TELLUSONCE_BENCH_DATABASE_URL")
-    if postgres:
-        databases.append(("postgresql", postgres))
-    else:
+    if not postgres:
         log("TELLUSONCE_BENCH_DATABASE_URL is not set: PostgreSQL is skipped (its schema would be dropped and rebuilt)")
-    results = []
+        return [("sqlite", None)]
+    return [("sqlite", None), ("postgresql", postgres)]
+
+
+def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tellusonce-bench-intake-") as tmp:
-        for label, url in databases:
-            results.append(run(label, fresh_database(url, Path(tmp)), Path(tmp)))
+        results = [run(label, fresh_database(url, Path(tmp)), Path(tmp)) for label, url in databases()]
     worst = min(results, key=lambda r: r["ratio"])
     print(json.dumps({
         "bench": "intake",

@@ -55,6 +55,7 @@ from intake import (  # noqa: E402
     Journey,
     Timing,
     _token,
+    databases,
     fire,
     fresh_database,
     log,
@@ -286,14 +287,8 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    databases: list[tuple[str, str | None]] = [("sqlite", None)]
-    postgres = os.environ.get("TELLUSONCE_BENCH_DATABASE_URL")
-    if postgres:
-        databases.append(("postgresql", postgres))
-    else:
-        log("TELLUSONCE_BENCH_DATABASE_URL is not set: PostgreSQL is skipped (its schema would be dropped and rebuilt)")
     with tempfile.TemporaryDirectory(prefix="tellusonce-bench-floor-") as tmp:
-        results = [run(label, fresh_database(url, Path(tmp)), Path(tmp)) for label, url in databases]
+        results = [run(label, fresh_database(url, Path(tmp)), Path(tmp)) for label, url in databases()]
     worst = min(results, key=lambda r: r["ratio"])
     print(json.dumps({
         "bench": "intake_floor",
