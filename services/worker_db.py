@@ -9,9 +9,10 @@ one of two things (``open_database_side``):
   Its Python then runs on another core instead of taking turns with the event
   loop for one interpreter lock; that is most of what a worker spends per
   notification besides the HTTP request. Its log records are relayed to the
-  worker's own handlers; it ignores SIGINT (a Ctrl-C reaches the worker, which
-  gives its claims back through it) and ends when the worker does, even after a
-  kill -9. If it dies, the call fails like a lost connection and the next call
+  worker's own handlers; it ignores SIGINT and SIGTERM (a Ctrl-C, or a service
+  manager stopping the whole process group, reaches the worker, which records its
+  last results and gives its claims back through it) and ends when the worker
+  does, even after a kill -9. If it dies, the call fails like a lost connection and the next call
   starts another.
 - ``DatabaseThread``: one thread beside the event loop, for a machine with one
   core (where a second process only adds the hand-over) and for tests that
@@ -216,7 +217,9 @@ _process_context: DbContext | None = None  # in the database process: its engine
 
 def _start_process(url: str, settings: Settings, logs: Any, parent: int, level: int) -> None:
     global _process_context
+    # Stopping is the worker's to decide: it still needs this process to record and give back.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     root = logging.getLogger()
     root.handlers[:] = [QueueHandler(logs)]
     root.setLevel(level)

@@ -104,17 +104,21 @@ def test_kill_9_mid_batch_loses_nothing_and_a_redelivery_carries_the_same_webhoo
         assert bodies.setdefault(request.headers["webhook-id"], request.body) == request.body
 
 
-def test_ctrl_c_in_a_terminal_stops_the_worker_cleanly_and_its_claims_go_back(
-        committed, department_server, database_url, tmp_path):
+@pytest.mark.parametrize("signum", [
+    signal.SIGINT,  # Ctrl-C in a terminal: the whole process group
+    signal.SIGTERM,  # a service manager stopping the unit: systemd signals every process of its control group
+], ids=["ctrl-c", "sigterm-to-the-group"])
+def test_a_signal_to_the_whole_group_stops_the_worker_cleanly_and_its_claims_go_back(
+        committed, department_server, database_url, tmp_path, signum):
     point_at(committed, department_server)
     department_server.behave("dvla", delay=0.3)
     submit(committed, ("dvla",), count=20, now=utcnow())
     with worker_process(database_url, tmp_path, "--department-concurrency", "2", "--database-side", "process",
                         new_session=True) as worker:
         wait_for(lambda: len(department_server.received) >= 2, timeout=30)
-        os.killpg(worker.pid, signal.SIGINT)  # a terminal sends Ctrl-C to the whole process group
+        os.killpg(worker.pid, signum)
         assert worker.wait(timeout=30) == 0, _worker_log(tmp_path)
-    assert "trying again" not in _worker_log(tmp_path)  # the database side did not die of the Ctrl-C
+    assert "trying again" not in _worker_log(tmp_path)  # the database side did not die of the signal
     by_state = Counter(n.state for n in notifications(committed))
     assert by_state[NotificationState.DELIVERED] >= 2, by_state
     assert set(by_state) == {NotificationState.DELIVERED, NotificationState.PENDING}, by_state
