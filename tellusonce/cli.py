@@ -135,15 +135,17 @@ def audit_verify() -> None:
 
 
 @main.command("serve")
-@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
+@click.option("--workers", type=click.IntRange(1, 64),
+              help="gunicorn worker processes (default: TELLUSONCE_WEB_WORKERS, else 2; config/gunicorn.conf.py)")
 @with_appcontext
-def serve(workers: int) -> None:
+def serve(workers: int | None) -> None:
     """Run the web app under gunicorn on TELLUSONCE_WEB_LISTEN."""
     _load_registry()  # a registry with a mistake stops start-up, naming the line
+    count = ["--workers", str(workers)] if workers else []  # else the config file's, from the environment
     os.execvp(
         sys.executable,
         [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG), "--bind", settings().web_listen,
-         "--workers", str(workers), "tellusonce:create_app()"],
+         *count, "tellusonce:create_app()"],
     )
 
 

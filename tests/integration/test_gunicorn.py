@@ -1,6 +1,6 @@
 """The web app and the demo receiver under gunicorn, started as an operator starts them
-(``tellusonce serve``, ``tellusonce receiver``): they answer, open no control socket in the
-user's home or runtime folder, and stop cleanly on SIGTERM."""
+(``tellusonce serve``, ``tellusonce receiver``): they answer with the workers asked for, open no
+control socket in the user's home or runtime folder, and stop cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -37,25 +37,44 @@ def _answers(url: str, deadline: float) -> int:
             time.sleep(0.2)
 
 
-@pytest.mark.parametrize(("command", "listen", "path"), [
-    ("serve", "TELLUSONCE_WEB_LISTEN", "/healthz"),
-    ("receiver", "TELLUSONCE_RECEIVER_LISTEN", "/"),
-])
-def test_runs_under_gunicorn_without_a_control_socket(app: Flask, tmp_path: Path, command: str, listen: str,
-                                                       path: str) -> None:
+def _workers(master: int) -> int:
+    """How many processes ``master`` has started that are still running."""
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            except (OSError, ValueError):
+                continue
+            count += int(parent) == master and state != "Z"
+    return count
+
+
+@pytest.mark.parametrize(("command", "listen", "path", "workers"), [
+    (["serve"], "TELLUSONCE_WEB_LISTEN", "/healthz", 3),  # TELLUSONCE_WEB_WORKERS=3, through config/gunicorn.conf.py
+    (["serve", "--workers", "1"], "TELLUSONCE_WEB_LISTEN", "/healthz", 1),  # the option wins over the environment
+    (["receiver"], "TELLUSONCE_RECEIVER_LISTEN", "/", 1),
+], ids=["serve", "serve-workers-option", "receiver"])
+def test_runs_under_gunicorn_without_a_control_socket(app: Flask, tmp_path: Path, command: list[str], listen: str,
+                                                       path: str, workers: int) -> None:
     port = free_port()
     home, runtime = tmp_path / "home", tmp_path / "runtime"
     home.mkdir()
     runtime.mkdir(mode=0o700)
     env = dict(os.environ, TELLUSONCE_MODE="test", TELLUSONCE_SECRET_KEY=TEST_SECRET_KEY,
                TELLUSONCE_DATABASE_URL=app.config["DATABASE_URL"], TELLUSONCE_INSTANCE_PATH=str(tmp_path / "instance"),
-               **{listen: f"127.0.0.1:{port}"}, HOME=str(home), XDG_RUNTIME_DIR=str(runtime))
+               **{listen: f"127.0.0.1:{port}"}, TELLUSONCE_WEB_WORKERS="3", HOME=str(home), XDG_RUNTIME_DIR=str(runtime))
     log_path = tmp_path / "gunicorn.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "tellusonce.cli", command], cwd=PROJECT_ROOT, env=env,
+        process = subprocess.Popen([sys.executable, "-m", "tellusonce.cli", *command], cwd=PROJECT_ROOT, env=env,
                                    stdout=log, stderr=log)
     try:
         assert _answers(f"http://127.0.0.1:{port}{path}", time.monotonic() + 60) == 200, log_path.read_text()
+        deadline = time.monotonic() + 20  # the others may still be booting
+        while _workers(process.pid) < workers and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)  # and no more than asked for follow
+        assert _workers(process.pid) == workers, log_path.read_text()
         assert [p for p in (*home.rglob("*"), *runtime.rglob("*")) if p.is_socket()] == []
         assert "control socket" not in log_path.read_text().lower()
     finally:
