@@ -12,8 +12,8 @@ one of two things (``open_database_side``):
   worker's own handlers; it ignores SIGINT and SIGTERM (a Ctrl-C, or a service
   manager stopping the whole process group, reaches the worker, which records its
   last results and gives its claims back through it) and ends when the worker
-  does, even after a kill -9. If it dies, the call fails like a lost connection and the next call
-  starts another.
+  does, even after a kill -9. If it dies, the call fails like a lost connection
+  and the next call starts another.
 - ``DatabaseThread``: one thread beside the event loop, for a machine with one
   core (where a second process only adds the hand-over) and for tests that
   look inside the worker.

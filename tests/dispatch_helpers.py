@@ -1,5 +1,6 @@
-"""Helpers for dispatch tests: a real HTTP server on 127.0.0.1 playing the departments, and
-functions to queue and dispatch. The fixtures are in tests/integration/dispatch/conftest.py.
+"""Helpers for dispatch tests: a real HTTP server on 127.0.0.1 playing the departments,
+functions to queue and dispatch, and the processes a process has started (``living_children``,
+for the drills and the gunicorn tests). The fixtures are in tests/integration/dispatch/conftest.py.
 
 ``DepartmentServer`` answers ``POST /hooks/<department>`` as each department has
 been told to behave: 200, a status with headers (500, 503 + Retry-After, 410),
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -275,3 +277,17 @@ class ServedApp:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+def living_children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` and that have not ended (zombies do not count)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            except (OSError, ValueError):
+                continue  # it ended while we looked
+            if int(parent) == pid and state != "Z":
+                found.add(int(entry.name))
+    return found

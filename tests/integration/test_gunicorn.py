@@ -18,7 +18,7 @@ from flask import Flask
 
 from tellusonce.settings import PROJECT_ROOT
 from tests.conftest import TEST_SECRET_KEY
-from tests.dispatch_helpers import free_port
+from tests.dispatch_helpers import free_port, living_children
 
 pytestmark = pytest.mark.slow
 
@@ -37,26 +37,13 @@ def _answers(url: str, deadline: float) -> int:
             time.sleep(0.2)
 
 
-def _workers(master: int) -> int:
-    """How many processes ``master`` has started that are still running."""
-    count = 0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
-            except (OSError, ValueError):
-                continue
-            count += int(parent) == master and state != "Z"
-    return count
-
-
 @pytest.mark.parametrize(("command", "listen", "path", "workers"), [
     (["serve"], "TELLUSONCE_WEB_LISTEN", "/healthz", 3),  # TELLUSONCE_WEB_WORKERS=3, through config/gunicorn.conf.py
     (["serve", "--workers", "1"], "TELLUSONCE_WEB_LISTEN", "/healthz", 1),  # the option wins over the environment
     (["receiver"], "TELLUSONCE_RECEIVER_LISTEN", "/", 1),
 ], ids=["serve", "serve-workers-option", "receiver"])
-def test_runs_under_gunicorn_without_a_control_socket(app: Flask, tmp_path: Path, command: list[str], listen: str,
-                                                       path: str, workers: int) -> None:
+def test_runs_under_gunicorn_with_its_workers_and_no_control_socket(app: Flask, tmp_path: Path, command: list[str],
+                                                                    listen: str, path: str, workers: int) -> None:
     port = free_port()
     home, runtime = tmp_path / "home", tmp_path / "runtime"
     home.mkdir()
@@ -71,10 +58,10 @@ def test_runs_under_gunicorn_without_a_control_socket(app: Flask, tmp_path: Path
     try:
         assert _answers(f"http://127.0.0.1:{port}{path}", time.monotonic() + 60) == 200, log_path.read_text()
         deadline = time.monotonic() + 20  # the others may still be booting
-        while _workers(process.pid) < workers and time.monotonic() < deadline:
+        while len(living_children(process.pid)) < workers and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(0.5)  # and no more than asked for follow
-        assert _workers(process.pid) == workers, log_path.read_text()
+        assert len(living_children(process.pid)) == workers, log_path.read_text()
         assert [p for p in (*home.rglob("*"), *runtime.rglob("*")) if p.is_socket()] == []
         assert "control socket" not in log_path.read_text().lower()
     finally:

@@ -24,8 +24,8 @@ from tellusonce.models import AttemptOutcome, DeliveryAttempt, NotificationState
 from tellusonce.settings import PROJECT_ROOT
 from tests import private_postgres
 from tests.conftest import TEST_SECRET_KEY
-from tests.dispatch_helpers import (BackgroundWorker, dispatch_once, free_port, notifications, point_at,
-                                    reset_departments, submit, wait_for)
+from tests.dispatch_helpers import (BackgroundWorker, dispatch_once, free_port, living_children, notifications,
+                                    point_at, reset_departments, submit, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -48,20 +48,6 @@ def worker_process(database_url: str, tmp_path: Path, *args: str,
             process.kill()
         process.wait(timeout=30)
         log.close()
-
-
-def _living_children(pid: int) -> set[int]:
-    """The processes whose parent is ``pid`` and that have not ended (zombies do not count)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
-            except (OSError, ValueError):
-                continue  # it ended while we looked
-            if int(parent) == pid and state != "Z":
-                found.add(int(entry.name))
-    return found
 
 
 def _alive(pid: int) -> bool:
@@ -89,7 +75,7 @@ def test_kill_9_mid_batch_loses_nothing_and_a_redelivery_carries_the_same_webhoo
     with worker_process(database_url, tmp_path, "--lease", "2", "--department-concurrency", "2",
                         "--database-side", "process") as doomed:
         wait_for(lambda: len(department_server.received) >= 6, timeout=30)
-        helpers = _living_children(doomed.pid)  # its database process (and multiprocessing's tracker)
+        helpers = living_children(doomed.pid)  # its database process (and multiprocessing's tracker)
         assert helpers
         doomed.kill()  # SIGKILL: no chance to finish, record or give anything back
         doomed.wait(timeout=10)
