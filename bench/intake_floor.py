@@ -23,6 +23,7 @@ The floor and the ceiling (``intake.ceiling_app``) run under the same gunicorn s
 32 clients, taking turns as in ``intake.py``, on SQLite and (with
 TELLUSONCE_BENCH_DATABASE_URL, whose schema is dropped and rebuilt) PostgreSQL. Prints one
 JSON line: {"bench": "intake_floor", "ratio": floor ÷ ceiling (the lower database's), …}.
+TELLUSONCE_BENCH_INTAKE_FLOOR_COUNT sets the submissions per database (default 960).
 The intake target asks the real app for 0.5 × the ceiling; the floor's ratio bounds what an
 implementation can reach that writes these rows, with this schema, behind these protections, on
 the same machine. Not a test.
@@ -57,6 +58,7 @@ from intake import (  # noqa: E402
     Journey,
     Timing,
     _token,
+    app_env,
     databases,
     fire,
     fresh_database,
@@ -69,7 +71,8 @@ from tellusonce.db import make_engine  # noqa: E402
 from tellusonce.models import AuditEvent, ChangeReport, ConsentEvent, ConsentGrant, Notification, OutgoingEmail  # noqa: E402
 
 COUNT = int(os.environ.get("TELLUSONCE_BENCH_INTAKE_FLOOR_COUNT", "960"))
-TABLES = ("change_report", "consent_grant", "consent_event", "notification", "audit_event", "outgoing_email")
+# The rows one web submission of the benchmark's move writes (three organisations, each consented to once).
+PER_SUBMISSION = {ChangeReport: 1, ConsentGrant: 3, ConsentEvent: 3, Notification: 3, AuditEvent: 1, OutgoingEmail: 1}
 
 
 def capture(url: str, report_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
@@ -77,20 +80,18 @@ def capture(url: str, report_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
     workers: SQLite's values are text and numbers already; PostgreSQL's are tagged by type)."""
     engine = make_engine(url)
     with engine.connect() as connection:
-        report = report_id
-        grants = connection.execute(select(ConsentGrant.id).where(ConsentGrant.report_id == report)).scalars().all()
+        grants = connection.execute(select(ConsentGrant.id).where(ConsentGrant.report_id == report_id)).scalars().all()
         wanted = {
-            "change_report": ("id", [report]),
-            "consent_grant": ("report_id", [report]),
+            "change_report": ("id", [report_id]),
+            "consent_grant": ("report_id", [report_id]),
             "consent_event": ("grant_id", list(grants)),
-            "notification": ("report_id", [report]),
-            "outgoing_email": ("related_id", [report]),
-            "audit_event": ("subject_id", [str(report)]),
+            "notification": ("report_id", [report_id]),
+            "outgoing_email": ("related_id", [report_id]),
+            "audit_event": ("subject_id", [str(report_id)]),
         }
         raw = connection.connection.driver_connection
         driver_rows: dict[str, list[dict[str, Any]]] = {}
-        for table in TABLES:
-            column, values = wanted[table]
+        for table, (column, values) in wanted.items():
             cursor = raw.cursor()
             placeholder = "?" if engine.dialect.name == "sqlite" else "%s"
             keys = [v.hex if engine.dialect.name == "sqlite" and isinstance(v, uuid.UUID) else v for v in values]
@@ -99,9 +100,8 @@ def capture(url: str, report_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
             driver_rows[table] = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
             cursor.close()
     engine.dispose()
-    counts = {t: len(r) for t, r in driver_rows.items()}
-    if counts != {"change_report": 1, "consent_grant": 3, "consent_event": 3, "notification": 3, "audit_event": 1,
-                  "outgoing_email": 1}:
+    counts = {table: len(rows) for table, rows in driver_rows.items()}
+    if counts != _expected(1):
         raise RuntimeError(f"the submission did not write the rows expected: {counts}")
     return {table: [_tagged(row) for row in rows] for table, rows in driver_rows.items()}
 
@@ -236,15 +236,17 @@ async def floor_journeys(base: str, count: int) -> list[list[tuple[dict[str, str
 
 def _counts(connection: Any) -> dict[str, int]:
     return {model.__tablename__: connection.execute(select(func.count()).select_from(model)).scalar_one()
-            for model in (ChangeReport, ConsentGrant, ConsentEvent, Notification, AuditEvent, OutgoingEmail)}
+            for model in PER_SUBMISSION}
+
+
+def _expected(submissions: int) -> dict[str, int]:
+    return {model.__tablename__: rows * submissions for model, rows in PER_SUBMISSION.items()}
 
 
 def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
     log(f"[{label}] one submission through the real app, to take its rows")
     emails = prepare(url)
-    env = dict(os.environ, TELLUSONCE_MODE="demo", TELLUSONCE_SECRET_KEY=secrets.token_urlsafe(48),
-               TELLUSONCE_DATABASE_URL=url, TELLUSONCE_INSTANCE_PATH=str(workdir / f"instance-{label}"),
-               PYTHONPATH=str(ROOT))
+    env = dict(app_env(label, url, workdir), PYTHONPATH=str(ROOT))
     app = Gunicorn("tellusonce:create_app()", env, ROOT, workdir / f"gunicorn-{label}-app.log")
     try:
         asyncio.run(one_real_submission(app.url, emails[0]))
@@ -280,9 +282,7 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
     with engine.connect() as connection:
         written = {table: count - before[table] for table, count in _counts(connection).items()}
     engine.dispose()
-    sent = timings["floor"].count + CLIENTS
-    expected = {"change_report": sent, "consent_grant": 3 * sent, "consent_event": 3 * sent, "notification": 3 * sent,
-                "audit_event": sent, "outgoing_email": sent}
+    expected = _expected(timings["floor"].count + CLIENTS)  # the timed ones and the warm-up
     if written != expected:
         raise RuntimeError(f"the floor did not write what it should have: {written}, expected {expected}")
     return {"database": label, "ratio": timings["floor"].per_s / timings["ceiling"].per_s, **timings}
