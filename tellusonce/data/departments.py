@@ -15,7 +15,7 @@ _ALL = select(Department).order_by(Department.name)
 _ACTIVE = _ALL.where(Department.active.is_(True))
 
 _TABLE = Department.__table__
-_VERSION = Compiled(select(func.count(), func.max(_TABLE.c.updated_at)))
+_VERSION = Compiled(select(func.count(), func.coalesce(func.sum(_TABLE.c.revision), 0)))
 _ACTIVE_ROWS = Compiled(select(*_TABLE.c).where(_TABLE.c.active.is_(True)).order_by(_TABLE.c.name))
 _COLUMN_KEYS = tuple(column.key for column in _TABLE.c)
 _registry: dict[Any, tuple[tuple[Any, ...], tuple[Department, ...]]] = {}
@@ -31,8 +31,9 @@ def registry(session: Session) -> Sequence[Department]:
     Every submission plans against the whole registry, and loading it as objects cost
     more than the rest of the plan. So this process keeps it between transactions, and
     each call asks the database only for the table's version: how many departments
-    there are and when one last changed (every insert and update sets ``updated_at``,
-    and departments are never deleted). A changed registry, committed by any process or
+    there are and the sum of their revisions (every update adds one to a row's
+    ``revision``, and departments are never deleted). Not the newest ``updated_at``: an
+    update stamped by a clock behind the last one would leave it unchanged. A changed registry, committed by any process or
     pending in this transaction, is read again. The objects belong to no session: read
     them, never change them or attach them to one.
     """

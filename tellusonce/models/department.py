@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text, literal_column
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tellusonce.models.base import Base, Timestamped, UUIDKey
@@ -43,6 +43,9 @@ class Department(Timestamped, Base):
     # Circuit breaker: consecutive failures and when to try again.
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     circuit_open_until: Mapped[datetime | None]
+    # One more at every update, by whichever process and whatever its clock says, so that a
+    # cached registry can tell it is out of date (``data.departments.registry``).
+    revision: Mapped[int] = mapped_column(default=0, server_default="0", onupdate=literal_column("revision") + 1)
 
     def accepts(self, change_type: str) -> bool:
         return self.active and change_type in self.receives

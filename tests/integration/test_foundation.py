@@ -29,7 +29,7 @@ def test_upgrade_is_safe_to_run_again(database_url):
     upgrade(database_url)
     engine = make_engine(database_url)
     try:
-        assert is_up_to_date(engine) and head_revision() == "0003"
+        assert is_up_to_date(engine) and head_revision() == "0004"
     finally:
         engine.dispose()
 
