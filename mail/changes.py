@@ -13,7 +13,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -21,6 +20,7 @@ from mail import replies
 from mail.handler import confirmation_address
 from mail.mime import ReadMessage
 from mail.parser import ParsedChange, parse_change
+from tellusonce.clock import uk_date
 from tellusonce.data.citizens import get_citizen_by_email
 from tellusonce.data.departments import list_departments
 from tellusonce.data.inbound import CONFIRMATION_LIFETIME, issue_confirmation
@@ -31,7 +31,6 @@ from tellusonce.mailout import translations_for
 from tellusonce.models import Citizen, Department, InboundMessage, InboundStatus
 from tellusonce.settings import Settings
 
-UK = ZoneInfo("Europe/London")
 Result = tuple[str, str, uuid.UUID | None]
 
 
@@ -46,7 +45,7 @@ def handle_change(session: Session, message: InboundMessage, read: ReadMessage, 
     if not replies.may_reply(session, citizen.email, now=now):
         return InboundStatus.PROCESSED, "not answered: reply limit for this address reached", None
     departments = list(list_departments(session))
-    parsed = parse_change(read.text, read.subject, today=now.astimezone(UK).date(),
+    parsed = parse_change(read.text, read.subject, today=uk_date(now),
                           departments={d.id: (d.name, d.controller) for d in departments})
     gettext = translations_for(citizen.language).gettext
     if parsed.change_type is None:
@@ -66,7 +65,7 @@ def handle_change(session: Session, message: InboundMessage, read: ReadMessage, 
             session, settings=settings, read=read, now=now, to=citizen.email, purpose=replies.DUPLICATE,
             template="mail_duplicate", language=citizen.language, related_id=report.id,
             context={"reference": report.reference, "link": f"{settings.base_url}/changes/{report.reference}",
-                     "reported_on": replies.format_day(report.created_at.astimezone(UK).date(), citizen.language)},
+                     "reported_on": replies.format_day(uk_date(report.created_at), citizen.language)},
         )
         return InboundStatus.PROCESSED, f"answered: duplicate of {report.reference}", report.id
     if not result.created:  # this very message was processed before (an operator reprocessed it)

@@ -17,7 +17,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from tellusonce.clock import utcnow
+from tellusonce.clock import system_now, utcnow
 from tellusonce.db import make_engine, transaction
 from tellusonce.settings import Settings
 
@@ -187,7 +187,7 @@ def departments_ping(department_id: str) -> None:
         raise click.ClickException(str(e)) from e
     event_id = str(uuid.uuid4())
     body = build_ping(event_id=event_id, department_id=department_id, source=settings.base_url, at=utcnow())
-    headers = signature_headers(body, msg_id=event_id, at=datetime.now(UTC), secrets=secrets)
+    headers = signature_headers(body, msg_id=event_id, at=system_now(), secrets=secrets)
 
     async def send():  # type: ignore[no-untyped-def]
         async with WebhookSender().init(settings) as sender:

@@ -32,6 +32,7 @@ import aiohttp
 from aiohttp.abc import ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
+from tellusonce.clock import system_now
 from tellusonce.domain.events import CONTENT_TYPE
 from tellusonce.settings import Settings
 
@@ -242,5 +243,5 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    seconds = (when - (now or system_now())).total_seconds()
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)

@@ -55,6 +55,9 @@ class Settings:
     dispatch_department_concurrency: int = 10
     # When set, /metrics answers only to "Authorization: Bearer <token>" (it shows counts, no personal data).
     metrics_token: str = ""
+    # Test mode only: the service's clock runs this many seconds from the machine's, so that a
+    # process a test starts shares the test's calendar (tellusonce/clock.py).
+    clock_offset: int = 0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -130,6 +133,8 @@ class Settings:
                 "TELLUSONCE_OUTBOUND_MAIL is 'capture', which keeps email inside the service. "
                 "Production needs an SMTP relay: TELLUSONCE_OUTBOUND_MAIL=smtp://host:port."
             )
+        if self.clock_offset and not self.is_test:
+            raise SettingsError("TELLUSONCE_CLOCK_OFFSET is for tests only: unset it, or set TELLUSONCE_MODE=test.")
         if (self.smtp_tls_cert is None) != (self.smtp_tls_key is None):
             raise SettingsError(
                 "Set both TELLUSONCE_SMTP_TLS_CERT and TELLUSONCE_SMTP_TLS_KEY to offer STARTTLS, or neither."

@@ -25,10 +25,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from tellusonce import create_app
+from tellusonce.clock import ShiftedClock, set_clock
 from tellusonce.db import make_engine, normalise_url
 from tellusonce.migrate import wipe_and_upgrade
 from tellusonce.models import Base
 from tellusonce.settings import PROJECT_ROOT, Settings
+from tests.factories import NOW
 
 TEST_DATABASE_URL = os.environ.get("TELLUSONCE_TEST_DATABASE_URL", "")
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-production-rules"
@@ -57,6 +59,17 @@ def _postgres_url_for_run() -> str:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[ShiftedClock]:
+    """The service's clock in every test: it starts at ``NOW`` and runs on from there, so that
+    no test meets the calendar; ``clock.advance(...)`` moves it, ``factories.clock_env()`` hands it
+    to a process the test starts."""
+    clock = ShiftedClock.starting_at(NOW)
+    previous = set_clock(clock)
+    yield clock
+    set_clock(previous)
 
 
 @pytest.fixture(scope="session", params=[_database_kind()])

@@ -193,10 +193,10 @@ def states(engine: Engine) -> dict[str, list[str]]:
 # test_dispatch_database_side.py and by the drills, which run `tellusonce dispatch`.
 
 
-def dispatch_once(engine: Engine, settings: Settings, *, now: datetime = NOW, total_timeout: float = 2.0,
+def dispatch_once(engine: Engine, settings: Settings, *, now: datetime = NOW, total_timeout: float = 10.0,
                   name: str | None = None, **config: Any) -> Stats:
     async def go() -> Stats:
-        sender = WebhookSender().init(settings, connect_timeout=1.0, total_timeout=total_timeout)
+        sender = WebhookSender().init(settings, connect_timeout=5.0, total_timeout=total_timeout)
         try:
             worker = Worker(engine, settings, sender=sender, clock=lambda: now, name=name,
                             config=WorkerConfig(**{"poll_interval": 0.05, "database_process": False, **config}))
@@ -210,7 +210,7 @@ def dispatch_once(engine: Engine, settings: Settings, *, now: datetime = NOW, to
 class BackgroundWorker:
     """A real worker running its own event loop in a thread, until ``stop()`` (as SIGTERM would)."""
 
-    def __init__(self, engine: Engine, settings: Settings, *, total_timeout: float = 2.0, **config: Any) -> None:
+    def __init__(self, engine: Engine, settings: Settings, *, total_timeout: float = 10.0, **config: Any) -> None:
         self.engine = engine
         self.settings = settings
         self.total_timeout = total_timeout
@@ -223,7 +223,7 @@ class BackgroundWorker:
 
     def _run(self) -> None:
         async def go() -> None:
-            sender = WebhookSender().init(self.settings, connect_timeout=1.0, total_timeout=self.total_timeout)
+            sender = WebhookSender().init(self.settings, connect_timeout=5.0, total_timeout=self.total_timeout)
             try:
                 self.worker = Worker(self.engine, self.settings, sender=sender, config=self.config)
                 self.loop = asyncio.get_running_loop()

@@ -8,9 +8,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tellusonce.clock import system_now, utcnow
 from tellusonce.models import Citizen
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def clock_env() -> dict[str, str]:
+    """The environment that gives a process a test starts the test's clock (see conftest's ``clock``)."""
+    return {"TELLUSONCE_CLOCK_OFFSET": str(round((utcnow() - system_now()).total_seconds()))}
 
 
 def make_citizen(session: Session, **overrides: Any) -> Citizen:

@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from tellusonce.clock import utcnow
+from tellusonce.clock import today, uk_date, utcnow
 from tellusonce.db import transaction
 from tellusonce.domain.intake import ChangeRequest, submit_change
 from tellusonce.models import ChangeReport, Citizen, ConsentGrant, Notification
@@ -53,7 +53,7 @@ def move_answers(**overrides: Any) -> dict[str, dict[str, Any]]:
     pages: dict[str, dict[str, Any]] = {
         "your-details": {},  # as pre-filled from the profile
         "new-address": {"address_line_1": "4 Canal Wharf", "town": "Leeds", "postcode": "LS11 5PS"},
-        "move-date": {"move_date": date_parts(utcnow().date())},
+        "move-date": {"move_date": date_parts(today())},
         "previous-address": {},
         "household": {"others_moving": "no"},
         "protect-address": {"protected_address": "no"},
@@ -146,7 +146,7 @@ def submitted_report(app: Flask, citizen: Citizen, *, recipients: Sequence[str] 
             session, me,
             ChangeRequest(change_type="address",
                           answers={"address_line_1": line, "town": "Leeds", "postcode": "LS11 5PS",
-                                   "move_date": (at or utcnow()).date().isoformat()},
+                                   "move_date": uk_date(at or utcnow()).isoformat()},
                           recipients=list(recipients), consent=dict(consent), channel="web",
                           submission_key=uuid.uuid4().hex),
             now=at or utcnow(),

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tellusonce.clock import utcnow
+from tellusonce.clock import uk_date, utcnow
 from tellusonce.data.audit import record_event
 from tellusonce.data.consent import NewGrant, grant_views, insert_grants, new_grant_rows
 from tellusonce.data.departments import registry
@@ -127,7 +127,7 @@ def plan_change(session: Session, citizen: Citizen, request: ChangeRequest, *, n
     """Validate the change and decide, for every organisation, whether and what it is told."""
     now = now or utcnow()
     change = validate_change(request.change_type, with_profile(citizen, request.change_type, request.answers),
-                             today=now.date())
+                             today=uk_date(now))
     unknown = [c for c in request.consent.values() if c not in CONSENT_CHOICES]
     if unknown:
         raise IntakeError(f"consent must be one of {CONSENT_CHOICES}, not {unknown[0]!r}")
@@ -234,7 +234,7 @@ def _intake(session: Session, citizen: Citizen, request: ChangeRequest, *, now: 
     person = _person(citizen, change_type.id, plan.change.data, now) if change_type.about_someone_else else None
     row = {
         "id": report_id, "reference": new_reference(), "citizen_id": citizen.id, "change_type": change_type.id,
-        "effective_date": plan.change.effective_date or now.date(),
+        "effective_date": plan.change.effective_date or uk_date(now),
         "subject": Subject.OTHER if change_type.about_someone_else else Subject.SELF,
         "subject_person_id": person["id"] if person else None,
         "channel": request.channel, "submission_key": request.submission_key, "fingerprint": print_,

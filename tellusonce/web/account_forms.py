@@ -12,6 +12,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovPasswordInput, GovSubmitInput,
 from wtforms import HiddenField, PasswordField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, ValidationError
 
+from tellusonce.clock import today
 from tellusonce.domain.changetypes import EARLIEST_BIRTH
 from tellusonce.domain.passwords import password_problem
 from tellusonce.web.forms import (
@@ -119,7 +120,7 @@ class ButtonForm(StripWhitespaceForm):
 
 
 def _today() -> date:
-    return date.today()
+    return today()
 
 
 def _earliest_birth() -> date:

@@ -11,6 +11,7 @@ from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 
 from tellusonce import logs
+from tellusonce.clock import ShiftedClock, set_clock
 from tellusonce.extensions import babel, csrf, limiter
 from tellusonce.settings import PROJECT_ROOT, Settings
 from tellusonce.web import database
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 
 def build_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
+    if settings.clock_offset:
+        set_clock(ShiftedClock(timedelta(seconds=settings.clock_offset)))
     logs.configure(settings)
     app = Flask(
         "tellusonce",

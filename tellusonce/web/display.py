@@ -8,18 +8,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as babel_date
 from flask import Blueprint
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from tellusonce.clock import UK
 from tellusonce.domain.changetypes import get_change_type
 from tellusonce.i18n import N_
 from tellusonce.models import NotificationState
 
-UK = ZoneInfo("Europe/London")
 
 # Each notification state in plain words, and the colour of its tag.
 STATES: dict[str, tuple[str, str]] = {

@@ -15,7 +15,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovRadioInput
 from werkzeug.wrappers import Response
 from wtforms import RadioField, SelectChoice
 
-from tellusonce.clock import utcnow
+from tellusonce.clock import today, utcnow
 from tellusonce.data.departments import list_departments
 from tellusonce.domain.changetypes import CHANGE_TYPES, get_change_type
 from tellusonce.domain.intake import with_profile
@@ -133,7 +133,7 @@ def _domain_errors(form: StripWhitespaceForm, journey: Journey, page: Page, citi
     """Check every answer so far with the domain; show the errors that belong to this page."""
     answers = with_profile(citizen, journey.change_type, journey.answers)
     try:
-        validate_change(journey.change_type, answers, today=utcnow().date())
+        validate_change(journey.change_type, answers, today=today())
     except ChangeInvalid as error:
         return report_pages.put_errors(form, error, page.fields)
     return False

@@ -15,7 +15,7 @@ from account_helpers import PASSWORD, make_citizen
 from browser_checks import check_accessible, screenshot
 from sqlalchemy import update
 
-from tellusonce.clock import utcnow
+from tellusonce.clock import today, utcnow
 from tellusonce.db import transaction
 from tellusonce.models import Notification, NotificationState
 
@@ -98,10 +98,10 @@ def test_a_person_registers_reports_a_move_to_three_organisations_and_follows_it
     _continue(page)
 
     _title(page, "When did you move?")
-    today = utcnow().date()
-    page.get_by_label("Day").fill(str(today.day))
-    page.get_by_label("Month").fill(str(today.month))
-    page.get_by_label("Year").fill(str(today.year))
+    moved_on = today()
+    page.get_by_label("Day").fill(str(moved_on.day))
+    page.get_by_label("Month").fill(str(moved_on.month))
+    page.get_by_label("Year").fill(str(moved_on.year))
     check_accessible(page)
     _continue(page)
 
@@ -200,10 +200,10 @@ def test_a_move_can_be_reported_on_a_phone_without_javascript(browser: Any, live
         page.get_by_label("Town or city").fill("Leeds")
         page.get_by_label("Postcode").fill("LS11 5PS")
         _continue(page)
-        today = utcnow().date()
-        page.get_by_label("Day").fill(str(today.day))
-        page.get_by_label("Month").fill(str(today.month))
-        page.get_by_label("Year").fill(str(today.year))
+        moved_on = today()
+        page.get_by_label("Day").fill(str(moved_on.day))
+        page.get_by_label("Month").fill(str(moved_on.month))
+        page.get_by_label("Year").fill(str(moved_on.year))
         _continue(page)
         _continue(page)  # previous address: optional
         _continue(page)  # household: optional

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
@@ -45,3 +47,18 @@ def test_a_change_committed_elsewhere_is_seen_by_the_next_transaction(engine: En
             sync_registry(other, load_registry(REGISTRY))
     with sessions() as session:
         assert {d.id: d.name for d in registry(session)}["hmrc"] != "Renamed"
+
+
+def test_a_change_stamped_by_a_clock_behind_the_last_one_is_still_seen(engine: Engine, clock) -> None:
+    sessions = session_factory(engine)
+    with sessions() as session:
+        assert {d.id: d.name for d in registry(session)}["hmrc"] != "Renamed"
+    clock.advance(timedelta(days=-400))  # another host's clock, or this one's set back
+    try:
+        with transaction(engine) as other:
+            other.get_one(Department, "hmrc").name = "Renamed"
+        with sessions() as session:
+            assert {d.id: d.name for d in registry(session)}["hmrc"] == "Renamed"
+    finally:
+        with transaction(engine) as other:
+            sync_registry(other, load_registry(REGISTRY))

@@ -18,6 +18,7 @@ from flask import Flask
 
 from tellusonce.settings import PROJECT_ROOT
 from tests.conftest import TEST_SECRET_KEY
+from tests.factories import clock_env
 from tests.dispatch_helpers import free_port, living_children
 
 pytestmark = pytest.mark.slow
@@ -48,7 +49,7 @@ def test_runs_under_gunicorn_with_its_workers_and_no_control_socket(app: Flask, 
     home, runtime = tmp_path / "home", tmp_path / "runtime"
     home.mkdir()
     runtime.mkdir(mode=0o700)
-    env = dict(os.environ, TELLUSONCE_MODE="test", TELLUSONCE_SECRET_KEY=TEST_SECRET_KEY,
+    env = dict(os.environ, **clock_env(), TELLUSONCE_MODE="test", TELLUSONCE_SECRET_KEY=TEST_SECRET_KEY,
                TELLUSONCE_DATABASE_URL=app.config["DATABASE_URL"], TELLUSONCE_INSTANCE_PATH=str(tmp_path / "instance"),
                **{listen: f"127.0.0.1:{port}"}, TELLUSONCE_WEB_WORKERS="3", HOME=str(home), XDG_RUNTIME_DIR=str(runtime))
     log_path = tmp_path / "gunicorn.log"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from account_helpers import post_form
 from flask import Flask
@@ -20,7 +20,7 @@ from journey_helpers import (
 )
 from page_checks import check_page, page_title
 
-from tellusonce.clock import utcnow
+from tellusonce.clock import today, utcnow
 from tellusonce.data.consent import grant_consent
 from tellusonce.data.departments import departments_for_change_type, get_department
 from tellusonce.db import transaction
@@ -103,7 +103,7 @@ def test_an_incomplete_date_says_which_part_is_missing(app: Flask, client: Flask
 def test_a_move_date_too_far_ahead_shows_the_domains_rule(app: Flask, client: FlaskClient) -> None:
     signed_in(app, client)
     start_change(client, "address")
-    later = utcnow().date() + timedelta(weeks=8)
+    later = today() + timedelta(weeks=8)
     page = check_page(post_form(client, "/report/questions/move-date", {"move_date": date_parts(later)}), errors=True)
     assert "Date you moved must be no more than 4 weeks from today" in page.select_one(".govuk-error-summary").get_text()
     assert page.select_one(".govuk-error-summary a")["href"] == "#move_date"
@@ -194,18 +194,18 @@ def test_choosing_another_change_starts_a_new_journey_and_the_same_one_keeps_the
 
 def test_every_kind_of_change_can_be_reported_from_start_to_finish(app: Flask, client: FlaskClient) -> None:
     signed_in(app, client)
-    today = date_parts(utcnow().date())
+    on_the_day = date_parts(today())
     journeys = {
         "name": ({"your-details": {}, "new-name": {"new_given_names": "Ada", "new_family_name": "King"},
-                  "reason": {"reason": "deed_poll"}, "change-date": {"change_date": today}}, ["hmpo"]),
+                  "reason": {"reason": "deed_poll"}, "change-date": {"change_date": on_the_day}}, ["hmpo"]),
         "contact": ({"your-details": {}, "new-contact": {"email": "new@example.org"}}, ["hmrc"]),
         "death": ({"person": {"deceased_given_names": "Grace", "deceased_family_name": "Okafor",
                               "deceased_date_of_birth": ["3", "2", "1941"]},
-                   "date-of-death": {"date_of_death": today},
+                   "date-of-death": {"date_of_death": on_the_day},
                    "their-address": {"deceased_address_line_1": "7 Elm Road", "deceased_town": "Leeds",
                                      "deceased_postcode": "LS6 2AB"},
                    "about-you": {}, "relationship": {"reporter_relationship": "child"}}, ["hmpo", "dwp"]),
-        "birth": ({"child": {"child_given_names": "Ife", "child_family_name": "Okafor", "child_date_of_birth": today},
+        "birth": ({"child": {"child_given_names": "Ife", "child_family_name": "Okafor", "child_date_of_birth": on_the_day},
                    "parents": {"parent_1_given_names": "Amara", "parent_1_family_name": "Okafor"},
                    "child-address": {"address_line_1": "4 Canal Wharf", "town": "Leeds", "postcode": "LS11 5PS"},
                    "about-you": {}, "relationship": {"reporter_relationship": "mother"}}, ["hmrc"]),
@@ -229,3 +229,19 @@ def test_a_date_page_posted_without_its_boxes_asks_for_the_date(app: Flask, clie
     page = check_page(post_form(client, "/report/questions/move-date", {}), errors=True)
     assert page.select_one(".govuk-error-summary a").get_text(strip=True) == "Enter date you moved"
     assert [i["value"] for i in page.select("input[name=move_date]")] == ["", "", ""]
+
+
+
+def test_today_is_not_in_the_future_in_the_hour_after_midnight_in_summer_time(app: Flask, client: FlaskClient,
+                                                                             clock) -> None:
+    clock.move_to(datetime(2026, 6, 30, 23, 30, tzinfo=UTC))  # 00:30 on 1 July in London
+    signed_in(app, client)
+    start_change(client, "birth")
+    answer_pages(client, {"child": {"child_given_names": "Ife", "child_family_name": "Okafor",
+                                    "child_date_of_birth": ["1", "7", "2026"]},
+                          "parents": {"parent_1_given_names": "Amara", "parent_1_family_name": "Okafor"},
+                          "child-address": {"address_line_1": "4 Canal Wharf", "town": "Leeds", "postcode": "LS11 5PS"},
+                          "about-you": {}, "relationship": {"reporter_relationship": "mother"}})
+    assert choose(client, ["hmrc"]).location == "/report/check"
+    assert post_form(client, "/report/check", {"authority_declared": "y"}).status_code == 303
+    assert written_rows(app)["ChangeReport"] == 1

@@ -24,6 +24,7 @@ from tellusonce.models import AttemptOutcome, DeliveryAttempt, NotificationState
 from tellusonce.settings import PROJECT_ROOT
 from tests import private_postgres
 from tests.conftest import TEST_SECRET_KEY
+from tests.factories import clock_env
 from tests.dispatch_helpers import (BackgroundWorker, dispatch_once, free_port, living_children, notifications,
                                     point_at, reset_departments, submit, wait_for)
 
@@ -35,7 +36,7 @@ def worker_process(database_url: str, tmp_path: Path, *args: str,
                    new_session: bool = False) -> Iterator[subprocess.Popen[bytes]]:
     """``tellusonce dispatch`` in its own process (and, with ``new_session``, its own process
     group, as a terminal would start it); killed and reaped however the test ends."""
-    env = dict(os.environ, TELLUSONCE_MODE="test", TELLUSONCE_SECRET_KEY=TEST_SECRET_KEY,
+    env = dict(os.environ, **clock_env(), TELLUSONCE_MODE="test", TELLUSONCE_SECRET_KEY=TEST_SECRET_KEY,
                TELLUSONCE_DATABASE_URL=database_url, TELLUSONCE_INSTANCE_PATH=str(tmp_path / "instance"))
     log = (tmp_path / f"worker-{len(list(tmp_path.glob('worker-*')))}.log").open("wb")
     process = subprocess.Popen([sys.executable, "-m", "tellusonce.cli", "dispatch", *args],

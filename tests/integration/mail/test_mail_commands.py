@@ -21,6 +21,7 @@ from tellusonce.db import transaction
 from tellusonce.models import InboundMessage, InboundStatus, OutgoingEmail, OutgoingState
 from tellusonce.settings import PROJECT_ROOT
 from tests.conftest import TEST_SECRET_KEY
+from tests.factories import clock_env
 from tests.integration.mail.messages import MOVE, add_citizen, process_all, typed
 
 
@@ -74,7 +75,7 @@ def test_mail_send_once_captures_queued_email_in_test_mode(app, listener, delive
 
 @pytest.mark.slow
 def test_kill_9_right_after_250_loses_nothing(database_url, engine, database_cleaner, tmp_path):
-    env = dict(os.environ, TELLUSONCE_MODE="test", TELLUSONCE_SECRET_KEY=TEST_SECRET_KEY,
+    env = dict(os.environ, **clock_env(), TELLUSONCE_MODE="test", TELLUSONCE_SECRET_KEY=TEST_SECRET_KEY,
                TELLUSONCE_DATABASE_URL=database_url, TELLUSONCE_SMTP_LISTEN="127.0.0.1:0",
                TELLUSONCE_MAIL_DOMAIN="tellusonce.test", TELLUSONCE_INSTANCE_PATH=str(tmp_path))
     process = subprocess.Popen([sys.executable, "-m", "tellusonce.cli", "smtpd", "--no-processing"], env=env,

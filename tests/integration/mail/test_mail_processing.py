@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -211,3 +211,18 @@ def test_the_listener_process_works_through_what_it_accepts_on_its_own(mail_sett
     finally:
         worker.stop()
         database_cleaner(engine)
+
+
+
+def test_a_birth_emailed_in_the_hour_after_midnight_in_summer_time_may_be_on_that_day(
+        listener, deliver, engine, mail_settings):
+    add_citizen(engine)
+    deliver(typed("Change: birth\nChild's name: Ife Okafor\nChild's date of birth: 1/7/2026\n"
+                  "Parent 1 name: Amara Okafor\nAddress: 4 Canal Wharf, Leeds, LS11 5PS\nRelationship: mother\n"
+                  "I confirm: yes\nTell: HMRC\n"))
+    [outcome] = process_all(engine, mail_settings, now=datetime(2026, 6, 30, 23, 30, tzinfo=UTC))  # 00:30 in London
+    assert outcome.status == InboundStatus.PROCESSED, outcome
+    with transaction(engine, writer=False) as session:
+        report = session.scalars(select(ChangeReport)).one_or_none()
+    assert report is not None, [e.subject for e in outgoing(engine)]
+    assert report.state == ReportState.PENDING_CONFIRMATION and report.answers["child_date_of_birth"] == "2026-07-01"
