@@ -6,9 +6,11 @@ API returns, so it lives here, where the worker and the API can both build it.
 The attributes are checked against the specification by the ``cloudevents``
 SDK, which also reads events back. ``source`` is the service's public URL
 (``Settings.base_url``), and ``dataschema`` the schema of the event's data published
-there (``/schemas/events/<type>.v1.json``), so a department can fetch it and validate. The body is the same bytes on every retry: ``id`` is
-the notification id and ``time`` is when the notification was made, so a
-department that de-duplicates by id or by body sees one event.
+there (``/schemas/events/<type>.v1.json``), so a department can fetch it and validate.
+
+The body is the same bytes on every retry: ``id`` is the notification id and ``time``
+is when the notification was made, so a department that de-duplicates by id or by
+body sees one event.
 """
 
 from __future__ import annotations

@@ -73,8 +73,7 @@ def organisations_json() -> Response:
 
 @bp.get("/schemas/")
 def schemas() -> str:
-    return render_template("public/schemas.html", change_types=CHANGE_TYPES.values(),
-                           receipt_schema=RECEIPT_SCHEMA_NAME)
+    return render_template("public/schemas.html", change_types=CHANGE_TYPES.values())
 
 
 def _schema_response(schema: dict[str, Any]) -> Response:

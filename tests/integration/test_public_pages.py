@@ -114,8 +114,9 @@ def test_the_consent_receipt_schema_is_published(client: FlaskClient) -> None:
             "howToWithdraw"} <= set(schema["required"])
 
 
-def test_an_unknown_schema_is_not_found(client: FlaskClient) -> None:
-    response = client.get("/schemas/marriage.json")
+@pytest.mark.parametrize("path", ["/schemas/marriage.json", "/schemas/events/marriage.v1.json"])
+def test_an_unknown_schema_is_not_found(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
     assert response.status_code == 404
     assert response.json["status"] == 404
 
