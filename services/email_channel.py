@@ -74,6 +74,7 @@ def queue_department_email(
         "consent_receipt_id": str(consent_receipt_id),
         "filename": filename,
         "ack_url": f"{base_url.rstrip('/')}/api/v1/notifications/{notification_id}/ack",
+        "dataschema": get_change_type(change_type).event_schema_url(base_url),
     }
     return queue_email(
         session,

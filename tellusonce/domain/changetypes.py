@@ -3,7 +3,11 @@
 Each change type is a flat set of named answers. The registry names exactly which
 of these each department receives; the schemas are published at
 ``/schemas/<type>.json`` and are what both channels validate against, so a change
-is valid by email exactly when it is valid on the web.
+is valid by email exactly when it is valid on the web. What a department receives is
+a cut of a change, described by its own schema (``tellusonce.domain.event_schemas``).
+
+The schemas' addresses are built on the service's public URL, given as a plain value
+(``Settings.base_url``, the CloudEvent ``source``).
 """
 
 from __future__ import annotations
@@ -18,10 +22,16 @@ from jsonschema import Draft202012Validator
 from tellusonce.domain.fields import FORMAT_CHECKER, KINDS
 from tellusonce.i18n import N_
 
-SCHEMA_BASE = "https://tellusonce.example/schemas/"
+SCHEMAS_PATH = "/schemas/"
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 MOVE_AHEAD = timedelta(weeks=4)
 MOVE_BACK = timedelta(days=5 * 365 + 1)
 EARLIEST_BIRTH = date(1900, 1, 1)
+
+
+def schema_address(base_url: str, name: str) -> str:
+    """Where the schema ``name`` (e.g. ``address.json``) is published by the service at ``base_url``."""
+    return f"{base_url.rstrip('/')}{SCHEMAS_PATH}{name}"
 
 
 @dataclass(frozen=True)
@@ -70,10 +80,20 @@ class ChangeType:
         return f"tellusonce.change.{self.id}.v1"
 
     @property
-    def schema_url(self) -> str:
-        return f"{SCHEMA_BASE}{self.id}.json"
+    def can_protect_address(self) -> bool:
+        """Whether the citizen can ask for the address in this change to be protected."""
+        return "protected_address" in self._by_name
 
-    def json_schema(self) -> dict[str, Any]:
+    def schema_url(self, base_url: str) -> str:
+        """The schema of the change as a citizen submits it."""
+        return schema_address(base_url, f"{self.id}.json")
+
+    def event_schema_url(self, base_url: str) -> str:
+        """The schema of an event's data: what a department is sent (the ``dataschema``)."""
+        return schema_address(base_url, f"events/{self.id}.v1.json")
+
+    def json_schema(self, base_url: str | None = None) -> dict[str, Any]:
+        """The change as a citizen submits it; with ``base_url``, as published (with its ``$id``)."""
         properties: dict[str, Any] = {}
         for f in self.fields:
             prop = dict(KINDS[f.kind].schema)
@@ -84,8 +104,8 @@ class ChangeType:
                 prop["enum"] = [value for value, _ in f.choices]
             properties[f.name] = prop
         schema: dict[str, Any] = {
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": self.schema_url,
+            "$schema": JSON_SCHEMA_DIALECT,
+            **({"$id": self.schema_url(base_url)} if base_url is not None else {}),
             "title": self.label,
             "description": self.description,
             "type": "object",

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from tellusonce.domain.changetypes import get_change_type
+from tellusonce.domain.changetypes import CHANGE_TYPES, JSON_SCHEMA_DIALECT, get_change_type, schema_address
 from tellusonce.i18n import N_
 
 RECEIPT_VERSION = "KI-CR-v1.1.0"
-RECEIPT_SCHEMA = "https://tellusonce.example/schemas/consent-receipt.v1.json"
+RECEIPT_SCHEMA_NAME = "consent-receipt.v1.json"
+RECEIPT_EVENTS = ("granted", "withdrawn")
+RECEIPT_SCOPES = ("standing", "one_off")
 
 
 class DepartmentLike(Protocol):
@@ -137,13 +139,16 @@ def build_receipt(
     expires_at: datetime | None,
     report_reference: str | None,
 ) -> dict[str, Any]:
-    """A consent receipt with the Kantara Consent Receipt / ISO/IEC TS 27560 fields."""
+    """A consent receipt with the Kantara Consent Receipt / ISO/IEC TS 27560 fields, as stored.
+
+    The citizen downloads it as ``published_receipt`` makes it: naming its schema at the
+    service's address, which is not the receipt's to keep (the address can move).
+    """
     categories = sorted(
         {get_change_type(t).field(f).label for t in change_types for f in recipient.receives.get(t, ())}
     )
     return {
         "version": RECEIPT_VERSION,
-        "schema": RECEIPT_SCHEMA,
         "receiptId": str(receipt_id),
         "event": event,
         "timestamp": at.isoformat(),
@@ -171,4 +176,64 @@ def build_receipt(
         "howToWithdraw": f"Sign in to Tell us once, go to 'Your consents' and choose 'Withdraw' next to {recipient.name}.",
         "legalBasis": "consent (UK GDPR Article 6(1)(a))",
         "thirdPartyDisclosure": True,
+    }
+
+
+def receipt_schema_url(base_url: str) -> str:
+    return schema_address(base_url, RECEIPT_SCHEMA_NAME)
+
+
+def published_receipt(receipt: Mapping[str, Any], *, base_url: str) -> dict[str, Any]:
+    """A stored receipt as the citizen downloads it, its ``schema`` (after ``version``) the receipt
+    schema published at ``base_url``. Receipts stored before this named an address that did not exist."""
+    published: dict[str, Any] = {}
+    for key, value in receipt.items():
+        if key != "schema":
+            published[key] = value
+        if key == "version":
+            published["schema"] = receipt_schema_url(base_url)
+    return published
+
+
+def receipt_json_schema(base_url: str) -> dict[str, Any]:
+    """The JSON Schema of a receipt as ``published_receipt`` gives it."""
+    text = {"type": "string", "minLength": 1}
+    uuid_ = {"type": "string", "format": "uuid"}
+    when = {"type": "string", "format": "date-time"}
+
+    def record(properties: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "properties": properties, "required": list(properties),
+                "additionalProperties": False}
+
+    schema = record({
+        "version": {"const": RECEIPT_VERSION, "description": "The Kantara Consent Receipt version it follows."},
+        "schema": {"type": "string", "format": "uri", "description": "This schema's address."},
+        "receiptId": {**uuid_, "description": "The receipt's id: the consent_receipt_id of what is sent under it."},
+        "event": {"enum": list(RECEIPT_EVENTS), "description": "Whether consent was given or withdrawn."},
+        "timestamp": {**when, "description": "When consent was given or withdrawn."},
+        "jurisdiction": {"const": "GB"},
+        "language": {"type": "string", "description": "The language of the receipt's text (BCP 47)."},
+        "piiPrincipalId": {**uuid_, "description": "The citizen's account id."},
+        "dataController": record({"name": text, "role": text}),
+        "recipient": record({"id": text, "name": text, "controller": text,
+                             "url": {"type": ["string", "null"], "format": "uri"}}),
+        "purpose": {**text, "description": "Why the recipient needs the details."},
+        "changeTypes": {"type": "array", "items": {"enum": list(CHANGE_TYPES)}, "minItems": 1, "uniqueItems": True},
+        "dataCategories": {"type": "array", "items": text, "uniqueItems": True,
+                           "description": "The details the recipient may be given, by their names on the forms."},
+        "scope": {"enum": list(RECEIPT_SCOPES),
+                  "description": "standing: every such change until withdrawn; one_off: the one report only."},
+        "reportReference": {"type": ["string", "null"], "description": "The report a one-off consent is for."},
+        "duration": record({"until": {"type": ["string", "null"], "format": "date-time"}, "description": text}),
+        "howToWithdraw": text,
+        "legalBasis": text,
+        "thirdPartyDisclosure": {"type": "boolean"},
+    })
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": receipt_schema_url(base_url),
+        "title": "Tell us once consent receipt",
+        "description": "A record of one consent given or withdrawn: who may be told which details, why, for how "
+                       "long, and how to withdraw (after the Kantara Consent Receipt v1.1 and ISO/IEC TS 27560).",
+        **schema,
     }

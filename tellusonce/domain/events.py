@@ -4,9 +4,13 @@ The same event is the webhook body, the email attachment and what the department
 API returns, so it lives here, where the worker and the API can both build it.
 
 The attributes are checked against the specification by the ``cloudevents``
-SDK, which also reads events back. The body is the same bytes on every retry: ``id`` is
-the notification id and ``time`` is when the notification was made, so a
-department that de-duplicates by id or by body sees one event.
+SDK, which also reads events back. ``source`` is the service's public URL
+(``Settings.base_url``), and ``dataschema`` the schema of the event's data published
+there (``/schemas/events/<type>.v1.json``), so a department can fetch it and validate.
+
+The body is the same bytes on every retry: ``id`` is the notification id and ``time``
+is when the notification was made, so a department that de-duplicates by id or by
+body sees one event.
 """
 
 from __future__ import annotations
@@ -98,10 +102,11 @@ def _envelope(change_type: str, source: str) -> tuple[str, str]:
     """The JSON of the attributes every event of a change type from this source shares, checked
     by the SDK: the members between "id" and "subject", and those after "time", up to "data"."""
     kind = get_change_type(change_type)
+    dataschema = kind.event_schema_url(source)
     CloudEvent({"id": "check", "source": source, "type": kind.event_type, "subject": "check",
-                "datacontenttype": DATA_CONTENT_TYPE, "dataschema": kind.schema_url}, {})
+                "datacontenttype": DATA_CONTENT_TYPE, "dataschema": dataschema}, {})
     middle = f', "source": {_string(source)}, "type": {_string(kind.event_type)}, "subject": '
-    tail = (f', "datacontenttype": {_string(DATA_CONTENT_TYPE)}, "dataschema": {_string(kind.schema_url)},'
+    tail = (f', "datacontenttype": {_string(DATA_CONTENT_TYPE)}, "dataschema": {_string(dataschema)},'
             ' "specversion": "1.0", "data": ')
     return middle, tail
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tellusonce.domain.changetypes import CHANGE_TYPES
+from tellusonce.domain.consent import receipt_schema_url
+
 STATES = ["pending", "delivering", "retrying", "delivered", "acknowledged", "dead"]
 UUID = {"type": "string", "format": "uuid"}
 TIME = {"type": "string", "format": "date-time"}
@@ -12,6 +15,18 @@ TIME = {"type": "string", "format": "date-time"}
 def _error_response(description: str) -> dict[str, Any]:
     return {"description": description,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _dataschema_description(base_url: str) -> str:
+    lines = [
+        "The JSON Schema (draft 2020-12) of `data`: the event data schema of the change type, which lists the "
+        f"fields organisations are sent. All schemas are listed at {base_url}/schemas/. The change schemas "
+        "describe a whole change as a citizen submits it; no organisation is sent all of it.",
+        "",
+    ]
+    for t in CHANGE_TYPES.values():
+        lines.append(f"- `{t.event_type}`: data {t.event_schema_url(base_url)}, change {t.schema_url(base_url)}")
+    return "\n".join(lines)
 
 
 def openapi_document(base_url: str) -> dict[str, Any]:
@@ -114,8 +129,9 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                 },
                 "CloudEvent": {
                     "type": "object",
-                    "description": "The same CloudEvents 1.0 event a webhook receives. `data` holds only the "
-                                   "fields your organisation receives (see dataschema) and consent_receipt_id.",
+                    "description": "The same CloudEvents 1.0 event a webhook receives and an email carries. "
+                                   "`data` holds only the fields your organisation receives and "
+                                   "consent_receipt_id, and follows the event data schema `dataschema` names.",
                     "required": ["specversion", "id", "source", "type", "subject", "time", "datacontenttype",
                                  "dataschema", "data"],
                     "properties": {
@@ -126,9 +142,15 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         "subject": {"type": "string"},
                         "time": TIME,
                         "datacontenttype": {"const": "application/json"},
-                        "dataschema": {"type": "string", "format": "uri"},
+                        "dataschema": {
+                            "type": "string", "format": "uri",
+                            "enum": [t.event_schema_url(base_url) for t in CHANGE_TYPES.values()],
+                            "description": _dataschema_description(base_url),
+                        },
                         "data": {"type": "object", "required": ["consent_receipt_id"],
-                                 "properties": {"consent_receipt_id": UUID}},
+                                 "properties": {"consent_receipt_id": {
+                                     **UUID, "description": "The consent receipt it was sent under; receipts "
+                                                            f"follow {receipt_schema_url(base_url)}."}}},
                     },
                 },
             },

@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from govuk_frontend_wtf.wtforms_widgets import GovCheckboxesInput
@@ -29,6 +28,7 @@ from tellusonce.data.consent_changes import (
 from tellusonce.data.departments import get_department, list_departments
 from tellusonce.data.tracking import consent_history_page
 from tellusonce.domain.changetypes import CHANGE_TYPES
+from tellusonce.domain.consent import published_receipt
 from tellusonce.models import Citizen, Department
 from tellusonce.web import display
 from tellusonce.web.auth import current_citizen, login_required
@@ -179,7 +179,7 @@ def receipt(receipt_id: str) -> Response:
     event = get_receipt(get_session(), citizen_id=_citizen().id, receipt_id=key)
     if event is None:
         abort(404)
-    body: dict[str, Any] = dict(event.receipt)
+    body = published_receipt(event.receipt, base_url=current_app.config["SETTINGS"].base_url)
     response = Response(json.dumps(body, ensure_ascii=False, indent=2), mimetype="application/json")
     response.headers["Content-Disposition"] = f'attachment; filename="consent-receipt-{key}.json"'
     return response

@@ -11,6 +11,8 @@ from flask_babel import gettext as _
 
 from tellusonce.data.departments import list_departments
 from tellusonce.domain.changetypes import CHANGE_TYPES
+from tellusonce.domain.consent import RECEIPT_SCHEMA_NAME, receipt_json_schema
+from tellusonce.domain.event_schemas import event_data_schema
 from tellusonce.models import Department
 from tellusonce.web.database import get_session
 
@@ -23,8 +25,13 @@ def home() -> str:
     return render_template("public/home.html", change_types=CHANGE_TYPES.values(), departments=departments)
 
 
+def _base_url() -> str:
+    return current_app.config["SETTINGS"].base_url
+
+
 def register_entry(department: Department) -> dict[str, Any]:
     """One organisation on the open register: what it receives for each change and why."""
+    base_url = _base_url()
     receives = []
     for type_id, change_type in CHANGE_TYPES.items():
         if type_id not in department.receives:
@@ -36,7 +43,8 @@ def register_entry(department: Department) -> dict[str, Any]:
                 "label": _(change_type.label),
                 "fields": [{"name": n, "label": _(change_type.field(n).label)} for n in names],
                 "reason": department.reasons.get(type_id, ""),
-                "schema": change_type.schema_url,
+                "schema": change_type.event_schema_url(base_url),
+                "change_schema": change_type.schema_url(base_url),
             }
         )
     return {
@@ -68,16 +76,37 @@ def schemas() -> str:
     return render_template("public/schemas.html", change_types=CHANGE_TYPES.values())
 
 
-@bp.get("/schemas/<type_id>.json")
-def schema(type_id: str) -> Response:
-    change_type = CHANGE_TYPES.get(type_id)
-    if change_type is None:
-        abort(404)
-    body = json.dumps(change_type.json_schema(), indent=2, ensure_ascii=False)
+def _schema_response(schema: dict[str, Any]) -> Response:
+    body = json.dumps(schema, indent=2, ensure_ascii=False)
     response = current_app.response_class(body + "\n", mimetype="application/schema+json")
     response.headers["Cache-Control"] = "public, max-age=3600"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+@bp.get("/schemas/<type_id>.json")
+def schema(type_id: str) -> Response:
+    """A change as a citizen submits it."""
+    change_type = CHANGE_TYPES.get(type_id)
+    if change_type is None:
+        abort(404)
+    return _schema_response(change_type.json_schema(_base_url()))
+
+
+@bp.get("/schemas/events/<type_id>.v1.json")
+def event_schema(type_id: str) -> Response:
+    """The data of an event, as the organisations in the registry are sent it (each event's dataschema)."""
+    change_type = CHANGE_TYPES.get(type_id)
+    if change_type is None:
+        abort(404)
+    departments = list_departments(get_session())
+    return _schema_response(event_data_schema(change_type, departments, base_url=_base_url()))
+
+
+@bp.get(f"/schemas/{RECEIPT_SCHEMA_NAME}")
+def receipt_schema() -> Response:
+    """A consent receipt, as a citizen downloads it."""
+    return _schema_response(receipt_json_schema(_base_url()))
 
 
 @bp.get("/accessibility")

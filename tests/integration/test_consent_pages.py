@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from account_helpers import post_form
 from flask import Flask
 from flask.testing import FlaskClient
+from jsonschema import Draft202012Validator
 from journey_helpers import date_parts, signed_in, submitted_report
 from page_checks import check_page, page_title
 from sqlalchemy import select
@@ -164,3 +166,24 @@ def test_an_unknown_organisation_is_not_found(app: Flask, client: FlaskClient) -
     signed_in(app, client)
     assert client.get("/consents/nobody/change").status_code == 404
     assert client.get("/consents/nobody/withdraw").status_code == 404
+
+
+def test_every_receipt_validates_against_the_receipt_schema_it_names(app: Flask, client: FlaskClient) -> None:
+    citizen = signed_in(app, client)
+    _grant(app, citizen.id, "hmrc", ["address", "contact"])  # standing, until withdrawn
+    submitted_report(app, citizen, recipients=["dvla"])  # this report only
+    post_form(client, "/consents/hmrc/withdraw", {})
+    page = check_page(client.get("/consents/history"))
+    links = [a["href"] for a in page.select("tbody tr a")]
+    assert len(links) == 3
+    base_url = app.config["SETTINGS"].base_url
+    for link in links:
+        receipt = json.loads(client.get(link).get_data(as_text=True))
+        assert receipt["schema"] == f"{base_url}/schemas/consent-receipt.v1.json"
+        response = client.get(urlsplit(receipt["schema"]).path)
+        assert response.status_code == 200 and response.mimetype == "application/schema+json"
+        schema = json.loads(response.get_data(as_text=True))
+        Draft202012Validator.check_schema(schema)
+        assert schema["$id"] == receipt["schema"]
+        validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        assert [e.message for e in validator.iter_errors(receipt)] == [], receipt["event"]

@@ -16,7 +16,6 @@ from standardwebhooks import Webhook
 from services.retry import MAX_ATTEMPTS, next_attempt_at
 from services.signing import MissingSecret, department_secrets, derived_secret, signature_headers
 from services.webhook import Outcome, WebhookSender, classify, is_public_address, parse_retry_after, url_problem
-from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.events import EventError, build_event, parse_event
 from tellusonce.settings import Settings
 
@@ -52,7 +51,7 @@ def test_event_body_is_byte_for_byte_what_the_cloudevents_sdk_writes():
     sdk = CloudEvent({"id": str(values["notification_id"]), "source": values["source"],
                       "type": "tellusonce.change.address.v1", "subject": "TUO-Z", "time": NOW,
                       "datacontenttype": "application/json",
-                      "dataschema": get_change_type("address").schema_url}, data)
+                      "dataschema": "https://tellusonce.example/schemas/events/address.v1.json"}, data)
     assert body == JSONFormat().write(sdk)
 
 

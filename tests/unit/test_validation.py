@@ -93,9 +93,9 @@ def test_every_change_type_publishes_a_valid_json_schema():
     from jsonschema import Draft202012Validator
 
     for change_type in CHANGE_TYPES.values():
-        schema = change_type.json_schema()
+        schema = change_type.json_schema("https://tellusonce.test/")
         Draft202012Validator.check_schema(schema)
-        assert schema["$id"].endswith(f"/{change_type.id}.json")
+        assert schema["$id"] == f"https://tellusonce.test/schemas/{change_type.id}.json"
 
 
 @pytest.mark.parametrize(("words", "expected"), [("moving house", "address"), ("New home", "address"), ("Address", "address"),

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tellusonce.data.dispatch import BREAKER_THRESHOLD, note_delivery_health
 from tellusonce.db import transaction
 from tellusonce.domain.events import parse_event
-from tellusonce.mailout import rendered_bodies
+from tellusonce.mailout import render_email, rendered_bodies
 from tellusonce.models import Department, NotificationState, OutgoingEmail
 from tests.dispatch_helpers import dispatch_once, notifications, submit
 from tests.factories import NOW
@@ -30,6 +30,7 @@ def test_an_email_department_gets_a_readable_summary_with_the_event_attached(com
     text, _ = rendered_bodies(email)
     assert "Postcode: LS11 5PS" in text and "Town or city: Leeds" in text
     assert f"/api/v1/notifications/{queued.id}/ack" in text
+    assert f"Its data follows the schema at {settings.base_url}/schemas/events/address.v1.json" in text
     [attachment] = email.attachments
     assert attachment["content_type"] == "application/cloudevents+json"
     event = parse_event(attachment["content"].encode())
@@ -50,3 +51,13 @@ def test_the_circuit_opens_after_five_failures_doubles_with_each_failed_trial_an
     dvla = db_session.get(Department, "dvla")
     db_session.refresh(dvla)
     assert dvla.consecutive_failures == 0 and dvla.circuit_open_until is None
+
+
+def test_a_department_email_queued_before_it_named_the_schema_is_still_written(committed, settings):
+    submit(committed, ("tv-licensing",))
+    dispatch_once(committed, settings)
+    with transaction(committed, writer=False) as session:
+        [email] = session.scalars(select(OutgoingEmail)).all()
+    older = {k: v for k, v in email.context.items() if k != "dataschema"}
+    text, _ = render_email(email.template, older, language=email.language)
+    assert "Town or city: Leeds" in text and "follows the schema" not in text

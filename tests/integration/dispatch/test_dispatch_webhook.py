@@ -33,7 +33,7 @@ def test_dispatch_delivers_a_signed_cloudevent_that_carries_only_the_allowed_fie
     assert request.headers["webhook-id"] == event.get_id() == str(queued.id)
     assert event.get_type() == "tellusonce.change.address.v1"
     assert event.get_subject().startswith("TUO-")
-    assert event.get_dataschema() == "https://tellusonce.example/schemas/address.json"
+    assert event.get_dataschema() == f"{settings.base_url}/schemas/events/address.v1.json"
     assert event.get_data() == {**queued.payload, "consent_receipt_id": str(queued.consent_receipt_id)}
     assert "ni_number" not in event.get_data()
     [n] = notifications(committed)

@@ -1,0 +1,80 @@
+"""The schema of what a department is sent: one per change type, named by each event's ``dataschema``.
+
+A change schema (``ChangeType.json_schema``) describes a whole change as a citizen
+submits it. An event carries a cut of it: only the fields that department may have
+(``tellusonce.domain.consent.fields_for`` and ``minimise``), only the answers that
+were given, ``protected_address`` when the address is protected, and the id of the
+consent receipt it was sent under. Its schema follows from the registry:
+
+- properties: every field some department receives, typed as in the change schema,
+  ``protected_address`` where a change can have its address protected, and
+  ``consent_receipt_id``;
+- required: a field the citizen must always give that every department told of this
+  change receives, and is never withheld from it by a protected address; and
+  ``consent_receipt_id``;
+- an "at least one of" group of the change schema, where every department receives
+  every field of the group;
+- no other properties.
+
+So every event validates against it, and it is as strict as that allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from tellusonce.domain.changetypes import JSON_SCHEMA_DIALECT, ChangeType
+from tellusonce.domain.consent import DepartmentLike, fields_for
+
+CONSENT_RECEIPT_ID = {
+    "type": "string",
+    "format": "uuid",
+    "title": "Consent receipt id",
+    "description": "The consent receipt this was sent under (its receiptId); the citizen holds the same receipt.",
+}
+PROTECTED_ADDRESS = {
+    "type": "boolean",
+    "title": "The address is protected",
+    "description": "True when the person has asked for their address to be protected: do not disclose it. "
+                   "Organisations that do not need the address are told this and are not given it.",
+}
+
+
+def recipients_of(change_type: ChangeType, departments: Iterable[DepartmentLike]) -> list[DepartmentLike]:
+    """The departments that can be told of this kind of change."""
+    return [d for d in departments if d.active and change_type.id in d.receives]
+
+
+def event_data_schema(change_type: ChangeType, departments: Iterable[DepartmentLike], *,
+                      base_url: str) -> dict[str, Any]:
+    """The JSON Schema of an event's ``data`` for this change type, as ``departments`` receive it."""
+    recipients = recipients_of(change_type, departments)
+    received = {name for d in recipients for name in d.receives[change_type.id]}
+    # What each is given whatever the citizen answers (a protected address is withheld from some).
+    given = [set(fields_for(d, change_type.id, protected_address=change_type.can_protect_address)[0])
+             for d in recipients]
+    always = {f.name for f in change_type.fields if f.required}.intersection(received, *given)
+    change = change_type.json_schema()
+    properties = {name: change["properties"][name] for name in change_type.field_names if name in received}
+    if change_type.can_protect_address:
+        properties["protected_address"] = PROTECTED_ADDRESS
+    properties["consent_receipt_id"] = CONSENT_RECEIPT_ID
+    schema: dict[str, Any] = {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": change_type.event_schema_url(base_url),
+        "title": f"{change_type.label}: what an organisation is sent",
+        "description": (
+            f"The data of a {change_type.event_type} event. Each organisation receives only the fields it is "
+            "registered for, and only those the citizen gave; consent_receipt_id is always there. "
+            f"The whole change as a citizen submits it is {change_type.schema_url(base_url)}."
+        ),
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in change_type.field_names if name in always] + ["consent_receipt_id"],
+        "additionalProperties": False,
+    }
+    groups = [group for group in change_type.any_of if recipients and all(set(group) <= kept for kept in given)]
+    if groups:
+        schema["allOf"] = [{"anyOf": [{"required": [name]} for name in group]} for group in groups]
+    return schema
