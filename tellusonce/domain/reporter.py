@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from babel.lists import format_list
 from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
@@ -114,6 +115,11 @@ def account_updates(citizen: Citizen, change_type_id: str, data: Mapping[str, An
 def detail_names(updates: Mapping[str, Any]) -> list[str]:
     """The details ``updates`` would change, as a person names them, each once, in account order (marked N_)."""
     return list(dict.fromkeys(DETAIL_NAMES[attribute] for attribute in DETAIL_NAMES if attribute in updates))
+
+
+def in_words(names: list[str], language: str) -> str:
+    """"name, date of birth and address": British English lists have no comma before "and"."""
+    return format_list(names, locale="en_GB" if language == "en" else language)
 
 
 def update_account(session: Session, citizen: Citizen, change_type_id: str, data: Mapping[str, Any], *,

@@ -13,7 +13,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from babel.lists import format_list
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -34,7 +33,7 @@ from tellusonce.domain.intake import (
     plan_change,
     submit_change,
 )
-from tellusonce.domain.reporter import account_updates, detail_names, updates_account
+from tellusonce.domain.reporter import account_updates, detail_names, in_words, updates_account
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
 from tellusonce.mailout import compose_email, insert_email
@@ -145,7 +144,7 @@ def _account_details(citizen: Citizen, plan: Plan) -> str | None:
     if not updates_account(plan.change.change_type):
         return None
     names = [_(name) for name in detail_names(account_updates(citizen, plan.change.change_type.id, plan.change.data))]
-    return format_list(names, locale=str(get_locale() or "en")) if names else None
+    return in_words(names, str(get_locale() or "en")) if names else None
 
 
 def _send(session: Session, citizen: Citizen, journey: Journey, form: StripWhitespaceForm | None) -> Response | None:
