@@ -140,3 +140,11 @@ def test_an_answer_other_than_yes_or_no_is_refused_with_a_message(app: Flask, cl
     link = page.select_one(".govuk-error-summary a")
     assert link["href"] == "#update_details"
     assert link.get_text(strip=True) == "Select yes if you want us to update your account with these details"
+
+
+def test_a_previous_address_cleared_on_the_web_is_left_out_not_filled_from_the_account(
+        app: Flask, client: FlaskClient) -> None:
+    signed_in(app, client)
+    moved = report_a_move(client, previous_address={"previous_address": "", "previous_postcode": ""})
+    council = _sent(app, moved.location)["leeds-council-tax"]
+    assert "previous_address" not in council and "previous_postcode" not in council
