@@ -207,19 +207,19 @@ def confirm_held_change(session: Session, report: ChangeReport, *, now: datetime
     report.state = ReportState.SUBMITTED
     report.submitted_at = now
     report.pending_request = None
+    updated = _update_reporter(session, report.citizen, request, plan)
     with pipelined(session.connection()):
         _write_queue(session, queued)
-        _audit_submitted(session, report, queued.outcomes, now=now)
-    _update_reporter(session, report.citizen, request, plan, report, now=now)
+        _audit_submitted(session, report, queued.outcomes, now=now, account_updated=updated)
     return IntakeResult(report, True, queued.outcomes)
 
 
-def _update_reporter(session: Session, citizen: Citizen, request: ChangeRequest, plan: Plan, report: ChangeReport, *,
-                     now: datetime) -> None:
-    """The reporter's account takes the details of the change just sent, when they said so."""
+def _update_reporter(session: Session, citizen: Citizen, request: ChangeRequest, plan: Plan) -> list[str]:
+    """The reporter's account takes the details of the change being sent, when they said so; the
+    names of the details changed."""
     if request.update_details and updates_account(plan.change.change_type):
-        update_account(session, citizen, plan.change.change_type.id, plan.change.data, report_id=report.id,
-                       reference=report.reference, at=now)
+        return update_account(session, citizen, plan.change.change_type.id, plan.change.data)
+    return []
 
 
 def _earlier(session: Session, citizen_id: uuid.UUID, key: str | None, print_: str | None, *,
@@ -278,10 +278,10 @@ def _intake(session: Session, citizen: Citizen, request: ChangeRequest, *, now: 
         record_event(session, actor=f"citizen:{citizen.id}", action="report.held", subject_type="change_report",
                      subject_id=report.id, details={"reference": report.reference, "channel": request.channel}, at=now)
         return IntakeResult(report, True, plan.recipients)
+    updated = _update_reporter(session, citizen, request, plan)
     with pipelined(session.connection()):  # PostgreSQL: two round trips for these six statements
         _write_queue(session, queued)
-        _audit_submitted(session, report, queued.outcomes, now=now)
-    _update_reporter(session, citizen, request, plan, report, now=now)
+        _audit_submitted(session, report, queued.outcomes, now=now, account_updated=updated)
     return IntakeResult(report, True, queued.outcomes)
 
 
@@ -325,7 +325,8 @@ def _write_queue(session: Session, queued: _Queued) -> None:
     insert_notifications(session, queued.notifications)
 
 
-def _audit_submitted(session: Session, report: ChangeReport, outcomes: list[RecipientPlan], *, now: datetime) -> None:
+def _audit_submitted(session: Session, report: ChangeReport, outcomes: list[RecipientPlan], *, now: datetime,
+                     account_updated: list[str]) -> None:
     record_event(
         session, actor=f"citizen:{report.citizen_id}", action="report.submitted", subject_type="change_report",
         subject_id=report.id, at=now, flush=False,
@@ -335,6 +336,8 @@ def _audit_submitted(session: Session, report: ChangeReport, outcomes: list[Reci
             "needs_consent": sorted(o.department.id for o in outcomes if o.status == "needs_consent"),
             "consent_given": {o.department.id: o.consent for o in outcomes if o.consent},
             "receipts": {o.department.id: str(o.receipt_id) for o in outcomes if o.receipt_id},
+            # The account details this report put on the citizen's account (names only: domain.reporter).
+            "account_updated": account_updated,
         },
     )
 

@@ -22,7 +22,6 @@ from typing import Any
 from babel.lists import format_list
 from sqlalchemy.orm import Session
 
-from tellusonce.data.audit import record_event
 from tellusonce.data.citizens import update_profile
 from tellusonce.domain.changetypes import ChangeType, get_change_type
 from tellusonce.domain.fields import normalise_postcode
@@ -122,18 +121,16 @@ def in_words(names: list[str], language: str) -> str:
     return format_list(names, locale="en_GB" if language == "en" else language)
 
 
-def update_account(session: Session, citizen: Citizen, change_type_id: str, data: Mapping[str, Any], *,
-                   report_id: object, reference: str, at: Any) -> dict[str, Any]:
-    """Put a sent change's details on the reporter's account (flushed, in the caller's transaction)
-    and audit which details changed (their names, never their values). Returns what changed."""
+def update_account(session: Session, citizen: Citizen, change_type_id: str, data: Mapping[str, Any]) -> list[str]:
+    """Put a sent change's details on the reporter's account (flushed, in the caller's transaction).
+
+    Returns the names of the account attributes that changed, which the intake records in the
+    report's ``report.submitted`` audit event (names only, never values).
+    """
     updates = account_updates(citizen, change_type_id, data)
-    if not updates:
-        return updates
-    update_profile(session, citizen, updates)
-    record_event(session, actor=f"citizen:{citizen.id}", action="account.details_updated", subject_type="citizen",
-                 subject_id=citizen.id, at=at,
-                 details={"fields": sorted(updates), "report_id": str(report_id), "reference": reference})
-    return updates
+    if updates:
+        update_profile(session, citizen, updates)
+    return sorted(updates)
 
 
 def _is_account_address(citizen: Citizen, answers: Mapping[str, Any]) -> bool:
