@@ -16,11 +16,11 @@ from typing import Any
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovRadioInput
+from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
-from wtforms import BooleanField, RadioField, SelectChoice
+from wtforms import BooleanField, RadioField
 
 from tellusonce.clock import utcnow
 from tellusonce.data.tracking import get_report, report_notifications
@@ -82,10 +82,11 @@ class CheckForm(StripWhitespaceForm):
 class SelfCheckForm(CheckForm):
     """Check your answers for a change about the reporter: whether their account takes the new details.
 
-    Yes is chosen already (the citizen sees it), so a form sent without the answer means yes.
+    Yes is chosen already (the citizen sees it), so a form sent without the answer means yes. The
+    question is drawn by ``templates/_update_details.html``, the same on the emailed change's page.
     """
 
-    update_details = RadioField(widget=GovRadioInput(), default="yes", validate_choice=False)
+    update_details = RadioField(default="yes", validate_choice=False)
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
@@ -103,10 +104,7 @@ class DeclaredCheckForm(CheckForm):
 
 def _check_form(change_type: ChangeType, formdata: Any = None) -> StripWhitespaceForm:
     if updates_account(change_type):
-        form: StripWhitespaceForm = SelfCheckForm(formdata=formdata)
-        form["update_details"].label.text = _("Do you want to update your account with these details?")
-        form["update_details"].choices = [SelectChoice("yes", _("Yes")), SelectChoice("no", _("No"))]
-        return form
+        return SelfCheckForm(formdata=formdata)
     if not change_type.about_someone_else:
         return CheckForm(formdata=formdata)
     form = DeclaredCheckForm(formdata=formdata)
