@@ -26,7 +26,8 @@ from tellusonce.data.departments import list_departments
 from tellusonce.data.inbound import CONFIRMATION_LIFETIME, issue_confirmation
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
 from tellusonce.domain.intake import ChangeRequest, IntakeError, Plan, hold_change, plan_change
-from tellusonce.domain.validation import ChangeInvalid
+from tellusonce.domain.reporter import account_updates, detail_names, in_words
+from tellusonce.domain.validation import ChangeInvalid, FieldError
 from tellusonce.mailout import translations_for
 from tellusonce.models import Citizen, Department, InboundMessage, InboundStatus
 from tellusonce.settings import Settings
@@ -54,7 +55,7 @@ def handle_change(session: Session, message: InboundMessage, read: ReadMessage, 
         return InboundStatus.PROCESSED, "answered: no change recognised", None
     change_type = CHANGE_TYPES[parsed.change_type]
     request, problems = _request(session, citizen, parsed, change_type, departments, message.id, now=now,
-                                 gettext=gettext)
+                                 gettext=gettext, details_link=_details_link(settings))
     if problems:
         _problems(session, read, citizen, change_type, departments, problems, settings=settings, now=now)
         return InboundStatus.PROCESSED, f"answered: {len(problems)} problems with a {change_type.id} change", None
@@ -80,9 +81,26 @@ def handle_change(session: Session, message: InboundMessage, read: ReadMessage, 
             "reference": report.reference, "change_label": change_type.label, "recipients": told,
             "not_told": not_told, "link": f"{settings.base_url}/confirm-email-change/{token}",
             "hours": int(CONFIRMATION_LIFETIME.total_seconds() // 3600),
+            "account_details": _account_details(citizen, change_type, report.answers, gettext),
         },
     )
     return InboundStatus.PROCESSED, f"held as {report.reference}; confirmation sent", report.id
+
+
+def _account_details(citizen: Citizen, change_type: ChangeType, answers: dict[str, object],
+                     gettext: Callable[[str], str]) -> str | None:
+    """The account details confirming would change ("name and address"), or None."""
+    names = [gettext(name) for name in detail_names(account_updates(citizen, change_type.id, answers))]
+    return in_words(names, citizen.language) if names else None
+
+
+def _details_link(settings: Settings) -> str:
+    return f"{settings.base_url}/account/details"
+
+
+def own_details_known(citizen: Citizen) -> bool:
+    """Whether the account has the reporter's own details an email may leave out (its name and date of birth)."""
+    return all(getattr(citizen, name) not in (None, "") for name in ("given_names", "family_name", "date_of_birth"))
 
 
 def _unknown_sender(session: Session, read: ReadMessage, address: str, *, settings: Settings,
@@ -101,20 +119,22 @@ def _unknown_sender(session: Session, read: ReadMessage, address: str, *, settin
 
 def _request(session: Session, citizen: Citizen, parsed: ParsedChange, change_type: ChangeType,
              departments: Sequence[Department], message_id: uuid.UUID, *, now: datetime,
-             gettext: Callable[[str], str]) -> tuple[ChangeRequest, list[str]]:
+             gettext: Callable[[str], str], details_link: str) -> tuple[ChangeRequest, list[str]]:
     """The change request the email makes, and every problem with it in the citizen's words."""
     problems: list[str] = []
     accepting = [d.id for d in departments if d.accepts(change_type.id)]
     chosen = list(parsed.recipients) if parsed.tell_given and not parsed.tell_all else accepting
     if parsed.tell_all:
         chosen = list(dict.fromkeys([*parsed.recipients, *accepting]))
+    # Confirming updates the account with the change's details unless the citizen says no on the
+    # confirmation page (a reply saying CONFIRM keeps this default, which the email states).
     request = ChangeRequest(change_type=change_type.id, answers=parsed.answers, recipients=chosen, consent={},
-                            channel="email", submission_key=f"email-{message_id.hex}")
+                            channel="email", submission_key=f"email-{message_id.hex}", update_details=True)
     plan: Plan | None = None
     try:
         plan = plan_change(session, citizen, request, now=now)
     except ChangeInvalid as invalid:
-        problems.extend(error.render(gettext) for error in invalid.errors)
+        problems.extend(_field_problems(citizen, change_type, invalid.errors, gettext, details_link))
     except IntakeError:
         problems.append(gettext("We could not tell which organisations to tell. Name them on a line like \"Tell: DVLA, HMRC\"."))
     if parsed.unknown_recipients:
@@ -127,7 +147,8 @@ def _request(session: Session, citizen: Citizen, parsed: ParsedChange, change_ty
         # see in full and confirm from the link before anything is sent.
         consent = {rp.department.id: "once" for rp in plan.recipients if rp.status == "needs_consent"}
         request = ChangeRequest(change_type=request.change_type, answers=request.answers, recipients=chosen,
-                                consent=consent, channel="email", submission_key=request.submission_key)
+                                consent=consent, channel="email", submission_key=request.submission_key,
+                                update_details=True)
         plan = plan_change(session, citizen, request, now=now)
     if plan is not None and not problems and not plan.queued:
         known = ", ".join(replies.short_name(d) for d in departments if d.accepts(change_type.id))
@@ -138,6 +159,28 @@ def _request(session: Session, citizen: Citizen, parsed: ParsedChange, change_ty
         problems.append(gettext("We did not understand these lines: %(lines)s. Use the labels in the template below.")
                         % {"lines": lines})
     return request, problems
+
+
+def _field_problems(citizen: Citizen, change_type: ChangeType, errors: Sequence[FieldError],
+                    gettext: Callable[[str], str], details_link: str) -> list[str]:
+    """Each problem with the answers; the reporter's own details that neither the email nor the
+    account gives are one problem saying where to add them (the reply's template has the lines)."""
+    unknown_own = [e.field for e in errors if change_type.field(e.field).profile
+                   and getattr(citizen, change_type.field(e.field).profile or "", None) in (None, "")]
+    problems = [error.render(gettext) for error in errors if error.field not in unknown_own]
+    if unknown_own:
+        labels = [gettext(change_type.field(name).label) for name in unknown_own]
+        missing = in_words([_lower_first(label) for label in labels], citizen.language)
+        lines = ", ".join(f"\u201c{label}: \u2026\u201d" for label in labels)
+        problems.insert(0, gettext("Your account does not have your %(details)s yet. Add them in Your details at "
+                                   "%(link)s and send your email again, or write them in your email on lines like "
+                                   "%(lines)s.") % {"details": missing, "link": details_link, "lines": lines})
+    return problems
+
+
+def _lower_first(label: str) -> str:
+    """'Given names' -> 'given names' for the middle of a sentence; 'National Insurance number' stays."""
+    return label if label.startswith("National ") else label[:1].lower() + label[1:]
 
 
 def _which_change(parsed: ParsedChange, gettext: Callable[[str], str]) -> str:
@@ -158,6 +201,8 @@ def _problems(session: Session, read: ReadMessage, citizen: Citizen, change_type
         context={
             "change_label": change_type.label if change_type else None,
             "problems": problems,
-            "template": replies.blank_template(change_type, departments, language=citizen.language),
+            "own_details_known": own_details_known(citizen),
+            "template": replies.blank_template(change_type, departments, language=citizen.language,
+                                               own_details_known=own_details_known(citizen)),
         },
     )

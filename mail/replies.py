@@ -125,8 +125,12 @@ def short_name(department: Department) -> str:
     return match.group(1) if match else department.name
 
 
-def blank_template(change_type: ChangeType | None, departments: Sequence[Department], *, language: str = "en") -> str:
-    """The layout to copy into an email, for one change or (``None``) for moving home with the others named."""
+def blank_template(change_type: ChangeType | None, departments: Sequence[Department], *, language: str = "en",
+                   own_details_known: bool = True) -> str:
+    """The layout to copy into an email, for one change or (``None``) for moving home with the others named.
+
+    ``own_details_known``: whether the account has the reporter's own details, so they may be left blank.
+    """
     gettext = translations_for(language).gettext
     lines: list[str] = []
     if change_type is None:
@@ -135,7 +139,7 @@ def blank_template(change_type: ChangeType | None, departments: Sequence[Departm
         change_type = CHANGE_TYPES["address"]
     lines.append(f"{gettext('Change')}: {gettext(change_type.label)}")
     own = [f for f in change_type.fields if f.profile]
-    if own:
+    if own and own_details_known:
         lines.append("[" + gettext("You can leave your own details blank: we use the ones in your account") + "]")
     for f in change_type.fields:
         label = gettext(f.label)
@@ -146,7 +150,7 @@ def blank_template(change_type: ChangeType | None, departments: Sequence[Departm
             label += " (" + gettext("yes or no") + ")"
         elif f.kind == "declaration":
             label += " (" + gettext("yes") + ")"
-        if not f.required and f not in own:
+        if not f.required and (f not in own or not own_details_known):
             label += " (" + gettext("optional") + ")"
         lines.append(f"{label}: ")
         if own and f is own[-1] and not change_type.about_someone_else:

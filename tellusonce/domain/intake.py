@@ -28,6 +28,7 @@ from tellusonce.data.reports import attach_report, find_earlier_report, insert_n
 from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.consent import REASONS, decide, fields_for, minimise
 from tellusonce.domain.reference import new_reference
+from tellusonce.domain.reporter import PREVIOUS_ADDRESS, update_account, updates_account, with_account
 from tellusonce.domain.validation import ValidChange, validate_change
 from tellusonce.i18n import N_
 from tellusonce.models import (
@@ -56,6 +57,8 @@ class ChangeRequest:
     channel: str = "web"
     submission_key: str = ""
     declaration: str | None = None
+    # Whether sending it puts the reporter's new details on their account (``domain.reporter``).
+    update_details: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,22 +114,11 @@ class IntakeError(ValueError):
     """A request the intake refuses as a whole (not a field error)."""
 
 
-def with_profile(citizen: Citizen, change_type: str, answers: Mapping[str, Any]) -> dict[str, Any]:
-    """Fill answers the citizen's profile already knows, where the channel did not give them."""
-    filled = dict(answers)
-    for f in get_change_type(change_type).fields:
-        if f.profile and filled.get(f.name) in (None, ""):
-            value = getattr(citizen, f.profile, None)
-            if value not in (None, ""):
-                filled[f.name] = value.isoformat() if hasattr(value, "isoformat") else value
-    return filled
-
-
 def plan_change(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime | None = None,
                 report_id: uuid.UUID | None = None) -> Plan:
     """Validate the change and decide, for every organisation, whether and what it is told."""
     now = now or utcnow()
-    change = validate_change(request.change_type, with_profile(citizen, request.change_type, request.answers),
+    change = validate_change(request.change_type, with_account(citizen, request.change_type, request.answers),
                              today=uk_date(now))
     unknown = [c for c in request.consent.values() if c not in CONSENT_CHOICES]
     if unknown:
@@ -161,8 +153,16 @@ def plan_change(session: Session, citizen: Citizen, request: ChangeRequest, *, n
 
 
 def fingerprint(citizen_id: uuid.UUID, change: ValidChange) -> str:
-    """The same change from the same citizen, whichever channel it came by."""
-    body = json.dumps([str(citizen_id), change.change_type.id, change.data], sort_keys=True, default=str)
+    """The same change from the same citizen, whichever channel it came by.
+
+    Only the change itself counts, not what the account filled in around it (the
+    reporter's own details, the address moved from): a change sent with "update my
+    details" moves the account on, and the same change reported again by another
+    channel still is the same change.
+    """
+    own = {f.name for f in change.change_type.fields if f.profile} | set(PREVIOUS_ADDRESS)
+    the_change = {name: value for name, value in change.data.items() if name not in own}
+    body = json.dumps([str(citizen_id), change.change_type.id, the_change], sort_keys=True, default=str)
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -186,8 +186,12 @@ def hold_change(session: Session, citizen: Citizen, request: ChangeRequest, *, n
     return _intake(session, citizen, request, now=now or utcnow(), hold=True)
 
 
-def confirm_held_change(session: Session, report: ChangeReport, *, now: datetime | None = None) -> IntakeResult:
-    """Submit a held change as it was asked for; confirming twice changes nothing."""
+def confirm_held_change(session: Session, report: ChangeReport, *, now: datetime | None = None,
+                        update_details: bool | None = None) -> IntakeResult:
+    """Submit a held change as it was asked for; confirming twice changes nothing.
+
+    ``update_details`` is the citizen's answer when confirming (None: as held).
+    """
     now = now or utcnow()
     if report.state != ReportState.PENDING_CONFIRMATION:
         return IntakeResult(report, False, _outcomes_of(session, report))
@@ -196,16 +200,26 @@ def confirm_held_change(session: Session, report: ChangeReport, *, now: datetime
         change_type=report.change_type, answers=report.answers, recipients=held.get("recipients", []),
         consent=held.get("consent", {}), channel=report.channel, submission_key=report.submission_key,
         declaration=held.get("declaration"),
+        update_details=bool(held.get("update_details")) if update_details is None else update_details,
     )
     plan = plan_change(session, report.citizen, request, now=now, report_id=report.id)
     queued = _to_queue(report.citizen_id, report.id, report.reference, report.change_type, plan, now=now)
     report.state = ReportState.SUBMITTED
     report.submitted_at = now
     report.pending_request = None
+    updated = _update_reporter(session, report.citizen, request, plan)
     with pipelined(session.connection()):
         _write_queue(session, queued)
-        _audit_submitted(session, report, queued.outcomes, now=now)
+        _audit_submitted(session, report, queued.outcomes, now=now, account_updated=updated)
     return IntakeResult(report, True, queued.outcomes)
+
+
+def _update_reporter(session: Session, citizen: Citizen, request: ChangeRequest, plan: Plan) -> list[str]:
+    """The reporter's account takes the details of the change being sent, when they said so; the
+    names of the details changed."""
+    if request.update_details and updates_account(plan.change.change_type):
+        return update_account(session, citizen, plan.change.change_type.id, plan.change.data)
+    return []
 
 
 def _earlier(session: Session, citizen_id: uuid.UUID, key: str | None, print_: str | None, *,
@@ -241,7 +255,8 @@ def _intake(session: Session, citizen: Citizen, request: ChangeRequest, *, now: 
         "state": ReportState.PENDING_CONFIRMATION if hold else ReportState.SUBMITTED,
         "answers": plan.change.data, "declaration": _declaration(change_type.id, request, now),
         "pending_request": {"recipients": list(request.recipients), "consent": dict(request.consent),
-                            "declaration": request.declaration} if hold else None,
+                            "declaration": request.declaration,
+                            "update_details": request.update_details} if hold else None,
         "submitted_at": None if hold else now, "created_at": now, "updated_at": now,
     }
     queued = None if hold else _to_queue(citizen.id, report_id, row["reference"], change_type.id, plan, now=now)
@@ -263,9 +278,10 @@ def _intake(session: Session, citizen: Citizen, request: ChangeRequest, *, now: 
         record_event(session, actor=f"citizen:{citizen.id}", action="report.held", subject_type="change_report",
                      subject_id=report.id, details={"reference": report.reference, "channel": request.channel}, at=now)
         return IntakeResult(report, True, plan.recipients)
+    updated = _update_reporter(session, citizen, request, plan)
     with pipelined(session.connection()):  # PostgreSQL: two round trips for these six statements
         _write_queue(session, queued)
-        _audit_submitted(session, report, queued.outcomes, now=now)
+        _audit_submitted(session, report, queued.outcomes, now=now, account_updated=updated)
     return IntakeResult(report, True, queued.outcomes)
 
 
@@ -309,7 +325,8 @@ def _write_queue(session: Session, queued: _Queued) -> None:
     insert_notifications(session, queued.notifications)
 
 
-def _audit_submitted(session: Session, report: ChangeReport, outcomes: list[RecipientPlan], *, now: datetime) -> None:
+def _audit_submitted(session: Session, report: ChangeReport, outcomes: list[RecipientPlan], *, now: datetime,
+                     account_updated: list[str]) -> None:
     record_event(
         session, actor=f"citizen:{report.citizen_id}", action="report.submitted", subject_type="change_report",
         subject_id=report.id, at=now, flush=False,
@@ -319,6 +336,8 @@ def _audit_submitted(session: Session, report: ChangeReport, outcomes: list[Reci
             "needs_consent": sorted(o.department.id for o in outcomes if o.status == "needs_consent"),
             "consent_given": {o.department.id: o.consent for o in outcomes if o.consent},
             "receipts": {o.department.id: str(o.receipt_id) for o in outcomes if o.receipt_id},
+            # The account details this report put on the citizen's account (names only: domain.reporter).
+            "account_updated": account_updated,
         },
     )
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -21,6 +22,7 @@ from tellusonce.data.citizens import use_token
 from tellusonce.data.inbound import confirmation_token
 from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.intake import ChangeRequest, IntakeResult, Plan, confirm_held_change, plan_change
+from tellusonce.domain.reporter import account_updates, detail_names, in_words
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
 from tellusonce.mailout import queue_email
@@ -78,8 +80,12 @@ def check(token: str) -> str | Response | tuple[str, int]:
         for rp in plan.queued
     ]
     not_told = [rp.department.name for rp in plan.recipients if rp.status in ("needs_consent", "not_handled")]
+    names = [_(name) for name in detail_names(account_updates(report.citizen, change_type.id, plan.change.data))]
+    held = report.pending_request or {}
     return render_template("email_confirm/check.html", report=report, change_type=change_type, previews=previews,
-                           not_told=not_told, token=token)
+                           not_told=not_told, token=token,
+                           account_details=in_words(names, str(get_locale() or "en")) if names else None,
+                           update_details="yes" if held.get("update_details") else "no")
 
 
 @bp.post("/<token>")
@@ -91,8 +97,11 @@ def confirm(token: str) -> Response | tuple[str, int]:
         return redirect(url_for("email_confirm.done", reference=report.reference), code=303)
     if not usable or report is None or use_token(session, token, PURPOSE, now=utcnow()) is None:
         return render_template("email_confirm/unusable.html"), 404
+    # The page asks whether to update the account (chosen as the email was held); without an answer, as held.
+    answer = request.form.get("update_details")
+    update_details = {"yes": True, "no": False}.get(answer or "")
     try:
-        result = confirm_held_change(session, report, now=utcnow())
+        result = confirm_held_change(session, report, now=utcnow(), update_details=update_details)
     except ChangeInvalid:
         return render_template("email_confirm/unusable.html", invalid=True), 409
     _acknowledge(report.citizen, result)

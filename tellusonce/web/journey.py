@@ -76,10 +76,11 @@ class Journey:
         )
 
     def set_answers(self, names: tuple[str, ...], values: dict[str, Any]) -> None:
-        """Replace the answers to one page's questions (an emptied answer is forgotten)."""
+        """Replace the answers to one page's questions. An emptied answer is kept as None: the
+        question was answered, so what the account would fill in (a previous address) stays out."""
         for name in names:
             self.answers.pop(name, None)
-        self.answers.update({k: v for k, v in values.items() if v not in (None, "")})
+        self.answers.update({k: (None if v == "" else v) for k, v in values.items()})
 
     @property
     def submitted(self) -> bool:

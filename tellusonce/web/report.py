@@ -18,7 +18,7 @@ from wtforms import RadioField, SelectChoice
 from tellusonce.clock import today, utcnow
 from tellusonce.data.departments import list_departments
 from tellusonce.domain.changetypes import CHANGE_TYPES, get_change_type
-from tellusonce.domain.intake import with_profile
+from tellusonce.domain.reporter import with_account
 from tellusonce.domain.validation import ChangeInvalid, validate_change
 from tellusonce.models import Citizen
 from tellusonce.web import display, report_check, report_pages
@@ -131,7 +131,7 @@ def question(slug: str) -> str | Response:
 
 def _domain_errors(form: StripWhitespaceForm, journey: Journey, page: Page, citizen: Citizen) -> bool:
     """Check every answer so far with the domain; show the errors that belong to this page."""
-    answers = with_profile(citizen, journey.change_type, journey.answers)
+    answers = with_account(citizen, journey.change_type, journey.answers)
     try:
         validate_change(journey.change_type, answers, today=today())
     except ChangeInvalid as error:

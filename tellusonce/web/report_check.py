@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
-from wtforms import BooleanField
+from wtforms import BooleanField, RadioField
 
 from tellusonce.clock import utcnow
 from tellusonce.data.tracking import get_report, report_notifications
@@ -32,6 +33,7 @@ from tellusonce.domain.intake import (
     plan_change,
     submit_change,
 )
+from tellusonce.domain.reporter import account_updates, detail_names, in_words, updates_account
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
 from tellusonce.mailout import compose_email, insert_email
@@ -61,7 +63,7 @@ class RecipientPreview:
     told_protected: bool
 
 
-def _request(journey: Journey, *, declared: bool) -> ChangeRequest:
+def _request(journey: Journey, *, declared: bool, update_details: bool = False) -> ChangeRequest:
     answers = dict(journey.answers)
     if get_change_type(journey.change_type).about_someone_else and declared:
         answers[DECLARATION] = True
@@ -69,12 +71,29 @@ def _request(journey: Journey, *, declared: bool) -> ChangeRequest:
     return ChangeRequest(
         change_type=journey.change_type, answers=answers, recipients=recipients,
         consent={k: v for k, v in journey.consent.items() if k in recipients},
-        channel="web", submission_key=journey.submission_key,
+        channel="web", submission_key=journey.submission_key, update_details=update_details,
     )
 
 
 class CheckForm(StripWhitespaceForm):
     """Check your answers: nothing to answer but the CSRF token."""
+
+
+class SelfCheckForm(CheckForm):
+    """Check your answers for a change about the reporter: whether their account takes the new details.
+
+    Yes is chosen already (the citizen sees it), so a form sent without the answer means yes. The
+    question is drawn by ``templates/_update_details.html``, the same on the emailed change's page.
+    """
+
+    update_details = RadioField(default="yes", validate_choice=False)
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.update_details.data not in ("yes", "no"):
+            self.update_details.errors = [_("Select yes if you want us to update your account with these details")]
+            return False
+        return valid
 
 
 class DeclaredCheckForm(CheckForm):
@@ -84,6 +103,8 @@ class DeclaredCheckForm(CheckForm):
 
 
 def _check_form(change_type: ChangeType, formdata: Any = None) -> StripWhitespaceForm:
+    if updates_account(change_type):
+        return SelfCheckForm(formdata=formdata)
     if not change_type.about_someone_else:
         return CheckForm(formdata=formdata)
     form = DeclaredCheckForm(formdata=formdata)
@@ -98,11 +119,10 @@ def check_or_submit(citizen: Citizen, journey: Journey) -> str | Response:
     # Sending goes straight to the intake, which plans again anyway: the preview is for showing.
     # With nobody left to tell, the page says so and offers no button; a POST just shows it again.
     if request.method == "POST" and journey.recipients:
-        # A change about the reporter has nothing to answer here but the CSRF token, which
-        # CSRFProtect checked before this view ran (as for every POST): sending it builds no form.
-        if change_type.about_someone_else:
-            form = _check_form(change_type, request.form)
-        if form is None or form.validate():
+        # A change about the reporter answers whether to update their account; one about someone
+        # else, the declaration. (CSRFProtect checked the token before this view ran.)
+        form = _check_form(change_type, request.form)
+        if form.validate():
             sent = _send(session, citizen, journey, form)
             if sent is not None:
                 return sent
@@ -113,13 +133,23 @@ def check_or_submit(citizen: Citizen, journey: Journey) -> str | Response:
         plan = plan_change(session, citizen, _request(journey, declared=True), now=utcnow())
     except ChangeInvalid as error:
         return _to_first_error(journey, error)
-    return render_template("report/check.html", form=form, **_check_context(journey, change_type, plan))
+    return render_template("report/check.html", form=form, account_details=_account_details(citizen, plan),
+                           **_check_context(journey, change_type, plan))
+
+
+def _account_details(citizen: Citizen, plan: Plan) -> str | None:
+    """The details sending would change on the account ("name and address"), or None: nothing to ask."""
+    if not updates_account(plan.change.change_type):
+        return None
+    names = [_(name) for name in detail_names(account_updates(citizen, plan.change.change_type.id, plan.change.data))]
+    return in_words(names, str(get_locale() or "en")) if names else None
 
 
 def _send(session: Session, citizen: Citizen, journey: Journey, form: StripWhitespaceForm | None) -> Response | None:
     """Send the report through the intake: where to go next, or None when the declaration (on
     ``form``) was refused and the page is shown again with its error."""
-    declared = bool(form[DECLARATION].data) if form is not None else False
+    declared = bool(form[DECLARATION].data) if form is not None and DECLARATION in form else False
+    update_details = form is not None and "update_details" in form and form["update_details"].data == "yes"
     email: dict[str, Any] = {}
 
     def before_writing(planned: PlannedReport) -> bool:
@@ -128,10 +158,11 @@ def _send(session: Session, citizen: Citizen, journey: Journey, form: StripWhite
         return start_writing(session)
 
     try:
-        result = submit_change(session, citizen, _request(journey, declared=declared), now=utcnow(),
+        result = submit_change(session, citizen, _request(journey, declared=declared, update_details=update_details),
+                               now=utcnow(),
                                before_writing=before_writing)
     except ChangeInvalid as error:
-        if form is None or any(e.field != DECLARATION for e in error.errors):
+        if form is None or DECLARATION not in form or any(e.field != DECLARATION for e in error.errors):
             return _to_first_error(journey, error)
         form[DECLARATION].errors = [error.by_field()[DECLARATION].render(_)]
         return None

@@ -19,6 +19,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovRadioInput, 
 from wtforms import BooleanField, RadioField, SelectChoice, StringField
 
 from tellusonce.domain.changetypes import ChangeType, Field, get_change_type
+from tellusonce.domain.reporter import account_answers
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
 from tellusonce.models import Citizen
@@ -222,24 +223,13 @@ def collected(change_type: ChangeType, form: StripWhitespaceForm, names: tuple[s
 
 
 def prefill(change_type: ChangeType, citizen: Citizen, answers: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    """Answers so far, with what the citizen's profile already knows for questions not yet answered."""
+    """Answers so far, with what the account already knows for questions not yet answered (the
+    domain's one rule for every channel: ``domain.reporter.account_answers``)."""
     values = dict(answers)
+    known = account_answers(citizen, change_type, answers)
     for name in names:
-        if name in values:
-            continue
-        f = change_type.field(name)
-        if f.profile:
-            value = getattr(citizen, f.profile, None)
-            if value not in (None, ""):
-                values[name] = value.isoformat() if isinstance(value, date) else value
-    if change_type.id == "address":
-        # Where they lived until now is the address on their account.
-        if "previous_address" in names and "previous_address" not in values:
-            lines = [citizen.address_line_1, citizen.address_line_2, citizen.town]
-            if any(lines):
-                values["previous_address"] = ", ".join(p for p in lines if p)
-        if "previous_postcode" in names and "previous_postcode" not in values and citizen.postcode:
-            values["previous_postcode"] = citizen.postcode
+        if name not in values and name in known:
+            values[name] = known[name]
     return values
 
 
