@@ -9,10 +9,11 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import IO, Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, NoAppException, with_appcontext
 
 from mail.commands import register as register_mail_commands
 from services.commands import register as register_dispatch_commands
@@ -32,11 +33,23 @@ DEMO_PROCESSES: list[tuple[str, list[str], str | None]] = [
 ]
 
 
+class SettingsProblem(NoAppException):
+    """Settings the service cannot start with, said in one line that names what to set.
+
+    A ``NoAppException``, Flask's own "the app cannot be loaded", so that ``tellusonce --help``
+    shows that line above the commands instead of a traceback; shown without the usage lines
+    a usage error would add, as the problem is the environment, not the command typed.
+    """
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"Error: {self.format_message()}", file=file, err=file is None)
+
+
 def _create_app() -> Flask:
     try:
         return create_app()
     except SettingsError as e:
-        raise click.ClickException(str(e)) from e
+        raise SettingsProblem(str(e)) from e
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
