@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from flask_babel import ngettext
 
 from tellusonce.clock import system_now, utcnow
 from tellusonce.db import make_engine, transaction
@@ -112,42 +113,87 @@ def dead_letters() -> None:
     """Notifications that could not be delivered: list and replay them."""
 
 
+def _notification_id(_ctx: click.Context, _param: click.Parameter, value: str | None) -> uuid.UUID | None:
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError as e:
+        raise click.BadParameter(f"{value!r} is not a notification id: use the first column of "
+                                 "`tellusonce dead-letters list`") from e
+
+
+def _dead_letter_lines(session, rows) -> list[str]:  # type: ignore[no-untyped-def]
+    """One line a dead letter: its id, report reference, department, change type, when it died,
+    attempts and the last error (an error message, never personal data)."""
+    from tellusonce.data.dispatch import report_references
+
+    references = report_references(session, (n.report_id for n in rows))
+    lines = []
+    for n in rows:
+        died = n.dead_at.strftime("%Y-%m-%d %H:%M") if n.dead_at else "?"
+        attempts = ngettext("%(num)d attempt", "%(num)d attempts", n.attempt_count)
+        error = " ".join((n.last_error or "").split())[:100]
+        lines.append(f"{n.id}  {references.get(n.report_id, '?'):14} {n.department_id:28} {n.change_type:8} "
+                     f"died {died}  {attempts:11} {error}".rstrip())
+    return lines
+
+
 @dead_letters.command("list")
 @click.option("--department", "department_id", help="Only this department.")
 @click.option("--since", help="Only those that died on or after this date (UTC).")
 @with_appcontext
 def dead_letters_list(department_id: str | None, since: str | None) -> None:
-    """Dead notifications, oldest first, with why they died (no personal data is shown)."""
+    """Dead notifications, oldest first: id, report reference, department, attempts and the last error
+    (no personal data is shown)."""
     from tellusonce.data.outbox import dead_letters as find
 
     engine = _engine()
     try:
         with transaction(engine, writer=False) as session:
             rows = find(session, department_id=department_id, since=_since(since))
-            for n in rows:
-                died = n.dead_at.strftime("%Y-%m-%d %H:%M") if n.dead_at else "?"
-                click.echo(f"{n.id}  {n.department_id:28} {n.change_type:8} died {died}  "
-                           f"{n.attempt_count} attempts  {(n.last_error or '')[:100]}")
-            click.echo(f"{len(rows)} dead letters")
+            for line in _dead_letter_lines(session, rows):
+                click.echo(line)
     finally:
         engine.dispose()
+    click.echo(ngettext("%(num)d dead letter", "%(num)d dead letters", len(rows)))
 
 
 @dead_letters.command("replay")
+@click.option("--id", "notification_id", callback=_notification_id, metavar="ID",
+              help="Only this notification (the id `dead-letters list` shows first).")
 @click.option("--department", "department_id", help="Only this department.")
 @click.option("--since", help="Only those that died on or after this date (UTC).")
+@click.option("--dry-run", is_flag=True, help="Say what would be queued again, and change nothing.")
 @with_appcontext
-def dead_letters_replay(department_id: str | None, since: str | None) -> None:
+def dead_letters_replay(notification_id: uuid.UUID | None, department_id: str | None, since: str | None,
+                        dry_run: bool) -> None:
     """Queue dead notifications again, due now, with a fresh retry schedule."""
+    from tellusonce.data.outbox import dead_letters as find
     from tellusonce.data.outbox import replay_dead
 
+    chosen = {"department_id": department_id, "since": _since(since), "notification_id": notification_id}
     engine = _engine()
     try:
-        with transaction(engine) as session:
-            count = replay_dead(session, department_id=department_id, since=_since(since), now=utcnow())
+        with transaction(engine, writer=not dry_run) as session:
+            if dry_run:
+                rows = find(session, limit=None, **chosen)
+                for line in _dead_letter_lines(session, rows):
+                    click.echo(line)
+                count = len(rows)
+            else:
+                count = replay_dead(session, now=utcnow(), **chosen)
     finally:
         engine.dispose()
-    click.echo(f"{count} notifications queued again")
+    if notification_id and not count:
+        raise click.ClickException(f"No dead letter has the id {notification_id}"
+                                   f"{' (with the --department and --since given)' if department_id or since else ''}"
+                                   ". See `tellusonce dead-letters list`.")
+    if dry_run:
+        click.echo(ngettext("%(num)d dead letter would be queued again (dry run: nothing changed)",
+                            "%(num)d dead letters would be queued again (dry run: nothing changed)", count))
+    else:
+        click.echo(ngettext("%(num)d dead letter queued again", "%(num)d dead letters queued again", count))
 
 
 # -- departments ------------------------------------------------------------------------

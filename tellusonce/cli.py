@@ -8,16 +8,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import IO, Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, NoAppException, with_appcontext
 
 from mail.commands import register as register_mail_commands
 from services.commands import register as register_dispatch_commands
 from tellusonce import create_app
+from tellusonce.clock import utcnow
 from tellusonce.db import engine_for, transaction
+from tellusonce.demo_ready import probes
 from tellusonce.settings import PROJECT_ROOT, Settings, SettingsError
 
 GUNICORN_CONFIG = PROJECT_ROOT / "config" / "gunicorn.conf.py"
@@ -32,11 +36,23 @@ DEMO_PROCESSES: list[tuple[str, list[str], str | None]] = [
 ]
 
 
+class SettingsProblem(NoAppException):
+    """Settings the service cannot start with, said in one line that names what to set.
+
+    A ``NoAppException``, Flask's own "the app cannot be loaded", so that ``tellusonce --help``
+    shows that line above the commands instead of a traceback; shown without the usage lines
+    a usage error would add, as the problem is the environment, not the command typed.
+    """
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"Error: {self.format_message()}", file=file, err=file is None)
+
+
 def _create_app() -> Flask:
     try:
         return create_app()
     except SettingsError as e:
-        raise click.ClickException(str(e)) from e
+        raise SettingsProblem(str(e)) from e
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
@@ -160,6 +176,7 @@ def demo() -> None:
     ctx = click.get_current_context()
     ctx.invoke(db_upgrade)
     ctx.invoke(departments_sync)
+    since = utcnow()
     processes: list[DemoProcess] = []
     for name, args, listen in DEMO_PROCESSES:
         proc = subprocess.Popen([sys.executable, "-m", "tellusonce.cli", *args], env=env)
@@ -167,11 +184,14 @@ def demo() -> None:
         address = getattr(s, listen) if listen else None
         where = f" on {'smtp' if 'smtp' in (listen or '') else 'http'}://{address}" if address else ""
         click.echo(f"started {name}{where} (pid {proc.pid})")
-    click.echo(
-        f"\nTell us once is running: open http://{s.web_listen}/ (email sent to you appears at "
-        f"http://{s.web_listen}/dev/mail/). Ctrl+C stops everything."
-    )
-    _supervise(processes)
+    click.echo("waiting for every part to answer…")
+    with engine_for(s.database_url) as engine:
+        code = _supervise(processes, ready=probes(s, engine, since), announce=lambda: click.echo(
+            f"\nTell us once is running: open http://{s.web_listen}/ (email sent to you appears at "
+            f"http://{s.web_listen}/dev/mail/). Ctrl+C stops everything."
+        ))
+    if code:
+        ctx.exit(code)
 
 
 @dataclass
@@ -183,21 +203,28 @@ class DemoProcess:
     reported: bool = False
 
 
-# A part that exits this soon after starting could not start (a port in use, say): the demo
-# stops. One that stops later (an operator stopping the receiver to watch retries) is reported,
-# and the rest keep running.
+# A part that exits this soon after starting, or before every part answers, could not start (a
+# port in use, say): the demo stops. One that stops later (an operator stopping the receiver to
+# watch retries) is reported, and the rest keep running. Every part must answer within
+# READY_TIMEOUT_SECONDS (gunicorn and the first migrations are slow on a busy machine).
 STARTUP_GRACE_SECONDS = 5.0
+READY_TIMEOUT_SECONDS = 180.0
 
 
-def _supervise(processes: list[DemoProcess]) -> None:
+def _supervise(processes: list[DemoProcess], *, ready: Mapping[str, Callable[[], bool]],
+               announce: Callable[[], None]) -> int:
+    """Run until Ctrl+C or SIGTERM (then 0), or until the demo cannot start (then 1). ``announce``
+    is called once every part answers its probe in ``ready`` (a part without one: while it runs)."""
     stopping = False
+    failed = False
+    waiting = {part.name for part in processes}
+    started = time.monotonic()
 
     def stop(*_: object) -> None:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         while not stopping:
             for part in processes:
@@ -205,17 +232,27 @@ def _supervise(processes: list[DemoProcess]) -> None:
                     continue
                 part.reported = True
                 killed = part.proc.returncode < 0  # stopped by a signal, not failing on its own
-                if not killed and time.monotonic() - part.started < STARTUP_GRACE_SECONDS:
+                if waiting or (not killed and time.monotonic() - part.started < STARTUP_GRACE_SECONDS):
                     click.echo(f"{part.name} could not start (exit code {part.proc.returncode}); stopping the demo.",
                                err=True)
-                    stopping = True
+                    stopping = failed = True
                 else:
                     click.echo(f"{part.name} stopped (exit code {part.proc.returncode}); the rest keep running. "
                                f"Start it again with: TELLUSONCE_MODE=demo .venv/bin/tellusonce {' '.join(part.args)}",
                                err=True)
             if all(part.reported for part in processes):
                 stopping = True
-            time.sleep(0.5)
+            if waiting and not stopping:
+                waiting -= {part.name for part in processes if part.name in waiting
+                            and (ready[part.name]() if part.name in ready else part.proc.poll() is None)}
+                if not waiting:
+                    announce()
+                elif time.monotonic() - started > READY_TIMEOUT_SECONDS:
+                    click.echo(f"{', '.join(sorted(waiting))} did not answer within {READY_TIMEOUT_SECONDS:.0f} s; "
+                               "stopping the demo.", err=True)
+                    stopping = failed = True
+            if not stopping:
+                time.sleep(0.5 if not waiting else 0.2)
     finally:
         for part in processes:
             if part.proc.poll() is None:
@@ -225,6 +262,9 @@ def _supervise(processes: list[DemoProcess]) -> None:
                 part.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 part.proc.kill()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 1 if failed else 0
 
 
 register_dispatch_commands(main)

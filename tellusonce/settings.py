@@ -58,6 +58,10 @@ class Settings:
     # Test mode only: the service's clock runs this many seconds from the machine's, so that a
     # process a test starts shares the test's calendar (tellusonce/clock.py).
     clock_offset: int = 0
+    # Who answers data protection requests (subject access, corrections, complaints): an email
+    # address or a web page (https://…) a person reads, shown on the privacy notice. Required in
+    # production; demo and test mode show data-protection@<mail domain>.
+    privacy_contact: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -80,6 +84,17 @@ class Settings:
     @property
     def sender_address(self) -> str:
         return self.mail_from or f"no-reply@{self.mail_domain}"
+
+    @property
+    def privacy_contact_is_web_page(self) -> bool:
+        return self.data_protection_contact.startswith(("https://", "http://"))
+
+    @property
+    def data_protection_contact(self) -> str:
+        """The privacy notice's contact: the configured one, or in demo and test mode a demo address."""
+        if self.privacy_contact or self.is_production:
+            return self.privacy_contact
+        return f"data-protection@{self.mail_domain}"
 
     @property
     def base_url(self) -> str:
@@ -108,31 +123,47 @@ class Settings:
         return cls(**values).checked()  # type: ignore[arg-type]
 
     def checked(self) -> Settings:
-        """Fill safe defaults for the mode and refuse an unsafe production set-up."""
+        """Fill safe defaults for the mode and refuse an unsafe production set-up.
+
+        Every problem is said in one line naming the variable to set; in production, every
+        missing setting at once, so that an operator does not meet them one start at a time.
+        """
         if self.mode not in MODES:
             raise SettingsError(
                 f"TELLUSONCE_MODE must be one of {', '.join(MODES)}, not {self.mode!r}."
             )
         updates: dict[str, object] = {}
+        missing: list[str] = []
         if not self.secret_key:
             if self.is_production:
-                raise SettingsError(
-                    "TELLUSONCE_SECRET_KEY is not set. Production needs a long random secret "
-                    "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))'). "
-                    "Set TELLUSONCE_MODE=demo to try the service without one."
+                missing.append(
+                    "TELLUSONCE_SECRET_KEY is not set (a long random secret, for example from "
+                    "python -c 'import secrets; print(secrets.token_urlsafe(48))')."
                 )
-            updates["secret_key"] = (
-                _demo_secret(self.instance_path) if self.is_demo else secrets.token_urlsafe(48)
-            )
+            else:
+                updates["secret_key"] = (
+                    _demo_secret(self.instance_path) if self.is_demo else secrets.token_urlsafe(48)
+                )
         elif self.is_production and len(self.secret_key) < 32:
             raise SettingsError("TELLUSONCE_SECRET_KEY must be at least 32 characters long.")
+        if self.is_production and self.outbound_mail == "capture":
+            missing.append(
+                "TELLUSONCE_OUTBOUND_MAIL is 'capture', which keeps email inside the service: "
+                "production needs an SMTP relay, TELLUSONCE_OUTBOUND_MAIL=smtp://host:port."
+            )
+        if self.is_production and not self.privacy_contact:
+            missing.append(
+                "TELLUSONCE_PRIVACY_CONTACT is not set (the email address or https:// page where a person "
+                "answers data protection requests; the privacy notice shows it)."
+            )
+        if missing:
+            raise SettingsError(" ".join(missing) + " Or set TELLUSONCE_MODE=demo to try the service.")
+        if self.privacy_contact:
+            _check_privacy_contact(self.privacy_contact, self.service_address)
         if not self.database_url:
             updates["database_url"] = f"sqlite:///{self.instance_path / 'tellusonce.sqlite3'}"
-        if self.is_production and self.outbound_mail == "capture":
-            raise SettingsError(
-                "TELLUSONCE_OUTBOUND_MAIL is 'capture', which keeps email inside the service. "
-                "Production needs an SMTP relay: TELLUSONCE_OUTBOUND_MAIL=smtp://host:port."
-            )
+        else:
+            _check_database_url(self.database_url)
         if self.clock_offset and not self.is_test:
             raise SettingsError("TELLUSONCE_CLOCK_OFFSET is for tests only: unset it, or set TELLUSONCE_MODE=test.")
         if (self.smtp_tls_cert is None) != (self.smtp_tls_key is None):
@@ -150,11 +181,46 @@ def _demo_secret(instance_path: Path) -> str:
     """Demo mode keeps one secret under the instance folder, so that every demo process (web,
     dispatcher, receiver, one started by hand later) and every restart agree on it."""
     path = Path(instance_path) / "demo-secret-key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+    except OSError as e:
+        raise SettingsError(
+            f"TELLUSONCE_INSTANCE_PATH is {str(instance_path)!r}, where the demo cannot keep its files "
+            f"({e.strerror or e}): set it to a folder this user can write."
+        ) from e
+
+
+def _check_database_url(url: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    example = "sqlite:////path/to/file.sqlite3 or postgresql://user@host/database"
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError as e:
+        raise SettingsError(f"TELLUSONCE_DATABASE_URL is not a database address; use {example}.") from e
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        raise SettingsError(f"TELLUSONCE_DATABASE_URL names {backend!r}, which this service does not use; "
+                            f"use {example}.")
+
+
+def _check_privacy_contact(contact: str, service_address: str) -> None:
+    is_page = contact.startswith(("https://", "http://")) and "." in contact.split("//", 1)[1]
+    local, at, domain = contact.partition("@")
+    is_address = bool(at and local and "." in domain and not any(c.isspace() for c in contact))
+    if not (is_page or is_address):
+        raise SettingsError(
+            f"TELLUSONCE_PRIVACY_CONTACT must be an email address or an https:// page, not {contact!r}."
+        )
+    if contact.lower() == service_address.lower():
+        raise SettingsError(
+            f"TELLUSONCE_PRIVACY_CONTACT is {service_address}, the address that reads emailed changes, "
+            f"which no person reads: give the address or page of whoever answers data protection requests."
+        )
 
 
 def _convert(name: str, kind: object, raw: str) -> object:

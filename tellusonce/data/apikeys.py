@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,21 +53,45 @@ def create_api_key(session: Session, *, department_id: str, now: datetime, label
     return NewKey(key, plaintext)
 
 
-def authenticate(session: Session, presented: str, *, now: datetime) -> DepartmentApiKey | None:
-    """The active key this bearer token is, if any (its department must be active too)."""
+class KeyProblem(StrEnum):
+    """Why a bearer token does not admit its caller; the API says which."""
+
+    MISSING = "missing"  # no token at all
+    UNRECOGNISED = "unrecognised"  # not a key of ours, or its secret part is wrong
+    REVOKED = "revoked"  # the right key, revoked (only its holder can learn that: the hash matched)
+    INACTIVE = "inactive"  # the right key, of a department no longer on the register
+
+
+@dataclass(frozen=True)
+class Authentication:
+    key: DepartmentApiKey | None
+    problem: KeyProblem | None = None
+    revoked_at: datetime | None = None
+
+
+def authenticate(session: Session, presented: str, *, now: datetime) -> Authentication:
+    """The active key this bearer token is, or why it is not one.
+
+    Whether a key was revoked, or its department is inactive, is said only to a caller who
+    presents the whole key (its hash matches): a guessed or borrowed prefix learns nothing.
+    """
+    if not presented:
+        return Authentication(None, KeyProblem.MISSING)
     if not presented.startswith(KEY_PREFIX) or presented.count("_") < 2:
-        return None
+        return Authentication(None, KeyProblem.UNRECOGNISED)
     prefix = presented[len(KEY_PREFIX):].split("_", 1)[0]
     key = session.scalar(select(DepartmentApiKey).where(DepartmentApiKey.prefix == prefix))
-    if key is None or key.revoked_at is not None or not hmac.compare_digest(key.key_hash, _hash(presented)):
-        return None
+    if key is None or not hmac.compare_digest(key.key_hash, _hash(presented)):
+        return Authentication(None, KeyProblem.UNRECOGNISED)
+    if key.revoked_at is not None:
+        return Authentication(None, KeyProblem.REVOKED, revoked_at=key.revoked_at)
     department = session.get(Department, key.department_id)
     if department is None or not department.active:
-        return None
+        return Authentication(None, KeyProblem.INACTIVE)
     if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
         key.last_used_at = now
         session.flush()
-    return key
+    return Authentication(key)
 
 
 def list_api_keys(session: Session, department_id: str) -> Sequence[DepartmentApiKey]:

@@ -177,3 +177,11 @@ def worker_status(session: Session, *, now: datetime) -> WorkerStatus:
     if last is None:
         return WorkerStatus("none", 0, None)
     return WorkerStatus("ok" if running else "stale", running, last)
+
+
+def worker_beating_since(session: Session, *, since: datetime) -> bool:
+    """Whether a worker started at or after ``since`` has beaten and not stopped."""
+    return bool(session.scalar(
+        select(func.count()).select_from(WorkerHeartbeat)
+        .where(WorkerHeartbeat.stopped_at.is_(None), WorkerHeartbeat.started_at >= since)
+    ))

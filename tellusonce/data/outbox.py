@@ -337,32 +337,37 @@ def acknowledge(session: Session, *, department_id: str, notification_id: uuid.U
     return notification
 
 
-def dead_letters(session: Session, *, department_id: str | None = None, since: datetime | None = None,
-                 limit: int = 500) -> Sequence[Notification]:
-    query = select(Notification).where(text(DEAD_SQL))  # written out: the partial index's own condition
-    if department_id:
-        query = query.where(Notification.department_id == department_id)
-    if since:
-        query = query.where(Notification.dead_at >= since)
-    return session.scalars(query.order_by(Notification.dead_at).limit(limit)).all()
-
-
-def replay_dead(session: Session, *, department_id: str | None = None, since: datetime | None = None,
-                now: datetime, actor: str = "operator") -> int:
-    """Put dead letters back in the queue, due now, with a fresh retry schedule."""
-    conditions = [text(DEAD_SQL)]  # written out: the partial index's own condition
+def _dead(department_id: str | None, since: datetime | None, notification_id: uuid.UUID | None) -> list[Any]:
+    conditions: list[Any] = [text(DEAD_SQL)]  # written out: the partial index's own condition
     if department_id:
         conditions.append(Notification.department_id == department_id)
     if since:
         conditions.append(Notification.dead_at >= since)
+    if notification_id:
+        conditions.append(Notification.id == notification_id)
+    return conditions
+
+
+def dead_letters(session: Session, *, department_id: str | None = None, since: datetime | None = None,
+                 notification_id: uuid.UUID | None = None, limit: int | None = 500) -> Sequence[Notification]:
+    query = select(Notification).where(*_dead(department_id, since, notification_id))
+    return session.scalars(query.order_by(Notification.dead_at).limit(limit)).all()
+
+
+def replay_dead(session: Session, *, department_id: str | None = None, since: datetime | None = None,
+                notification_id: uuid.UUID | None = None, now: datetime, actor: str = "operator") -> int:
+    """Put dead letters back in the queue, due now, with a fresh retry schedule."""
     count = session.execute(
         update(Notification)
-        .where(*conditions)
+        .where(*_dead(department_id, since, notification_id))
         .values(state=NotificationState.PENDING, next_attempt_at=now, dead_at=None, attempt_count=0)
         .execution_options(synchronize_session=False)
     ).rowcount
+    details: dict[str, Any] = {"count": count, "since": since}
+    if notification_id:
+        details["notification"] = str(notification_id)
     record_event(session, actor=actor, action="dead_letters.replayed", subject_type="department",
-                 subject_id=department_id or "*", details={"count": count, "since": since}, at=now)
+                 subject_id=department_id or "*", details=details, at=now)
     return count
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from tellusonce.models import DeliveryTally, Department, Notification, NotificationState
+from tellusonce.models.outbox import DEAD_SQL
 
 # Latency buckets in seconds, up to the 15 s request timeout.
 LATENCY_BUCKETS: tuple[float, ...] = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0)
@@ -69,6 +70,38 @@ def department_flags(session: Session, *, now: datetime) -> list[tuple[str, bool
     rows = session.execute(select(Department.id, Department.circuit_open_until, Department.endpoint_disabled_at)
                            .where(Department.active.is_(True)))
     return [(d, until is not None and _aware(until) > now, disabled is not None) for d, until, disabled in rows]
+
+
+@dataclass(frozen=True)
+class DepartmentTrouble:
+    department_id: str
+    consecutive_failures: int
+    circuit_open_until: datetime | None  # set while the breaker holds it back or tries it again
+    endpoint_disabled_at: datetime | None
+
+
+def department_troubles(session: Session) -> list[DepartmentTrouble]:
+    """Active departments whose circuit has not closed (open, or past its open period with one
+    notification being tried: only a success closes it) or whose endpoint is disabled (410)."""
+    rows = session.execute(
+        select(Department.id, Department.consecutive_failures, Department.circuit_open_until,
+               Department.endpoint_disabled_at)
+        .where(Department.active.is_(True),
+               Department.circuit_open_until.is_not(None) | Department.endpoint_disabled_at.is_not(None))
+        .order_by(Department.id)
+    )
+    return [DepartmentTrouble(d, failures, _aware(until) if until else None, _aware(off) if off else None)
+            for d, failures, until, off in rows]
+
+
+def dead_letters_since(session: Session, since: datetime) -> dict[str, int]:
+    """{department: notifications that died since ``since``}, read from the dead-letter index."""
+    rows = session.execute(
+        select(Notification.department_id, func.count())
+        .where(text(DEAD_SQL), Notification.dead_at >= since)  # the partial index's own condition, written out
+        .group_by(Notification.department_id).order_by(Notification.department_id)
+    )
+    return {d: n for d, n in rows}
 
 
 def _aware(value: datetime) -> datetime:

@@ -20,7 +20,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy.orm import Session
 
 from tellusonce.clock import utcnow
-from tellusonce.data.apikeys import authenticate
+from tellusonce.data.apikeys import Authentication, KeyProblem, authenticate
 from tellusonce.data.dispatch import mark_fetched, report_references
 from tellusonce.data.outbox import acknowledge, get_for_department, notifications_for_department
 from tellusonce.domain.events import build_event
@@ -52,12 +52,31 @@ def _authenticate() -> Response | None:
         # session takes the write lock at BEGIN instead of failing to upgrade half-way.
         g.db_session = current_app.extensions["tellusonce.sessions"][1]()
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    key = authenticate(get_session(), token.strip(), now=utcnow()) if scheme.lower() == "bearer" else None
-    if key is None:
-        return _error(401, "Send a department API key: Authorization: Bearer <key>.",
-                      **{"WWW-Authenticate": 'Bearer realm="tellusonce"'})
-    g.department_id = key.department_id
+    found = authenticate(get_session(), token.strip() if scheme.lower() == "bearer" else "", now=utcnow())
+    if found.key is None:
+        return _unauthorised(found)
+    g.department_id = found.key.department_id
     return None
+
+
+def _unauthorised(found: Authentication) -> Response:
+    """401 saying which is wrong: no key, a key we do not know, or one revoked (RFC 6750's
+    error="invalid_token" for the last two). Nothing about any department is said."""
+    challenge = 'Bearer realm="tellusonce"'
+    if found.problem == KeyProblem.REVOKED and found.revoked_at is not None:
+        message = (f"This API key was revoked on {found.revoked_at:%Y-%m-%d}. "
+                   "Use another of your keys, or ask for a new one.")
+    elif found.problem == KeyProblem.INACTIVE:
+        message = "This API key's organisation no longer receives notifications from this service."
+    elif found.problem == KeyProblem.UNRECOGNISED:
+        message = "This API key is not recognised. Check that you sent the whole key (tuo_…), or ask for a new one."
+    else:
+        return _error(401, "Send a department API key: Authorization: Bearer <key>.",
+                      **{"WWW-Authenticate": challenge})
+    # error_description allows printable ASCII but the quote and the backslash (RFC 6750, 3).
+    description = "".join(c for c in message.replace("…", "...") if " " <= c <= "~" and c not in '"\\')
+    return _error(401, message, **{"WWW-Authenticate": f'{challenge}, error="invalid_token", '
+                                                       f'error_description="{description}"'})
 
 
 def _department() -> Department:

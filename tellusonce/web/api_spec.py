@@ -92,8 +92,10 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "A department API key, tuo_…"}},
             "responses": {
-                "Unauthorised": {**_error_response("No API key, or one that is not valid or was revoked."),
-                                 "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}},
+                "Unauthorised": {
+                    **_error_response("No API key, one not recognised, or one revoked: the error says which."),
+                    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+                },
                 "NotFound": _error_response("None of your notifications has this id."),
             },
             "schemas": {

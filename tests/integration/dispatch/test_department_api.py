@@ -31,12 +31,34 @@ def queued(app, engine):
     return submit(engine, ("meadow-lane-surgery",))
 
 
-def test_api_refuses_a_request_without_a_valid_key(client, runner, queued):
-    assert client.get("/api/v1/notifications").status_code == 401
-    response = client.get("/api/v1/notifications", headers=_auth("tuo_nothing_here"))
+def test_api_refuses_a_request_without_a_key_saying_how_to_send_one(client, runner, queued):
+    for headers in ({}, {"Authorization": "Basic ZHZsYTpzZWNyZXQ="}, {"Authorization": "Bearer "}):
+        response = client.get("/api/v1/notifications", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="tellusonce"'
+        assert response.json == {"status": 401, "error": "Send a department API key: Authorization: Bearer <key>."}
+
+
+def test_api_says_a_key_it_does_not_know_is_not_recognised(client, runner, queued):
+    real = _key(runner, "dvla")
+    prefix = real.split("_")[1]
+    for unknown in ("tuo_nothing_here", "not-even-a-key", f"tuo_{prefix}_{'x' * 43}"):  # the last: dvla's prefix
+        response = client.get("/api/v1/notifications", headers=_auth(unknown))
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"].startswith('Bearer realm="tellusonce", error="invalid_token"')
+        assert response.json["error"] == ("This API key is not recognised. Check that you sent the whole key "
+                                          "(tuo_…), or ask for a new one.")
+        assert "dvla" not in response.get_data(as_text=True).lower()
+
+
+def test_api_says_a_revoked_key_was_revoked_and_when(client, runner, queued):
+    key = _key(runner, "dvla")
+    assert runner.invoke(main, ["departments", "key", "dvla", "--revoke", key.split("_")[1]]).exit_code == 0
+    response = client.get("/api/v1/notifications", headers=_auth(key))
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert response.json == {"status": 401, "error": "Send a department API key: Authorization: Bearer <key>."}
+    assert response.headers["WWW-Authenticate"].startswith('Bearer realm="tellusonce", error="invalid_token"')
+    error = response.json["error"]
+    assert error.startswith("This API key was revoked on ") and "Use another of your keys" in error
 
 
 def test_api_lists_only_the_callers_notifications_oldest_first_with_the_event(client, runner, queued):

@@ -83,7 +83,7 @@ def test_a_notification_that_cannot_be_built_is_dead_at_once_and_blocks_nothing(
     listing = runner.invoke(main, ["dead-letters", "list", "--department", "dvla"])
     assert str(broken.id) in listing.output and "cannot build the event" in listing.output
     replay = runner.invoke(main, ["dead-letters", "replay", "--department", "dvla", "--since", "2026-01-01"])
-    assert replay.output.strip() == "1 notifications queued again"
+    assert replay.output.strip() == "1 dead letter queued again"
     assert NotificationState.PENDING in [n.state for n in notifications(committed) if n.id == broken.id]
 
 
