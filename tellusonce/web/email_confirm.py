@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, current_app, redirect, render_template, session, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+from flask import session as browser_session
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -61,12 +62,12 @@ def _may_see(report: ChangeReport) -> bool:
     citizen = current_citizen()
     if citizen is not None and citizen.id == report.citizen_id:
         return True
-    return report.reference in session.get(CONFIRMED_KEY, [])
+    return report.reference in browser_session.get(CONFIRMED_KEY, [])
 
 
 def _remember(report: ChangeReport) -> None:
-    seen = [r for r in session.get(CONFIRMED_KEY, []) if r != report.reference]
-    session[CONFIRMED_KEY] = [*seen, report.reference][-CONFIRMED_KEPT:]
+    seen = [r for r in browser_session.get(CONFIRMED_KEY, []) if r != report.reference]
+    browser_session[CONFIRMED_KEY] = [*seen, report.reference][-CONFIRMED_KEPT:]
 
 
 def _spent_answer(report: ChangeReport) -> Response | tuple[str, int]:
