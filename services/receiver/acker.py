@@ -59,6 +59,9 @@ class Acker:
             self._wake.clear()
             try:
                 self._pull_feeds_when_due()
+            except Exception:  # noqa: BLE001 - the thread must outlive any one failure, and still acknowledge
+                log.exception("fetching the feeds failed; trying again")
+            try:
                 self.ack_pending()
             except Exception:  # noqa: BLE001 - the thread must outlive any one failure
                 log.exception("acknowledging failed; trying again")
