@@ -17,6 +17,7 @@ from services.signing import derived_secret, signature_headers
 from tellusonce.models import NotificationState
 from tests.conftest import TEST_SECRET_KEY
 from tests.dispatch_helpers import ServedApp, dispatch_once, notifications, point_at, submit
+from tests.factories import NOW
 
 
 @pytest.fixture
@@ -78,7 +79,7 @@ def test_the_receiver_fetches_a_feed_departments_notifications_and_acknowledges_
     assert FEED in keys  # made by the demo itself, as `tellusonce departments key` makes one
     first, second = submit(committed, (FEED,), count=2)
     assert receiver.feeds.pull() == 2
-    assert [e.webhook_id for e in reversed(receiver.store.inbox(FEED))] == [str(first.id), str(second.id)]
+    assert sorted(e.webhook_id for e in receiver.store.inbox(FEED)) == sorted([str(first.id), str(second.id)])
     assert {n.state for n in notifications(committed)} == {NotificationState.DELIVERED}  # fetched
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(f"{receiver.url}/inbox/{FEED}", timeout=5) as response:
@@ -87,7 +88,8 @@ def test_the_receiver_fetches_a_feed_departments_notifications_and_acknowledges_
     assert receiver.acker.ack_pending() == 2
     assert {n.state for n in notifications(committed)} == {NotificationState.ACKNOWLEDGED}
     assert receiver.feeds.pull() == 0  # read on from where it stopped: nothing new
-    [third] = [n for n in submit(committed, (FEED,)) if n.id not in (first.id, second.id)]
+    later = NOW + timedelta(minutes=1)  # the feed is in order of creation, then of id
+    [third] = [n for n in submit(committed, (FEED,), now=later) if n.id not in (first.id, second.id)]
     assert receiver.feeds.pull() == 1 and receiver.store.inbox(FEED)[0].webhook_id == str(third.id)
 
 
