@@ -27,14 +27,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select
 
 from tellusonce.clock import utcnow
 from tellusonce.db import transaction
-from tellusonce.mailout import rendered_bodies
+from tellusonce.mailout import message_headers, rendered_bodies
 from tellusonce.models import OutgoingEmail, OutgoingState
 from tellusonce.settings import Settings
 
@@ -46,8 +45,6 @@ LONGEST_RETRY = timedelta(hours=1)
 MAX_ATTEMPTS = 12  # about a day of trying
 SMTP_TIMEOUT = 30
 Bodies = tuple[str, str | None]  # plain text, HTML
-_FIXED_HEADERS = frozenset({"from", "to", "subject", "date", "message-id", "content-type", "mime-version",
-                            "content-transfer-encoding", "bcc", "cc"})
 
 
 class OutboundConfigError(ValueError):
@@ -93,15 +90,8 @@ def build_message(row: OutgoingEmail, bodies: Bodies, settings: Settings) -> Ema
     """The message for ``row`` with ``bodies`` (``rendered_bodies(row)``)."""
     text, html = bodies
     message = EmailMessage()
-    message["From"] = formataddr(("Tell us once", settings.sender_address))
-    message["To"] = row.to_address
-    message["Subject"] = row.subject
-    message["Date"] = format_datetime(row.created_at)
-    message["Message-ID"] = f"<{row.id}@{settings.mail_domain}>"
-    message["X-TellUsOnce"] = row.purpose
-    for name, value in (row.headers or {}).items():
-        if name.lower() not in _FIXED_HEADERS:
-            message[name] = value
+    for name, value in message_headers(row, sender_address=settings.sender_address, mail_domain=settings.mail_domain):
+        message[name] = value
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Iterable, Mapping
+from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,10 @@ EMAIL_TEMPLATES = PROJECT_ROOT / "templates" / "email"
 TRANSLATIONS = PROJECT_ROOT / "tellusonce" / "translations"
 LANGUAGES = ("en", "cy")
 ATTACHMENT_KEYS = frozenset({"filename", "content_type", "content"})
+SENDER_NAME = "Tell us once"
+# Headers the sender writes itself (or the MIME parts do): an email's own ``headers`` cannot replace them.
+FIXED_HEADERS = frozenset({"from", "to", "subject", "date", "message-id", "content-type", "mime-version",
+                           "content-transfer-encoding", "bcc", "cc"})
 
 
 class EmailTemplateMissing(LookupError):
@@ -109,6 +114,24 @@ def rendered_bodies(email: OutgoingEmail) -> tuple[str, str | None]:
     if email.template is None:  # ruled out by the table's check (ck_outgoing_email_renderable)
         raise ValueError(f"outgoing email {email.id} has neither a body nor a template")
     return render_email(email.template, email.context or {}, language=email.language or "en")
+
+
+def message_headers(email: OutgoingEmail, *, sender_address: str, mail_domain: str) -> list[tuple[str, str]]:
+    """The headers of the message sent for ``email``, in order (the body's MIME headers aside).
+
+    The outbound sender writes exactly these, and ``/dev/mail`` shows them, so what a person reads
+    in the demo mailbox is what their mail program would show: Reply-To, In-Reply-To and the rest.
+    """
+    headers = [
+        ("From", formataddr((SENDER_NAME, sender_address))),
+        ("To", email.to_address),
+        ("Subject", email.subject),
+        ("Date", format_datetime(email.created_at)),
+        ("Message-ID", f"<{email.id}@{mail_domain}>"),
+        ("X-TellUsOnce", email.purpose),
+    ]
+    headers += [(name, value) for name, value in (email.headers or {}).items() if name.lower() not in FIXED_HEADERS]
+    return headers
 
 
 def queue_email(

@@ -2,5 +2,6 @@
 
 It verifies each signature and timestamp, reads the CloudEvent, keeps each
 event once (by webhook-id) in its own SQLite file, shows an inbox per
-department, and acknowledges each event through the department API.
+department, and acknowledges each event through the department API. For a feed department it
+fetches the notifications through that API instead, as the department's own systems would.
 """

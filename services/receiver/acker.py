@@ -2,7 +2,9 @@
 
 Events are acknowledged after they are stored, never inside the webhook
 request, so the answer to Tell us once is quick. An acknowledgement that fails
-(the API is down, no key yet) is tried again on the next pass.
+(the API is down, no key yet) is tried again on the next pass. The same thread
+first pulls the feed departments' feeds (``services.receiver.feed``), every few
+seconds, so what they fetch is acknowledged in the same pass.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from services.receiver.feed import FeedPuller
 from services.receiver.setup import load_keys
 from services.receiver.store import Store
 
@@ -24,8 +28,11 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 class Acker:
     def __init__(self, store: Store, *, api_url: str, keys_file: Path, interval: float = 1.0,
-                 timeout: float = 5.0) -> None:
+                 timeout: float = 5.0, feeds: FeedPuller | None = None, feed_interval: float = 5.0) -> None:
         self.store = store
+        self.feeds = feeds
+        self.feed_interval = feed_interval
+        self._feeds_pulled_at: float | None = None
         self.api_url = api_url.rstrip("/")
         self.keys_file = keys_file
         self.interval = interval
@@ -51,9 +58,21 @@ class Acker:
             self._wake.wait(self.interval)
             self._wake.clear()
             try:
+                self._pull_feeds_when_due()
+            except Exception:  # noqa: BLE001 - the thread must outlive any one failure, and still acknowledge
+                log.exception("fetching the feeds failed; trying again")
+            try:
                 self.ack_pending()
             except Exception:  # noqa: BLE001 - the thread must outlive any one failure
                 log.exception("acknowledging failed; trying again")
+
+    def _pull_feeds_when_due(self) -> None:
+        now = time.monotonic()
+        if self.feeds is None or (self._feeds_pulled_at is not None
+                                  and now - self._feeds_pulled_at < self.feed_interval):
+            return
+        self._feeds_pulled_at = now
+        self.feeds.pull()
 
     def ack_pending(self) -> int:
         """Acknowledge what is stored and not yet acknowledged; returns how many were."""

@@ -4,7 +4,10 @@ Run it with ``tellusonce receiver`` (on TELLUSONCE_RECEIVER_LISTEN) or
 ``gunicorn "services.receiver.app:create_receiver_app()"``. It reads the same
 registry and settings as the service: each department's signing secrets come
 from the environment variable its registry entry names (in demo and test mode
-they are derived as the dispatcher derives them).
+they are derived as the dispatcher derives them). The feed departments are not
+sent anything: the receiver pulls their feeds through the department API, as
+their own systems would (``services.receiver.feed``), and shows and acknowledges
+those events beside the webhooks'.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from services.receiver.acker import Acker
+from services.receiver.feed import FeedPuller
 from services.receiver.setup import keys_path
 from services.receiver.store import Store
 from services.registry import load_registry
@@ -36,19 +40,24 @@ class ReceiverDepartment:
     id: str
     name: str
     secret_env: str | None
+    channel: str = "webhook"
 
 
 def create_receiver_app(settings: Settings | None = None, *, start_acker: bool = True,
                         ack_interval: float = 1.0) -> Flask:
     settings = settings or Settings.from_env()
     registry = load_registry(settings.departments, receiver_url=f"http://{settings.receiver_listen}")
-    departments = {e.id: ReceiverDepartment(e.id, e.name, e.secret_env)
-                   for e in registry.departments if e.channel == "webhook"}
+    shown = {e.id: ReceiverDepartment(e.id, e.name, e.secret_env, e.channel)
+             for e in registry.departments if e.channel in ("webhook", "feed")}
+    departments = {d.id: d for d in shown.values() if d.channel == "webhook"}  # those that POST to /hooks
     store = Store(Path(settings.instance_path) / "receiver.sqlite3")
     app = Flask("tellusonce_receiver")
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, SECRET_KEY=settings.secret_key)
-    acker = Acker(store, api_url=settings.base_url, keys_file=keys_path(settings), interval=ack_interval)
-    app.extensions["receiver"] = {"store": store, "acker": acker, "departments": departments}
+    feeds = FeedPuller(store, api_url=settings.base_url, keys_file=keys_path(settings),
+                       departments=[d.id for d in shown.values() if d.channel == "feed"])
+    acker = Acker(store, api_url=settings.base_url, keys_file=keys_path(settings), interval=ack_interval,
+                  feeds=feeds)
+    app.extensions["receiver"] = {"store": store, "acker": acker, "feeds": feeds, "departments": departments}
     if start_acker:
         acker.start()
 
@@ -89,11 +98,11 @@ def create_receiver_app(settings: Settings | None = None, *, start_acker: bool =
     @app.get("/")
     def index() -> str:
         counts = store.counts()
-        return render_template_string(INDEX, departments=departments.values(), counts=counts)
+        return render_template_string(INDEX, departments=shown.values(), counts=counts)
 
     @app.get("/inbox/<department_id>")
     def inbox(department_id: str) -> str:
-        department = departments.get(department_id)
+        department = shown.get(department_id)
         if department is None:
             abort(404)
         return render_template_string(INBOX, department=department, events=store.inbox(department_id),
@@ -135,9 +144,11 @@ INDEX = """<!doctype html>
 <style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}
 table{border-collapse:collapse}td,th{border-bottom:1px solid #ccc;padding:.3em .8em;text-align:left}</style></head>
 <body><h1>Department receiver</h1>
-<p>Signed notifications from Tell us once, as each department's systems would receive them.</p>
-<table><thead><tr><th>Department</th><th>Events</th><th>Not yet acknowledged</th></tr></thead><tbody>
+<p>Notifications from Tell us once, as each department's systems would receive them: signed webhooks,
+or fetched from the department's feed through the API.</p>
+<table><thead><tr><th>Department</th><th>How it gets them</th><th>Events</th><th>Not yet acknowledged</th></tr></thead><tbody>
 {% for d in departments %}<tr><td><a href="/inbox/{{ d.id }}">{{ d.name }}</a></td>
+<td>{{ "fetches its feed" if d.channel == "feed" else "webhook" }}</td>
 <td>{{ counts.get(d.id, (0, 0))[0] }}</td><td>{{ counts.get(d.id, (0, 0))[1] }}</td></tr>{% endfor %}
 </tbody></table></body></html>"""
 
@@ -148,7 +159,7 @@ section{border:1px solid #ccc;padding:.5em 1em;margin:1em 0}dt{font-weight:bold}
 <body><p><a href="/">All departments</a></p><h1>{{ department.name }}</h1>
 {% if not events %}<p>No notifications yet.</p>{% endif %}
 {% for e in events %}<section><h2>{{ e.subject }}: {{ e.type }}</h2>
-<p>Received {{ e.received_at }}{% if e.deliveries > 1 %} (delivered {{ e.deliveries }} times, kept once){% endif %}.
+<p>{{ "Fetched" if department.channel == "feed" else "Received" }} {{ e.received_at }}{% if e.deliveries > 1 %} (delivered {{ e.deliveries }} times, kept once){% endif %}.
 {% if e.acked_at and not e.ack_error %}Acknowledged {{ e.acked_at }}.{% elif e.ack_error %}Acknowledgement: {{ e.ack_error }}.{% else %}Not acknowledged yet.{% endif %}</p>
 <dl>{% for name, value in fields(e.body) %}<dt>{{ name }}</dt><dd>{{ value }}</dd>{% endfor %}</dl>
 <p><small>webhook-id {{ e.webhook_id }}</small></p></section>{% endfor %}

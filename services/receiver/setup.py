@@ -4,7 +4,7 @@ The receiver acknowledges events through the department API, so it needs each
 department's API key. It reads them from a JSON file, ``{"dvla": "tuo_…", …}``:
 ``TELLUSONCE_RECEIVER_KEYS_FILE``, or ``receiver-keys.json`` under the instance
 path. In demo and test mode ``tellusonce receiver`` makes fresh keys for every
-webhook department before it starts (revoking the keys it made last time) and
+webhook and feed department before it starts (revoking the keys it made last time) and
 writes that file, readable only by its owner.
 """
 
@@ -39,7 +39,12 @@ def load_keys(path: Path) -> dict[str, str]:
 
 
 def mint_demo_keys(engine: Engine, settings: Settings) -> dict[str, str]:
-    """New API keys for every active webhook department, written to the receiver's keys file."""
+    """New API keys for every active webhook and feed department, written to the receiver's keys file.
+
+    The webhook departments' keys acknowledge what they are sent; the feed departments' keys
+    also fetch their feeds. Each is made as ``tellusonce departments key`` makes one (stored
+    hashed, shown only here), so no key is ever written into the code or the configuration.
+    """
     if settings.is_production:
         raise RuntimeError("demo keys are made only in demo and test mode")
     now = utcnow()
@@ -49,8 +54,8 @@ def mint_demo_keys(engine: Engine, settings: Settings) -> dict[str, str]:
                                                              DepartmentApiKey.revoked_at.is_(None))).all()
         for key in old:
             revoke_api_key(session, department_id=key.department_id, prefix=key.prefix, now=now, actor="demo")
-        departments = session.scalars(select(Department).where(Department.active.is_(True),
-                                                               Department.channel == ChannelKind.WEBHOOK))
+        departments = session.scalars(select(Department).where(
+            Department.active.is_(True), Department.channel.in_([ChannelKind.WEBHOOK, ChannelKind.FEED])))
         for department in departments:
             keys[department.id] = create_api_key(session, department_id=department.id, now=now, label=DEMO_LABEL,
                                                  actor="demo").plaintext

@@ -1,4 +1,5 @@
-"""The receiver's own SQLite file: every event once, and whether it has been acknowledged."""
+"""The receiver's own SQLite file: every event once, whether it has been acknowledged, and
+how far each feed department's feed has been read."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ CREATE TABLE IF NOT EXISTS event (
 );
 CREATE INDEX IF NOT EXISTS event_department ON event (department, received_at);
 CREATE INDEX IF NOT EXISTS event_unacked ON event (acked_at);
+CREATE TABLE IF NOT EXISTS feed_cursor (
+    department TEXT PRIMARY KEY,
+    after TEXT
+);
 """
 
 
@@ -109,3 +114,14 @@ class Store:
     def note_ack_error(self, webhook_id: str, error: str) -> None:
         with self.connect() as db:
             db.execute("UPDATE event SET ack_error = ? WHERE webhook_id = ?", (error[:300], webhook_id))
+
+    def feed_cursor(self, department: str) -> str | None:
+        """The ``next_cursor`` the department's feed gave last, or None to read it from the start."""
+        with self.connect() as db:
+            row = db.execute("SELECT after FROM feed_cursor WHERE department = ?", (department,)).fetchone()
+        return row[0] if row else None
+
+    def set_feed_cursor(self, department: str, after: str | None) -> None:
+        with self.connect() as db:
+            db.execute("INSERT INTO feed_cursor (department, after) VALUES (?, ?) "
+                       "ON CONFLICT (department) DO UPDATE SET after = excluded.after", (department, after))

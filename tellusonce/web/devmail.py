@@ -13,17 +13,19 @@ from __future__ import annotations
 import re
 import uuid
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
-from tellusonce.mailout import rendered_bodies
+from tellusonce.mailout import message_headers, rendered_bodies
 from tellusonce.models import OutgoingEmail
 from tellusonce.web.database import get_session
 
 bp = Blueprint("devmail", __name__, url_prefix="/dev/mail")
 LINK = re.compile(r"https?://[^\s<>\"']+")
 PAGE_SIZE = 50
+# Shown first, as a mail program shows them; the rest of the headers follow in the message's order.
+FIRST_HEADERS = ("from", "to", "reply-to", "subject", "date")
 
 
 def linkify(text: str) -> Markup:
@@ -59,11 +61,20 @@ def _email(email_id: str) -> OutgoingEmail:
     return email
 
 
+def headers_shown(email: OutgoingEmail) -> list[tuple[str, str]]:
+    """Every header the message for ``email`` carries, those a mail program shows at the top first."""
+    settings = current_app.config["SETTINGS"]
+    headers = message_headers(email, sender_address=settings.sender_address, mail_domain=settings.mail_domain)
+    first = [h for name in FIRST_HEADERS for h in headers if h[0].lower() == name]
+    return first + [h for h in headers if h[0].lower() not in FIRST_HEADERS]
+
+
 @bp.get("/<email_id>")
 def message(email_id: str) -> str:
     email = _email(email_id)
     text, html = rendered_bodies(email)
-    return render_template("devmail/message.html", email=email, body=linkify(text), has_html=html is not None)
+    return render_template("devmail/message.html", email=email, headers=headers_shown(email), body=linkify(text),
+                           has_html=html is not None)
 
 
 @bp.get("/<email_id>/html")

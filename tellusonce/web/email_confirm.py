@@ -5,6 +5,12 @@ single-use link here. Opening the link (GET) changes nothing, so a mail
 scanner that follows links confirms nothing: the page shows exactly what each
 organisation will receive, and only pressing the button (POST) spends the token
 and submits the held change through the domain's intake.
+
+The reference is shown only to whoever is entitled to it: the citizen the report
+belongs to (signed in), or the browser that has just confirmed it (remembered in
+its session). Anyone else opening the "confirmed" page of a reference gets a 404,
+and a spent link says only that it has been used, so neither a guessed reference
+nor an old link in someone else's hands tells them anything.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import session as browser_session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -27,12 +34,15 @@ from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
 from tellusonce.mailout import queue_email
 from tellusonce.models import ChangeReport, Citizen, EmailToken, ReportState, TokenPurpose
+from tellusonce.web.auth import current_citizen
 from tellusonce.web.database import get_session
 from tellusonce.web.display import answer_text
 
 log = logging.getLogger(__name__)
 bp = Blueprint("email_confirm", __name__, url_prefix="/confirm-email-change")
 PURPOSE = TokenPurpose.CONFIRM_EMAILED_CHANGE
+CONFIRMED_KEY = "confirmed_references"  # the references this browser confirmed, newest last
+CONFIRMED_KEPT = 5
 
 
 def _held(token: str) -> tuple[EmailToken | None, ChangeReport | None, bool]:
@@ -45,8 +55,28 @@ def _held(token: str) -> tuple[EmailToken | None, ChangeReport | None, bool]:
     return row, report, usable
 
 
-def _already_confirmed(row: EmailToken | None, report: ChangeReport | None) -> bool:
-    return row is not None and row.used_at is not None and report is not None and report.state == ReportState.SUBMITTED
+def _spent(row: EmailToken | None, report: ChangeReport | None) -> bool:
+    return row is not None and row.used_at is not None and report is not None
+
+
+def _may_see(report: ChangeReport) -> bool:
+    """Whether this browser may see the reference: its citizen's own report, or one it confirmed."""
+    citizen = current_citizen()
+    if citizen is not None and citizen.id == report.citizen_id:
+        return True
+    return report.reference in browser_session.get(CONFIRMED_KEY, [])
+
+
+def _remember(report: ChangeReport) -> None:
+    seen = [r for r in browser_session.get(CONFIRMED_KEY, []) if r != report.reference]
+    browser_session[CONFIRMED_KEY] = [*seen, report.reference][-CONFIRMED_KEPT:]
+
+
+def _spent_answer(report: ChangeReport) -> Response | tuple[str, int]:
+    """A link already used: to whoever may see the report, its page; to anyone else, only that it was used."""
+    if report.state == ReportState.SUBMITTED and _may_see(report):
+        return redirect(url_for("email_confirm.done", reference=report.reference), code=303)
+    return render_template("email_confirm/used.html"), 410
 
 
 def _plan(report: ChangeReport) -> Plan:
@@ -62,9 +92,9 @@ def _plan(report: ChangeReport) -> Plan:
 @bp.get("/<token>")
 def check(token: str) -> str | Response | tuple[str, int]:
     row, report, usable = _held(token)
-    if _already_confirmed(row, report):
+    if _spent(row, report):
         assert report is not None
-        return redirect(url_for("email_confirm.done", reference=report.reference), code=303)
+        return _spent_answer(report)
     if not usable or report is None:
         return render_template("email_confirm/unusable.html"), 404
     try:
@@ -92,9 +122,9 @@ def check(token: str) -> str | Response | tuple[str, int]:
 def confirm(token: str) -> Response | tuple[str, int]:
     session = get_session()
     row, report, usable = _held(token)
-    if _already_confirmed(row, report):  # pressed twice
+    if _spent(row, report):  # pressed twice, or an old link
         assert report is not None
-        return redirect(url_for("email_confirm.done", reference=report.reference), code=303)
+        return _spent_answer(report)
     if not usable or report is None or use_token(session, token, PURPOSE, now=utcnow()) is None:
         return render_template("email_confirm/unusable.html"), 404
     # The page asks whether to update the account (chosen as the email was held); without an answer, as held.
@@ -105,6 +135,7 @@ def confirm(token: str) -> Response | tuple[str, int]:
     except ChangeInvalid:
         return render_template("email_confirm/unusable.html", invalid=True), 409
     _acknowledge(report.citizen, result)
+    _remember(report)
     log.info("emailed change confirmed", extra={"event": "report_confirmed", "report_id": str(report.id)})
     return redirect(url_for("email_confirm.done", reference=report.reference), code=303)
 
@@ -126,9 +157,12 @@ def _acknowledge(citizen: Citizen, result: IntakeResult) -> None:
 
 @bp.get("/done/<reference>")
 def done(reference: str) -> str:
-    """Says the change was sent; shows nothing but the reference, which the citizen already has."""
-    found = get_session().scalar(select(ChangeReport.id).where(ChangeReport.reference == reference,
-                                                               ChangeReport.state == ReportState.SUBMITTED))
-    if found is None:
+    """Says the change was sent, with its reference: only to its citizen or the browser that confirmed it.
+
+    To anyone else every reference is not found, whether or not it exists (no oracle).
+    """
+    found = get_session().scalar(select(ChangeReport).where(ChangeReport.reference == reference,
+                                                            ChangeReport.state == ReportState.SUBMITTED))
+    if found is None or not _may_see(found):
         abort(404)
-    return render_template("email_confirm/done.html", reference=reference)
+    return render_template("email_confirm/done.html", reference=found.reference)

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 
 from tellusonce.clock import utcnow
 from tellusonce.data.tracking import (
@@ -39,7 +40,11 @@ display.install(bp)
 REFRESH_SECONDS = 15
 REPORTS_PER_PAGE = 25
 DISCLOSURES_PER_PAGE = 50
-CSV_COLUMNS = ("sent_at", "organisation", "reference", "change", "detail", "value", "received_at", "consent_receipt")
+CSV_COLUMNS = (lazy_gettext("Date sent"), lazy_gettext("Organisation"), lazy_gettext("Reference"),
+               lazy_gettext("Change"), lazy_gettext("Detail"), lazy_gettext("Value"), lazy_gettext("Date received"),
+               lazy_gettext("Consent receipt"))
+# Excel reads a CSV file as UTF-8 only when it starts with the byte-order mark (else "SiÃ¢n" for "Siân").
+BOM = "\ufeff"
 
 
 def _citizen() -> Citizen:
@@ -172,26 +177,35 @@ def disclosures_json() -> Response:
 @login_required
 def disclosures_csv() -> Response:
     out = io.StringIO()
+    out.write(BOM)
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([str(heading) for heading in CSV_COLUMNS])
     writer.writerows(_csv_rows(all_disclosures(get_session(), _citizen().id)))
     return _download(out.getvalue(), "text/csv", "csv")
 
 
 def _csv_rows(notifications: Iterable[Notification]) -> Iterable[list[str]]:
-    """One row per detail disclosed, so a spreadsheet can filter by organisation or by detail."""
+    """One row per detail disclosed, so a spreadsheet can filter by organisation or by detail.
+
+    Changes and details are named in words, in the reader's language, as the pages name them.
+    """
     for n in notifications:
         change_type = get_change_type(n.change_type)
         for name, value in n.payload.items():
-            label = change_type.field(name).label if name in change_type.field_names else name
+            label = _(change_type.field(name).label) if name in change_type.field_names else name
             yield [_cell(v) for v in (
                 n.delivered_at.isoformat() if n.delivered_at else "", n.department.name, n.report.reference,
-                n.change_type, label, value, n.acknowledged_at.isoformat() if n.acknowledged_at else "",
+                _(change_type.label), label, value, n.acknowledged_at.isoformat() if n.acknowledged_at else "",
                 str(n.consent_receipt_id),
             )]
 
 
+# What makes a spreadsheet read a cell as a formula: OWASP's list, a line feed, and, to be safe,
+# the full-width forms of the signs, which some spreadsheets and input methods turn into the plain ones.
+FORMULA_STARTS = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+
+
 def _cell(value: Any) -> str:
-    """A cell a spreadsheet shows as text, never runs as a formula (CSV injection)."""
+    """A cell a spreadsheet shows as text, never runs as a formula (CSV injection): a leading quote."""
     text = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "'" + text if text[:1] in FORMULA_STARTS else text

@@ -11,11 +11,11 @@ from flask.testing import FlaskClient
 from page_checks import check_page
 from sqlalchemy import Engine
 
-from mail.outbound import OutboundMailer
+from mail.outbound import OutboundMailer, build_message
 from tellusonce import create_app
 from tellusonce.db import transaction
 from tellusonce.i18n import N_
-from tellusonce.mailout import queue_email
+from tellusonce.mailout import queue_email, rendered_bodies
 from tellusonce.models import OutgoingEmail
 from tellusonce.settings import Settings
 
@@ -88,3 +88,25 @@ def test_there_is_no_demo_mailbox_in_production(
     finally:
         app.extensions["tellusonce.engine"].dispose()
         database_cleaner(engine)
+
+
+def test_a_message_shows_every_header_its_recipient_would_see_reply_to_included(
+    app: Flask, client: FlaskClient, settings: Settings
+) -> None:
+    with transaction(app.extensions["tellusonce.engine"]) as session:
+        email = queue_email(session, to="ada@example.org", subject=N_("Confirm the change you emailed"),
+                            template="verify_email", context={"link": "http://x.test/1", "hours": 24},
+                            purpose="mail_confirm_change",
+                            headers={"Reply-To": "confirm+abcdefgh@tellusonce.test", "In-Reply-To": "<m1@example.org>"})
+        email_id = str(email.id)
+    page = check_page(client.get(f"/dev/mail/{email_id}"))
+    rows = page.select(".app-email-headers .govuk-summary-list__row")
+    shown = [(row.select_one("dt").get_text(strip=True), row.select_one("dd").get_text(strip=True)) for row in rows]
+    assert [name for name, _ in shown[:5]] == ["From", "To", "Reply-To", "Subject", "Date"]
+    assert dict(shown)["Reply-To"] == "confirm+abcdefgh@tellusonce.test"
+
+    with transaction(app.extensions["tellusonce.engine"], writer=False) as session:
+        row = session.get(OutgoingEmail, uuid.UUID(email_id))
+        sent = build_message(row, rendered_bodies(row), settings)
+    mime = {"content-type", "mime-version", "content-transfer-encoding"}
+    assert sorted(shown) == sorted((name, str(value)) for name, value in sent.items() if name.lower() not in mime)

@@ -136,12 +136,46 @@ def test_disclosures_download_as_json_and_csv_with_what_was_sent(app: Flask, cli
 
     response = client.get("/who-has-been-told.csv")
     assert response.mimetype == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-    assert {r["detail"] for r in rows} == {"Given names", "Family name", "Date of birth", "Address line 1",
+    rows = _csv_rows(response)
+    assert {r["Detail"] for r in rows} == {"Given names", "Family name", "Date of birth", "Address line 1",
                                             "Town or city", "Postcode", "Date you moved"}
-    line = next(r for r in rows if r["detail"] == "Address line 1")
-    assert line["value"] == "'=HYPERLINK(\"http://evil\")"  # never run as a formula
-    assert {r["organisation"] for r in rows} == {"Driver and Vehicle Licensing Agency (DVLA)"}
+    line = next(r for r in rows if r["Detail"] == "Address line 1")
+    assert line["Value"] == "'=HYPERLINK(\"http://evil\")"  # never run as a formula
+    assert {r["Organisation"] for r in rows} == {"Driver and Vehicle Licensing Agency (DVLA)"}
+
+
+def _csv_rows(response) -> list[dict[str, str]]:
+    """The download read back as a spreadsheet reads it: UTF-8 after its byte-order mark."""
+    return list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"), newline="")))
+
+
+def test_the_csv_opens_in_a_spreadsheet_with_names_intact_and_changes_in_words(app: Flask, client: FlaskClient) -> None:
+    citizen = signed_in(app, client, given_names="Siân", family_name="Ó Súilleabháin")
+    report = submitted_report(app, citizen, recipients=["dvla"])
+    _set_states(app, report, {"dvla": "delivered"})
+    response = client.get("/who-has-been-told.csv")
+    assert response.get_data().startswith("\ufeff".encode())  # how Excel knows the file is UTF-8
+    rows = _csv_rows(response)
+    assert list(rows[0]) == ["Date sent", "Organisation", "Reference", "Change", "Detail", "Value",
+                             "Date received", "Consent receipt"]
+    assert {r["Change"] for r in rows} == {"Moving home"}
+    values = {r["Detail"]: r["Value"] for r in rows}
+    assert values["Given names"] == "Siân" and values["Family name"] == "Ó Súilleabháin"
+
+
+def test_no_cell_of_the_csv_can_run_as_a_formula(app: Flask, client: FlaskClient) -> None:
+    citizen = signed_in(app, client)
+    lines = {"@SUM(1+1)": "'@SUM(1+1)", "+44 113": "'+44 113", "-2+3": "'-2+3",
+             "＝HYPERLINK(\"http://evil\")": "'＝HYPERLINK(\"http://evil\")",  # its full-width form, too
+             "2 Hill Street": "2 Hill Street"}
+    references = {}
+    for line in lines:
+        report = submitted_report(app, citizen, recipients=["dvla"], line=line)
+        _set_states(app, report, {"dvla": "delivered"})
+        references[report.reference] = line
+    rows = _csv_rows(client.get("/who-has-been-told.csv"))
+    written = {references[r["Reference"]]: r["Value"] for r in rows if r["Detail"] == "Address line 1"}
+    assert written == lines
 
 
 def test_downloads_hold_only_the_citizens_own_disclosures(app: Flask, client: FlaskClient) -> None:

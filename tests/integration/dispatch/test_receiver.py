@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from services.signing import derived_secret, signature_headers
 from tellusonce.models import NotificationState
 from tests.conftest import TEST_SECRET_KEY
 from tests.dispatch_helpers import ServedApp, dispatch_once, notifications, point_at, submit
+from tests.factories import NOW
 
 
 @pytest.fixture
@@ -31,6 +33,7 @@ def receiver(settings, web):
     with ServedApp(app) as served:
         served.store = app.extensions["receiver"]["store"]
         served.acker = app.extensions["receiver"]["acker"]
+        served.feeds = app.extensions["receiver"]["feeds"]
         yield served
 
 
@@ -66,6 +69,43 @@ def test_an_event_dispatched_to_the_receiver_is_kept_shown_and_acknowledged(comm
     [n] = notifications(committed)
     assert n.state == NotificationState.ACKNOWLEDGED
     assert receiver.store.inbox("dvla")[0].acked_at is not None
+
+
+FEED = "meadow-lane-surgery"
+
+
+def test_the_receiver_fetches_a_feed_departments_notifications_and_acknowledges_them(committed, settings, receiver):
+    keys = mint_demo_keys(committed, settings)
+    assert FEED in keys  # made by the demo itself, as `tellusonce departments key` makes one
+    first, second = submit(committed, (FEED,), count=2)
+    assert receiver.feeds.pull() == 2
+    assert sorted(e.webhook_id for e in receiver.store.inbox(FEED)) == sorted([str(first.id), str(second.id)])
+    assert {n.state for n in notifications(committed)} == {NotificationState.DELIVERED}  # fetched
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(f"{receiver.url}/inbox/{FEED}", timeout=5) as response:
+        page = response.read().decode()
+    assert "Amara" in page and "Not acknowledged yet" in page
+    assert receiver.acker.ack_pending() == 2
+    assert {n.state for n in notifications(committed)} == {NotificationState.ACKNOWLEDGED}
+    assert receiver.feeds.pull() == 0  # read on from where it stopped: nothing new
+    later = NOW + timedelta(minutes=1)  # the feed is in order of creation, then of id
+    [third] = [n for n in submit(committed, (FEED,), now=later) if n.id not in (first.id, second.id)]
+    assert receiver.feeds.pull() == 1 and receiver.store.inbox(FEED)[0].webhook_id == str(third.id)
+
+
+def test_the_running_receiver_settles_a_feed_notification_on_its_own(committed, settings, web):
+    mint_demo_keys(committed, settings)
+    app = create_receiver_app(dataclasses.replace(settings, public_url=web.url), ack_interval=0.05)
+    try:
+        [queued] = submit(committed, (FEED,))
+        deadline = time.monotonic() + 60
+        while notifications(committed)[0].state != NotificationState.ACKNOWLEDGED:
+            assert time.monotonic() < deadline, f"still {notifications(committed)[0].state}"
+            time.sleep(0.05)
+    finally:
+        app.extensions["receiver"]["acker"].stop()
+    [stored] = app.extensions["receiver"]["store"].inbox(FEED)
+    assert stored.webhook_id == str(queued.id) and stored.acked_at is not None
 
 
 def test_the_receiver_keeps_a_redelivered_event_once(receiver):
