@@ -30,6 +30,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,11 @@ class Journey:
     chose_recipients: bool = False
     # Set once submitted (from the session: ``mark_submitted``): a second submit finds the same report.
     report_id: str | None = None
+    # When it was last saved, by the service's clock (not the file's time: tellusonce/clock.py).
+    saved_at: str = ""
+
+    def older_than(self, seconds: int) -> bool:
+        return bool(self.saved_at) and (utcnow() - datetime.fromisoformat(self.saved_at)).total_seconds() > seconds
 
     @classmethod
     def start(cls, citizen_id: uuid.UUID, change_type: str) -> Journey:
@@ -104,11 +110,10 @@ class JourneyStore:
         if path is None:
             return None
         try:
-            if time.time() - path.stat().st_mtime > self.lifetime:
+            journey = Journey(**json.loads(path.read_text(encoding="utf-8")))
+            if journey.older_than(self.lifetime):
                 path.unlink(missing_ok=True)
                 return None
-            data = json.loads(path.read_text(encoding="utf-8"))
-            journey = Journey(**data)
         except (OSError, ValueError, TypeError):
             return None
         if journey.citizen_id != str(citizen_id):
@@ -119,6 +124,7 @@ class JourneyStore:
         path = self._path(journey.id)
         if path is None:
             raise ValueError("not a journey id")
+        journey.saved_at = utcnow().isoformat()
         body = json.dumps(asdict(journey), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         # A temporary name of this process and thread alone, then one rename: a reader sees the old
         # journey or the new one, never half of one. (mkstemp's random name and a buffered file
@@ -156,10 +162,9 @@ class JourneyStore:
     def sweep(self) -> int:
         """Forget journeys nobody has touched for a day; returns how many."""
         removed = 0
-        cutoff = time.time() - self.lifetime
         for entry in self._entries():
             try:
-                if entry.stat().st_mtime < cutoff:
+                if self._abandoned(entry):
                     os.unlink(entry.path)
                     removed += 1
             except OSError:
@@ -167,6 +172,18 @@ class JourneyStore:
         if removed:
             log.info("forgot %s abandoned report journeys", removed, extra={"event": "journeys_swept"})
         return removed
+
+    def _abandoned(self, entry: os.DirEntry[str]) -> bool:
+        """A journey by when it was saved; a temporary file left by a crash (or an unreadable
+        journey) by the file's own time."""
+        if entry.name.endswith(".json"):
+            try:
+                saved_at = json.loads(Path(entry.path).read_text(encoding="utf-8")).get("saved_at")
+                if isinstance(saved_at, str) and saved_at:
+                    return (utcnow() - datetime.fromisoformat(saved_at)).total_seconds() > self.lifetime
+            except (ValueError, AttributeError):
+                pass
+        return time.time() - entry.stat().st_mtime > self.lifetime
 
     def _entries(self) -> Iterator[os.DirEntry[str]]:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from tellusonce.web.journey import Journey, JourneyStore
@@ -36,19 +37,27 @@ def test_ids_that_are_not_journey_ids_never_touch_the_filesystem(tmp_path: Path)
         assert store.load(bad, uuid.uuid4()) is None
 
 
-def test_a_journey_untouched_for_a_day_is_forgotten(tmp_path: Path) -> None:
+def test_a_journey_untouched_for_a_day_is_forgotten(tmp_path: Path, clock) -> None:
     store = JourneyStore(tmp_path, lifetime=60)
     citizen = uuid.uuid4()
     old, fresh = Journey.start(citizen, "address"), Journey.start(citizen, "name")
     store.save(old)
     store.save(fresh)
-    an_hour_ago = time.time() - 3600
-    os.utime(tmp_path / f"{old.id}.json", (an_hour_ago, an_hour_ago))
+    clock.advance(timedelta(hours=1))
     assert store.load(old.id, citizen) is None
-    os.utime(tmp_path / f"{fresh.id}.json", (an_hour_ago, an_hour_ago))
-    (tmp_path / f"{Journey.start(citizen, 'name').id}.json").write_text("{}")
+    (tmp_path / f"{Journey.start(citizen, 'name').id}.json").write_text("{}")  # unreadable, but new on disk
     assert store.sweep() == 1
     assert [p.name for p in tmp_path.iterdir()] and not (tmp_path / f"{fresh.id}.json").exists()
+
+
+def test_a_journey_is_aged_by_the_services_clock_not_the_files_time(tmp_path: Path, clock) -> None:
+    store = JourneyStore(tmp_path, lifetime=60)
+    journey = Journey.start(uuid.uuid4(), "address")
+    store.save(journey)
+    a_year_ago = time.time() - 365 * 24 * 3600  # a machine whose date is not the service's
+    os.utime(tmp_path / f"{journey.id}.json", (a_year_ago, a_year_ago))
+    assert store.sweep() == 0
+    assert store.load(journey.id, uuid.UUID(journey.citizen_id)) is not None
 
 
 def test_a_damaged_journey_file_reads_as_no_journey(tmp_path: Path) -> None:
