@@ -21,8 +21,11 @@ from tellusonce.i18n import N_
 POSTCODE = re.compile(
     r"^(GIR ?0AA|[A-PR-UWYZ](\d[\dA-HJKPSTUW]?|[A-HK-Y]\d[\dABEHMNPRV-Y]?) ?\d[ABD-HJLNP-UW-Z]{2})$"
 )
-# HMRC's rules: first letter not D F I Q U V; second not D F I O Q U V; some pairs never issued.
-NI_NUMBER = re.compile(r"^(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]$")
+# The format the hint and the error show ("QQ 12 34 56 C": two letters, six digits, A to D),
+# in ASCII only; spaces, hyphens and case as the citizen types them. Of HMRC's allocation rules
+# only the pairs never issued are refused: its letter rules would refuse "QQ", the prefix of the
+# example GOV.UK and HMRC show (so that no real number is printed), which is the example we show.
+NI_NUMBER = re.compile(r"^(?!BG|GB|KN|NK|NT|TN|ZZ)[A-Z]{2}[0-9]{6}[A-D]$", re.ASCII)
 NAME_PUNCTUATION = frozenset(" -'’.")
 
 
@@ -36,11 +39,13 @@ def is_postcode(value: str) -> bool:
 
 
 def normalise_ni_number(value: str) -> str:
-    return re.sub(r"[\s-]+", "", value).upper()
+    """'qq 12 34 56 c' -> 'QQ123456C'; only ASCII letters are upper-cased (nothing else becomes a letter)."""
+    compact = re.sub(r"[\s-]+", "", value)
+    return "".join(c.upper() if c.isascii() else c for c in compact)
 
 
 def is_ni_number(value: str) -> bool:
-    return bool(NI_NUMBER.match(normalise_ni_number(value)))
+    return bool(NI_NUMBER.fullmatch(normalise_ni_number(value)))
 
 
 def normalise_phone(value: str) -> str:
