@@ -18,7 +18,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovDateInput
+from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovPasswordInput
 from wtforms import Field, FieldList, PasswordField
 from wtforms.validators import StopValidation, ValidationError
 
@@ -60,6 +60,19 @@ class GovukDateInput(GovDateInput):
         return params
 
 
+class GovukPasswordInput(GovPasswordInput):
+    """govuk-frontend-wtf's password input, with the field's ``autocomplete`` given to the GOV.UK
+    macro's own parameter: as a plain attribute it came second, after the macro's default
+    ``current-password``, and browsers read the first (so no password manager offered a new one)."""
+
+    def map_gov_params(self, field: Any, **kwargs: Any) -> dict[str, Any]:
+        params = super().map_gov_params(field, **kwargs)
+        autocomplete = params.get("attributes", {}).pop("autocomplete", None)
+        if autocomplete:
+            params["autocomplete"] = autocomplete
+        return params
+
+
 class GovDateField(Field):
     """A date given as day, month and year boxes; ``data`` is a ``date`` or None when left empty.
 
@@ -91,9 +104,11 @@ class GovDateField(Field):
             self.incomplete = _("%(label)s must include a %(part)s", label=self.label.text, part=missing[0])
             raise ValueError(self.incomplete)
         day, month, year = parts
+        if year.isascii() and year.isdigit() and len(year) != 4:
+            raise ValueError(_("Year must include 4 numbers"))
         try:
-            month_number = int(month) if month.isdigit() else MONTHS[month.lower()]
-            if len(year) != 4 or not year.isdigit():
+            month_number = int(month) if month.isascii() and month.isdigit() else MONTHS[month.lower()]
+            if not (year.isascii() and year.isdigit() and day.isascii() and day.isdigit()):
                 raise ValueError
             self.data = date(int(year), month_number, int(day))
         except (KeyError, ValueError):
@@ -139,7 +154,7 @@ class DomainFormat:
         label = field.label.text
         if isinstance(self.max_length, int) and len(value) > self.max_length:
             raise ValidationError(
-                _("%(label)s must be %(limit)s characters or fewer", label=label, limit=self.max_length)
+                _("%(label)s must be %(limit)s characters or less", label=label, limit=self.max_length)
             )
         if self.format and not FORMAT_CHECKER.conforms(value, str(self.format)):
             raise ValidationError(_(self.kind.invalid, label=label))
