@@ -107,18 +107,27 @@ for _name, _check in {
 
 @dataclass(frozen=True)
 class Kind:
-    """How one kind of answer is described in JSON Schema, tidied and explained."""
+    """How one kind of answer is described in JSON Schema, tidied and explained.
+
+    Messages follow the GOV.UK Design System's guidance for the component that asks
+    for the answer: ``%(label)s`` is the field's label starting a sentence ("Date you
+    moved must be a real date"), ``%(noun)s`` the answer named inside one ("Enter the
+    date you moved", "Select why your name changed").
+    """
 
     schema: dict[str, object]
     invalid: str  # shown when the format is wrong
     normalise: object = None
+    missing: str = N_("Enter %(noun)s")  # shown when a required answer is left out
 
+
+TOO_LONG = N_("%(label)s must be %(limit)s characters or less")
 
 KINDS: dict[str, Kind] = {
-    "text": Kind({"type": "string", "minLength": 1, "maxLength": 200}, N_("%(label)s must be 200 characters or fewer")),
+    "text": Kind({"type": "string", "minLength": 1, "maxLength": 200}, N_("%(label)s must be 200 characters or less")),
     "name": Kind(
         {"type": "string", "minLength": 1, "maxLength": 100, "format": "person-name"},
-        N_("%(label)s must only include letters, spaces, hyphens and apostrophes"),
+        N_("%(label)s must only include letters, spaces, hyphens, apostrophes and full stops"),
     ),
     "date": Kind({"type": "string", "format": "date"}, N_("%(label)s must be a real date")),
     "postcode": Kind(
@@ -133,7 +142,8 @@ KINDS: dict[str, Kind] = {
     ),
     "phone": Kind(
         {"type": "string", "maxLength": 32, "format": "phone"},
-        N_("Enter a phone number, like 0113 496 0000, 07911 123456 or +44 808 157 0192"),
+        # Numbers Ofcom keeps for examples, as the GOV.UK telephone numbers pattern uses.
+        N_("Enter a phone number, like 01632 960 001, 07700 900 982 or +44 808 157 0192"),
         normalise_phone,
     ),
     "email": Kind(
@@ -141,7 +151,9 @@ KINDS: dict[str, Kind] = {
         N_("Enter an email address in the correct format, like name@example.com"),
         normalise_email,
     ),
-    "bool": Kind({"type": "boolean"}, N_("Select yes or no for %(label)s")),
-    "choice": Kind({"type": "string"}, N_("Select an option for %(label)s")),
-    "declaration": Kind({"type": "boolean", "const": True}, N_("%(label)s")),
+    # Yes or no: the noun is what "yes" means ("Select yes if anyone else ... is moving with you").
+    "bool": Kind({"type": "boolean"}, N_("Select yes if %(noun)s"), missing=N_("Select yes if %(noun)s")),
+    "choice": Kind({"type": "string"}, N_("Select %(noun)s"), missing=N_("Select %(noun)s")),
+    # A declaration's label is its own message ("Confirm you have the authority ...").
+    "declaration": Kind({"type": "boolean", "const": True}, N_("%(label)s"), missing=N_("%(label)s")),
 }

@@ -222,13 +222,16 @@ def collected(change_type: ChangeType, form: StripWhitespaceForm, names: tuple[s
 
 
 def prefill(change_type: ChangeType, citizen: Citizen, answers: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    """Answers so far, with what the citizen's profile already knows for questions not yet answered."""
+    """Answers so far, with what the citizen's profile already knows (or the answer's default) for
+    questions not yet answered."""
     values = dict(answers)
     for name in names:
         if name in values:
             continue
         f = change_type.field(name)
-        if f.profile:
+        if f.default is not None:  # shown chosen: what is sent when the citizen leaves it
+            values[name] = f.default
+        elif f.profile:
             value = getattr(citizen, f.profile, None)
             if value not in (None, ""):
                 values[name] = value.isoformat() if isinstance(value, date) else value

@@ -70,11 +70,11 @@ def test_death_in_the_future_is_refused():
 def test_missing_answers_say_what_to_enter():
     found = errors("address", {})
     assert found["postcode"] == "Enter postcode"
-    assert found["move_date"] == "Enter date you moved"
+    assert found["move_date"] == "Enter the date you moved"
 
 
 def test_contact_change_needs_an_email_or_a_phone():
-    assert errors("contact", ME) == {"email": "Enter at least one of: Email address, Phone number"}
+    assert errors("contact", ME) == {"email": "Enter a new email address or a new phone number"}
     assert validate_change("contact", {**ME, "phone": "07911 123456"}, today=TODAY).data["phone"] == "+447911123456"
 
 
