@@ -56,6 +56,21 @@ def normalise_phone(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def display_phone(value: str) -> str:
+    """A number as people write it: UK numbers in the national format ("07911 123456"), others in
+    the international one ("+33 1 23 45 67 89"). Kept in E.164 (``normalise_phone``) and sent so."""
+    try:
+        number = phonenumbers.parse(value, "GB")
+    except phonenumbers.NumberParseException:
+        return value
+    if not phonenumbers.is_valid_number(number):
+        return value
+    # +44 includes the Channel Islands and the Isle of Man, dialled from the UK as national numbers.
+    uk = number.country_code == 44
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if uk else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(number, style)
+
+
 def is_phone(value: str) -> bool:
     try:
         return phonenumbers.is_valid_number(phonenumbers.parse(value, "GB"))
@@ -142,8 +157,9 @@ KINDS: dict[str, Kind] = {
     ),
     "phone": Kind(
         {"type": "string", "maxLength": 32, "format": "phone"},
-        # Numbers Ofcom keeps for examples, as the GOV.UK telephone numbers pattern uses.
-        N_("Enter a phone number, like 01632 960 001, 07700 900 982 or +44 808 157 0192"),
+        # Examples this check accepts (the GOV.UK pattern's 01632 and 07700 900 drama numbers are
+        # refused by phonenumbers, and an example must never be refused: see the National Insurance one).
+        N_("Enter a phone number, like 0113 496 0000, 07911 123456 or +44 808 157 0192"),
         normalise_phone,
     ),
     "email": Kind(

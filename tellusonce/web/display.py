@@ -16,6 +16,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from tellusonce.domain.changetypes import get_change_type
+from tellusonce.domain.fields import display_phone
 from tellusonce.i18n import N_
 from tellusonce.models import NotificationState
 
@@ -77,6 +78,8 @@ def answer_text(change_type: str, name: str, value: Any) -> str:
         return _("Yes") if value is True else _("No") if value is False else str(value)
     if f.kind == "choice":
         return next((_(text) for v, text in f.choices if v == value), str(value))
+    if f.kind == "phone" and isinstance(value, str):
+        return display_phone(value)
     return str(value)
 
 

@@ -19,6 +19,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovRadioInput, 
 from wtforms import BooleanField, RadioField, SelectChoice, StringField
 
 from tellusonce.domain.changetypes import ChangeType, Field, get_change_type
+from tellusonce.domain.fields import display_phone
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
 from tellusonce.models import Citizen
@@ -272,8 +273,12 @@ def prefill(change_type: ChangeType, citizen: Citizen, answers: Mapping[str, Any
             values[name] = f.default
         elif f.profile:
             value = getattr(citizen, f.profile, None)
+            if isinstance(value, date):
+                value = value.isoformat()
+            elif f.kind == "phone" and value:
+                value = display_phone(value)  # as they would write it
             if value not in (None, ""):
-                values[name] = value.isoformat() if isinstance(value, date) else value
+                values[name] = value
     if change_type.id == "address":
         # Where they lived until now is the address on their account.
         if "previous_address" in names and "previous_address" not in values:

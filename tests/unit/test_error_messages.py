@@ -48,7 +48,7 @@ PATTERNS = [re.compile(p) for p in (
     rf"Enter {ADDRESS_PATTERN}",
     r"Enter a real postcode, like LS1 1AA",
     r"Enter a National Insurance number in the correct format, like QQ 12 34 56 C",
-    r"Enter a phone number, like 01632 960 001, 07700 900 982 or \+44 808 157 0192",
+    r"Enter a phone number, like 0113 496 0000, 07911 123456 or \+44 808 157 0192",
     r"Enter an email address in the correct format, like name@example\.com",
     rf"Select (why|yes if|{THE_SUBJECT}).*",
     r"Confirm (you|that) .+",
@@ -124,3 +124,13 @@ def test_every_error_message_follows_the_govuk_pattern(change_type, why, message
 ])
 def test_the_messages_named_in_the_issue_now_read_as_govuk_writes_them(change_type, answers, field, message):
     assert _messages(CHANGE_TYPES[change_type], answers)[field] == message
+
+
+@pytest.mark.parametrize("kind", ["postcode", "ni_number", "phone", "email"])
+def test_every_example_a_message_gives_is_accepted(kind):
+    from tellusonce.domain.fields import FORMAT_CHECKER, KINDS
+
+    examples = re.split(r", | or ", KINDS[kind].invalid.split(", like ", 1)[1])
+    assert examples
+    for example in examples:
+        assert FORMAT_CHECKER.conforms(example, str(KINDS[kind].schema["format"])), example
