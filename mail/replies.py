@@ -149,7 +149,9 @@ def blank_template(change_type: ChangeType | None, departments: Sequence[Departm
             label += " (" + gettext("yes or no") + ")"
         elif f.kind == "declaration":
             label += " (" + gettext("yes") + ")"
-        if not f.required and f not in own:
+        if f.kind == "bool" and f.default is False:
+            label += " (" + gettext("no if you leave it out") + ")"
+        elif not f.required and f not in own:
             label += " (" + gettext("optional") + ")"
         lines.append(f"{label}: ")
         if own and f is own[-1] and not change_type.about_someone_else:
