@@ -51,13 +51,15 @@ class ChangeType:
     fields: tuple[Field, ...]
     effective_date: str | None
     about_someone_else: bool = False
-    # Groups of which at least one answer must be given.
+    # Pairs of which at least one answer must be given ("Enter a new email address or a new phone number").
     any_of: tuple[tuple[str, ...], ...] = ()
     synonyms: tuple[str, ...] = ()
     _by_name: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_name.update({f.name: f for f in self.fields})
+        if any(len(group) != 2 for group in self.any_of):
+            raise ValueError(f"{self.id}: an any_of group is a pair, asked for as \"Enter X or Y\"")
 
     def field(self, name: str) -> Field:
         return self._by_name[name]

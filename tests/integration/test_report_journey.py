@@ -220,7 +220,7 @@ def test_every_kind_of_change_can_be_reported_from_start_to_finish(app: Flask, c
         page = check_page(client.get(response.location))
         assert page.select_one(".govuk-panel__title").get_text(strip=True) == "Change reported"
     page = check_page(client.get("/changes"))
-    assert len(page.select("tbody tr")) == 4
+    assert len(page.select(".govuk-summary-card")) == 4
 
 
 def test_a_date_page_posted_without_its_boxes_asks_for_the_date(app: Flask, client: FlaskClient) -> None:
