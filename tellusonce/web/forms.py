@@ -55,6 +55,10 @@ class GovukDateInput(GovDateInput):
             item["label"] = label
             item["id"] = f"{field.id}-{item['id'].rsplit('-', 1)[1]}"
             item.setdefault("attributes", {})["inputmode"] = "numeric"
+            # Only the box at fault is highlighted when the problem is one box (GOV.UK date input).
+            part = getattr(field, "wrong_part", None)
+            if part and not item["id"].endswith(f"-{part}"):
+                item["classes"] = item["classes"].replace("govuk-input--error", "").strip()
         if field.description:
             params["hint"] = {"text": field.description}
         return params
@@ -85,6 +89,7 @@ class GovDateField(Field):
         super().__init__(label, validators, **kwargs)
         self.required_message = required
         self.incomplete: str | None = None
+        self.wrong_part: str | None = None  # "day", "month" or "year" when one box is the problem
 
     def _value(self) -> str:
         return self.data.isoformat() if isinstance(self.data, date) else ""
@@ -92,19 +97,22 @@ class GovDateField(Field):
     def process_formdata(self, valuelist: list[str]) -> None:
         self.data = None
         self.incomplete = None
+        self.wrong_part = None
         parts = [(v or "").strip() for v in valuelist[:3]] + [""] * (3 - len(valuelist[:3]))
         # The widget shows raw_data as day, month and year: a post that left the boxes out
         # (or sent more) must still render as three boxes, not fail.
         self.raw_data = parts
         if not any(parts):
             return
-        names = (_("day"), _("month"), _("year"))
-        missing = [name for name, part in zip(names, parts, strict=True) if not part]
+        names = {"day": _("day"), "month": _("month"), "year": _("year")}
+        missing = [key for key, part in zip(names, parts, strict=True) if not part]
         if missing:
-            self.incomplete = _("%(label)s must include a %(part)s", label=self.label.text, part=missing[0])
+            self.wrong_part = missing[0]
+            self.incomplete = _("%(label)s must include a %(part)s", label=self.label.text, part=names[missing[0]])
             raise ValueError(self.incomplete)
         day, month, year = parts
         if year.isascii() and year.isdigit() and len(year) != 4:
+            self.wrong_part = "year"
             raise ValueError(_("Year must include 4 numbers"))
         try:
             month_number = int(month) if month.isascii() and month.isdigit() else MONTHS[month.lower()]

@@ -61,6 +61,9 @@ def test_a_two_digit_year_is_answered_year_must_include_4_numbers(app: Flask, cl
     page = check_page(response, errors=True)
     assert page.select_one(".govuk-error-summary a").get_text(strip=True) == "Year must include 4 numbers"
     assert page.select_one(".govuk-error-message").get_text(" ", strip=True).endswith("Year must include 4 numbers")
+    # Only the year box is highlighted.
+    highlighted = [i["id"] for i in page.select("input.govuk-input--error")]
+    assert highlighted == ["move_date-year"]
 
 
 def test_a_date_without_its_month_says_so(app: Flask, client: FlaskClient) -> None:
@@ -70,6 +73,7 @@ def test_a_date_without_its_month_says_so(app: Flask, client: FlaskClient) -> No
                           "reason": {"reason": "marriage"}})
     page = check_page(post_form(client, "/report/questions/change-date", {"change_date": ["1", "", "2026"]}), errors=True)
     assert page.select_one(".govuk-error-summary a").get_text(strip=True) == "Date your name changed must include a month"
+    assert [i["id"] for i in page.select("input.govuk-input--error")] == ["change_date-month"]
 
 
 def test_the_yes_or_no_questions_of_a_move_show_their_answer_chosen_before_anyone_answers(
