@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from mail.mime import ReadMessage
 from tellusonce.data.inbound import emails_sent_to
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
+from tellusonce.domain.fields import display_phone
 from tellusonce.domain.intake import RecipientPlan
 from tellusonce.i18n import N_
 from tellusonce.mailout import queue_email, translations_for
@@ -87,7 +88,7 @@ def format_day(day: date, language: str) -> str:
 
 
 def answer_text(change_type: ChangeType, name: str, value: Any, language: str) -> str:
-    """An answer as a person would read it: "1 November 2026", "Yes", "Marriage"."""
+    """An answer as a person would read it: "1 November 2026", "Yes", "Marriage", "07911 123456"."""
     f = change_type.field(name)
     gettext = translations_for(language).gettext
     if f.kind == "date" and isinstance(value, str):
@@ -99,6 +100,8 @@ def answer_text(change_type: ChangeType, name: str, value: Any, language: str) -
         return gettext("Yes") if value is True else gettext("No") if value is False else str(value)
     if f.kind == "choice":
         return next((gettext(text) for v, text in f.choices if v == value), str(value))
+    if f.kind == "phone" and isinstance(value, str):
+        return display_phone(value)
     return str(value)
 
 
@@ -150,7 +153,9 @@ def blank_template(change_type: ChangeType | None, departments: Sequence[Departm
             label += " (" + gettext("yes or no") + ")"
         elif f.kind == "declaration":
             label += " (" + gettext("yes") + ")"
-        if not f.required and (f not in own or not own_details_known):
+        if f.kind == "bool" and f.default is False:
+            label += " (" + gettext("no if you leave it out") + ")"
+        elif not f.required and (f not in own or not own_details_known):
             label += " (" + gettext("optional") + ")"
         lines.append(f"{label}: ")
         if own and f is own[-1] and not change_type.about_someone_else:

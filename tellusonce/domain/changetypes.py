@@ -46,6 +46,11 @@ class Field:
     profile: str | None = None
     # Whether this answer is part of an address (withheld when the address is protected).
     address: bool = False
+    # The answer as a sentence names it, for messages ("Enter the date you moved", "Select
+    # why your name changed"; for yes or no, what yes means). None: the label, lower-cased.
+    noun: str | None = None
+    # The answer taken when none is given; the question shows it chosen, so the citizen sees it.
+    default: Any = None
 
 
 @dataclass(frozen=True)
@@ -56,13 +61,15 @@ class ChangeType:
     fields: tuple[Field, ...]
     effective_date: str | None
     about_someone_else: bool = False
-    # Groups of which at least one answer must be given.
+    # Pairs of which at least one answer must be given ("Enter a new email address or a new phone number").
     any_of: tuple[tuple[str, ...], ...] = ()
     synonyms: tuple[str, ...] = ()
     _by_name: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_name.update({f.name: f for f in self.fields})
+        if any(len(group) != 2 for group in self.any_of):
+            raise ValueError(f"{self.id}: an any_of group is a pair, asked for as \"Enter X or Y\"")
 
     def field(self, name: str) -> Field:
         return self._by_name[name]
@@ -98,6 +105,8 @@ class ChangeType:
         for f in self.fields:
             prop = dict(KINDS[f.kind].schema)
             prop["title"] = f.label
+            if f.default is not None:
+                prop["default"] = f.default
             if f.hint:
                 prop["description"] = f.hint
             if f.choices:
@@ -125,10 +134,11 @@ class ChangeType:
 
 def _identity(*, required_ni: bool = False) -> tuple[Field, ...]:
     return (
-        Field("given_names", N_("Given names"), "name", profile="given_names"),
-        Field("family_name", N_("Family name"), "name", profile="family_name"),
-        Field("date_of_birth", N_("Date of birth"), "date", profile="date_of_birth"),
-        Field("ni_number", N_("National Insurance number"), "ni_number", required=required_ni, profile="ni_number"),
+        Field("given_names", N_("Given names"), "name", profile="given_names", noun=N_("your given names")),
+        Field("family_name", N_("Family name"), "name", profile="family_name", noun=N_("your family name")),
+        Field("date_of_birth", N_("Date of birth"), "date", profile="date_of_birth", noun=N_("your date of birth")),
+        Field("ni_number", N_("National Insurance number"), "ni_number", required=required_ni, profile="ni_number",
+              noun=N_("your National Insurance number")),
     )
 
 
@@ -173,16 +183,19 @@ CHANGE_TYPES: dict[str, ChangeType] = {
             N_("You have moved, or are about to move, to a new address."),
             (
                 *_identity(),
-                Field("address_line_1", N_("Address line 1"), address=True, hint=N_("Building and street")),
+                Field("address_line_1", N_("Address line 1"), address=True, hint=N_("Building and street"),
+                      noun=N_("address line 1, typically the building and street")),
                 Field("address_line_2", N_("Address line 2"), required=False, address=True),
                 Field("town", N_("Town or city"), address=True),
                 Field("postcode", N_("Postcode"), "postcode", address=True),
-                Field("move_date", N_("Date you moved"), "date"),
+                Field("move_date", N_("Date you moved"), "date", noun=N_("the date you moved")),
                 Field("previous_address", N_("Previous address"), required=False, address=True),
                 Field("previous_postcode", N_("Previous postcode"), "postcode", required=False, address=True),
-                Field("others_moving", N_("Others in your household are moving too"), "bool", required=False),
+                Field("others_moving", N_("Others in your household are moving too"), "bool", required=False,
+                      noun=N_("anyone else in your household is moving with you"), default=False),
                 Field("protected_address", N_("Keep my new address protected"), "bool", required=False,
-                      hint=N_("Only organisations that must have your address will be given it.")),
+                      hint=N_("Only organisations that must have your address will be given it."),
+                      noun=N_("you want to keep your new address protected"), default=False),
             ),
             effective_date="move_date",
             synonyms=("address", "moving", "moving home", "moving house", "new address", "new home", "move", "moved"),
@@ -193,10 +206,11 @@ CHANGE_TYPES: dict[str, ChangeType] = {
             N_("You have changed your name, for example after marriage or by deed poll."),
             (
                 *_identity(),
-                Field("new_given_names", N_("New given names"), "name"),
-                Field("new_family_name", N_("New family name"), "name"),
-                Field("reason", N_("Reason for the change"), "choice", choices=NAME_CHANGE_REASONS),
-                Field("change_date", N_("Date your name changed"), "date"),
+                Field("new_given_names", N_("New given names"), "name", noun=N_("your new given names")),
+                Field("new_family_name", N_("New family name"), "name", noun=N_("your new family name")),
+                Field("reason", N_("Reason for the change"), "choice", choices=NAME_CHANGE_REASONS,
+                      noun=N_("why your name changed")),
+                Field("change_date", N_("Date your name changed"), "date", noun=N_("the date your name changed")),
             ),
             effective_date="change_date",
             synonyms=("name", "change of name", "new name", "name change", "changed my name", "surname"),
@@ -207,8 +221,8 @@ CHANGE_TYPES: dict[str, ChangeType] = {
             N_("You have a new email address or phone number."),
             (
                 *_identity(),
-                Field("email", N_("Email address"), "email", required=False),
-                Field("phone", N_("Phone number"), "phone", required=False),
+                Field("email", N_("Email address"), "email", required=False, noun=N_("a new email address")),
+                Field("phone", N_("Phone number"), "phone", required=False, noun=N_("a new phone number")),
             ),
             effective_date=None,
             any_of=(("email", "phone"),),
@@ -222,7 +236,7 @@ CHANGE_TYPES: dict[str, ChangeType] = {
                 Field("deceased_given_names", N_("Their given names"), "name"),
                 Field("deceased_family_name", N_("Their family name"), "name"),
                 Field("deceased_date_of_birth", N_("Their date of birth"), "date"),
-                Field("date_of_death", N_("Date of death"), "date"),
+                Field("date_of_death", N_("Date of death"), "date", noun=N_("the date of death")),
                 Field("deceased_ni_number", N_("Their National Insurance number"), "ni_number", required=False),
                 Field("deceased_address_line_1", N_("Their last address line 1"), address=True),
                 Field("deceased_address_line_2", N_("Their last address line 2"), required=False, address=True),
@@ -241,18 +255,22 @@ CHANGE_TYPES: dict[str, ChangeType] = {
             N_("Registering a birth's details"),
             N_("A child has been born and their birth registered."),
             (
-                Field("child_given_names", N_("Child's given names"), "name"),
-                Field("child_family_name", N_("Child's family name"), "name"),
-                Field("child_date_of_birth", N_("Child's date of birth"), "date"),
+                Field("child_given_names", N_("Child's given names"), "name", noun=N_("the child's given names")),
+                Field("child_family_name", N_("Child's family name"), "name", noun=N_("the child's family name")),
+                Field("child_date_of_birth", N_("Child's date of birth"), "date", noun=N_("the child's date of birth")),
                 Field("place_of_birth", N_("Town or city of birth"), required=False),
-                Field("parent_1_given_names", N_("First parent's given names"), "name"),
-                Field("parent_1_family_name", N_("First parent's family name"), "name"),
+                Field("parent_1_given_names", N_("First parent's given names"), "name",
+                      noun=N_("the first parent's given names")),
+                Field("parent_1_family_name", N_("First parent's family name"), "name",
+                      noun=N_("the first parent's family name")),
                 Field("parent_2_given_names", N_("Second parent's given names"), "name", required=False),
                 Field("parent_2_family_name", N_("Second parent's family name"), "name", required=False),
-                Field("address_line_1", N_("Child's home address line 1"), address=True),
+                Field("address_line_1", N_("Child's home address line 1"), address=True,
+                      noun=N_("the child's home address line 1")),
                 Field("address_line_2", N_("Child's home address line 2"), required=False, address=True),
-                Field("town", N_("Child's home town or city"), address=True),
-                Field("postcode", N_("Child's home postcode"), "postcode", address=True),
+                Field("town", N_("Child's home town or city"), address=True, noun=N_("the child's home town or city")),
+                Field("postcode", N_("Child's home postcode"), "postcode", address=True,
+                      noun=N_("the child's home postcode")),
                 *_reporter(),
                 Field("reporter_relationship", N_("Your relationship to the child"), "choice", choices=RELATIONSHIP_TO_CHILD),
                 Field("authority_declared", N_("Confirm you are the child's parent or have parental responsibility"), "declaration"),
@@ -309,7 +327,7 @@ def date_rules(change_type: ChangeType, data: Mapping[str, Any], today: date) ->
             continue
         if f.name in ("move_date", "change_date"):
             if value > today + MOVE_AHEAD:
-                errors[f.name] = N_("%(label)s must be no more than 4 weeks from today")
+                errors[f.name] = N_("%(label)s must be no more than 4 weeks in the future")
             elif value < today - MOVE_BACK:
                 errors[f.name] = N_("%(label)s must be within the last 5 years")
         elif value > today:

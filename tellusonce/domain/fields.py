@@ -21,8 +21,11 @@ from tellusonce.i18n import N_
 POSTCODE = re.compile(
     r"^(GIR ?0AA|[A-PR-UWYZ](\d[\dA-HJKPSTUW]?|[A-HK-Y]\d[\dABEHMNPRV-Y]?) ?\d[ABD-HJLNP-UW-Z]{2})$"
 )
-# HMRC's rules: first letter not D F I Q U V; second not D F I O Q U V; some pairs never issued.
-NI_NUMBER = re.compile(r"^(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]$")
+# The format the hint and the error show ("QQ 12 34 56 C": two letters, six digits, A to D),
+# in ASCII only; spaces, hyphens and case as the citizen types them. Of HMRC's allocation rules
+# only the pairs never issued are refused: its letter rules would refuse "QQ", the prefix of the
+# example GOV.UK and HMRC show (so that no real number is printed), which is the example we show.
+NI_NUMBER = re.compile(r"^(?!BG|GB|KN|NK|NT|TN|ZZ)[A-Z]{2}[0-9]{6}[A-D]$", re.ASCII)
 NAME_PUNCTUATION = frozenset(" -'’.")
 
 
@@ -36,11 +39,13 @@ def is_postcode(value: str) -> bool:
 
 
 def normalise_ni_number(value: str) -> str:
-    return re.sub(r"[\s-]+", "", value).upper()
+    """'qq 12 34 56 c' -> 'QQ123456C'; only ASCII letters are upper-cased (nothing else becomes a letter)."""
+    compact = re.sub(r"[\s-]+", "", value)
+    return "".join(c.upper() if c.isascii() else c for c in compact)
 
 
 def is_ni_number(value: str) -> bool:
-    return bool(NI_NUMBER.match(normalise_ni_number(value)))
+    return bool(NI_NUMBER.fullmatch(normalise_ni_number(value)))
 
 
 def normalise_phone(value: str) -> str:
@@ -49,6 +54,21 @@ def normalise_phone(value: str) -> str:
     except phonenumbers.NumberParseException:
         return value.strip()
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def display_phone(value: str) -> str:
+    """A number as people write it: UK numbers in the national format ("07911 123456"), others in
+    the international one ("+33 1 23 45 67 89"). Kept in E.164 (``normalise_phone``) and sent so."""
+    try:
+        number = phonenumbers.parse(value, "GB")
+    except phonenumbers.NumberParseException:
+        return value
+    if not phonenumbers.is_valid_number(number):
+        return value
+    # +44 includes the Channel Islands and the Isle of Man, dialled from the UK as national numbers.
+    uk = number.country_code == 44
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if uk else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(number, style)
 
 
 def is_phone(value: str) -> bool:
@@ -102,18 +122,27 @@ for _name, _check in {
 
 @dataclass(frozen=True)
 class Kind:
-    """How one kind of answer is described in JSON Schema, tidied and explained."""
+    """How one kind of answer is described in JSON Schema, tidied and explained.
+
+    Messages follow the GOV.UK Design System's guidance for the component that asks
+    for the answer: ``%(label)s`` is the field's label starting a sentence ("Date you
+    moved must be a real date"), ``%(noun)s`` the answer named inside one ("Enter the
+    date you moved", "Select why your name changed").
+    """
 
     schema: dict[str, object]
     invalid: str  # shown when the format is wrong
     normalise: object = None
+    missing: str = N_("Enter %(noun)s")  # shown when a required answer is left out
 
+
+TOO_LONG = N_("%(label)s must be %(limit)s characters or less")
 
 KINDS: dict[str, Kind] = {
-    "text": Kind({"type": "string", "minLength": 1, "maxLength": 200}, N_("%(label)s must be 200 characters or fewer")),
+    "text": Kind({"type": "string", "minLength": 1, "maxLength": 200}, N_("%(label)s must be 200 characters or less")),
     "name": Kind(
         {"type": "string", "minLength": 1, "maxLength": 100, "format": "person-name"},
-        N_("%(label)s must only include letters, spaces, hyphens and apostrophes"),
+        N_("%(label)s must only include letters, spaces, hyphens, apostrophes and full stops"),
     ),
     "date": Kind({"type": "string", "format": "date"}, N_("%(label)s must be a real date")),
     "postcode": Kind(
@@ -128,6 +157,8 @@ KINDS: dict[str, Kind] = {
     ),
     "phone": Kind(
         {"type": "string", "maxLength": 32, "format": "phone"},
+        # Examples this check accepts (the GOV.UK pattern's 01632 and 07700 900 drama numbers are
+        # refused by phonenumbers, and an example must never be refused: see the National Insurance one).
         N_("Enter a phone number, like 0113 496 0000, 07911 123456 or +44 808 157 0192"),
         normalise_phone,
     ),
@@ -136,7 +167,9 @@ KINDS: dict[str, Kind] = {
         N_("Enter an email address in the correct format, like name@example.com"),
         normalise_email,
     ),
-    "bool": Kind({"type": "boolean"}, N_("Select yes or no for %(label)s")),
-    "choice": Kind({"type": "string"}, N_("Select an option for %(label)s")),
-    "declaration": Kind({"type": "boolean", "const": True}, N_("%(label)s")),
+    # Yes or no: the noun is what "yes" means ("Select yes if anyone else ... is moving with you").
+    "bool": Kind({"type": "boolean"}, N_("Select yes if %(noun)s"), missing=N_("Select yes if %(noun)s")),
+    "choice": Kind({"type": "string"}, N_("Select %(noun)s"), missing=N_("Select %(noun)s")),
+    # A declaration's label is its own message ("Confirm you have the authority ...").
+    "declaration": Kind({"type": "boolean", "const": True}, N_("%(label)s"), missing=N_("%(label)s")),
 }

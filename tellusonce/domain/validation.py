@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from tellusonce.domain.changetypes import ChangeType, date_rules, get_change_type
-from tellusonce.domain.fields import KINDS
+from tellusonce.domain.changetypes import ChangeType, Field, date_rules, get_change_type
+from tellusonce.domain.fields import KINDS, TOO_LONG
 from tellusonce.i18n import N_
 
 
@@ -22,10 +22,22 @@ class FieldError:
         """The message in the reader's language, with its labels filled in."""
         message = translate(self.message) if translate else self.message
         params = {k: (translate(v) if translate else v) for k, v in self.params.items() if k != "_lower"}
-        if self.params.get("_lower") and "label" in params:
-            params["label"] = _in_sentence(params["label"])
+        # A label named inside a sentence is lower-cased after translation ("Enter town or city").
+        for name in filter(None, self.params.get("_lower", "").split(",")):
+            params[name] = _in_sentence(params[name])
         text = message % params
         return text[:1].upper() + text[1:]
+
+
+def _named(f: Field, key: str = "noun") -> dict[str, str]:
+    """The params that name ``f`` in a message: its label, and under ``key`` its noun (or its
+    label, to be lower-cased once translated)."""
+    params = {"label": f.label} if key == "noun" else {}
+    if f.noun is not None:
+        params[key] = f.noun
+    else:
+        params.update({key: f.label, "_lower": key})
+    return params
 
 
 def _in_sentence(label: str) -> str:
@@ -79,6 +91,9 @@ def tidy(change_type: ChangeType, answers: Mapping[str, Any]) -> dict[str, Any]:
             if callable(normalise):
                 value = normalise(value)
         data[name] = value
+    for f in change_type.fields:
+        if f.default is not None and f.name not in data:
+            data[f.name] = f.default
     return data
 
 
@@ -91,7 +106,7 @@ def validate_change(change_type_id: str, answers: Mapping[str, Any], *, today: d
         _add(errors, change_type, error)
     for name, message in date_rules(change_type, data, today).items():
         if name not in errors:
-            errors[name] = FieldError(name, message, {"label": change_type.field(name).label})
+            errors[name] = FieldError(name, message, _named(change_type.field(name)))
     if errors:
         order = {name: i for i, name in enumerate(change_type.field_names)}
         ordered = sorted(errors.values(), key=lambda e: order.get(e.field, len(order)))
@@ -106,12 +121,10 @@ def _add(errors: dict[str, FieldError], change_type: ChangeType, error: Any) -> 
                 errors[name] = _missing(change_type, name)
         return
     if error.validator == "anyOf" and error.path == error.schema_path.__class__():
-        group = [s["required"][0] for s in error.validator_value]
-        errors.setdefault(
-            group[0],
-            FieldError(group[0], N_("Enter at least one of: %(fields)s"),
-                       {"fields": ", ".join(change_type.field(n).label for n in group)}),
-        )
+        first, second = (change_type.field(s["required"][0]) for s in error.validator_value)
+        named = (_named(first, "first"), _named(second, "second"))
+        params = {**named[0], **named[1], "_lower": ",".join(filter(None, (p.get("_lower") for p in named)))}
+        errors.setdefault(first.name, FieldError(first.name, N_("Enter %(first)s or %(second)s"), params))
         return
     if error.validator == "additionalProperties":
         unknown = sorted(set(error.instance) - set(change_type.field_names))
@@ -126,18 +139,11 @@ def _add(errors: dict[str, FieldError], change_type: ChangeType, error: Any) -> 
     f = change_type.field(name)
     kind = KINDS[f.kind]
     if error.validator == "maxLength":
-        message = N_("%(label)s must be %(limit)s characters or fewer")
-        errors[name] = FieldError(name, message, {"label": f.label, "limit": str(error.validator_value)})
-    elif f.kind == "declaration":
-        errors[name] = FieldError(name, f.label, {})
+        errors[name] = FieldError(name, TOO_LONG, {"label": f.label, "limit": str(error.validator_value)})
     else:
-        errors[name] = FieldError(name, kind.invalid, {"label": f.label})
+        errors[name] = FieldError(name, kind.invalid, _named(f))
 
 
 def _missing(change_type: ChangeType, name: str) -> FieldError:
     f = change_type.field(name)
-    if f.kind in ("choice", "bool"):
-        return FieldError(name, N_("Select an option for %(label)s"), {"label": f.label})
-    if f.kind == "declaration":
-        return FieldError(name, f.label, {})
-    return FieldError(name, N_("Enter %(label)s"), {"label": f.label, "_lower": "1"})
+    return FieldError(name, KINDS[f.kind].missing, _named(f))

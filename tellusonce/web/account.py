@@ -33,7 +33,7 @@ from tellusonce.data.citizens import (
     update_profile,
     use_token,
 )
-from tellusonce.domain.fields import normalise_ni_number, normalise_phone, normalise_postcode
+from tellusonce.domain.fields import display_phone, normalise_ni_number, normalise_phone, normalise_postcode
 from tellusonce.domain.passwords import hash_password, needs_rehash, verify_password
 from tellusonce.extensions import limiter
 from tellusonce.i18n import N_
@@ -267,6 +267,8 @@ def profile() -> str | Response:
     citizen = current_citizen()
     assert citizen is not None
     form = ProfileForm(obj=citizen)
+    if not form.is_submitted() and citizen.phone:
+        form.phone.data = display_phone(citizen.phone)  # as they would write it; kept as +44…
     if not form.validate_on_submit():
         return render_template("account/profile.html", form=form, citizen=citizen)
     update_profile(

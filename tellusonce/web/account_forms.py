@@ -8,7 +8,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from govuk_frontend_wtf.wtforms_widgets import GovPasswordInput, GovSubmitInput, GovTextInput
+from govuk_frontend_wtf.wtforms_widgets import GovSubmitInput, GovTextInput
 from wtforms import HiddenField, PasswordField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, ValidationError
 
@@ -21,6 +21,7 @@ from tellusonce.web.forms import (
     DateBetween,
     DomainFormat,
     GovDateField,
+    GovukPasswordInput,
     StripWhitespaceForm,
 )
 
@@ -34,7 +35,7 @@ class ValidEmail:
         if not field.data:
             return
         if len(field.data) > 320:
-            raise ValidationError(_("Email address must be 320 characters or fewer"))
+            raise ValidationError(_("Email address must be 320 characters or less"))
         try:
             validate_email(field.data, check_deliverability=False)
         except EmailNotValidError:
@@ -73,7 +74,7 @@ class RegisterForm(StripWhitespaceForm):
             "Use at least 12 characters. Three random words, like ‘coffee train fish’, make a good password."
         ),
         validators=[InputRequired(message=lazy_gettext("Enter a password")), NewPassword("email")],
-        widget=GovPasswordInput(),
+        widget=GovukPasswordInput(),
         render_kw={"autocomplete": "new-password"},
     )
     submit = SubmitField(lazy_gettext("Create account"), widget=GovSubmitInput())
@@ -84,7 +85,7 @@ class SignInForm(StripWhitespaceForm):
     password = PasswordField(
         PASSWORD_LABEL,
         validators=[InputRequired(message=lazy_gettext("Enter your password"))],
-        widget=GovPasswordInput(),
+        widget=GovukPasswordInput(),
         render_kw={"autocomplete": "current-password"},
     )
     next = HiddenField()
@@ -103,7 +104,7 @@ class NewPasswordForm(StripWhitespaceForm):
             "Use at least 12 characters. Three random words, like ‘coffee train fish’, make a good password."
         ),
         validators=[InputRequired(message=lazy_gettext("Enter a new password")), NewPassword()],
-        widget=GovPasswordInput(),
+        widget=GovukPasswordInput(),
         render_kw={"autocomplete": "new-password"},
     )
     submit = SubmitField(lazy_gettext("Save new password"), widget=GovSubmitInput())
@@ -156,15 +157,15 @@ class ProfileForm(StripWhitespaceForm):
         render_kw={"spellcheck": "false", "autocomplete": "off"},
     )
     address_line_1 = StringField(
-        lazy_gettext("Address line 1"), validators=[Length(max=200, message=lazy_gettext("Address line 1 must be 200 characters or fewer"))],
+        lazy_gettext("Address line 1"), validators=[Length(max=200, message=lazy_gettext("Address line 1 must be 200 characters or less"))],
         widget=GovTextInput(), render_kw={"autocomplete": "address-line1"},
     )
     address_line_2 = StringField(
-        lazy_gettext("Address line 2 (optional)"), validators=[Length(max=200, message=lazy_gettext("Address line 2 must be 200 characters or fewer"))],
+        lazy_gettext("Address line 2 (optional)"), validators=[Length(max=200, message=lazy_gettext("Address line 2 must be 200 characters or less"))],
         widget=GovTextInput(), render_kw={"autocomplete": "address-line2"},
     )
     town = StringField(
-        lazy_gettext("Town or city"), validators=[Length(max=100, message=lazy_gettext("Town or city must be 100 characters or fewer"))],
+        lazy_gettext("Town or city"), validators=[Length(max=100, message=lazy_gettext("Town or city must be 100 characters or less"))],
         widget=GovTextInput(), render_kw={"autocomplete": "address-level2"},
     )
     postcode = StringField(

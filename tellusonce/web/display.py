@@ -16,8 +16,9 @@ from flask_babel import gettext as _
 
 from tellusonce.clock import UK
 from tellusonce.domain.changetypes import get_change_type
+from tellusonce.domain.fields import display_phone
 from tellusonce.i18n import N_
-from tellusonce.models import NotificationState
+from tellusonce.models import ChangeReport, ChannelKind, Notification, NotificationState
 
 
 # Each notification state in plain words, and the colour of its tag.
@@ -40,6 +41,35 @@ def state_words(state: str) -> str:
 def state_tag(state: str) -> dict[str, str]:
     words, classes = STATES.get(state, (state, "govuk-tag--grey"))
     return {"text": _(words), "classes": classes}
+
+
+def details_label(n: Notification) -> str:
+    """What the details a notification carries are, as of now: sent, still to be sent (or for a
+    feed organisation, still to be fetched), or never sent (cancelled, or could not be sent)."""
+    if n.state in (NotificationState.DELIVERED, NotificationState.ACKNOWLEDGED):
+        return _("Details sent")
+    if n.state in (NotificationState.CANCELLED, NotificationState.DEAD):
+        return _("Details that were not sent")
+    if n.department.channel == ChannelKind.FEED:
+        return _("Details that will be available to %(organisation)s", organisation=n.department.name)
+    return _("Details that will be sent")
+
+
+# Whose details a report about someone else gave: (their names' answers, with a name, without).
+_SOMEONE_ELSE = {
+    "death": ("deceased_", N_("%(name)s, who died"), N_("The person who died")),
+    "birth": ("child_", N_("%(name)s, the child whose birth you reported"), N_("The child whose birth you reported")),
+}
+
+
+def whose_details(report: ChangeReport) -> str:
+    """Whom a report's details are about: "You", or "Grace Okafor, who died"."""
+    if report.change_type not in _SOMEONE_ELSE:
+        return _("You")
+    prefix, named, unnamed = _SOMEONE_ELSE[report.change_type]
+    answers = report.answers or {}
+    name = " ".join(str(answers[k]) for k in (f"{prefix}given_names", f"{prefix}family_name") if answers.get(k))
+    return _(named, name=name) if name else _(unnamed)
 
 
 def govuk_date(value: date | datetime | str | None) -> str:
@@ -76,6 +106,8 @@ def answer_text(change_type: str, name: str, value: Any) -> str:
         return _("Yes") if value is True else _("No") if value is False else str(value)
     if f.kind == "choice":
         return next((_(text) for v, text in f.choices if v == value), str(value))
+    if f.kind == "phone" and isinstance(value, str):
+        return display_phone(value)
     return str(value)
 
 
@@ -84,3 +116,4 @@ def install(bp: Blueprint) -> None:
     bp.add_app_template_filter(govuk_time, "govuk_time")
     bp.add_app_template_filter(state_words, "state_words")
     bp.add_app_template_global(state_tag, "state_tag")
+    bp.add_app_template_global(whose_details, "whose_details")

@@ -18,7 +18,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovDateInput
+from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovPasswordInput
 from wtforms import Field, FieldList, PasswordField
 from wtforms.validators import StopValidation, ValidationError
 
@@ -55,8 +55,25 @@ class GovukDateInput(GovDateInput):
             item["label"] = label
             item["id"] = f"{field.id}-{item['id'].rsplit('-', 1)[1]}"
             item.setdefault("attributes", {})["inputmode"] = "numeric"
+            # Only the box at fault is highlighted when the problem is one box (GOV.UK date input).
+            part = getattr(field, "wrong_part", None)
+            if part and not item["id"].endswith(f"-{part}"):
+                item["classes"] = item["classes"].replace("govuk-input--error", "").strip()
         if field.description:
             params["hint"] = {"text": field.description}
+        return params
+
+
+class GovukPasswordInput(GovPasswordInput):
+    """govuk-frontend-wtf's password input, with the field's ``autocomplete`` given to the GOV.UK
+    macro's own parameter: as a plain attribute it came second, after the macro's default
+    ``current-password``, and browsers read the first (so no password manager offered a new one)."""
+
+    def map_gov_params(self, field: Any, **kwargs: Any) -> dict[str, Any]:
+        params = super().map_gov_params(field, **kwargs)
+        autocomplete = params.get("attributes", {}).pop("autocomplete", None)
+        if autocomplete:
+            params["autocomplete"] = autocomplete
         return params
 
 
@@ -72,6 +89,7 @@ class GovDateField(Field):
         super().__init__(label, validators, **kwargs)
         self.required_message = required
         self.incomplete: str | None = None
+        self.wrong_part: str | None = None  # "day", "month" or "year" when one box is the problem
 
     def _value(self) -> str:
         return self.data.isoformat() if isinstance(self.data, date) else ""
@@ -79,21 +97,26 @@ class GovDateField(Field):
     def process_formdata(self, valuelist: list[str]) -> None:
         self.data = None
         self.incomplete = None
+        self.wrong_part = None
         parts = [(v or "").strip() for v in valuelist[:3]] + [""] * (3 - len(valuelist[:3]))
         # The widget shows raw_data as day, month and year: a post that left the boxes out
         # (or sent more) must still render as three boxes, not fail.
         self.raw_data = parts
         if not any(parts):
             return
-        names = (_("day"), _("month"), _("year"))
-        missing = [name for name, part in zip(names, parts, strict=True) if not part]
+        names = {"day": _("day"), "month": _("month"), "year": _("year")}
+        missing = [key for key, part in zip(names, parts, strict=True) if not part]
         if missing:
-            self.incomplete = _("%(label)s must include a %(part)s", label=self.label.text, part=missing[0])
+            self.wrong_part = missing[0]
+            self.incomplete = _("%(label)s must include a %(part)s", label=self.label.text, part=names[missing[0]])
             raise ValueError(self.incomplete)
         day, month, year = parts
+        if year.isascii() and year.isdigit() and len(year) != 4:
+            self.wrong_part = "year"
+            raise ValueError(_("Year must include 4 numbers"))
         try:
-            month_number = int(month) if month.isdigit() else MONTHS[month.lower()]
-            if len(year) != 4 or not year.isdigit():
+            month_number = int(month) if month.isascii() and month.isdigit() else MONTHS[month.lower()]
+            if not (year.isascii() and year.isdigit() and day.isascii() and day.isdigit()):
                 raise ValueError
             self.data = date(int(year), month_number, int(day))
         except (KeyError, ValueError):
@@ -139,7 +162,7 @@ class DomainFormat:
         label = field.label.text
         if isinstance(self.max_length, int) and len(value) > self.max_length:
             raise ValidationError(
-                _("%(label)s must be %(limit)s characters or fewer", label=label, limit=self.max_length)
+                _("%(label)s must be %(limit)s characters or less", label=label, limit=self.max_length)
             )
         if self.format and not FORMAT_CHECKER.conforms(value, str(self.format)):
             raise ValidationError(_(self.kind.invalid, label=label))

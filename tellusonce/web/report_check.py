@@ -17,7 +17,6 @@ from flask import abort, current_app, redirect, render_template, request, url_fo
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput
-from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, RadioField
@@ -39,10 +38,10 @@ from tellusonce.i18n import N_
 from tellusonce.mailout import compose_email, insert_email
 from tellusonce.models import Citizen
 from tellusonce.web.database import get_session, start_writing
-from tellusonce.web.display import answer_text
+from tellusonce.web.report_answers import answer_rows, preview_rows
 from tellusonce.web.forms import StripWhitespaceForm
 from tellusonce.web.journey import Journey, current_journey, mark_submitted, save_journey
-from tellusonce.web.report_pages import DECLARATION, field_labels, page_of_field, pages_for
+from tellusonce.web.report_pages import DECLARATION, field_labels, page_of_field
 
 log = logging.getLogger(__name__)
 
@@ -220,35 +219,11 @@ def drop_recipient(journey: Journey, department_id: str) -> None:
         save_journey(journey)
 
 
-def _answer_sections(journey: Journey, change_type: ChangeType, data: dict[str, Any]) -> list[dict[str, Any]]:
-    sections = []
-    for page in pages_for(journey.change_type):
-        rows = []
-        for name in page.fields:
-            f = change_type.field(name)
-            rows.append({
-                "key": {"text": _(f.label)},
-                "value": {"html": _bdi(answer_text(change_type.id, name, data.get(name)))},
-                "actions": {"items": [{
-                    "href": url_for("report.question", slug=page.slug, **{"from": "check"}),
-                    "text": _("Change"), "visuallyHiddenText": _(f.label).lower(),
-                }]},
-            })
-        sections.append({"title": _(page.title), "rows": rows})
-    return sections
-
-
-def _bdi(text: str) -> Markup:
-    """Keep an answer's own text direction from spilling into the page (right-to-left marks)."""
-    return Markup("<bdi>%s</bdi>") % escape(text)
-
-
 def _previews(plan: Plan, change_type: ChangeType) -> list[RecipientPreview]:
     previews = []
     data = plan.change.data
     for rp in plan.queued:
-        rows = [(_(change_type.field(n).label), _bdi(answer_text(change_type.id, n, data.get(n))))
-                for n in rp.fields if n in data]
+        rows = preview_rows(change_type, data, rp.fields)
         previews.append(RecipientPreview(
             department_id=rp.department.id, name=rp.department.name,
             reason=_(CONSENT_WORDS[rp.consent]) if rp.consent else _(rp.reason),
@@ -262,7 +237,7 @@ def _previews(plan: Plan, change_type: ChangeType) -> list[RecipientPreview]:
 def _check_context(journey: Journey, change_type: ChangeType, plan: Plan) -> dict[str, Any]:
     return {
         "change_type": change_type,
-        "sections": _answer_sections(journey, change_type, plan.change.data),
+        "answers": answer_rows(change_type, plan.change.data),
         "previews": _previews(plan, change_type),
         "needs_consent": [r.department.name for r in plan.recipients if r.status == "needs_consent"],
         "not_told": [r.department.name for r in plan.recipients if r.status == "not_chosen"],

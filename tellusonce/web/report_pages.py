@@ -19,6 +19,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovRadioInput, 
 from wtforms import BooleanField, RadioField, SelectChoice, StringField
 
 from tellusonce.domain.changetypes import ChangeType, Field, get_change_type
+from tellusonce.domain.fields import display_phone
 from tellusonce.domain.reporter import account_answers
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
@@ -27,32 +28,66 @@ from tellusonce.web.forms import GovDateField, StripWhitespaceForm
 
 
 @dataclass(frozen=True)
+class Answer:
+    """Answers that "check your answers" shows as one row: a name, or an address (one line each)."""
+
+    label: str  # marked with N_
+    fields: tuple[str, ...]
+    lines: bool = False  # an address: one line per answer; otherwise the answers joined by spaces
+
+
+@dataclass(frozen=True)
 class Page:
     slug: str
     title: str  # marked with N_
     fields: tuple[str, ...]
     hint: str | None = None
+    grouped: tuple[Answer, ...] = ()  # answers shown as one row; every other field is a row of its own
+
+    def answers(self, change_type: ChangeType) -> tuple[Answer, ...]:
+        """This page's questions as check your answers lists them, in the page's order."""
+        rows: list[Answer] = []
+        for name in self.fields:
+            group = next((g for g in self.grouped if name in g.fields), None)
+            if group is None:
+                rows.append(Answer(change_type.field(name).label, (name,)))
+            elif group.fields[0] == name:
+                rows.append(group)
+        return tuple(rows)
+
+
+def _name(label: str, prefix: str = "") -> Answer:
+    return Answer(label, (f"{prefix}given_names", f"{prefix}family_name"))
+
+
+def _address(label: str, *fields: str) -> Answer:
+    return Answer(label, fields, lines=True)
 
 
 def _you() -> Page:
     return Page("your-details", N_("Check your details"), ("given_names", "family_name", "date_of_birth", "ni_number"),
-                N_("We have filled in what your account already knows. Organisations use these to find your records."))
+                N_("We have filled in what your account already knows. Organisations use these to find your records."),
+                grouped=(_name(N_("Name")),))
 
 
 def _reporter() -> Page:
     return Page("about-you", N_("Your details"),
                 ("reporter_given_names", "reporter_family_name", "reporter_email", "reporter_phone"),
-                N_("Organisations may need to contact you about this."))
+                N_("Organisations may need to contact you about this."), grouped=(_name(N_("Your name"), "reporter_"),))
+
+
+_HOME = ("address_line_1", "address_line_2", "town", "postcode")
 
 
 PAGES: dict[str, tuple[Page, ...]] = {
     "address": (
         _you(),
-        Page("new-address", N_("What is your new address?"), ("address_line_1", "address_line_2", "town", "postcode")),
+        Page("new-address", N_("What is your new address?"), _HOME, grouped=(_address(N_("New address"), *_HOME),)),
         Page("move-date", N_("When did you move?"), ("move_date",),
              N_("If you have not moved yet, give the date you will move. For example, 27 3 2026")),
         Page("previous-address", N_("What was your previous address?"), ("previous_address", "previous_postcode"),
-             N_("This helps organisations find your records. You can leave it out.")),
+             N_("This helps organisations find your records. You can leave it out."),
+             grouped=(_address(N_("Previous address"), "previous_address", "previous_postcode"),)),
         Page("household", N_("Is anyone else in your household moving with you?"), ("others_moving",)),
         Page("protect-address", N_("Do you want to keep your new address protected?"), ("protected_address",),
              N_("Choose yes if you are at risk, for example from domestic abuse. Organisations that do not need "
@@ -60,7 +95,8 @@ PAGES: dict[str, tuple[Page, ...]] = {
     ),
     "name": (
         _you(),
-        Page("new-name", N_("What is your new name?"), ("new_given_names", "new_family_name")),
+        Page("new-name", N_("What is your new name?"), ("new_given_names", "new_family_name"),
+             grouped=(_name(N_("New name"), "new_"),)),
         Page("reason", N_("Why did your name change?"), ("reason",)),
         Page("change-date", N_("When did your name change?"), ("change_date",), N_("For example, 27 3 2026")),
     ),
@@ -71,20 +107,24 @@ PAGES: dict[str, tuple[Page, ...]] = {
     ),
     "death": (
         Page("person", N_("Who has died?"),
-             ("deceased_given_names", "deceased_family_name", "deceased_date_of_birth", "deceased_ni_number")),
+             ("deceased_given_names", "deceased_family_name", "deceased_date_of_birth", "deceased_ni_number"),
+             grouped=(_name(N_("Their name"), "deceased_"),)),
         Page("date-of-death", N_("When did they die?"), ("date_of_death",), N_("For example, 27 3 2026")),
-        Page("their-address", N_("What was their last address?"),
-             ("deceased_address_line_1", "deceased_address_line_2", "deceased_town", "deceased_postcode")),
+        Page("their-address", N_("What was their last address?"), tuple(f"deceased_{n}" for n in _HOME),
+             grouped=(_address(N_("Their last address"), *(f"deceased_{n}" for n in _HOME)),)),
         _reporter(),
         Page("relationship", N_("What was your relationship to them?"), ("reporter_relationship",)),
     ),
     "birth": (
         Page("child", N_("About the child"),
-             ("child_given_names", "child_family_name", "child_date_of_birth", "place_of_birth")),
+             ("child_given_names", "child_family_name", "child_date_of_birth", "place_of_birth"),
+             grouped=(_name(N_("Child's name"), "child_"),)),
         Page("parents", N_("The child's parents"),
              ("parent_1_given_names", "parent_1_family_name", "parent_2_given_names", "parent_2_family_name"),
-             N_("As written on the birth certificate. Leave the second parent out if there is none on it.")),
-        Page("child-address", N_("Where does the child live?"), ("address_line_1", "address_line_2", "town", "postcode")),
+             N_("As written on the birth certificate. Leave the second parent out if there is none on it."),
+             grouped=(_name(N_("First parent"), "parent_1_"), _name(N_("Second parent"), "parent_2_"))),
+        Page("child-address", N_("Where does the child live?"), _HOME,
+             grouped=(_address(N_("Child's home address"), *_HOME),)),
         _reporter(),
         Page("relationship", N_("What is your relationship to the child?"), ("reporter_relationship",)),
     ),
@@ -223,13 +263,19 @@ def collected(change_type: ChangeType, form: StripWhitespaceForm, names: tuple[s
 
 
 def prefill(change_type: ChangeType, citizen: Citizen, answers: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    """Answers so far, with what the account already knows for questions not yet answered (the
-    domain's one rule for every channel: ``domain.reporter.account_answers``)."""
+    """Answers so far, with the answer's default (shown chosen) or what the account already knows
+    (the domain's one rule for every channel: ``domain.reporter.account_answers``) for questions
+    not yet answered."""
     values = dict(answers)
     known = account_answers(citizen, change_type, answers)
     for name in names:
-        if name not in values and name in known:
-            values[name] = known[name]
+        if name in values:
+            continue
+        f = change_type.field(name)
+        if f.default is not None:  # shown chosen: what is sent when the citizen leaves it
+            values[name] = f.default
+        elif name in known:
+            values[name] = display_phone(known[name]) if f.kind == "phone" else known[name]
     return values
 
 

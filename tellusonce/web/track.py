@@ -129,6 +129,7 @@ def _notification_view(n: Notification, attempt: Any) -> dict[str, Any]:
         "name": n.department.name,
         "times": times,
         "fields": field_labels(n.change_type, fields),
+        "details_label": display.details_label(n),
         "attempts": n.attempt_count,
         "cancelled_by_withdrawal": n.state == NotificationState.CANCELLED,
     }
@@ -138,7 +139,8 @@ def _notification_view(n: Notification, attempt: Any) -> dict[str, Any]:
 @login_required
 def disclosures() -> str:
     page = list_disclosures(get_session(), _citizen().id, page=_page_arg(), size=DISCLOSURES_PER_PAGE)
-    rows = [{"notification": n, "fields": field_labels(n.change_type, [k for k in n.payload if k != "protected_address"])}
+    rows = [{"notification": n, "change_label": get_change_type(n.change_type).label,
+             "fields": field_labels(n.change_type, [k for k in n.payload if k != "protected_address"])}
             for n in page.items]
     return render_template("track/disclosures.html", page=page, rows=rows, full_width=True,
                            pagination=pagination("track.disclosures", page.number, page.pages))

@@ -3,6 +3,7 @@
     from browser_checks import check_accessible, screenshot
     page.goto("/organisations")
     check_accessible(page)              # axe-core WCAG 2.2 AA at 1280 px and 375 px, no sideways scroll
+    check_fits(page, 320)               # nothing scrolls sideways at 320 px, not even a table's own box
     expect_title(page, "Your details")  # after a click that navigates
     screenshot(page, "organisations")   # docs/screenshots/organisations.png
 
@@ -68,6 +69,29 @@ def _describe(violations: list[dict[str, Any]]) -> str:
 def horizontal_overflow(page: Any) -> int:
     """How many pixels the page is wider than the window (0: no sideways scrolling)."""
     return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
+
+
+def boxes_scrolling_sideways(page: Any) -> list[str]:
+    """Elements whose own content scrolls sideways (a wide table in a scrolling box): on a phone
+    that hides half of what they show as surely as the page scrolling does."""
+    return list(page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter(e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX) && e.scrollWidth > e.clientWidth + 1)
+        .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + [...e.classList].join('.') : ''))"""))
+
+
+def check_fits(page: Any, width: int) -> None:
+    """At ``width`` px nothing scrolls sideways: neither the page nor any box on it."""
+    original = page.viewport_size
+    try:
+        page.set_viewport_size({"width": width, "height": 900})
+        problems = []
+        if (overflow := horizontal_overflow(page)) > 0:
+            problems.append(f"the page scrolls sideways by {overflow} px")
+        if boxes := boxes_scrolling_sideways(page):
+            problems.append(f"these scroll sideways: {', '.join(boxes)}")
+    finally:
+        page.set_viewport_size(original)
+    assert not problems, f"at {width} px on {page.url}: " + "; ".join(problems)
 
 
 def check_accessible(page: Any, *, widths: tuple[int, ...] = WIDTHS) -> None:

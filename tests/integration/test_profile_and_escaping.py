@@ -54,11 +54,12 @@ def test_your_details_are_saved_tidied_and_shown_again(app: Flask, signed_in: Fl
     ("field", "value", "message"),
     [
         ("postcode", "AB1 CDE", "Enter a real postcode, like LS1 1AA"),
-        ("ni_number", "DQ123456C", "Enter a National Insurance number in the correct format"),
+        ("ni_number", "QQ 12 34 56", "Enter a National Insurance number in the correct format"),
         ("phone", "12", "Enter a phone number, like"),
         ("given_names", "Ada 2", "Given names must only include letters"),
         ("date_of_birth", ["31", "2", "1985"], "Date of birth must be a real date"),
         ("date_of_birth", ["1", "", "1985"], "Date of birth must include a month"),
+        ("date_of_birth", ["27", "3", "85"], "Year must include 4 numbers"),
         ("date_of_birth", ["1", "1", "2999"], "Date of birth must be today or in the past"),
     ],
 )

@@ -23,7 +23,6 @@ from sqlalchemy import select
 
 from tellusonce.clock import utcnow
 from tellusonce.db import session_factory, transaction
-from tellusonce.domain.changetypes import get_change_type
 from tellusonce.mailout import rendered_bodies
 from tellusonce.models import ChangeReport, Citizen, Department, Notification
 from tellusonce.web.database import start_writing
@@ -50,15 +49,18 @@ def test_the_preview_shows_each_organisation_exactly_the_details_it_will_receive
     report_a_move(client, submit=False)
     page = check_page(client.get("/report/check"))
     assert page_title(page).startswith("Check your answers before sending")
-    registry = _registry(app)
-    address = get_change_type("address")
-    given = {"given_names", "family_name", "date_of_birth", "ni_number", "address_line_1", "town", "postcode",
-             "move_date", "previous_address", "previous_postcode", "others_moving"}
     preview = _preview(page)
     assert sorted(preview) == sorted(THREE)
-    for department_id, labels in preview.items():
-        wanted = [address.field(f).label for f in registry[department_id].receives["address"] if f in given]
-        assert labels == wanted, department_id
+    # One row per question it receives whole (a name, an address), one per answer otherwise.
+    assert preview == {
+        "dvla": ["Name", "Date of birth", "New address", "Date you moved"],
+        "hmrc": ["Name", "Date of birth", "National Insurance number", "New address", "Date you moved",
+                 "Previous postcode"],
+        "leeds-council-tax": ["Name", "New address", "Date you moved", "Previous address",
+                              "Others in your household are moving too"],
+    }
+    registry = _registry(app)
+    assert {"previous_postcode"} == {f for f in registry["hmrc"].receives["address"] if f.startswith("previous")}
     assert "National Insurance number" in preview["hmrc"] and "National Insurance number" not in preview["dvla"]
     # Why each is told, and that each one can be dropped.
     card = page.select_one("#recipient-dvla")
@@ -72,8 +74,8 @@ def test_a_protected_address_is_withheld_from_organisations_that_do_not_need_it(
                   protect_address={"protected_address": "yes"})
     page = check_page(client.get("/report/check"))
     preview = _preview(page)
-    assert "Postcode" in preview["dvla"]
-    assert not {"Address line 1", "Town or city", "Postcode"} & set(preview["tv-licensing"])
+    assert "New address" in preview["dvla"]
+    assert not {"New address", "Address line 1", "Town or city", "Postcode"} & set(preview["tv-licensing"])
     tv = page.select_one("#recipient-tv-licensing").get_text(" ", strip=True)
     assert "Not sent, because you asked for your new address to be protected: Address line 1" in tv
     assert "told that your address is protected" in tv

@@ -105,7 +105,7 @@ def test_a_move_date_too_far_ahead_shows_the_domains_rule(app: Flask, client: Fl
     start_change(client, "address")
     later = today() + timedelta(weeks=8)
     page = check_page(post_form(client, "/report/questions/move-date", {"move_date": date_parts(later)}), errors=True)
-    assert "Date you moved must be no more than 4 weeks from today" in page.select_one(".govuk-error-summary").get_text()
+    assert "Date you moved must be no more than 4 weeks in the future" in page.select_one(".govuk-error-summary").get_text()
     assert page.select_one(".govuk-error-summary a")["href"] == "#move_date"
 
 
@@ -220,14 +220,14 @@ def test_every_kind_of_change_can_be_reported_from_start_to_finish(app: Flask, c
         page = check_page(client.get(response.location))
         assert page.select_one(".govuk-panel__title").get_text(strip=True) == "Change reported"
     page = check_page(client.get("/changes"))
-    assert len(page.select("tbody tr")) == 4
+    assert len(page.select(".govuk-summary-card")) == 4
 
 
 def test_a_date_page_posted_without_its_boxes_asks_for_the_date(app: Flask, client: FlaskClient) -> None:
     signed_in(app, client)
     start_change(client, "address")
     page = check_page(post_form(client, "/report/questions/move-date", {}), errors=True)
-    assert page.select_one(".govuk-error-summary a").get_text(strip=True) == "Enter date you moved"
+    assert page.select_one(".govuk-error-summary a").get_text(strip=True) == "Enter the date you moved"
     assert [i["value"] for i in page.select("input[name=move_date]")] == ["", "", ""]
 
 

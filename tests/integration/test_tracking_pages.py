@@ -36,15 +36,31 @@ def _set_states(app: Flask, report: ChangeReport, states: dict[str, str]) -> Non
             )
 
 
+def _cards(page) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    """Each summary card: its title and its rows (key -> value)."""
+    return [
+        {"title": card.select_one(".govuk-summary-card__title").get_text(strip=True),
+         **{r.select_one(".govuk-summary-list__key").get_text(strip=True):
+            r.select_one(".govuk-summary-list__value").get_text(" ", strip=True)
+            for r in card.select(".govuk-summary-list__row")}}
+        for card in page.select(".govuk-summary-card")
+    ]
+
+
+def _references(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return [a.get_text() for a in page.select(".govuk-summary-card__title a")]
+
+
 def test_your_changes_lists_every_report_with_its_reference_and_date_newest_first(app: Flask, client: FlaskClient) -> None:
     citizen = signed_in(app, client)
     older = submitted_report(app, citizen, line="1 Old Road", at=utcnow() - timedelta(days=3))
     newer = submitted_report(app, citizen, line="2 New Road")
     page = check_page(client.get("/changes"))
     assert page_title(page).startswith("Your changes")
-    rows = [[td.get_text(" ", strip=True) for td in tr.select("td")] for tr in page.select("tbody tr")]
-    assert [r[0] for r in rows] == [newer.reference, older.reference]
-    assert rows[0][1] == "Moving home" and rows[0][3] == "3" and "3 waiting to send" in rows[0][4]
+    cards = _cards(page)
+    assert [c["title"] for c in cards] == [newer.reference, older.reference]
+    assert cards[0]["Change"] == "Moving home" and cards[0]["Organisations"] == "3"
+    assert "3 waiting to send" in cards[0]["Where they are"]
 
 
 def test_your_changes_is_paginated(app: Flask, client: FlaskClient) -> None:
@@ -52,13 +68,13 @@ def test_your_changes_is_paginated(app: Flask, client: FlaskClient) -> None:
     references = [submitted_report(app, citizen, recipients=["dvla"], line=f"{i} Long Lane",
                                    at=utcnow() - timedelta(minutes=i)).reference for i in range(30)]
     first = check_page(client.get("/changes"))
-    assert [a.get_text() for a in first.select("tbody tr td a")] == references[:25]
+    assert _references(first) == references[:25]
     assert first.select_one(".govuk-pagination__next a")["href"] == "/changes?page=2"
     second = check_page(client.get("/changes?page=2"))
-    assert [a.get_text() for a in second.select("tbody tr td a")] == references[25:]
+    assert _references(second) == references[25:]
     # A page past the end shows the last page; nonsense shows the first.
-    assert check_page(client.get("/changes?page=99")).select("tbody tr td a")[0].get_text() == references[25]
-    assert check_page(client.get("/changes?page=x")).select("tbody tr td a")[0].get_text() == references[0]
+    assert _references(check_page(client.get("/changes?page=99")))[0] == references[25]
+    assert _references(check_page(client.get("/changes?page=x")))[0] == references[0]
 
 
 def test_a_report_shows_each_organisation_in_plain_words_with_times(app: Flask, client: FlaskClient) -> None:
@@ -112,11 +128,11 @@ def test_who_has_been_told_lists_only_what_reached_an_organisation(app: Flask, c
     report = submitted_report(app, citizen)
     _set_states(app, report, {"dvla": "delivered", "hmrc": "acknowledged"})
     page = check_page(client.get("/who-has-been-told"))
-    rows = [[td.get_text(" ", strip=True) for td in tr.select("td")] for tr in page.select("tbody tr")]
-    assert sorted(r[1] for r in rows) == ["Driver and Vehicle Licensing Agency (DVLA)", "HM Revenue and Customs (HMRC)"]
-    assert all(r[2] == report.reference for r in rows)
-    hmrc = next(r for r in rows if r[1].startswith("HM Revenue"))
-    assert "National Insurance number" in hmrc[3] and hmrc[4] == "Received by the organisation"
+    cards = _cards(page)
+    assert sorted(c["title"] for c in cards) == ["Driver and Vehicle Licensing Agency (DVLA)", "HM Revenue and Customs (HMRC)"]
+    assert all(c["Change"] == f"{report.reference} , moving home" for c in cards)
+    hmrc = next(c for c in cards if c["title"].startswith("HM Revenue"))
+    assert "National Insurance number" in hmrc["Details"] and hmrc["Where it is"] == "Received by the organisation"
 
 
 def test_disclosures_download_as_json_and_csv_with_what_was_sent(app: Flask, client: FlaskClient) -> None:
@@ -185,7 +201,7 @@ def test_downloads_hold_only_the_citizens_own_disclosures(app: Flask, client: Fl
     signed_in(app, client)
     assert json.loads(client.get("/who-has-been-told.json").get_data(as_text=True))["disclosures"] == []
     assert client.get("/who-has-been-told.csv").get_data(as_text=True).strip().count("\n") == 0
-    assert "Nothing has been sent about you yet." in check_page(client.get("/who-has-been-told")).get_text()
+    assert "Nothing has been sent to any organisation yet." in check_page(client.get("/who-has-been-told")).get_text()
 
 
 def test_tracking_pages_need_a_signed_in_citizen(client: FlaskClient) -> None:
