@@ -39,10 +39,18 @@ from mail.labels import (
 )
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType, change_type_for_words
 
-_LABEL_LINE = re.compile(r"^\s*[*•>-]?\s*([^:：\n]{1,100}?)\s*[:：]\s*(.*?)\s*$")
+# Every pattern here takes time in proportion to its input: no two quantifiers can match the
+# same characters one after the other (``\s*[^:]*?\s*`` took minutes on a line of spaces).
+# tests/unit/mail/test_mail_patterns.py tries each on long runs of the characters it names.
+_COLON = re.compile(r"[:：]")
+_BULLETS = "*•>-"
+MAX_LABEL_CHARS = 100
 _POSTCODE_AT_END = re.compile(r"(?:^|\s)([A-Za-z]{1,2}\d[A-Za-z\d]?\s*\d[A-Za-z]{2})\s*$")
-_SUBJECT_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|ateb|ymlaen)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
-_LIST_SPLIT = re.compile(r"\s*(?:,|;|/|&|\+|\band\b|\n)\s*", re.IGNORECASE)
+_SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|wg|ateb|ymlaen)\s*(?:\[\d+\]\s*)?:\s*)+", re.IGNORECASE)
+_LIST_SEPARATOR = re.compile(r",|;|/|&|\+|\band\b|\n", re.IGNORECASE)
+_LEADING_ARTICLE = re.compile(r"^(?:the|my|our) ")
+_ADDRESS_SEPARATOR = re.compile(r"[,;\n]")
+_BRACKETED = re.compile(r"\(([^()]*)\)")  # innermost brackets: each is scanned once
 TELL_EVERYONE = frozenset({"all", "everyone", "everybody", "all of them", "all organisations", "all organizations",
                            "all departments", "pawb", "everyone who needs to know"})
 _TRIM_VALUE_KINDS = frozenset({"date", "postcode", "ni_number", "phone", "email", "choice", "bool", "declaration"})
@@ -102,9 +110,9 @@ def _pairs(text: str) -> tuple[list[_Pair], str | None]:
             continue
         if line.strip().startswith("[") and line.strip().endswith("]"):
             continue  # a hint from our blank template
-        match = _LABEL_LINE.match(line)
-        if match:
-            pair = _Pair(match.group(1), match.group(2))
+        label_value = label_line(line)
+        if label_value:
+            pair = _Pair(*label_value)
             pairs.append(pair)
             current = pair if is_label(pair.label) else None
             continue
@@ -115,6 +123,20 @@ def _pairs(text: str) -> tuple[list[_Pair], str | None]:
             first_line = line.strip()
         current = None
     return pairs, first_line
+
+
+def label_line(line: str) -> tuple[str, str] | None:
+    """ "  - New address : 5 Park Road " -> ("New address", "5 Park Road"); None if the line has no label:
+    no colon, nothing before it but a bullet, or more than ``MAX_LABEL_CHARS`` before it."""
+    colon = _COLON.search(line)
+    if colon is None:
+        return None
+    label = line[:colon.start()].strip()
+    if label[:1] and label[0] in _BULLETS:
+        label = label[1:].lstrip()
+    if not label or len(label) > MAX_LABEL_CHARS:
+        return None
+    return label, line[colon.end():].strip()
 
 
 def _takes_lines(label: str) -> bool:
@@ -255,7 +277,7 @@ def split_name(text: str) -> tuple[str | None, str | None]:
 
 
 def _address_parts(text: str) -> list[str]:
-    return [part.strip() for part in re.split(r"[,;\n]", text) if part.strip()]
+    return [part.strip() for part in _ADDRESS_SEPARATOR.split(text) if part.strip()]
 
 
 def _postcode_off(parts: list[str]) -> tuple[list[str], str | None]:
@@ -285,8 +307,8 @@ def _recipients(text: str, departments: Mapping[str, Sequence[str]]) -> tuple[tu
     unknown: list[str] = []
     tell_all = False
     keys = {dept: _department_keys(dept, names) for dept, names in departments.items()}
-    for typed in _LIST_SPLIT.split(text):
-        name = re.sub(r"^(the|my|our) ", "", norm(typed))
+    for typed in _LIST_SEPARATOR.split(text):
+        name = _LEADING_ARTICLE.sub("", norm(typed), count=1)
         if not name:
             continue
         if name in TELL_EVERYONE:
@@ -307,8 +329,8 @@ def _department_keys(dept_id: str, names: Sequence[str]) -> set[str]:
     keys = {norm(dept_id)}
     for name in names:
         keys.add(norm(name))
-        keys.update(norm(inner) for inner in re.findall(r"\(([^)]*)\)", name))
-        keys.add(norm(re.sub(r"\([^)]*\)", " ", name)))
+        keys.update(norm(inner) for inner in _BRACKETED.findall(name))
+        keys.add(norm(_BRACKETED.sub(" ", name)))
     return {k for k in keys if k}
 
 
