@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from mail import replies
 from mail.handler import confirmation_address
 from mail.mime import ReadMessage
-from mail.parser import ParsedChange, parse_change
+from mail.parser import ParsedChange
 from tellusonce.data.citizens import get_citizen_by_email
 from tellusonce.data.departments import list_departments
 from tellusonce.data.inbound import CONFIRMATION_LIFETIME, issue_confirmation
@@ -35,8 +35,9 @@ UK = ZoneInfo("Europe/London")
 Result = tuple[str, str, uuid.UUID | None]
 
 
-def handle_change(session: Session, message: InboundMessage, read: ReadMessage, *, settings: Settings,
-                  now: datetime) -> Result:
+def handle_change(session: Session, message: InboundMessage, read: ReadMessage, parsed: ParsedChange, *,
+                  settings: Settings, now: datetime) -> Result:
+    """Act on the change ``parsed`` from ``read`` (parsed before this transaction, ``mail.reading``)."""
     address = read.from_address or message.mail_from
     if not address:
         return InboundStatus.PROCESSED, "not answered: no sender address", None
@@ -46,8 +47,6 @@ def handle_change(session: Session, message: InboundMessage, read: ReadMessage, 
     if not replies.may_reply(session, citizen.email, now=now):
         return InboundStatus.PROCESSED, "not answered: reply limit for this address reached", None
     departments = list(list_departments(session))
-    parsed = parse_change(read.text, read.subject, today=now.astimezone(UK).date(),
-                          departments={d.id: (d.name, d.controller) for d in departments})
     gettext = translations_for(citizen.language).gettext
     if parsed.change_type is None:
         problems = [_which_change(parsed, gettext)]
