@@ -54,7 +54,11 @@ _BRACKETED = re.compile(r"\(([^()]*)\)")  # innermost brackets: each is scanned 
 TELL_EVERYONE = frozenset({"all", "everyone", "everybody", "all of them", "all organisations", "all organizations",
                            "all departments", "pawb", "everyone who needs to know"})
 _TRIM_VALUE_KINDS = frozenset({"date", "postcode", "ni_number", "phone", "email", "choice", "bool", "declaration"})
+# Bounds on what is read (docs/mail-security.md): a line longer than an email line may be
+# (998 characters, RFC 5322) is no "Label: value" a person typed, and a change fits in far fewer
+# lines than these. What is left unread is counted, and the reply says so.
 MAX_LINES = 400
+MAX_LINE_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ class ParsedChange:
     unrecognised: tuple[str, ...] = ()  # labels not understood for this change
     named_in: str | None = None  # "body" | "subject" | "labels"
     unknown_change: str | None = None  # what followed "Change:" when it is no change we know
+    long_lines: int = 0  # lines longer than MAX_LINE_CHARS, not read
+    lines_not_read: int = 0  # lines (not blank) after the first MAX_LINES, not read
 
 
 @dataclass
@@ -84,27 +90,35 @@ class _Pair:
 
 def parse_change(text: str, subject: str, *, departments: Mapping[str, Sequence[str]], today: date) -> ParsedChange:
     """Read a typed change; ``departments`` maps each registry id to the names it is known by."""
-    pairs, first_line = _pairs(text)
+    lines = text.splitlines()
+    pairs, first_line, long_lines = _pairs(lines[:MAX_LINES])
+    bounds = {"long_lines": long_lines, "lines_not_read": sum(1 for line in lines[MAX_LINES:] if line.strip())}
     change_type, named_in, unknown_change = _change_type(pairs, subject, first_line)
     tell = [p for p in pairs if norm(p.label) in _tell_labels()]
     recipients, unknown, tell_all = _recipients(" , ".join(p.text for p in tell), departments)
     if change_type is None:
-        return ParsedChange(None, {}, recipients, bool(tell), tell_all, unknown, (), None, unknown_change)
+        return ParsedChange(None, {}, recipients, bool(tell), tell_all, unknown, (), None, unknown_change, **bounds)
     answers, unrecognised = _answers(change_type, pairs, today)
     return ParsedChange(change_type.id, answers, recipients, bool(tell), tell_all, unknown, unrecognised, named_in,
-                        None)
+                        None, **bounds)
 
 
 def _tell_labels() -> frozenset[str]:
     return frozenset(norm(w) for w in GLOBAL[TELL])
 
 
-def _pairs(text: str) -> tuple[list[_Pair], str | None]:
-    """Label/value pairs in order; a label with nothing after it (or an address) takes the lines below."""
+def _pairs(lines: list[str]) -> tuple[list[_Pair], str | None, int]:
+    """Label/value pairs in order; a label with nothing after it (or an address) takes the lines below.
+    Also the first line that is no label, and how many lines were too long to read."""
     pairs: list[_Pair] = []
     first_line: str | None = None
     current: _Pair | None = None
-    for line in text.splitlines()[:MAX_LINES]:
+    long_lines = 0
+    for line in lines:
+        if len(line) > MAX_LINE_CHARS:
+            long_lines += 1
+            current = None
+            continue
         if not line.strip():
             current = None
             continue
@@ -122,7 +136,7 @@ def _pairs(text: str) -> tuple[list[_Pair], str | None]:
         if first_line is None and not pairs:
             first_line = line.strip()
         current = None
-    return pairs, first_line
+    return pairs, first_line, long_lines
 
 
 def label_line(line: str) -> tuple[str, str] | None:

@@ -64,6 +64,12 @@ class MessageReader:
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
         self._closes_at_exit = False
+        self._reading = threading.Event()
+
+    @property
+    def reading(self) -> bool:
+        """Whether a message is being read in the child now."""
+        return self._reading.is_set()
 
     def read(self, raw: bytes, *, departments: Mapping[str, Sequence[str]], today: date, parse: bool) -> Reading:
         job = {"raw": raw, "departments": {k: tuple(v) for k, v in departments.items()}, "today": today,
@@ -76,7 +82,12 @@ class MessageReader:
                 self._stop()
                 conn = self._started()
                 conn.send(job)
-            if not conn.poll(self.seconds):
+            self._reading.set()
+            try:
+                answered = conn.poll(self.seconds)
+            finally:
+                self._reading.clear()
+            if not answered:
                 self._stop()
                 raise ReadFailed(f"not read within the time budget of {self.seconds:g} s")
             try:
