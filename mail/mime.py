@@ -7,7 +7,9 @@ UTF-8 with replacement characters, never an error); attachments are ignored;
 and so is everything a mail program adds below what was typed: quoted replies
 ("> …", "On … wrote:", Outlook's "From: … Sent: …" block) and signatures (a
 line "-- "). Nothing here raises on any input: a header that will not parse is
-read as blank, and NUL characters are dropped (PostgreSQL's text cannot hold them).
+read as blank, NUL characters are dropped (PostgreSQL's text cannot hold them),
+a charset Python cannot decode text with is read as UTF-8, and parts nested
+more than ``MAX_DEPTH`` levels deep are left out (docs/mail-security.md).
 """
 
 from __future__ import annotations

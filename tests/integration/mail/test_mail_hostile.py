@@ -10,20 +10,7 @@ from mail.reading import MessageReader
 from tellusonce.mailout import rendered_bodies
 from tellusonce.models import InboundStatus
 from tests.dispatch_helpers import wait_for
-from tests.integration.mail.messages import add_citizen, inbound, outgoing, process_all
-
-# The message that froze the service (issue 14): a confirmed account's From, and a line of spaces.
-BAD = (b"From: Ada Okafor <ada@example.org>\r\nTo: changes@tellusonce.test\r\nSubject: My change\r\n"
-       b"Content-Type: text/plain; charset=utf-8\r\n\r\nChange: moving house\r\n" + b" " * 1500 + b"x\r\n")
-
-
-def slow_html() -> bytes:
-    """An HTML-only change in a table of 20,000 rows: seconds of work for html2text, whoever sends it."""
-    rows = b"<tr><td><b>x</b></td><td><i>y</i></td></tr>\r\n" * 20_000
-    return (b"From: ada@example.org\r\nTo: changes@tellusonce.test\r\nSubject: Moving house\r\n"
-            b"Content-Type: text/html; charset=utf-8\r\n\r\n<p>Change: moving house</p><p>Tell: DVLA</p><table>"
-            + rows + b"</table>\r\n")
-
+from tests.integration.mail.messages import BAD, add_citizen, inbound, outgoing, process_all, slow_html
 
 def nested_thousand_deep() -> bytes:
     opening = b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i) for i in range(1000))
