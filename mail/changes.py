@@ -13,13 +13,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from gettext import NullTranslations
 
 from sqlalchemy.orm import Session
 
 from mail import replies
 from mail.handler import confirmation_address
-from mail.mime import ReadMessage
-from mail.parser import ParsedChange, parse_change
+from mail.mime import MAX_DEPTH, ReadMessage
+from mail.parser import MAX_LINE_CHARS, MAX_LINES, ParsedChange
 from tellusonce.clock import uk_date
 from tellusonce.data.citizens import get_citizen_by_email
 from tellusonce.data.departments import list_departments
@@ -35,8 +36,9 @@ from tellusonce.settings import Settings
 Result = tuple[str, str, uuid.UUID | None]
 
 
-def handle_change(session: Session, message: InboundMessage, read: ReadMessage, *, settings: Settings,
-                  now: datetime) -> Result:
+def handle_change(session: Session, message: InboundMessage, read: ReadMessage, parsed: ParsedChange, *,
+                  settings: Settings, now: datetime) -> Result:
+    """Act on the change ``parsed`` from ``read`` (parsed before this transaction, ``mail.reading``)."""
     address = read.from_address or message.mail_from
     if not address:
         return InboundStatus.PROCESSED, "not answered: no sender address", None
@@ -46,18 +48,18 @@ def handle_change(session: Session, message: InboundMessage, read: ReadMessage, 
     if not replies.may_reply(session, citizen.email, now=now):
         return InboundStatus.PROCESSED, "not answered: reply limit for this address reached", None
     departments = list(list_departments(session))
-    parsed = parse_change(read.text, read.subject, today=uk_date(now),
-                          departments={d.id: (d.name, d.controller) for d in departments})
-    gettext = translations_for(citizen.language).gettext
+    translations = translations_for(citizen.language)
+    gettext = translations.gettext
+    notes = not_read(read, parsed, translations)
     if parsed.change_type is None:
         problems = [_which_change(parsed, gettext)]
-        _problems(session, read, citizen, None, departments, problems, settings=settings, now=now)
+        _problems(session, read, citizen, None, departments, problems, notes, settings=settings, now=now)
         return InboundStatus.PROCESSED, "answered: no change recognised", None
     change_type = CHANGE_TYPES[parsed.change_type]
     request, problems = _request(session, citizen, parsed, change_type, departments, message.id, now=now,
                                  gettext=gettext, details_link=_details_link(settings))
     if problems:
-        _problems(session, read, citizen, change_type, departments, problems, settings=settings, now=now)
+        _problems(session, read, citizen, change_type, departments, problems, notes, settings=settings, now=now)
         return InboundStatus.PROCESSED, f"answered: {len(problems)} problems with a {change_type.id} change", None
     result = hold_change(session, citizen, request, now=now)
     report = result.report
@@ -80,7 +82,7 @@ def handle_change(session: Session, message: InboundMessage, read: ReadMessage, 
         context={
             "reference": report.reference, "change_label": change_type.label, "recipients": told,
             "not_told": not_told, "link": f"{settings.base_url}/confirm-email-change/{token}",
-            "hours": int(CONFIRMATION_LIFETIME.total_seconds() // 3600),
+            "hours": int(CONFIRMATION_LIFETIME.total_seconds() // 3600), "not_read": notes,
             "account_details": _account_details(citizen, change_type, report.answers, gettext),
         },
     )
@@ -192,8 +194,28 @@ def _which_change(parsed: ParsedChange, gettext: Callable[[str], str]) -> str:
         "names": names}
 
 
+def not_read(read: ReadMessage, parsed: ParsedChange, translations: NullTranslations) -> list[str]:
+    """What of the email was not read (docs/mail-security.md), in the citizen's words."""
+    notes = []
+    if read.parts_too_deep:
+        notes.append(translations.gettext(
+            "Parts of your email inside more than %(depth)s levels of attachments or forwarded emails.")
+            % {"depth": MAX_DEPTH})
+    if parsed.long_lines:
+        notes.append(translations.ngettext(
+            "%(num)s line longer than %(chars)s characters. Put each detail on a line of its own, like "
+            "\"Postcode: LS2 9JT\".",
+            "%(num)s lines longer than %(chars)s characters. Put each detail on a line of its own, like "
+            "\"Postcode: LS2 9JT\".", parsed.long_lines) % {"num": parsed.long_lines, "chars": MAX_LINE_CHARS})
+    if parsed.lines_not_read:
+        notes.append(translations.ngettext(
+            "%(num)s line after the first %(lines)s lines.", "%(num)s lines after the first %(lines)s lines.",
+            parsed.lines_not_read) % {"num": parsed.lines_not_read, "lines": MAX_LINES})
+    return notes
+
+
 def _problems(session: Session, read: ReadMessage, citizen: Citizen, change_type: ChangeType | None,
-              departments: Sequence[Department], problems: list[str], *, settings: Settings,
+              departments: Sequence[Department], problems: list[str], notes: list[str], *, settings: Settings,
               now: datetime) -> None:
     replies.queue_reply(
         session, settings=settings, read=read, now=now, to=citizen.email, purpose=replies.PROBLEMS, template="mail_problems",
@@ -202,6 +224,7 @@ def _problems(session: Session, read: ReadMessage, citizen: Citizen, change_type
             "change_label": change_type.label if change_type else None,
             "problems": problems,
             "own_details_known": own_details_known(citizen),
+            "not_read": notes,
             "template": replies.blank_template(change_type, departments, language=citizen.language,
                                                own_details_known=own_details_known(citizen)),
         },

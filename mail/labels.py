@@ -173,10 +173,13 @@ YES = frozenset({"yes", "y", "true", "yes please", "ydw", "ie", "do", "i do", "i
 NO = frozenset({"no", "n", "false", "no thanks", "nac ydw", "na", "dim"})
 
 
+_PUNCTUATION = re.compile(r"[^\w ]+|_")
+
+
 def norm(label: str) -> str:
     """Lower case, apostrophes dropped, other punctuation as spaces, single spaces."""
     text = label.lower().replace("’", "'").replace("'", "")
-    text = re.sub(r"[^\w ]+|_", " ", text)
+    text = _PUNCTUATION.sub(" ", text)
     return " ".join(text.split())
 
 
@@ -204,7 +207,7 @@ def all_labels() -> frozenset[str]:
     return frozenset(label for ct in CHANGE_TYPES for label in labels_for(ct))
 
 
-_ASIDE = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_ASIDE = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")  # innermost brackets: each is scanned once
 
 
 def lookup(change_type_id: str, label: str) -> str | None:

@@ -39,14 +39,26 @@ from mail.labels import (
 )
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType, change_type_for_words
 
-_LABEL_LINE = re.compile(r"^\s*[*•>-]?\s*([^:：\n]{1,100}?)\s*[:：]\s*(.*?)\s*$")
+# Every pattern here takes time in proportion to its input: no two quantifiers can match the
+# same characters one after the other (``\s*[^:]*?\s*`` took minutes on a line of spaces).
+# tests/unit/mail/test_mail_patterns.py tries each on long runs of the characters it names.
+_COLON = re.compile(r"[:：]")
+_BULLETS = "*•>-"
+MAX_LABEL_CHARS = 100
 _POSTCODE_AT_END = re.compile(r"(?:^|\s)([A-Za-z]{1,2}\d[A-Za-z\d]?\s*\d[A-Za-z]{2})\s*$")
-_SUBJECT_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|ateb|ymlaen)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
-_LIST_SPLIT = re.compile(r"\s*(?:,|;|/|&|\+|\band\b|\n)\s*", re.IGNORECASE)
+_SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|wg|ateb|ymlaen)\s*(?:\[\d+\]\s*)?:\s*)+", re.IGNORECASE)
+_LIST_SEPARATOR = re.compile(r",|;|/|&|\+|\band\b|\n", re.IGNORECASE)
+_LEADING_ARTICLE = re.compile(r"^(?:the|my|our) ")
+_ADDRESS_SEPARATOR = re.compile(r"[,;\n]")
+_BRACKETED = re.compile(r"\(([^()]*)\)")  # innermost brackets: each is scanned once
 TELL_EVERYONE = frozenset({"all", "everyone", "everybody", "all of them", "all organisations", "all organizations",
                            "all departments", "pawb", "everyone who needs to know"})
 _TRIM_VALUE_KINDS = frozenset({"date", "postcode", "ni_number", "phone", "email", "choice", "bool", "declaration"})
+# Bounds on what is read (docs/mail-security.md): a line longer than an email line may be
+# (998 characters, RFC 5322) is no "Label: value" a person typed, and a change fits in far fewer
+# lines than these. What is left unread is counted, and the reply says so.
 MAX_LINES = 400
+MAX_LINE_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,8 @@ class ParsedChange:
     unrecognised: tuple[str, ...] = ()  # labels not understood for this change
     named_in: str | None = None  # "body" | "subject" | "labels"
     unknown_change: str | None = None  # what followed "Change:" when it is no change we know
+    long_lines: int = 0  # lines longer than MAX_LINE_CHARS, not read
+    lines_not_read: int = 0  # lines (not blank) after the first MAX_LINES, not read
 
 
 @dataclass
@@ -76,35 +90,43 @@ class _Pair:
 
 def parse_change(text: str, subject: str, *, departments: Mapping[str, Sequence[str]], today: date) -> ParsedChange:
     """Read a typed change; ``departments`` maps each registry id to the names it is known by."""
-    pairs, first_line = _pairs(text)
+    lines = text.splitlines()
+    pairs, first_line, long_lines = _pairs(lines[:MAX_LINES])
+    bounds = {"long_lines": long_lines, "lines_not_read": sum(1 for line in lines[MAX_LINES:] if line.strip())}
     change_type, named_in, unknown_change = _change_type(pairs, subject, first_line)
     tell = [p for p in pairs if norm(p.label) in _tell_labels()]
     recipients, unknown, tell_all = _recipients(" , ".join(p.text for p in tell), departments)
     if change_type is None:
-        return ParsedChange(None, {}, recipients, bool(tell), tell_all, unknown, (), None, unknown_change)
+        return ParsedChange(None, {}, recipients, bool(tell), tell_all, unknown, (), None, unknown_change, **bounds)
     answers, unrecognised = _answers(change_type, pairs, today)
     return ParsedChange(change_type.id, answers, recipients, bool(tell), tell_all, unknown, unrecognised, named_in,
-                        None)
+                        None, **bounds)
 
 
 def _tell_labels() -> frozenset[str]:
     return frozenset(norm(w) for w in GLOBAL[TELL])
 
 
-def _pairs(text: str) -> tuple[list[_Pair], str | None]:
-    """Label/value pairs in order; a label with nothing after it (or an address) takes the lines below."""
+def _pairs(lines: list[str]) -> tuple[list[_Pair], str | None, int]:
+    """Label/value pairs in order; a label with nothing after it (or an address) takes the lines below.
+    Also the first line that is no label, and how many lines were too long to read."""
     pairs: list[_Pair] = []
     first_line: str | None = None
     current: _Pair | None = None
-    for line in text.splitlines()[:MAX_LINES]:
+    long_lines = 0
+    for line in lines:
+        if len(line) > MAX_LINE_CHARS:
+            long_lines += 1
+            current = None
+            continue
         if not line.strip():
             current = None
             continue
         if line.strip().startswith("[") and line.strip().endswith("]"):
             continue  # a hint from our blank template
-        match = _LABEL_LINE.match(line)
-        if match:
-            pair = _Pair(match.group(1), match.group(2))
+        label_value = label_line(line)
+        if label_value:
+            pair = _Pair(*label_value)
             pairs.append(pair)
             current = pair if is_label(pair.label) else None
             continue
@@ -114,7 +136,21 @@ def _pairs(text: str) -> tuple[list[_Pair], str | None]:
         if first_line is None and not pairs:
             first_line = line.strip()
         current = None
-    return pairs, first_line
+    return pairs, first_line, long_lines
+
+
+def label_line(line: str) -> tuple[str, str] | None:
+    """ "  - New address : 5 Park Road " -> ("New address", "5 Park Road"); None if the line has no label:
+    no colon, nothing before it but a bullet, or more than ``MAX_LABEL_CHARS`` before it."""
+    colon = _COLON.search(line)
+    if colon is None:
+        return None
+    label = line[:colon.start()].strip()
+    if label[:1] and label[0] in _BULLETS:
+        label = label[1:].lstrip()
+    if not label or len(label) > MAX_LABEL_CHARS:
+        return None
+    return label, line[colon.end():].strip()
 
 
 def _takes_lines(label: str) -> bool:
@@ -255,7 +291,7 @@ def split_name(text: str) -> tuple[str | None, str | None]:
 
 
 def _address_parts(text: str) -> list[str]:
-    return [part.strip() for part in re.split(r"[,;\n]", text) if part.strip()]
+    return [part.strip() for part in _ADDRESS_SEPARATOR.split(text) if part.strip()]
 
 
 def _postcode_off(parts: list[str]) -> tuple[list[str], str | None]:
@@ -285,8 +321,8 @@ def _recipients(text: str, departments: Mapping[str, Sequence[str]]) -> tuple[tu
     unknown: list[str] = []
     tell_all = False
     keys = {dept: _department_keys(dept, names) for dept, names in departments.items()}
-    for typed in _LIST_SPLIT.split(text):
-        name = re.sub(r"^(the|my|our) ", "", norm(typed))
+    for typed in _LIST_SEPARATOR.split(text):
+        name = _LEADING_ARTICLE.sub("", norm(typed), count=1)
         if not name:
             continue
         if name in TELL_EVERYONE:
@@ -307,8 +343,8 @@ def _department_keys(dept_id: str, names: Sequence[str]) -> set[str]:
     keys = {norm(dept_id)}
     for name in names:
         keys.add(norm(name))
-        keys.update(norm(inner) for inner in re.findall(r"\(([^)]*)\)", name))
-        keys.add(norm(re.sub(r"\([^)]*\)", " ", name)))
+        keys.update(norm(inner) for inner in _BRACKETED.findall(name))
+        keys.add(norm(_BRACKETED.sub(" ", name)))
     return {k for k in keys if k}
 
 

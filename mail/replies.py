@@ -42,6 +42,7 @@ SUBJECTS = {
     CONFIRMED: N_("Change reported: %(reference)s"),
 }
 _MESSAGE_ID = re.compile(r"<[^<>\s\"]{1,250}>")
+_SHORT_NAME = re.compile(r"\(([^()]{2,12})\)\s*$")
 
 
 def may_reply(session: Session, address: str, *, now: datetime) -> bool:
@@ -124,7 +125,7 @@ def recipient_rows(change_type: ChangeType, data: Mapping[str, Any], outcomes: S
 
 def short_name(department: Department) -> str:
     """"Driver and Vehicle Licensing Agency (DVLA)" -> "DVLA"; otherwise the name."""
-    match = re.search(r"\(([^)]{2,12})\)\s*$", department.name)
+    match = _SHORT_NAME.search(department.name)
     return match.group(1) if match else department.name
 
 

@@ -45,6 +45,8 @@ class Settings:
     smtp_tls_key: Path | None = None
     smtp_max_recipients: int = 10
     smtp_idle_timeout: int = 120  # seconds without a command before the listener hangs up
+    # Seconds one inbound message may take to be read and parsed before it is quarantined (docs/mail-security.md).
+    mail_parse_seconds: float = 5.0
     ratelimit_storage_url: str = "memory://"
     # Flask-Limiter limits on the account forms (sign in, create an account, reset a
     # password), each counted on its own. Per client address, and per email address typed.
@@ -166,6 +168,8 @@ class Settings:
             _check_database_url(self.database_url)
         if self.clock_offset and not self.is_test:
             raise SettingsError("TELLUSONCE_CLOCK_OFFSET is for tests only: unset it, or set TELLUSONCE_MODE=test.")
+        if not self.mail_parse_seconds > 0:
+            raise SettingsError("TELLUSONCE_MAIL_PARSE_SECONDS must be a number of seconds more than 0, like 5.")
         if (self.smtp_tls_cert is None) != (self.smtp_tls_key is None):
             raise SettingsError(
                 "Set both TELLUSONCE_SMTP_TLS_CERT and TELLUSONCE_SMTP_TLS_KEY to offer STARTTLS, or neither."
@@ -232,4 +236,9 @@ def _convert(name: str, kind: object, raw: str) -> object:
             return int(raw)
         except ValueError as e:
             raise SettingsError(f"{PREFIX}{name.upper()} must be a whole number, not {raw!r}.") from e
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError as e:
+            raise SettingsError(f"{PREFIX}{name.upper()} must be a number, not {raw!r}.") from e
     return raw

@@ -18,13 +18,13 @@ CONFIRMATION_LIFETIME = timedelta(hours=24)
 
 
 def next_received(session: Session) -> InboundMessage | None:
-    """The oldest message not yet processed, locked for this transaction (skipped if another worker has it)."""
+    """The oldest message not yet processed. Not locked: it is read outside any write transaction,
+    and whoever records it checks that it is still received (``mail.processing``)."""
     return session.scalars(
         select(InboundMessage)
         .where(InboundMessage.status == InboundStatus.RECEIVED)
         .order_by(InboundMessage.received_at, InboundMessage.id)
         .limit(1)
-        .with_for_update(skip_locked=True)
     ).first()
 
 

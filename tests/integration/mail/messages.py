@@ -42,6 +42,19 @@ Ada Okafor
 """
 
 
+# The message that froze the service (issue 14): a confirmed account's From, and a line of spaces.
+BAD = (b"From: Ada Okafor <ada@example.org>\r\nTo: changes@tellusonce.test\r\nSubject: My change\r\n"
+       b"Content-Type: text/plain; charset=utf-8\r\n\r\nChange: moving house\r\n" + b" " * 1500 + b"x\r\n")
+
+
+def slow_html() -> bytes:
+    """An HTML-only change in a table of 20,000 rows: seconds of work for html2text, whoever sends it."""
+    rows = b"<tr><td><b>x</b></td><td><i>y</i></td></tr>\r\n" * 20_000
+    return (b"From: ada@example.org\r\nTo: changes@tellusonce.test\r\nSubject: Moving house\r\n"
+            b"Content-Type: text/html; charset=utf-8\r\n\r\n<p>Change: moving house</p><p>Tell: DVLA</p><table>"
+            + rows + b"</table>\r\n")
+
+
 def process_all(engine: Engine, settings: Settings, *, now=NOW) -> list[Outcome]:
     outcomes = []
     while (outcome := process_next(engine, settings, now=now)) is not None:
