@@ -63,6 +63,21 @@ def move_answers(**overrides: Any) -> dict[str, dict[str, Any]]:
     return pages
 
 
+def death_pages(**overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Answers to each page of reporting a death (by the executor, today), by page; override with page={...}."""
+    pages: dict[str, dict[str, Any]] = {
+        "person": {"deceased_given_names": "Grace", "deceased_family_name": "Okafor",
+                   "deceased_date_of_birth": ["3", "2", "1941"]},
+        "date-of-death": {"date_of_death": date_parts(today())},
+        "their-address": {"deceased_address_line_1": "7 Elm Road", "deceased_town": "Leeds", "deceased_postcode": "LS6 2AB"},
+        "about-you": {},
+        "relationship": {"reporter_relationship": "executor"},
+    }
+    for slug, answers in overrides.items():
+        pages[slug.replace("_", "-")] = answers
+    return pages
+
+
 def _form_state(client: FlaskClient, path: str) -> tuple[str, dict[str, Any]]:
     from bs4 import BeautifulSoup
 

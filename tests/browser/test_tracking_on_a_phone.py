@@ -14,7 +14,7 @@ from account_helpers import PASSWORD, make_citizen
 from browser_checks import check_accessible, check_fits, expect_title, screenshot
 from sqlalchemy import update
 
-from tellusonce.clock import utcnow
+from tellusonce.clock import today, utcnow
 from tellusonce.db import transaction
 from tellusonce.domain.intake import ChangeRequest, submit_change
 from tellusonce.models import Citizen, Notification, NotificationState
@@ -41,7 +41,7 @@ def test_following_changes_fits_a_320_pixel_phone(page: Any, live_server: Any) -
                            town="Leeds", postcode="LS1 1AA")
     move = _report(live_server, citizen, "address", {"address_line_1": "Flat 14, Riverside Apartments, 4 Canal Wharf",
                                                       "town": "Leeds", "postcode": "LS11 5PS",
-                                                      "move_date": utcnow().date().isoformat()},
+                                                      "move_date": today().isoformat()},
                    ["dvla", "hmrc", "dwp", "leeds-council-tax"])
     _report(live_server, citizen, "death", {**death_answers(), "reporter_given_names": "Femi",
                                             "reporter_family_name": "Okafor"}, ["dwp", "hmrc"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 from flask.testing import FlaskClient
-from journey_helpers import answer_pages, choose, report_a_move, signed_in, start_change
+from journey_helpers import answer_pages, choose, death_pages, report_a_move, signed_in, start_change
 from page_checks import check_page
 
 from tellusonce.domain.changetypes import get_change_type
@@ -57,15 +57,8 @@ def test_every_change_type_has_a_row_for_each_question_and_every_answer_in_one_o
 def test_a_death_shows_their_name_and_last_address_as_one_row_each(app: Flask, client: FlaskClient) -> None:
     signed_in(app, client)
     start_change(client, "death")
-    answer_pages(client, {
-        "person": {"deceased_given_names": "Grace", "deceased_family_name": "Okafor",
-                   "deceased_date_of_birth": ["3", "2", "1941"]},
-        "date-of-death": {"date_of_death": ["10", "11", "2026"]},
-        "their-address": {"deceased_address_line_1": "7 Elm Road", "deceased_town": "Leeds",
-                          "deceased_postcode": "LS6 2AB"},
-        "about-you": {},
-        "relationship": {"reporter_relationship": "child"},
-    })
+    answer_pages(client, death_pages(date_of_death={"date_of_death": ["10", "11", "2026"]},
+                                     relationship={"reporter_relationship": "child"}))
     choose(client, ["dvla"])
     page = check_page(client.get("/report/check"))
     rows = {r["key"]: r for r in _rows(page)}

@@ -13,7 +13,7 @@ from journey_helpers import (
     answer_pages,
     choose,
     count,
-    date_parts,
+    death_pages,
     report_a_move,
     signed_in,
     start_change,
@@ -21,7 +21,6 @@ from journey_helpers import (
 from page_checks import check_page, page_title
 from sqlalchemy import select
 
-from tellusonce.clock import utcnow
 from tellusonce.db import session_factory, transaction
 from tellusonce.mailout import rendered_bodies
 from tellusonce.models import ChangeReport, Citizen, Department, Notification
@@ -195,13 +194,7 @@ def test_reporting_the_same_move_again_is_recognised_as_a_duplicate(app: Flask, 
 def test_a_death_cannot_be_sent_without_the_declaration_of_authority(app: Flask, client: FlaskClient) -> None:
     signed_in(app, client)
     start_change(client, "death")
-    answer_pages(client, {
-        "person": {"deceased_given_names": "Grace", "deceased_family_name": "Okafor",
-                   "deceased_date_of_birth": ["3", "2", "1941"]},
-        "date-of-death": {"date_of_death": date_parts(utcnow().date())},
-        "their-address": {"deceased_address_line_1": "7 Elm Road", "deceased_town": "Leeds", "deceased_postcode": "LS6 2AB"},
-        "about-you": {}, "relationship": {"reporter_relationship": "executor"},
-    })
+    answer_pages(client, death_pages())
     choose(client, ["hmpo"])
     page = check_page(post_form(client, "/report/check", {}), errors=True)
     link = page.select_one(".govuk-error-summary a")

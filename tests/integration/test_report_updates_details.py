@@ -12,6 +12,7 @@ from journey_helpers import (
     answer_pages,
     choose,
     date_parts,
+    death_pages,
     move_answers,
     prefilled,
     report_a_move,
@@ -21,7 +22,7 @@ from journey_helpers import (
 from page_checks import check_page
 from sqlalchemy import select
 
-from tellusonce.clock import utcnow
+from tellusonce.clock import today
 from tellusonce.db import transaction
 from tellusonce.models import AuditEvent, ChangeReport, Citizen, Notification
 
@@ -48,7 +49,7 @@ def _change_name(client: FlaskClient, **check: str) -> Any:
     start_change(client, "name")
     answer_pages(client, {
         "your-details": {}, "new-name": {"new_given_names": "Ada", "new_family_name": "Byron"},
-        "reason": {"reason": "marriage"}, "change-date": {"change_date": date_parts(utcnow().date())},
+        "reason": {"reason": "marriage"}, "change-date": {"change_date": date_parts(today())},
     })
     choose(client, ["dvla", "hmrc"])
     return post_form(client, "/report/check", check)
@@ -68,13 +69,7 @@ def test_check_your_answers_asks_whether_to_update_the_account_with_yes_chosen(a
 def test_a_death_does_not_ask_to_update_the_account(app: Flask, client: FlaskClient) -> None:
     signed_in(app, client)
     start_change(client, "death")
-    answer_pages(client, {
-        "person": {"deceased_given_names": "Grace", "deceased_family_name": "Okafor",
-                   "deceased_date_of_birth": ["3", "2", "1941"]},
-        "date-of-death": {"date_of_death": date_parts(utcnow().date())},
-        "their-address": {"deceased_address_line_1": "7 Elm Road", "deceased_town": "Leeds", "deceased_postcode": "LS6 2AB"},
-        "about-you": {}, "relationship": {"reporter_relationship": "executor"},
-    })
+    answer_pages(client, death_pages())
     choose(client, ["hmpo"])
     assert not check_page(client.get("/report/check")).select("input[name=update_details]")
 
