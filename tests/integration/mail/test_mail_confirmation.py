@@ -14,6 +14,11 @@ from tests.factories import NOW
 from tests.integration.mail.messages import MOVE, add_citizen, outgoing, process_all, typed
 
 
+# A reply is read some minutes after the change it answers, so our answers to the two stand in
+# the order they were written (both would otherwise be stamped with the same moment).
+REPLY_LATER = timedelta(minutes=5)
+
+
 def held_change(engine, deliver, settings) -> str:
     """Email a change from a verified citizen and return the token from the confirmation email."""
     add_citizen(engine)
@@ -84,7 +89,7 @@ def test_replying_confirm_to_the_confirmation_email_submits_the_change(listener,
     token = held_change(engine, deliver, mail_settings)
     deliver(typed("CONFIRM\n\nOn Sunday, Tell us once wrote:\n> Confirm the change you emailed\n",
                   subject="Re: Confirm the change you emailed"), to=f"confirm+{token}@TellUsOnce.test")
-    [outcome] = process_all(engine, mail_settings)
+    [outcome] = process_all(engine, mail_settings, now=NOW + REPLY_LATER)
     report = report_of(engine)
     assert outcome.reason == f"confirmed {report.reference} by reply"
     assert report.state == ReportState.SUBMITTED
@@ -95,7 +100,7 @@ def test_a_reply_that_does_not_say_confirm_sends_nothing(listener, deliver, engi
     token = held_change(engine, deliver, mail_settings)
     deliver(typed("This was not me! Who sent this?\n"), to=f"confirm+{token}@tellusonce.test")
     deliver(typed("Yes, but not this one\n"), to=f"confirm+{token}@tellusonce.test")
-    outcomes = process_all(engine, mail_settings)
+    outcomes = process_all(engine, mail_settings, now=NOW + REPLY_LATER)
     assert [o.reason for o in outcomes] == ["answered: reply did not say CONFIRM"] * 2
     assert report_of(engine).state == ReportState.PENDING_CONFIRMATION
     assert outgoing(engine)[-1].purpose == "mail_not_confirmed"
