@@ -404,7 +404,7 @@ def main() -> None:
             "ratio": round(r["ratio"], 3), "project_per_s": round(r["project"].per_s, 1),
             "ceiling_per_s": round(r["ceiling"].per_s, 1), "p99_ms": round(r["project"].p99_ms, 1),
             "ceiling_p99_ms": round(r["ceiling"].p99_ms, 1), "submissions": r["submissions"],
-            "turn_ratios": [round(p / c, 3) for p, c in zip(r["project"].rates, r["ceiling"].rates)],
+            "turn_ratios": [round(p / c, 3) for p, c in zip(r["project"].rates, r["ceiling"].rates, strict=True)],
             "your_changes_ms": {k: round(v, 1) for k, v in r["your_changes"].items()},
         } for r in results},
     }))

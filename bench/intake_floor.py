@@ -47,8 +47,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import aiohttp  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
-
 from intake import (  # noqa: E402
     CLIENTS,
     COOKIE,
@@ -67,6 +65,8 @@ from intake import (  # noqa: E402
     ready_to_send,
     sign_in,
 )
+from sqlalchemy import func, select  # noqa: E402
+
 from tellusonce.db import make_engine  # noqa: E402
 from tellusonce.models import AuditEvent, ChangeReport, ConsentEvent, ConsentGrant, Notification, OutgoingEmail  # noqa: E402
 

@@ -213,9 +213,9 @@ def _department(session, department_id: str):  # type: ignore[no-untyped-def]
 @with_appcontext
 def departments_ping(department_id: str) -> None:
     """Send a signed test event to a webhook department and show its answer."""
-    from tellusonce.domain.events import build_ping
     from services.signing import MissingSecret, department_secrets, signature_headers
     from services.webhook import WebhookSender
+    from tellusonce.domain.events import build_ping
 
     settings = _settings()
     engine = _engine()

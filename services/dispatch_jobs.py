@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from services.email_channel import queue_department_email
 from services.signing import MissingSecret, department_secrets
 from services.webhook import url_problem
-from tellusonce.data.dispatch import BREAKER_THRESHOLD, all_departments
 from tellusonce.data.consent import receipts_in_force
+from tellusonce.data.dispatch import BREAKER_THRESHOLD, all_departments
 from tellusonce.data.outbox import AttemptRecord, Claimed, claim_due, record_attempts
 from tellusonce.domain.events import EventError, build_event
 from tellusonce.models import AttemptOutcome, ChannelKind, Department

@@ -21,11 +21,11 @@ import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import aiohttp

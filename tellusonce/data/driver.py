@@ -261,7 +261,7 @@ class Compiled:
         rows = driver_for(connection).execute(connection, form.sql, form.parameters(values), read=bool(form.results))
         if not rows or not any(form.results):
             return rows
-        return [tuple(value if process is None else process(value) for process, value in zip(form.results, row))
+        return [tuple(value if process is None else process(value) for process, value in zip(form.results, row, strict=True))
                 for row in rows]
 
     def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:

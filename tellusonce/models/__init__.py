@@ -14,7 +14,7 @@ from tellusonce.models.outbox import (
     Notification,
     NotificationState,
 )
-from tellusonce.models.report import Channel, ChangeReport, ReportState, Subject
+from tellusonce.models.report import ChangeReport, Channel, ReportState, Subject
 from tellusonce.models.worker import WorkerHeartbeat
 
 __all__ = [

@@ -20,7 +20,6 @@ from tellusonce.domain.fields import display_phone
 from tellusonce.i18n import N_
 from tellusonce.models import ChangeReport, ChannelKind, Notification, NotificationState
 
-
 # Each notification state in plain words, and the colour of its tag.
 STATES: dict[str, tuple[str, str]] = {
     NotificationState.PENDING: (N_("Waiting to send"), "govuk-tag--grey"),

@@ -38,9 +38,9 @@ from tellusonce.i18n import N_
 from tellusonce.mailout import compose_email, insert_email
 from tellusonce.models import Citizen
 from tellusonce.web.database import get_session, start_writing
-from tellusonce.web.report_answers import answer_rows, preview_rows
 from tellusonce.web.forms import StripWhitespaceForm
 from tellusonce.web.journey import Journey, current_journey, mark_submitted, save_journey
+from tellusonce.web.report_answers import answer_rows, preview_rows
 from tellusonce.web.report_pages import DECLARATION, field_labels, page_of_field
 
 log = logging.getLogger(__name__)

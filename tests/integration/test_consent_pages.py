@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 from account_helpers import post_form
 from flask import Flask
 from flask.testing import FlaskClient
-from jsonschema import Draft202012Validator
 from journey_helpers import date_parts, signed_in, submitted_report
+from jsonschema import Draft202012Validator
 from page_checks import check_page, page_title
 from sqlalchemy import select
 

@@ -11,8 +11,8 @@ from sqlalchemy import select, update
 
 from services.registry import RegistryError, load_registry, sync_registry
 from tellusonce.data.audit import record_event, verify_chain
-from tellusonce.migrate import head_revision, is_up_to_date, upgrade
 from tellusonce.db import make_engine
+from tellusonce.migrate import head_revision, is_up_to_date, upgrade
 from tellusonce.models import AuditEvent, Base, Department
 from tellusonce.settings import Settings, SettingsError
 from tests.conftest import REGISTRY

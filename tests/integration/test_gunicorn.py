@@ -18,8 +18,8 @@ from flask import Flask
 
 from tellusonce.settings import PROJECT_ROOT
 from tests.conftest import TEST_SECRET_KEY
-from tests.factories import clock_env
 from tests.dispatch_helpers import free_port, living_children
+from tests.factories import clock_env
 
 pytestmark = pytest.mark.slow
 

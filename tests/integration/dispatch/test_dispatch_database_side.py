@@ -12,11 +12,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from services.worker import WorkerConfig
 from tellusonce.data.consent import withdraw_consent
 from tellusonce.data.outbox import claim_due
 from tellusonce.db import transaction
 from tellusonce.models import ConsentGrant, Notification, NotificationState
-from services.worker import WorkerConfig
 from tests.dispatch_helpers import BackgroundWorker, dispatch_once, notifications, point_at, states, submit, wait_for
 from tests.factories import NOW
 

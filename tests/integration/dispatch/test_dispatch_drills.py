@@ -24,9 +24,18 @@ from tellusonce.models import AttemptOutcome, DeliveryAttempt, NotificationState
 from tellusonce.settings import PROJECT_ROOT
 from tests import private_postgres
 from tests.conftest import TEST_SECRET_KEY
+from tests.dispatch_helpers import (
+    BackgroundWorker,
+    dispatch_once,
+    free_port,
+    living_children,
+    notifications,
+    point_at,
+    reset_departments,
+    submit,
+    wait_for,
+)
 from tests.factories import clock_env
-from tests.dispatch_helpers import (BackgroundWorker, dispatch_once, free_port, living_children, notifications,
-                                    point_at, reset_departments, submit, wait_for)
 
 pytestmark = pytest.mark.slow
 
@@ -197,7 +206,7 @@ def test_postgresql_restarted_under_load_the_worker_backs_off_and_recovers_alone
             for mode in ("fast", "immediate"):  # a clean shutdown, then a crash with recovery at start
                 sent = len(department_server.received)
                 queued = submit(engine, departments, count=20, now=utcnow())
-                wait_for(lambda: len(department_server.received) >= sent + 10, timeout=30)
+                wait_for(lambda sent=sent: len(department_server.received) >= sent + 10, timeout=30)
                 own_postgres.stop(mode)  # mid-delivery: requests in flight, results waiting to be recorded
                 time.sleep(3)
                 assert worker.poll() is None, f"the worker died while PostgreSQL was down ({mode})"

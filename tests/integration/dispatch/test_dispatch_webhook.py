@@ -7,9 +7,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
-from tellusonce.domain.events import parse_event
 from services.signing import derived_secret
 from tellusonce.db import transaction
+from tellusonce.domain.events import parse_event
 from tellusonce.models import AttemptOutcome, AuditEvent, DeliveryAttempt, Department, NotificationState
 from tests.conftest import TEST_SECRET_KEY
 from tests.dispatch_helpers import dispatch_once, free_port, notifications, point_at, states, submit

@@ -27,6 +27,7 @@ def typed(body: str, *, sender: str = "ada@example.org", subject: str = "My chan
     return message
 
 
+# The signature delimiter is "-- " with its trailing space (RFC 3676): pyproject.toml lets W291 pass in this file.
 MOVE = """Hello,
 
 Change: moving house

@@ -13,7 +13,6 @@ from tellusonce.models import ChangeReport, EmailToken, Notification, OutgoingEm
 from tests.factories import NOW
 from tests.integration.mail.messages import MOVE, add_citizen, outgoing, process_all, typed
 
-
 # A reply is read some minutes after the change it answers, so our answers to the two stand in
 # the order they were written (both would otherwise be stamped with the same moment).
 REPLY_LATER = timedelta(minutes=5)

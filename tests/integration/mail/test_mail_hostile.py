@@ -12,6 +12,7 @@ from tellusonce.models import InboundStatus
 from tests.dispatch_helpers import wait_for
 from tests.integration.mail.messages import BAD, add_citizen, inbound, outgoing, process_all, slow_html
 
+
 def nested_thousand_deep() -> bytes:
     opening = b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i) for i in range(1000))
     closing = b"".join(b"\r\n--b%d--\r\n" % i for i in reversed(range(1000)))
