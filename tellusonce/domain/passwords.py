@@ -29,8 +29,8 @@ WORD_SEPARATORS = re.compile(r"[\s\-_.,+]+")
 MIN_ZXCVBN_SCORE = 2
 ZXCVBN_MAX = 72
 
-# Argon2id with OWASP's first recommended setting (19 MiB, 2 passes, 1 lane): about
-# 30 ms on one core, so sign-in stays quick while each guess stays expensive.
+# Argon2id with OWASP's first recommended setting (19 MiB, 2 passes, 1 lane): sign-in stays
+# quick while each guess stays expensive (its cost is in bench/README.md).
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # A hash of a password nobody knows: verified against when no account matches, so that
 # "no such account" takes as long as "wrong password".

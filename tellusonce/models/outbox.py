@@ -31,8 +31,7 @@ UNDELIVERED = (NotificationState.PENDING, NotificationState.RETRYING, Notificati
 # The same condition as SQL with its values written out: a query can use the partial index
 # below only when it repeats the index's own condition, which a bound parameter does not.
 # Comparisons joined by OR, not IN: for every row written, SQLite tests the condition on the
-# old and the new row, and an IN list there is an ephemeral table built and cleared each time
-# (a quarter of the instructions of a claim's UPDATE, callgrind).
+# old and the new row, and an IN list there is an ephemeral table built and cleared each time.
 CLAIMABLE_SQL = "(" + " OR ".join(f"state = '{state.value}'" for state in CLAIMABLE) + ")"
 DEAD_SQL = f"state = '{NotificationState.DEAD.value}'"
 
@@ -51,9 +50,8 @@ class Notification(UUIDKey, Timestamped, Base):
               sqlite_where=text(CLAIMABLE_SQL), postgresql_where=text(CLAIMABLE_SQL)),
         # Dead letters, by department and when they died (tellusonce dead-letters list|replay).
         # Partial, so that the hot path, where every row changes state twice (claimed,
-        # delivered) and so is written into every index, does not write here. (A full index
-        # on department and state cost PostgreSQL about a sixth of its CPU per delivery;
-        # /metrics, which counts every row by department and state, reads the table.)
+        # delivered) and so is written into every index, does not write here. (/metrics,
+        # which counts every row by department and state, reads the table instead.)
         Index("ix_notification_dead_letters", "department_id", "dead_at",
               sqlite_where=text(DEAD_SQL), postgresql_where=text(DEAD_SQL)),
         # The department feed: WHERE department_id = ? ORDER BY created_at, id.

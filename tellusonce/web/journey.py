@@ -127,8 +127,8 @@ class JourneyStore:
         journey.saved_at = utcnow().isoformat()
         body = json.dumps(asdict(journey), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         # A temporary name of this process and thread alone, then one rename: a reader sees the old
-        # journey or the new one, never half of one. (mkstemp's random name and a buffered file
-        # cost several times as much, and the last step of every report saves its journey.)
+        # journey or the new one, never half of one. (One unbuffered write, not mkstemp and a
+        # buffered file: the last step of every report saves its journey.)
         temporary = self.directory / f".journey-{journey.id}-{os.getpid()}-{threading.get_ident()}.tmp"
         try:
             fd = os.open(temporary, _WRITE_FLAGS, 0o600)
