@@ -1,4 +1,4 @@
-"""What every page must pass in a real browser, and screenshots for the README.
+"""What every page must pass in a real browser, and screenshots for the docs.
 
     from browser_checks import check_accessible, screenshot
     page.goto("/organisations")
@@ -22,7 +22,7 @@ from typing import Any
 
 from tellusonce.settings import PROJECT_ROOT
 
-# Screenshots for the README are written only when asked (`TELLUSONCE_SCREENSHOTS=1 make test`),
+# Screenshots for the docs are written only when asked (`TELLUSONCE_SCREENSHOTS=1 make test`),
 # so that an ordinary test run leaves the working tree as it found it.
 SCREENSHOTS = (
     PROJECT_ROOT / "docs" / "screenshots"
@@ -113,7 +113,7 @@ def check_accessible(page: Any, *, widths: tuple[int, ...] = WIDTHS) -> None:
 
 
 def screenshot(page: Any, name: str, *, width: int = 1280, full_page: bool = True) -> Path:
-    """Save a screenshot for the README (the whole page, or only the first screenful)."""
+    """Save a screenshot for the docs (the whole page, or only the first screenful)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     original = page.viewport_size
     page.set_viewport_size({"width": width, "height": 900})

@@ -2,7 +2,7 @@
 
 Every page of the journey passes axe-core's WCAG 2.2 AA rules at 1280 px and
 375 px without sideways scrolling; the main pages are saved as screenshots for
-the README. A second run does the journey on a phone without JavaScript.
+the docs. A second run does the journey on a phone without JavaScript.
 """
 
 from __future__ import annotations
