@@ -41,10 +41,10 @@ import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 from sqlalchemy import Engine, func, insert, select, text, update  # noqa: E402
 
+from services.dispatch.signing import department_secrets, signature_headers  # noqa: E402
+from services.dispatch.webhook import WebhookSender  # noqa: E402
+from services.dispatch.worker import Worker, WorkerConfig, tune_process  # noqa: E402
 from services.registry import load_registry, sync_registry  # noqa: E402
-from services.signing import department_secrets, signature_headers  # noqa: E402
-from services.webhook import WebhookSender  # noqa: E402
-from services.worker import Worker, WorkerConfig, tune_process  # noqa: E402
 from tellusonce.data.outbox import claim_due  # noqa: E402
 from tellusonce.db import make_engine, transaction  # noqa: E402
 from tellusonce.domain.events import build_event  # noqa: E402

@@ -24,9 +24,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
+from services.dispatch.webhook import WebhookSender
+from services.dispatch.worker import Stats, Worker, WorkerConfig
 from services.registry import load_registry, sync_registry
-from services.webhook import WebhookSender
-from services.worker import Stats, Worker, WorkerConfig
 from tellusonce.db import transaction
 from tellusonce.domain.intake import ChangeRequest, submit_change
 from tellusonce.models import Department, Notification

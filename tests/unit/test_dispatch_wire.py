@@ -13,9 +13,16 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from standardwebhooks import Webhook
 
-from services.retry import MAX_ATTEMPTS, next_attempt_at
-from services.signing import MissingSecret, department_secrets, derived_secret, signature_headers
-from services.webhook import Outcome, WebhookSender, classify, is_public_address, parse_retry_after, url_problem
+from services.dispatch.retry import MAX_ATTEMPTS, next_attempt_at
+from services.dispatch.signing import MissingSecret, department_secrets, derived_secret, signature_headers
+from services.dispatch.webhook import (
+    Outcome,
+    WebhookSender,
+    classify,
+    is_public_address,
+    parse_retry_after,
+    url_problem,
+)
 from tellusonce.domain.events import EventError, build_event, parse_event
 from tellusonce.settings import Settings
 

@@ -6,8 +6,8 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
-from services.dispatch_jobs import Job
-from services.worker import Lanes
+from services.dispatch.jobs import Job
+from services.dispatch.worker import Lanes
 
 LEASE = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

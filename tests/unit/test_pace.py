@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.dispatch_jobs import even_shares
-from services.worker import Pace
-from services.worker_db import Result
+from services.dispatch.jobs import even_shares
+from services.dispatch.worker import Pace
+from services.dispatch.worker_db import Result
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

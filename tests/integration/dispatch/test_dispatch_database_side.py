@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from services.worker import WorkerConfig
+from services.dispatch.worker import WorkerConfig
 from tellusonce.data.consent import withdraw_consent
 from tellusonce.data.outbox import claim_due
 from tellusonce.db import transaction

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
-from services.signing import derived_secret
+from services.dispatch.signing import derived_secret
 from tellusonce.db import transaction
 from tellusonce.domain.events import parse_event
 from tellusonce.models import AttemptOutcome, AuditEvent, DeliveryAttempt, Department, NotificationState

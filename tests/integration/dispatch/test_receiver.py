@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.receiver.app import create_receiver_app
-from services.receiver.setup import mint_demo_keys
-from services.signing import derived_secret, signature_headers
+from services.dispatch.signing import derived_secret, signature_headers
+from services.example_receiver.app import create_receiver_app
+from services.example_receiver.setup import mint_demo_keys
 from tellusonce.models import NotificationState
 from tests.conftest import TEST_SECRET_KEY
 from tests.dispatch_helpers import ServedApp, dispatch_once, notifications, point_at, submit

@@ -41,8 +41,8 @@ from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Engine
 
-from services.dispatch_jobs import Claim, claim_jobs
-from services.retry import next_attempt_at
+from services.dispatch.jobs import Claim, claim_jobs
+from services.dispatch.retry import next_attempt_at
 from tellusonce.data.dispatch import Health, beat, disable_endpoint, note_delivery_health
 from tellusonce.data.outbox import AttemptRecord, AttemptResult, record_attempts, release_claims
 from tellusonce.db import make_engine, transaction

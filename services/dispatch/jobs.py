@@ -19,9 +19,9 @@ from typing import NamedTuple
 from jinja2 import TemplateError
 from sqlalchemy.orm import Session
 
-from services.email_channel import queue_department_email
-from services.signing import MissingSecret, department_secrets
-from services.webhook import url_problem
+from services.dispatch.email_channel import queue_department_email
+from services.dispatch.signing import MissingSecret, department_secrets
+from services.dispatch.webhook import url_problem
 from tellusonce.data.consent import receipts_in_force
 from tellusonce.data.dispatch import BREAKER_THRESHOLD, all_departments
 from tellusonce.data.outbox import AttemptRecord, Claimed, claim_due, record_attempts

@@ -1,7 +1,7 @@
 """The dispatch worker: claim due notifications, deliver them concurrently, record every attempt.
 
 One asyncio loop per process sends HTTP through one ``WebhookSender``; the
-database work (``services/worker_db.py``: claims and records in batches, one
+database work (``services/dispatch/worker_db.py``: claims and records in batches, one
 transaction each) runs in a process of its own where there is more than one
 core, else on one thread beside the loop. Per claim the worker:
 
@@ -42,11 +42,11 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from services import worker_db
-from services.dispatch_jobs import Claim, Job
-from services.signing import signature_headers
-from services.webhook import Outcome, WebhookSender
-from services.worker_db import DatabaseProcess, DatabaseThread, Recorded, Result, open_database_side
+from services.dispatch import worker_db
+from services.dispatch.jobs import Claim, Job
+from services.dispatch.signing import signature_headers
+from services.dispatch.webhook import Outcome, WebhookSender
+from services.dispatch.worker_db import DatabaseProcess, DatabaseThread, Recorded, Result, open_database_side
 from tellusonce.clock import system_now, utcnow
 from tellusonce.models import AttemptOutcome
 from tellusonce.settings import Settings
@@ -80,7 +80,7 @@ class WorkerConfig:
     # The recorder waits this long after a first result for others to join it: fewer, larger
     # transactions (each costs a commit and a session, whatever its size).
     record_wait: float = 0.02
-    # The database side in a process of its own (see services/worker_db.py); with one core a
+    # The database side in a process of its own (see services/dispatch/worker_db.py); with one core a
     # thread is better, the process only adding its hand-over.
     database_process: bool = field(default_factory=lambda: (os.cpu_count() or 1) > 1)
 
