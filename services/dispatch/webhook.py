@@ -10,8 +10,7 @@ only https URLs are used.
 
 The answer is classified (STYLE habit 7): 2xx delivered; network errors,
 timeouts, 408, 429 and 5xx retry (honouring Retry-After); 410 gone; other 4xx
-permanent. With ``capture=True`` nothing is sent: deliveries are kept in
-``captured`` and count as delivered.
+permanent.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import ipaddress
 import socket
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -60,13 +58,6 @@ class DeliveryResult(NamedTuple):  # a tuple: made for every delivery, thousands
         return self.outcome is Outcome.DELIVERED
 
 
-@dataclass(frozen=True)
-class CapturedDelivery:
-    url: str
-    body: bytes
-    headers: Mapping[str, str]
-
-
 class WebhookError(RuntimeError):
     """The sender was used wrongly (not initialised, or used after it was closed)."""
 
@@ -102,15 +93,12 @@ class WebhookSender:
         self.total_timeout = 15.0
         self.max_response_bytes = 64 * 1024
         self.https_only = True
-        self.capture = False
-        self.captured: list[CapturedDelivery] = []
         self._sessions: dict[bool, aiohttp.ClientSession] = {}
         self._initialised = False
 
-    def init(self, settings: Settings, *, capture: bool = False, connect_timeout: float | None = None,
+    def init(self, settings: Settings, *, connect_timeout: float | None = None,
              total_timeout: float | None = None, max_response_bytes: int | None = None) -> WebhookSender:
         self.https_only = settings.is_production
-        self.capture = capture
         if connect_timeout is not None:
             self.connect_timeout = connect_timeout
         if total_timeout is not None:
@@ -156,9 +144,6 @@ class WebhookSender:
         problem = url_problem(url, https_only=self.https_only, allow_private_network=allow_private_network)
         if problem:
             return DeliveryResult(Outcome.PERMANENT, error=f"refused: {problem}")
-        if self.capture:
-            self.captured.append(CapturedDelivery(url, body, dict(headers)))
-            return DeliveryResult(Outcome.DELIVERED, status_code=200, latency_ms=0)
         started = time.perf_counter()
         request_headers = {"Content-Type": CONTENT_TYPE, **headers}
         try:

@@ -101,8 +101,6 @@ class Stats:
     failed: int = 0
     cancelled: int = 0
     dead: int = 0
-    lease_lost: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)
 
 
 def tune_process() -> None:
@@ -352,14 +350,12 @@ class Worker:
                       extra={"department": department_id, "worker": self.name})
         for r in batch:
             stood, number, next_at = recorded.results[r.notification_id]
-            self.stats.outcomes[r.outcome if stood else AttemptOutcome.LEASE_LOST] += 1
             if stood and r.outcome == AttemptOutcome.DELIVERED:
                 self.stats.delivered += 1  # the common case: nothing to log
                 continue
             extra = {"notification": r.notification_id, "department": r.department_id,
                      "outcome": r.outcome, "status_code": r.status_code, "worker": self.name}
             if not stood:
-                self.stats.lease_lost += 1
                 log.warning("result for %s refused: the claim passed to another worker", r.notification_id,
                             extra=extra)
             elif r.outcome == AttemptOutcome.RETRY and next_at is not None:

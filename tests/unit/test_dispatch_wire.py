@@ -194,13 +194,3 @@ def test_a_name_that_resolves_to_loopback_is_refused_when_connecting():
 
     result = asyncio.run(go())
     assert result.outcome is Outcome.RETRY and result.error.startswith("refused: localhost resolves only")
-
-
-def test_capture_mode_keeps_the_delivery_instead_of_sending_it():
-    async def go():
-        async with WebhookSender().init(TEST, capture=True) as sender:
-            result = await sender.deliver(url="https://dvla.example/hook", body=b"{}", headers={"webhook-id": "x"})
-            return sender, result
-
-    sender, result = asyncio.run(go())
-    assert result.delivered and sender.captured[0].headers["webhook-id"] == "x"
