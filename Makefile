@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TELLUSONCE_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: setup run test bench assets translations clean
+.PHONY: setup run test check bench assets translations clean
 
 setup: $(STAMP) static/.built
 
@@ -30,7 +30,11 @@ static/.built: node_modules/.package-lock.json $(wildcard tellusonce/web/assets/
 run: setup
 	TELLUSONCE_MODE=$${TELLUSONCE_MODE:-demo} $(BIN)/tellusonce demo
 
-test: setup
+# The checks run first, so that a broken habit fails the target before the long suite starts.
+check: setup
+	$(BIN)/ruff check tellusonce services mail bench tests
+
+test: check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup

@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -112,7 +112,7 @@ class _Checker:
                 return i + 1
         return None
 
-    def fail(self, department_id: str | None, key: str, problem: str) -> None:
+    def fail(self, department_id: str | None, key: str, problem: str) -> NoReturn:
         line = self.line_of(department_id, key)
         where = f"{self.path}:{line}" if line else str(self.path)
         who = f"department {department_id!r}" if department_id else "registry"
@@ -121,49 +121,15 @@ class _Checker:
     def department(self, index: int, table: Any, receiver_url: str) -> DepartmentEntry:
         if not isinstance(table, dict):
             raise RegistryError(f"{self.path}: department number {index} is not a table.")
-        ident = table.get("id")
-        label = ident if isinstance(ident, str) else None
-        for key in table:
-            if key not in KEYS:
-                self.fail(label, key, f"unknown field{_suggest(key, KEYS)}")
-        for key in REQUIRED:
-            if key not in table:
-                raise RegistryError(
-                    f"{self.path}: department {label or f'number {index}'!r} is missing the field {key!r}."
-                )
-        if not isinstance(ident, str) or not ID_PATTERN.match(ident):
-            self.fail(label, "id", "must be lower-case letters, digits and hyphens, starting with a letter")
-        for key in ("name", "purpose", "controller", "contact_url", "webhook_url", "secret_env", "email"):
-            if key in table and (not isinstance(table[key], str) or not table[key].strip()):
-                self.fail(ident, key, "must be a non-empty string")
-        for key in ("allow_private_network", "needs_protected_address"):
-            if key in table and not isinstance(table[key], bool):
-                self.fail(ident, key, "must be true or false")
+        ident = self._check_fields(index, table)
         channel = table["channel"]
         if channel not in {c.value for c in ChannelKind}:
             self.fail(ident, "channel", f"must be one of webhook, email, feed{_suggest(str(channel), [c.value for c in ChannelKind])}")
         receives = self._receives(ident, table["receives"])
-        reasons = table.get("reasons", {})
-        if not isinstance(reasons, dict):
-            self.fail(ident, "reasons", "must be a table of change type = \"why\"")
-        for change_type in receives:
-            if not isinstance(reasons.get(change_type), str) or not reasons[change_type].strip():
-                self.fail(ident, "reasons", f"say why this department needs {change_type!r} changes (reasons.{change_type})")
-        for change_type in reasons:
-            if change_type not in receives:
-                self.fail(ident, "reasons", f"gives a reason for {change_type!r}, which this department does not receive")
+        reasons = self._reasons(ident, table.get("reasons", {}), receives)
         webhook_url = table.get("webhook_url")
         if channel == "webhook":
-            if not webhook_url:
-                self.fail(ident, "webhook_url", "a webhook department needs a webhook_url")
-            webhook_url = webhook_url.replace("{receiver_url}", receiver_url.rstrip("/"))
-            parts = urlsplit(webhook_url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                self.fail(ident, "webhook_url", "must be an http or https URL")
-            if not table.get("secret_env"):
-                self.fail(ident, "secret_env", "a webhook department needs the name of the environment variable holding its whsec_ signing secret")
-            if not SECRET_ENV_PATTERN.match(table["secret_env"]):
-                self.fail(ident, "secret_env", "must be an environment variable name, like TELLUSONCE_WEBHOOK_SECRET_DVLA")
+            webhook_url = self._webhook(ident, table, receiver_url)
         elif channel == "email":
             if not table.get("email") or "@" not in table["email"]:
                 self.fail(ident, "email", "an email department needs an email address")
@@ -182,6 +148,55 @@ class _Checker:
             allow_private_network=table.get("allow_private_network", False),
             needs_protected_address=table.get("needs_protected_address", False),
         )
+
+    def _check_fields(self, index: int, table: dict[str, Any]) -> str:
+        """The department's id, once every field is known, present where required and of its type."""
+        ident = table.get("id")
+        label = ident if isinstance(ident, str) else None
+        for key in table:
+            if key not in KEYS:
+                self.fail(label, key, f"unknown field{_suggest(key, KEYS)}")
+        for key in REQUIRED:
+            if key not in table:
+                raise RegistryError(
+                    f"{self.path}: department {label or f'number {index}'!r} is missing the field {key!r}."
+                )
+        if not isinstance(ident, str) or not ID_PATTERN.match(ident):
+            self.fail(label, "id", "must be lower-case letters, digits and hyphens, starting with a letter")
+        for key in ("name", "purpose", "controller", "contact_url", "webhook_url", "secret_env", "email"):
+            if key in table and (not isinstance(table[key], str) or not table[key].strip()):
+                self.fail(ident, key, "must be a non-empty string")
+        for key in ("allow_private_network", "needs_protected_address"):
+            if key in table and not isinstance(table[key], bool):
+                self.fail(ident, key, "must be true or false")
+        return ident
+
+    def _reasons(self, ident: str, reasons: Any, receives: dict[str, list[str]]) -> dict[str, str]:
+        """One reason for each change type received, and none for another."""
+        if not isinstance(reasons, dict):
+            self.fail(ident, "reasons", "must be a table of change type = \"why\"")
+        for change_type in receives:
+            if not isinstance(reasons.get(change_type), str) or not reasons[change_type].strip():
+                self.fail(ident, "reasons", f"say why this department needs {change_type!r} changes (reasons.{change_type})")
+        for change_type in reasons:
+            if change_type not in receives:
+                self.fail(ident, "reasons", f"gives a reason for {change_type!r}, which this department does not receive")
+        return reasons
+
+    def _webhook(self, ident: str, table: dict[str, Any], receiver_url: str) -> str:
+        """A webhook department's URL, with ``{receiver_url}`` filled in, once it and its secret's name are usable."""
+        webhook_url = table.get("webhook_url")
+        if not webhook_url:
+            self.fail(ident, "webhook_url", "a webhook department needs a webhook_url")
+        webhook_url = webhook_url.replace("{receiver_url}", receiver_url.rstrip("/"))
+        parts = urlsplit(webhook_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.fail(ident, "webhook_url", "must be an http or https URL")
+        if not table.get("secret_env"):
+            self.fail(ident, "secret_env", "a webhook department needs the name of the environment variable holding its whsec_ signing secret")
+        if not SECRET_ENV_PATTERN.match(table["secret_env"]):
+            self.fail(ident, "secret_env", "must be an environment variable name, like TELLUSONCE_WEBHOOK_SECRET_DVLA")
+        return str(webhook_url)
 
     def _receives(self, ident: str, receives: Any) -> dict[str, list[str]]:
         if not isinstance(receives, dict) or not receives:

@@ -227,24 +227,12 @@ def _supervise(processes: list[DemoProcess], *, ready: Mapping[str, Callable[[],
     previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         while not stopping:
-            for part in processes:
-                if part.reported or part.proc.poll() is None:
-                    continue
-                part.reported = True
-                killed = part.proc.returncode < 0  # stopped by a signal, not failing on its own
-                if waiting or (not killed and time.monotonic() - part.started < STARTUP_GRACE_SECONDS):
-                    click.echo(f"{part.name} could not start (exit code {part.proc.returncode}); stopping the demo.",
-                               err=True)
-                    stopping = failed = True
-                else:
-                    click.echo(f"{part.name} stopped (exit code {part.proc.returncode}); the rest keep running. "
-                               f"Start it again with: TELLUSONCE_MODE=demo .venv/bin/tellusonce {' '.join(part.args)}",
-                               err=True)
+            if _report_exits(processes, starting=bool(waiting)):
+                stopping = failed = True
             if all(part.reported for part in processes):
                 stopping = True
             if waiting and not stopping:
-                waiting -= {part.name for part in processes if part.name in waiting
-                            and (ready[part.name]() if part.name in ready else part.proc.poll() is None)}
+                waiting = _still_waiting(processes, waiting, ready)
                 if not waiting:
                     announce()
                 elif time.monotonic() - started > READY_TIMEOUT_SECONDS:
@@ -254,17 +242,49 @@ def _supervise(processes: list[DemoProcess], *, ready: Mapping[str, Callable[[],
             if not stopping:
                 time.sleep(0.5 if not waiting else 0.2)
     finally:
-        for part in processes:
-            if part.proc.poll() is None:
-                part.proc.terminate()
-        for part in processes:
-            try:
-                part.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                part.proc.kill()
+        _stop_parts(processes)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return 1 if failed else 0
+
+
+def _report_exits(processes: list[DemoProcess], *, starting: bool) -> bool:
+    """Say which parts have exited since the last look; True when one of them could not start
+    (it exited while parts were still starting, or on its own soon after it started)."""
+    could_not_start = False
+    for part in processes:
+        if part.reported or part.proc.poll() is None:
+            continue
+        part.reported = True
+        killed = part.proc.returncode < 0  # stopped by a signal, not failing on its own
+        if starting or (not killed and time.monotonic() - part.started < STARTUP_GRACE_SECONDS):
+            click.echo(f"{part.name} could not start (exit code {part.proc.returncode}); stopping the demo.",
+                       err=True)
+            could_not_start = True
+        else:
+            click.echo(f"{part.name} stopped (exit code {part.proc.returncode}); the rest keep running. "
+                       f"Start it again with: TELLUSONCE_MODE=demo .venv/bin/tellusonce {' '.join(part.args)}",
+                       err=True)
+    return could_not_start
+
+
+def _still_waiting(processes: list[DemoProcess], waiting: set[str],
+                   ready: Mapping[str, Callable[[], bool]]) -> set[str]:
+    """The parts of ``waiting`` that do not answer yet (a part without a probe answers while it runs)."""
+    return waiting - {part.name for part in processes if part.name in waiting
+                      and (ready[part.name]() if part.name in ready else part.proc.poll() is None)}
+
+
+def _stop_parts(processes: list[DemoProcess]) -> None:
+    """Terminate every part still running, and kill one that does not stop within 10 s."""
+    for part in processes:
+        if part.proc.poll() is None:
+            part.proc.terminate()
+    for part in processes:
+        try:
+            part.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            part.proc.kill()
 
 
 register_dispatch_commands(main)

@@ -134,37 +134,52 @@ class Settings:
             raise SettingsError(
                 f"TELLUSONCE_MODE must be one of {', '.join(MODES)}, not {self.mode!r}."
             )
-        updates: dict[str, object] = {}
+        if self.secret_key and self.is_production and len(self.secret_key) < 32:
+            raise SettingsError("TELLUSONCE_SECRET_KEY must be at least 32 characters long.")
+        missing = self._missing_in_production()
+        if missing:
+            raise SettingsError(" ".join(missing) + " Or set TELLUSONCE_MODE=demo to try the service.")
+        updates = self._defaults_for_the_mode()
+        self._check_values()
+        return replace(self, **updates) if updates else self
+
+    def _missing_in_production(self) -> list[str]:
+        """What production needs that no safe default can stand in for."""
+        if not self.is_production:
+            return []
         missing: list[str] = []
         if not self.secret_key:
-            if self.is_production:
-                missing.append(
-                    "TELLUSONCE_SECRET_KEY is not set (a long random secret, for example from "
-                    "python -c 'import secrets; print(secrets.token_urlsafe(48))')."
-                )
-            else:
-                updates["secret_key"] = (
-                    _demo_secret(self.instance_path) if self.is_demo else secrets.token_urlsafe(48)
-                )
-        elif self.is_production and len(self.secret_key) < 32:
-            raise SettingsError("TELLUSONCE_SECRET_KEY must be at least 32 characters long.")
-        if self.is_production and self.outbound_mail == "capture":
+            missing.append(
+                "TELLUSONCE_SECRET_KEY is not set (a long random secret, for example from "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+            )
+        if self.outbound_mail == "capture":
             missing.append(
                 "TELLUSONCE_OUTBOUND_MAIL is 'capture', which keeps email inside the service: "
                 "production needs an SMTP relay, TELLUSONCE_OUTBOUND_MAIL=smtp://host:port."
             )
-        if self.is_production and not self.privacy_contact:
+        if not self.privacy_contact:
             missing.append(
                 "TELLUSONCE_PRIVACY_CONTACT is not set (the email address or https:// page where a person "
                 "answers data protection requests; the privacy notice shows it)."
             )
-        if missing:
-            raise SettingsError(" ".join(missing) + " Or set TELLUSONCE_MODE=demo to try the service.")
-        if self.privacy_contact:
-            _check_privacy_contact(self.privacy_contact, self.service_address)
+        return missing
+
+    def _defaults_for_the_mode(self) -> dict[str, object]:
+        """A secret key outside production (kept under the instance folder in demo mode) and the
+        SQLite file under the instance folder, for whichever of them is unset."""
+        updates: dict[str, object] = {}
+        if not self.secret_key:
+            updates["secret_key"] = _demo_secret(self.instance_path) if self.is_demo else secrets.token_urlsafe(48)
         if not self.database_url:
             updates["database_url"] = f"sqlite:///{self.instance_path / 'tellusonce.sqlite3'}"
-        else:
+        return updates
+
+    def _check_values(self) -> None:
+        """Refuse a value that is set but cannot work, naming the variable."""
+        if self.privacy_contact:
+            _check_privacy_contact(self.privacy_contact, self.service_address)
+        if self.database_url:
             _check_database_url(self.database_url)
         if self.clock_offset and not self.is_test:
             raise SettingsError("TELLUSONCE_CLOCK_OFFSET is for tests only: unset it, or set TELLUSONCE_MODE=test.")
@@ -174,7 +189,6 @@ class Settings:
             raise SettingsError(
                 "Set both TELLUSONCE_SMTP_TLS_CERT and TELLUSONCE_SMTP_TLS_KEY to offer STARTTLS, or neither."
             )
-        return replace(self, **updates) if updates else self
 
     def secret(self, name: str) -> str | None:
         """A secret named by the registry (an environment variable), if set."""

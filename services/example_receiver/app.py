@@ -61,39 +61,12 @@ def create_receiver_app(settings: Settings | None = None, *, start_acker: bool =
     if start_acker:
         acker.start()
 
-    def secrets_for(department: ReceiverDepartment) -> list[str]:
-        return department_secrets(settings, department.id, department.secret_env)
-
     @app.post("/hooks/<department_id>")
     def receive(department_id: str) -> tuple[Response, int]:
         department = departments.get(department_id)
         if department is None:
             return jsonify(error=f"no department {department_id} here"), 404
-        body = request.get_data(cache=False)
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        try:
-            secrets = secrets_for(department)
-        except MissingSecret as e:
-            log.error("cannot verify events for %s: %s", department_id, e)
-            return jsonify(error="this receiver has no signing secret for the department"), 503
-        problem = _verify(body, headers, secrets)
-        if problem:
-            log.warning("refused an event for %s: %s", department_id, problem, extra={"department": department_id})
-            return jsonify(error=problem), 401
-        try:
-            event = parse_event(body)
-        except EventError as e:
-            return jsonify(error=str(e)), 400
-        webhook_id = headers["webhook-id"]
-        if event.get_id() != webhook_id:
-            return jsonify(error="the event id is not the webhook-id"), 400
-        if event.get_type() == PING_TYPE:
-            return jsonify(received=webhook_id, ping=True), 200  # a test: nothing to keep or acknowledge
-        new = store.add(webhook_id=webhook_id, department=department_id, type_=event.get_type(),
-                        subject=event.get_subject() or "", body=body)
-        if new:
-            acker.wake()
-        return jsonify(received=webhook_id, duplicate=not new), 200
+        return _receive(department, settings=settings, store=store, acker=acker)
 
     @app.get("/")
     def index() -> str:
@@ -116,6 +89,36 @@ def create_receiver_app(settings: Settings | None = None, *, start_acker: bool =
         return response
 
     return app
+
+
+def _receive(department: ReceiverDepartment, *, settings: Settings, store: Store,
+             acker: Acker) -> tuple[Response, int]:
+    """Verify, read and keep the event POSTed for ``department``, as a department's endpoint would."""
+    body = request.get_data(cache=False)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        secrets = department_secrets(settings, department.id, department.secret_env)
+    except MissingSecret as e:
+        log.error("cannot verify events for %s: %s", department.id, e)
+        return jsonify(error="this receiver has no signing secret for the department"), 503
+    problem = _verify(body, headers, secrets)
+    if problem:
+        log.warning("refused an event for %s: %s", department.id, problem, extra={"department": department.id})
+        return jsonify(error=problem), 401
+    try:
+        event = parse_event(body)
+    except EventError as e:
+        return jsonify(error=str(e)), 400
+    webhook_id = headers["webhook-id"]
+    if event.get_id() != webhook_id:
+        return jsonify(error="the event id is not the webhook-id"), 400
+    if event.get_type() == PING_TYPE:
+        return jsonify(received=webhook_id, ping=True), 200  # a test: nothing to keep or acknowledge
+    new = store.add(webhook_id=webhook_id, department=department.id, type_=event.get_type(),
+                    subject=event.get_subject() or "", body=body)
+    if new:
+        acker.wake()
+    return jsonify(received=webhook_id, duplicate=not new), 200
 
 
 def _verify(body: bytes, headers: dict[str, str], secrets: list[str]) -> str | None:
