@@ -33,6 +33,7 @@ run: setup
 # The checks run first, so that a broken habit fails the target before the long suite starts.
 check: setup
 	$(BIN)/ruff check tellusonce services mail bench tests
+	$(BIN)/lint-imports
 
 test: check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
