@@ -34,6 +34,7 @@ run: setup
 check: setup
 	$(BIN)/ruff check tellusonce services mail bench tests
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

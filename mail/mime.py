@@ -118,7 +118,7 @@ def _parse_to_depth(raw: bytes) -> EmailMessage:
         texts = [body] if kind == "message/rfc822" else _split(body, part.get_boundary())
         children = [] if depth >= MAX_DEPTH else [_parse(t.encode("ascii", "surrogateescape"), headers_only=True)
                                                    for t in texts]
-        part.set_payload(children)
+        part.set_payload(children)  # type: ignore[arg-type]  # EmailMessage children; typeshed's list is invariant
         stack.extend((child, depth + 1) for child in children)
     return top
 
@@ -217,7 +217,7 @@ def body_text(message: EmailMessage) -> str:
 
 def _decoded(part: Message) -> str:
     try:
-        content = part.get_content()  # type: ignore[attr-defined]
+        content = part.get_content()  # type: ignore[attr-defined]  # parsed with the default policy, a part is an EmailMessage
         if isinstance(content, str):
             return content
     except (LookupError, UnicodeError, AssertionError, ValueError, TypeError):

@@ -191,9 +191,11 @@ class OutboundMailer:
                                         from_addr=self.settings.sender_address, to_addrs=[row.to_address])
         except smtplib.SMTPRecipientsRefused as e:
             code, reply = next(iter(e.recipients.values()))
-            return f"{code} {reply.decode(errors='replace')}", code >= 500
+            text = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+            return f"{code} {text}", code >= 500
         except smtplib.SMTPResponseException as e:
-            return f"{e.smtp_code} {e.smtp_error.decode(errors='replace')}", e.smtp_code >= 500
+            error = e.smtp_error.decode(errors="replace") if isinstance(e.smtp_error, bytes) else e.smtp_error
+            return f"{e.smtp_code} {error}", e.smtp_code >= 500
         except (OSError, smtplib.SMTPException) as e:
             return f"{type(e).__name__}: {e}", False
         if refused:

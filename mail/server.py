@@ -88,7 +88,7 @@ class _Session(SMTP):
                 return
             self._reset_timeout()  # data is arriving: the client is not idle
         if reader.leftover:  # a client that did not wait for our answer: keep its next command
-            self._reader._buffer[:0] = reader.leftover  # type: ignore[attr-defined]
+            self._reader._buffer[:0] = reader.leftover  # type: ignore[attr-defined]  # StreamReader has no public way to push bytes back
         if reader.state is DataState.TOO_LONG:
             await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
         elif reader.state is DataState.TOO_MUCH:

@@ -132,7 +132,7 @@ class MessageStore:
         rows = [_row(message_id, item.arrival) for message_id, item in zip(ids, batch, strict=True)]
         try:
             with self._turn, self._writer.begin() as connection:
-                connection.execute(insert(InboundMessage.__table__), rows)
+                connection.execute(insert(InboundMessage.__table__), rows)  # type: ignore[arg-type]  # __table__ is declared a FromClause; it is the Table
         except Exception as e:  # any database failure: the senders retry
             log.exception("could not commit %s inbound messages", len(batch), extra={"messages": len(batch)})
             failure = StoreFailed(type(e).__name__)

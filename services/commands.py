@@ -12,6 +12,7 @@ import signal
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import click
 from flask import current_app
@@ -29,7 +30,7 @@ def _settings() -> Settings:
     return current_app.config["SETTINGS"]
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine():
     return make_engine(_settings().database_url)
 
 
@@ -123,7 +124,7 @@ def _notification_id(_ctx: click.Context, _param: click.Parameter, value: str | 
                                  "`tellusonce dead-letters list`") from e
 
 
-def _dead_letter_lines(session, rows) -> list[str]:  # type: ignore[no-untyped-def]
+def _dead_letter_lines(session, rows) -> list[str]:
     """One line a dead letter: its id, report reference, department, change type, when it died,
     attempts and the last error (an error message, never personal data)."""
     from tellusonce.data.dispatch import report_references
@@ -172,7 +173,7 @@ def dead_letters_replay(notification_id: uuid.UUID | None, department_id: str | 
     from tellusonce.data.outbox import dead_letters as find
     from tellusonce.data.outbox import replay_dead
 
-    chosen = {"department_id": department_id, "since": _since(since), "notification_id": notification_id}
+    chosen: dict[str, Any] = {"department_id": department_id, "since": _since(since), "notification_id": notification_id}
     engine = _engine()
     try:
         with transaction(engine, writer=not dry_run) as session:
@@ -199,7 +200,7 @@ def dead_letters_replay(notification_id: uuid.UUID | None, department_id: str | 
 # -- departments ------------------------------------------------------------------------
 
 
-def _department(session, department_id: str):  # type: ignore[no-untyped-def]
+def _department(session, department_id: str):
     from tellusonce.data.departments import get_department
 
     department = get_department(session, department_id)
@@ -235,7 +236,7 @@ def departments_ping(department_id: str) -> None:
     body = build_ping(event_id=event_id, department_id=department_id, source=settings.base_url, at=utcnow())
     headers = signature_headers(body, msg_id=event_id, at=system_now(), secrets=secrets)
 
-    async def send():  # type: ignore[no-untyped-def]
+    async def send():
         async with WebhookSender().init(settings) as sender:
             return await sender.deliver(url=url, body=body, headers=headers, allow_private_network=allow_private)
 

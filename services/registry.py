@@ -136,7 +136,7 @@ class _Checker:
         return DepartmentEntry(
             id=ident,
             name=table["name"].strip(),
-            controller=table.get("controller", table["name"]).strip(),
+            controller=(table.get("controller") or table["name"]).strip(),
             purpose=table["purpose"].strip(),
             channel=channel,
             receives=receives,

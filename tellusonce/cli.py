@@ -90,7 +90,7 @@ def departments() -> None:
     """The department registry."""
 
 
-def _load_registry():  # type: ignore[no-untyped-def]
+def _load_registry():
     from services.registry import RegistryError, load_registry
 
     s = settings()

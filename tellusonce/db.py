@@ -93,7 +93,7 @@ def renew_as_writer(connection: Connection) -> None:
     the same connection, as the same SQLAlchemy transaction goes on: for work that reads first and then
     writes, with nothing written yet. (Committing the session and beginning another would give the
     connection back to the pool and take it again, for the same two statements.)"""
-    raw: sqlite3.Connection = connection.connection.driver_connection  # type: ignore[assignment]
+    raw: sqlite3.Connection = connection.connection.driver_connection  # type: ignore[assignment]  # pysqlite's, on a SQLite engine
     if raw.in_transaction:
         raw.execute("COMMIT")
     _begin_immediate(connection)

@@ -76,7 +76,7 @@ def email_environment(language: str = "en", directory: Path = EMAIL_TEMPLATES) -
         # (a stat of each template and what it includes or extends, for every submission).
         auto_reload=False,
     )
-    env.install_gettext_translations(translations_for(language), newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_translations(translations_for(language), newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension
     return env
 
 
@@ -175,7 +175,8 @@ def insert_email(session: Session, row: Mapping[str, Any]) -> uuid.UUID:
     return row["id"]
 
 
-_INSERT_EMAIL = Compiled(insert(OutgoingEmail.__table__))  # compiled once, run on the transaction's cursor
+# Compiled once, run on the transaction's cursor.
+_INSERT_EMAIL = Compiled(insert(OutgoingEmail.__table__))  # type: ignore[arg-type]  # __table__ is declared a FromClause; it is the Table
 
 
 def compose_email(*, to: str, subject: str, template: str, context: Mapping[str, Any], purpose: str,

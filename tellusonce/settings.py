@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 PREFIX = "TELLUSONCE_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -122,7 +122,7 @@ class Settings:
         }
         values["extra"] = extra
         values.update(overrides)
-        return cls(**values).checked()  # type: ignore[arg-type]
+        return cls(**values).checked()  # type: ignore[arg-type]  # each value was converted to its field's type by _convert
 
     def checked(self) -> Settings:
         """Fill safe defaults for the mode and refuse an unsafe production set-up.
@@ -165,10 +165,10 @@ class Settings:
             )
         return missing
 
-    def _defaults_for_the_mode(self) -> dict[str, object]:
+    def _defaults_for_the_mode(self) -> dict[str, Any]:
         """A secret key outside production (kept under the instance folder in demo mode) and the
         SQLite file under the instance folder, for whichever of them is unset."""
-        updates: dict[str, object] = {}
+        updates: dict[str, Any] = {}
         if not self.secret_key:
             updates["secret_key"] = _demo_secret(self.instance_path) if self.is_demo else secrets.token_urlsafe(48)
         if not self.database_url:

@@ -36,7 +36,7 @@ def normalise_reference(text: str) -> str | None:
     compact = "".join(c for c in text.upper() if c.isalnum())
     if compact.startswith(PREFIX):
         compact = compact[len(PREFIX):]
-    compact = compact.translate(str.maketrans({"O": "0", "I": "1", "L": "1", "U": "V"}))
+    compact = compact.translate(str.maketrans("OILU", "011V"))
     if len(compact) != 8 or any(c not in _VALUE for c in compact):
         return None
     if check_character(compact[:7]) != compact[7]:

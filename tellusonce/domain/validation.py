@@ -133,9 +133,10 @@ def _add(errors: dict[str, FieldError], change_type: ChangeType, error: Any) -> 
             FieldError("_unknown", N_("These answers are not part of this change: %(names)s"), {"names": ", ".join(unknown)}),
         )
         return
-    name = error.path[0] if error.path else None
-    if name is None or name in errors or name not in change_type.field_names:
+    at = error.path[0] if error.path else None
+    if not isinstance(at, str) or at in errors or at not in change_type.field_names:
         return
+    name = at
     f = change_type.field(name)
     kind = KINDS[f.kind]
     if error.validator == "maxLength":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from tellusonce.db import make_engine
 from tellusonce.models import Base
@@ -16,7 +17,10 @@ def run_migrations() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("tellusonce.migrate gives the database URL as sqlalchemy.url")
+    engine = make_engine(url)
     try:
         with engine.connect() as connection:
             _run(connection)
@@ -24,7 +28,7 @@ def run_migrations() -> None:
         engine.dispose()
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -74,13 +75,13 @@ def _typed_address() -> str:
     return "address:" + (request.form.get("email") or "").strip().lower()[:320]
 
 
-def _rate_limited(view):  # type: ignore[no-untyped-def]
+def _rate_limited(view):
     """Each account form is limited per client and per address typed, on POST only."""
     view = limiter.limit(_per_address, key_func=_typed_address, methods=["POST"])(view)
     return limiter.limit(_per_client, methods=["POST"])(view)
 
 
-def _link(endpoint: str, **values: str) -> str:
+def _link(endpoint: str, **values: Any) -> str:
     return _settings().base_url + url_for(endpoint, **values)
 
 
@@ -136,17 +137,17 @@ def check_email() -> str:
 
 
 @bp.route("/verify/<token>", methods=["GET", "POST"])
-def verify(token: str) -> str | Response:
+def verify(token: str) -> str | Response | tuple[str, int]:
     db = get_session()
     form = ButtonForm()
     if find_token(db, token, TokenPurpose.VERIFY_EMAIL, now=utcnow()) is None:
-        return render_template("account/link_expired.html", kind="verify"), 404  # type: ignore[return-value]
+        return render_template("account/link_expired.html", kind="verify"), 404
     if not form.validate_on_submit():
         return render_template("account/verify.html", form=form)
     spent = use_token(db, token, TokenPurpose.VERIFY_EMAIL, now=utcnow())
     citizen = get_citizen(db, spent.citizen_id) if spent else None
     if citizen is None:
-        return render_template("account/link_expired.html", kind="verify"), 404  # type: ignore[return-value]
+        return render_template("account/link_expired.html", kind="verify"), 404
     mark_email_verified(citizen, now=utcnow())
     spend_open_tokens(db, citizen, TokenPurpose.VERIFY_EMAIL, now=utcnow())
     record_event(db, actor=f"citizen:{citizen.id}", action="account.verified", subject_type="citizen", subject_id=citizen.id)
@@ -235,17 +236,17 @@ def reset_request() -> str | Response:
 
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
-def reset_password(token: str) -> str | Response:
+def reset_password(token: str) -> str | Response | tuple[str, int]:
     db = get_session()
     found = find_token(db, token, TokenPurpose.RESET_PASSWORD, now=utcnow())
     citizen = get_citizen(db, found.citizen_id) if found else None
     if citizen is None:
-        return render_template("account/link_expired.html", kind="reset"), 404  # type: ignore[return-value]
+        return render_template("account/link_expired.html", kind="reset"), 404
     form = NewPasswordForm(account_email=citizen.email)
     if not form.validate_on_submit():
         return render_template("account/reset_password.html", form=form)
     if use_token(db, token, TokenPurpose.RESET_PASSWORD, now=utcnow()) is None:
-        return render_template("account/link_expired.html", kind="reset"), 404  # type: ignore[return-value]
+        return render_template("account/link_expired.html", kind="reset"), 404
     set_password(db, citizen, hash_password(form.password.data))
     spend_open_tokens(db, citizen, TokenPurpose.RESET_PASSWORD, now=utcnow())
     # The link proved the address is theirs.

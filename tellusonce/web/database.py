@@ -44,7 +44,7 @@ def get_session() -> Session:
 
 def reads_first(view: F) -> F:
     """Mark a view that reads before it writes and calls ``start_writing`` before its first write."""
-    view.reads_first = True  # type: ignore[attr-defined]
+    view.reads_first = True  # type: ignore[attr-defined]  # a mark on the function, read before the view runs
     return view
 
 

@@ -11,7 +11,7 @@ import logging
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from tellusonce.web.auth import safe_next
 
@@ -49,23 +49,23 @@ def _csrf_failed(error: CSRFError) -> tuple[str, int] | Response:
 def _http_error(error: HTTPException) -> tuple[str, int] | Response:
     status = error.code or 500
     if status < 400:
-        return error  # type: ignore[return-value]
+        return error  # type: ignore[return-value]  # Flask serves an exception below 400 (a redirect) as its response
     if status >= 500:
         _forget_request_state(error)
     if _wants_json():
         response = _json(status, error.description or error.name)
-        if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
-            response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
         return response
     template = PAGES.get(status) or PAGES[500 if status >= 500 else 400]
-    response = error.get_response()
+    carried = error.get_response()
     body = render_template(template, status=status)
     # Keep headers such as Allow (405) and Retry-After (429) that the exception carries.
     result = Response(body, status=status, mimetype="text/html")
     for name in ("Allow", "Retry-After"):
-        if name in response.headers:
-            result.headers[name] = response.headers[name]
-    return result  # type: ignore[return-value]
+        if name in carried.headers:
+            result.headers[name] = carried.headers[name]
+    return result
 
 
 def _forget_request_state(error: HTTPException) -> None:

@@ -20,6 +20,9 @@ from tellusonce.domain.changetypes import ChangeType
 from tellusonce.web.display import answer_text
 from tellusonce.web.report_pages import Answer, pages_for
 
+# "from" is a Python keyword, so it cannot be written as url_for's keyword argument.
+_FROM_CHECK: dict[str, Any] = {"from": "check"}
+
 
 def _bdi(text: str) -> Markup:
     """Keep an answer's own text direction from spilling into the page (right-to-left marks)."""
@@ -55,7 +58,7 @@ def answer_rows(change_type: ChangeType, data: Mapping[str, Any]) -> list[dict[s
                 "key": {"text": label},
                 "value": {"html": answer_value(change_type, answer, data)},
                 "actions": {"items": [{
-                    "href": url_for("report.question", slug=page.slug, **{"from": "check"}),
+                    "href": url_for("report.question", slug=page.slug, **_FROM_CHECK),
                     "text": _("Change"), "visuallyHiddenText": label.lower(),
                 }]},
             })

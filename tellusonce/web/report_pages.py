@@ -134,7 +134,7 @@ PAGES: dict[str, tuple[Page, ...]] = {
 DECLARATION = "authority_declared"
 
 # How each kind of answer is typed: width, keyboard and what the browser may fill in.
-_INPUT = {
+_INPUT: dict[str, dict[str, Any]] = {
     "name": {"classes": "govuk-!-width-two-thirds", "attributes": {"spellcheck": "false"}},
     "postcode": {"classes": "govuk-input--width-10", "attributes": {"autocomplete": "postal-code"}},
     "ni_number": {"classes": "govuk-input--width-10", "attributes": {"spellcheck": "false"}},
