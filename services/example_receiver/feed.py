@@ -2,7 +2,7 @@
 
 A feed department is not sent anything: it asks ``GET /api/v1/notifications``
 with its API key, and what was waiting for it counts as delivered when it is
-fetched. The reference receiver does this for every feed department it has a
+fetched. The example receiver does this for every feed department it has a
 key for, as that department's own systems would: it pages on from the cursor it
 kept last time, keeps each event once in the same store as the webhooks'
 (so the acker acknowledges it the same way), and keeps the new cursor. A

@@ -121,7 +121,7 @@ def build_ping(*, event_id: str, department_id: str, source: str, at: datetime) 
 
 
 def parse_event(body: bytes) -> CloudEvent:
-    """Read a structured-mode event (used by the reference receiver and the tests)."""
+    """Read a structured-mode event (used by the example receiver and the tests)."""
     try:
         event = _FORMAT.read(None, body)
     except (ValueError, KeyError, BaseCloudEventException) as e:

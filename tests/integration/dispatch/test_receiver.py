@@ -1,4 +1,4 @@
-"""The reference receiver: verifies, refuses replays, keeps each event once, shows it, acknowledges it."""
+"""The example receiver: verifies, refuses replays, keeps each event once, shows it, acknowledges it."""
 
 from __future__ import annotations
 
