@@ -40,8 +40,8 @@ $(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/message
 # After adding or changing a string: re-extract every message and merge it into each catalogue,
 # then write the Welsh of each new or fuzzy entry in $(TRANSLATIONS)/cy/LC_MESSAGES/messages.po.
 translations: $(STAMP)
-	$(BIN)/pybabel extract $(EXTRACT_OPTIONS) -o $(TRANSLATIONS)/messages.pot .
-	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -D messages --no-wrap --ignore-obsolete --ignore-pot-creation-date
+	$(BIN)/pybabel -q extract $(EXTRACT_OPTIONS) -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -D messages --no-wrap --ignore-obsolete --ignore-pot-creation-date
 	$(MAKE) --no-print-directory $(COMPILED)
 	@$(BIN)/python -m tests.catalogues
 
