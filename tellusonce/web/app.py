@@ -58,6 +58,8 @@ def build_app(settings: Settings | None = None) -> Flask:
             PrefixLoader(
                 {
                     "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                    # The originals of the components templates/govuk_frontend_jinja/ wraps.
+                    "govuk_frontend_jinja_upstream": PackageLoader("govuk_frontend_jinja"),
                     "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
                 }
             ),
