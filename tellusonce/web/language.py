@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, has_request_context, redirect, request, url_for
 from flask_babel import get_locale
 
 from tellusonce.mailout import LANGUAGES
@@ -44,8 +44,11 @@ def chosen_language() -> str | None:
 
 
 def select_locale() -> str:
-    """Flask-Babel's locale selector. An account's recorded language preference (Welsh
-    Language Standard 2) belongs after the explicit choice and before Accept-Language."""
+    """Flask-Babel's locale selector; English outside a request (the CLI's messages). An
+    account's recorded language preference (Welsh Language Standard 2) belongs after the
+    explicit choice and before Accept-Language."""
+    if not has_request_context():
+        return DEFAULT
     return chosen_language() or request.accept_languages.best_match(LANGUAGES) or DEFAULT
 
 
