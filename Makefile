@@ -3,11 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Message catalogues: the .po files are the source, the .mo files built from them.
+TRANSLATIONS := tellusonce/translations
+CATALOGUES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGUES:.po=.mo)
+# One file per location and sorted msgids, so catalogues edited on two branches merge cleanly.
+EXTRACT_OPTIONS := -F babel.cfg -k N_ -k lazy_gettext --add-location=file --sort-output --no-wrap
 export TELLUSONCE_INSTANCE_PATH ?= $(CURDIR)/instance
 
 .PHONY: setup run test check bench assets translations clean
 
-setup: $(STAMP) static/.built
+setup: $(STAMP) static/.built $(COMPILED)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +33,18 @@ static/.built: node_modules/.package-lock.json $(wildcard tellusonce/web/assets/
 	cp tellusonce/web/assets/* static/
 	touch $@
 
+# A catalogue marked fuzzy, or with fuzzy entries, compiles without them: the test suite refuses those.
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -l $* -i $< -o $@
+
+# After adding or changing a string: re-extract every message and merge it into each catalogue,
+# then write the Welsh of each new or fuzzy entry in $(TRANSLATIONS)/cy/LC_MESSAGES/messages.po.
+translations: $(STAMP)
+	$(BIN)/pybabel -q extract $(EXTRACT_OPTIONS) -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -D messages --no-wrap --ignore-obsolete --ignore-pot-creation-date
+	$(MAKE) --no-print-directory $(COMPILED)
+	@$(BIN)/python -m tests.catalogues
+
 run: setup
 	TELLUSONCE_MODE=$${TELLUSONCE_MODE:-demo} $(BIN)/tellusonce demo
 
@@ -43,4 +61,4 @@ bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) node_modules static instance .pytest_cache
+	rm -rf $(VENV) node_modules static instance .pytest_cache $(COMPILED) $(TRANSLATIONS)/messages.pot

@@ -4,7 +4,7 @@
     page = check_page(client.get("/organisations"))          # a BeautifulSoup
     page = check_page(response, status=400, errors=True)     # a form with errors
 
-A page passes when it has a title (starting "Error: " exactly when it shows an
+A page passes when it has a title (starting "Error: ", or "Gwall: " in Welsh, exactly when it shows an
 error summary), one h1, unique ids, every form field labelled (a <label for>,
 a wrapping label, or a fieldset legend for radios, checkboxes and date parts),
 every error-summary link pointing at an element on the page, every POST form
@@ -19,6 +19,8 @@ from typing import Any
 from bs4 import BeautifulSoup, Tag
 
 UNLABELLED_TYPES = {"hidden", "submit", "button", "image", "reset"}
+# What the title starts with when the page shows an error summary, by the page's language.
+ERROR_PREFIX = {"en": "Error: ", "cy": "Gwall: "}
 
 
 class PageProblem(AssertionError):
@@ -53,7 +55,8 @@ def _title(page: BeautifulSoup, errors: bool | None) -> list[str]:
     if len(h1s) != 1:
         problems.append(f"page has {len(h1s)} h1 headings, not one")
     summary = page.select_one(".govuk-error-summary")
-    if (summary is not None) != title.startswith("Error: "):
+    prefix = ERROR_PREFIX.get(page.html.get("lang", "en") if page.html else "en", "Error: ")
+    if (summary is not None) != title.startswith(prefix):
         problems.append(f"title {title!r} and error summary ({'shown' if summary else 'none'}) disagree")
     if errors is not None and errors != (summary is not None):
         problems.append("expected an error summary" if errors else "unexpected error summary")

@@ -51,6 +51,7 @@ from tellusonce.web.account_forms import (
 )
 from tellusonce.web.auth import current_citizen, login_required, redirect_next, safe_next, sign_in, sign_out
 from tellusonce.web.database import get_session
+from tellusonce.web.language import page_language
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def _send_verification(citizen: Citizen) -> None:
     queue_email(
         db, to=citizen.email, subject=N_("Confirm your email address"), template="verify_email",
         context={"link": _link("account.verify", token=token), "hours": 24}, purpose="verify_email",
-        language=citizen.language, related_id=citizen.id,
+        language=page_language(), related_id=citizen.id,
     )
 
 
@@ -125,7 +126,7 @@ def register() -> str | Response:
         queue_email(
             db, to=citizen.email, subject=N_("You already have an account"), template="account_exists",
             context={"sign_in_link": _link("account.sign_in"), "reset_link": _link("account.reset_request")},
-            purpose="account_exists", language=citizen.language, related_id=citizen.id,
+            purpose="account_exists", language=page_language(), related_id=citizen.id,
         )
     return _check_your_email(address, "verify")
 
@@ -230,7 +231,7 @@ def reset_request() -> str | Response:
         queue_email(
             db, to=citizen.email, subject=N_("Reset your password"), template="reset_password",
             context={"link": _link("account.reset_password", token=token), "hours": 1},
-            purpose="reset_password", language=citizen.language, related_id=citizen.id,
+            purpose="reset_password", language=page_language(), related_id=citizen.id,
         )
     return _check_your_email(address, "reset")
 
@@ -255,7 +256,7 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
     queue_email(
         db, to=citizen.email, subject=N_("Your password has been changed"), template="password_changed",
         context={"reset_link": _link("account.reset_request")}, purpose="password_changed",
-        language=citizen.language, related_id=citizen.id,
+        language=page_language(), related_id=citizen.id,
     )
     sign_in(citizen)
     flash(_("Your password has been changed. You are signed in, and signed out everywhere else."), "success")

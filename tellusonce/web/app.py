@@ -14,7 +14,7 @@ from tellusonce import logs
 from tellusonce.clock import ShiftedClock, set_clock
 from tellusonce.extensions import babel, csrf, limiter
 from tellusonce.settings import PROJECT_ROOT, Settings
-from tellusonce.web import database
+from tellusonce.web import database, language
 
 TEMPLATES = PROJECT_ROOT / "templates"
 STATIC = PROJECT_ROOT / "static"
@@ -58,6 +58,8 @@ def build_app(settings: Settings | None = None) -> Flask:
             PrefixLoader(
                 {
                     "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                    # The originals of the components templates/govuk_frontend_jinja/ wraps.
+                    "govuk_frontend_jinja_upstream": PackageLoader("govuk_frontend_jinja"),
                     "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
                 }
             ),
@@ -66,7 +68,7 @@ def build_app(settings: Settings | None = None) -> Flask:
     app.jinja_env.add_extension("jinja2.ext.do")
     WTFormsHelpers(app)
     csrf.init_app(app)
-    babel.init_app(app)
+    babel.init_app(app, locale_selector=language.select_locale)
     limiter.init_app(app)
     database.init_app(app)
 
@@ -92,6 +94,7 @@ def build_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(health.bp)
     errors.init_app(app)
     navigation.init_app(app)
+    language.init_app(app)
 
     @app.before_request
     def _nonce() -> None:

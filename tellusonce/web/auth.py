@@ -10,6 +10,7 @@ one stolen) stops working. Signing in clears the session and issues a new one
 from __future__ import annotations
 
 import functools
+import unicodedata
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -86,7 +87,9 @@ def safe_next(target: str | None, default: str | None = None) -> str | None:
     """``target`` if it is a path on this site, else ``default``: never an open redirect."""
     if not target or len(target) > 2000:
         return default
-    if any(ord(c) < 32 or c == "\\" for c in target):
+    # Browsers drop tabs and line breaks from a URL ("/\t/evil.example" is "//evil.example") and
+    # read a backslash as a slash: control characters of any kind are refused with them.
+    if any(c == "\\" or unicodedata.category(c) == "Cc" for c in target):
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):

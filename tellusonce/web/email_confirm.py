@@ -37,6 +37,7 @@ from tellusonce.models import ChangeReport, Citizen, EmailToken, ReportState, To
 from tellusonce.web.auth import current_citizen
 from tellusonce.web.database import get_session
 from tellusonce.web.display import answer_text
+from tellusonce.web.language import page_language
 
 log = logging.getLogger(__name__)
 bp = Blueprint("email_confirm", __name__, url_prefix="/confirm-email-change")
@@ -151,7 +152,7 @@ def _acknowledge(citizen: Citizen, result: IntakeResult) -> None:
             "organisations": [o.department.name for o in result.outcomes if o.status == "queued"],
             "link": settings.base_url + url_for("track.report", reference=report.reference),
         },
-        purpose="mail_confirmed", language=citizen.language, related_id=report.id,
+        purpose="mail_confirmed", language=page_language(), related_id=report.id,
     )
 
 

@@ -67,10 +67,17 @@ class GovukDateInput(GovDateInput):
 class GovukPasswordInput(GovPasswordInput):
     """govuk-frontend-wtf's password input, with the field's ``autocomplete`` given to the GOV.UK
     macro's own parameter: as a plain attribute it came second, after the macro's default
-    ``current-password``, and browsers read the first (so no password manager offered a new one)."""
+    ``current-password``, and browsers read the first (so no password manager offered a new one).
+    Its show and hide button says what it does in the page's language (GOV.UK's are English)."""
 
     def map_gov_params(self, field: Any, **kwargs: Any) -> dict[str, Any]:
         params = super().map_gov_params(field, **kwargs)
+        params.update({
+            "showPasswordText": _("Show"), "hidePasswordText": _("Hide"),
+            "showPasswordAriaLabelText": _("Show password"), "hidePasswordAriaLabelText": _("Hide password"),
+            "passwordShownAnnouncementText": _("Your password is visible"),
+            "passwordHiddenAnnouncementText": _("Your password is hidden"),
+        })
         autocomplete = params.get("attributes", {}).pop("autocomplete", None)
         if autocomplete:
             params["autocomplete"] = autocomplete

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Flask, current_app, request, url_for
-from flask_babel import get_locale, lazy_gettext
+from flask_babel import lazy_gettext
 
 from tellusonce.web.auth import current_citizen
+from tellusonce.web.language import page_language
 
 
 @dataclass(frozen=True)
@@ -62,5 +63,5 @@ def init_app(app: Flask) -> None:
             "navigation_items": navigation_items,
             "current_citizen": current_citizen,
             "view_functions": lambda: current_app.view_functions,
-            "current_locale": lambda: str(get_locale() or "en"),
+            "current_locale": page_language,
         }

@@ -14,6 +14,7 @@ from tellusonce.domain.changetypes import CHANGE_TYPES
 from tellusonce.domain.consent import RECEIPT_SCHEMA_NAME, receipt_json_schema
 from tellusonce.domain.event_schemas import event_data_schema
 from tellusonce.models import Department
+from tellusonce.web import language
 from tellusonce.web.database import get_session
 
 bp = Blueprint("public", __name__)
@@ -122,4 +123,5 @@ def privacy() -> str:
 
 @bp.get("/cookies")
 def cookies() -> str:
-    return render_template("public/cookies.html", cookie_name=current_app.config["SESSION_COOKIE_NAME"])
+    return render_template("public/cookies.html", cookie_name=current_app.config["SESSION_COOKIE_NAME"],
+                           language_cookie=language.COOKIE)

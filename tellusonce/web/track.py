@@ -69,7 +69,8 @@ def pagination(endpoint: str, number: int, pages: int) -> dict[str, Any] | None:
     for i, n in enumerate(shown):
         if i and n - shown[i - 1] > 1:
             items.append({"ellipsis": True})
-        items.append({"number": n, "href": url_for(endpoint, page=n), "current": n == number})
+        items.append({"number": n, "href": url_for(endpoint, page=n), "current": n == number,
+                      "visuallyHiddenText": _("Page %(number)s", number=n)})
     params: dict[str, Any] = {"items": items, "landmarkLabel": _("Pages")}
     if number > 1:
         params["previous"] = {"href": url_for(endpoint, page=number - 1), "text": _("Previous")}
