@@ -39,6 +39,7 @@ from tellusonce.web.report_pages import field_labels
 from tellusonce.web.track import pagination
 
 bp = Blueprint("consent", __name__, url_prefix="/consents")
+UNTIL_YEARS = 100
 display.install(bp)
 
 
@@ -74,6 +75,14 @@ class ChangeConsentForm(StripWhitespaceForm):
     confirm = HiddenField()
 
 
+def _latest_until(today: date) -> date:
+    """The last day a consent may be given until: far enough for any plan, short of the calendar's end."""
+    try:
+        return today.replace(year=today.year + UNTIL_YEARS)
+    except ValueError:  # 29 February, and the year it lands in is not a leap year
+        return today.replace(year=today.year + UNTIL_YEARS, day=28)
+
+
 def _end_of(day: date) -> datetime:
     """Consent given until a day lasts to the end of that day in the UK."""
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UK).astimezone(UTC)
@@ -107,6 +116,9 @@ def change(department_id: str) -> str | Response:
             ]
         elif form.until.data is not None and form.until.data < today:
             form.until.errors = [_("The end date must be today or in the future")]
+        elif form.until.data is not None and form.until.data > _latest_until(today):
+            form.until.errors = [_("The end date must be within %(years)s years from today. To keep your consent "
+                                   "until you withdraw it, leave the date empty", years=UNTIL_YEARS)]
         else:
             expires_at = _end_of(form.until.data) if form.until.data else None
             cancelling = cancelled_by_limit(session, citizen.id, department.id, chosen, now=now)

@@ -126,7 +126,7 @@ class GovDateField(Field):
             if not (year.isascii() and year.isdigit() and day.isascii() and day.isdigit()):
                 raise ValueError
             self.data = date(int(year), month_number, int(day))
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, OverflowError):  # OverflowError: a part past what a C long holds
             raise ValueError(_("%(label)s must be a real date", label=self.label.text)) from None
 
     def pre_validate(self, form: Any) -> None:
