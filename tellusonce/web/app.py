@@ -14,7 +14,7 @@ from tellusonce import logs
 from tellusonce.clock import ShiftedClock, set_clock
 from tellusonce.extensions import babel, csrf, limiter
 from tellusonce.settings import PROJECT_ROOT, Settings
-from tellusonce.web import database, language
+from tellusonce.web import database, language, posts
 
 TEMPLATES = PROJECT_ROOT / "templates"
 STATIC = PROJECT_ROOT / "static"
@@ -67,6 +67,7 @@ def build_app(settings: Settings | None = None) -> Flask:
     )
     app.jinja_env.add_extension("jinja2.ext.do")
     WTFormsHelpers(app)
+    posts.init_app(app)  # before the CSRF check: what a page takes is decided first
     csrf.init_app(app)
     babel.init_app(app, locale_selector=language.select_locale)
     limiter.init_app(app)

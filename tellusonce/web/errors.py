@@ -1,8 +1,8 @@
 """Error pages in the GOV.UK style, and JSON errors for the machine-facing paths.
 
 Every error a stranger can cause gets a page that says what happened and what to
-do next: 400 (and an expired form, the CSRF failure), 404, 405, 413, 429 and
-500. Under ``/api/`` and ``/schemas/`` the same errors are JSON.
+do next: 400 (and an expired form, the CSRF failure), 403 (a form sent from
+another site), 404, 405, 413, 415 (a post that is not a form), 429 and 500. Under ``/api/`` and ``/schemas/`` the same errors are JSON.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from tellusonce.web.auth import safe_next
 
 log = logging.getLogger(__name__)
 MACHINE_PREFIXES = ("/api/", "/schemas/")
-PAGES = {400: "errors/400.html", 404: "errors/404.html", 405: "errors/405.html",
-         413: "errors/413.html", 429: "errors/429.html", 500: "errors/500.html"}
+PAGES = {400: "errors/400.html", 403: "errors/403.html", 404: "errors/404.html", 405: "errors/405.html",
+         413: "errors/413.html", 415: "errors/415.html", 429: "errors/429.html", 500: "errors/500.html"}
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,206 @@
+"""Posts a browser would never send get a clear answer, never a 500.
+
+Every post here carries a valid CSRF token, as an attacker with the victim's
+cookie and token could send it: out-of-range dates, file parts, other content
+types and cross-site origins are each refused in the citizen's terms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from collections.abc import Callable, Iterator
+
+import pytest
+from account_helpers import csrf_token, make_citizen, post_form
+from flask import Flask
+from flask.testing import FlaskClient
+from journey_helpers import prefilled, signed_in, start_change
+from page_checks import check_page, page_title
+from sqlalchemy import Engine, select
+
+from tellusonce import create_app
+from tellusonce.db import transaction
+from tellusonce.models import Citizen
+from tellusonce.settings import Settings
+
+HUGE = "99999999999999999999"  # far past 2**31, and past what a C long holds
+# Every date question: (change type or None for the account, the page, the date field).
+DATE_QUESTIONS = [
+    (None, "/account/details", "date_of_birth"),
+    ("address", "/report/questions/your-details", "date_of_birth"),
+    ("address", "/report/questions/move-date", "move_date"),
+    ("name", "/report/questions/change-date", "change_date"),
+    ("death", "/report/questions/person", "deceased_date_of_birth"),
+    ("death", "/report/questions/date-of-death", "date_of_death"),
+    ("birth", "/report/questions/child", "child_date_of_birth"),
+    (None, "/consents/dvla/change", "until"),
+]
+
+
+def _post_date(client: FlaskClient, change_type: str | None, path: str, field: str, parts: list[str]):
+    if change_type is not None:
+        start_change(client, change_type)
+    values = {k: v for k, v in prefilled(client, path).items() if k != field}
+    if field == "until":
+        values["change_types"] = "address"
+    return post_form(client, path, {**values, field: parts})
+
+
+def _error_on(page, field: str) -> str:
+    message = page.select_one(f"#{field}-error")
+    assert message is not None, f"no error on {field}"
+    return message.get_text(" ", strip=True)
+
+
+@pytest.mark.parametrize(("change_type", "path", "field"), DATE_QUESTIONS)
+@pytest.mark.parametrize("parts", [["1", HUGE, "1980"], [HUGE, "1", "1980"], ["1", "1", "1" + HUGE]],
+                         ids=["month", "day", "year"])
+def test_a_date_part_too_large_for_any_date_is_the_date_inputs_own_error(
+        app: Flask, client: FlaskClient, change_type: str | None, path: str, field: str, parts: list[str]) -> None:
+    signed_in(app, client)
+    page = check_page(_post_date(client, change_type, path, field, parts), errors=True)
+    message = _error_on(page, field)
+    assert message.endswith("must be a real date") or message.endswith("must include 4 numbers"), message
+
+
+def test_consent_until_the_last_day_there_is_says_how_far_ahead_it_may_be(app: Flask, client: FlaskClient) -> None:
+    signed_in(app, client)
+    page = check_page(_post_date(client, None, "/consents/dvla/change", "until", ["31", "12", "9999"]), errors=True)
+    assert "within 100 years" in _error_on(page, "until")
+
+
+def test_consent_until_a_day_in_the_next_century_is_still_given(app: Flask, client: FlaskClient) -> None:
+    signed_in(app, client)
+    response = _post_date(client, None, "/consents/dvla/change", "until", ["1", "1", "2100"])
+    assert response.status_code == 302
+
+
+# -- file parts where a text answer is expected ------------------------------------------
+
+FORMS_WITH_TEXT = [
+    (False, "/account/sign-in", "email"),
+    (False, "/account/create", "email"),
+    (False, "/account/reset-password", "email"),
+    (True, "/account/details", "postcode"),
+    (True, "/consents/dvla/change", "change_types"),
+    (True, "/report/change", "change_type"),
+]
+
+
+@pytest.mark.parametrize(("signed", "path", "field"), FORMS_WITH_TEXT)
+def test_a_file_where_a_text_answer_is_expected_is_refused_with_a_400_page(
+        app: Flask, client: FlaskClient, signed: bool, path: str, field: str) -> None:
+    if signed:
+        signed_in(app, client)
+    token = csrf_token(client, path)
+    response = client.post(path, content_type="multipart/form-data",
+                           data={"csrf_token": token, field: (io.BytesIO(b"%PDF-1.4"), "answer.pdf")})
+    page = check_page(response, status=400)
+    assert page_title(page).startswith("There is a problem with the request")
+
+
+def test_a_multipart_form_without_files_is_a_form_like_any_other(app: Flask, client: FlaskClient) -> None:
+    make_citizen(app)
+    response = client.post("/account/sign-in", content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(client, "/account/sign-in"), "email": "ada@example.com",
+        "password": "correct horse battery staple"})
+    assert response.status_code == 302
+
+
+# -- content types -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [[1, 2], {"change_type": "address"}, "address", None])
+def test_a_json_body_is_refused_with_a_415_page_even_with_the_token_in_its_header(
+        app: Flask, client: FlaskClient, body: object) -> None:
+    signed_in(app, client)
+    token = csrf_token(client, "/report/change")
+    response = client.post("/report/change", data=json.dumps(body), content_type="application/json",
+                           headers={"X-CSRFToken": token})
+    page = check_page(response, status=415)
+    assert page_title(page).startswith("There is a problem with the request")
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "application/cloudevents+json",
+                                          "application/octet-stream", "x-www-form-urlencoded"])
+def test_any_content_type_but_a_forms_is_refused_on_every_page(
+        app: Flask, client: FlaskClient, content_type: str) -> None:
+    token = csrf_token(client, "/account/sign-in")
+    response = client.post("/account/sign-in", data=f"csrf_token={token}&email=a@example.com",
+                           content_type=content_type, headers={"X-CSRFToken": token})
+    check_page(response, status=415)
+
+
+def test_the_department_api_still_takes_json(app: Flask, client: FlaskClient) -> None:
+    response = client.post("/api/v1/notifications/00000000-0000-0000-0000-000000000000/ack", json={},
+                           headers={"Origin": "https://elsewhere.example"})
+    assert response.status_code == 401 and response.is_json  # the key is checked, not the content type
+
+
+def test_a_post_to_a_page_that_takes_none_is_still_a_405(client: FlaskClient) -> None:
+    response = client.post("/organisations", json=[1, 2])
+    check_page(response, status=405)
+
+
+# -- Origin and Sec-Fetch-Site -------------------------------------------------------------
+
+
+def _save_postcode(client: FlaskClient, headers: dict[str, str]):
+    token = csrf_token(client, "/account/details")
+    return client.post("/account/details", data={"csrf_token": token, "postcode": "LS2 7EW"}, headers=headers)
+
+
+def _postcode(app: Flask, citizen: Citizen) -> str | None:
+    with transaction(app.extensions["tellusonce.engine"], writer=False) as session:
+        return session.scalars(select(Citizen.postcode).where(Citizen.id == citizen.id)).one()
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "https://attacker.example"},
+    {"Origin": "http://localhost.attacker.example"},
+    {"Origin": "http://localhost:8080"},
+    {"Origin": "https://localhost"},
+    {"Origin": "null"},
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site"},
+    {"Origin": "http://localhost", "Sec-Fetch-Site": "cross-site"},
+], ids=["other-site", "lookalike", "other-port", "other-scheme", "null", "cross-site", "same-site", "mixed"])
+def test_a_form_sent_from_another_site_is_refused_even_with_the_cookie_and_token(
+        app: Flask, client: FlaskClient, headers: dict[str, str]) -> None:
+    citizen = signed_in(app, client)
+    page = check_page(_save_postcode(client, headers), status=403)
+    assert page_title(page).startswith("You cannot send this form from another website")
+    assert _postcode(app, citizen) == "LS1 1AA"
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    {"Origin": "http://localhost"},
+    {"Origin": "HTTP://LOCALHOST:80"},
+    {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"},
+    {"Sec-Fetch-Site": "none"},
+], ids=["no-origin", "same-origin", "same-origin-default-port", "fetch-metadata", "typed"])
+def test_a_form_sent_from_the_service_itself_or_without_an_origin_is_taken(
+        app: Flask, client: FlaskClient, headers: dict[str, str]) -> None:
+    citizen = signed_in(app, client)
+    assert _save_postcode(client, headers).status_code == 302
+    assert _postcode(app, citizen) == "LS2 7EW"
+
+
+@pytest.fixture
+def public_app(settings: Settings, engine: Engine, database_cleaner: Callable[[Engine], None]) -> Iterator[Flask]:
+    """The app behind a proxy: its public address is not the host the request names."""
+    app = create_app(dataclasses.replace(settings, public_url="https://tellusonce.example/"))
+    yield app
+    app.extensions["tellusonce.engine"].dispose()
+    database_cleaner(engine)
+
+
+def test_a_form_sent_from_the_configured_public_address_is_taken(public_app: Flask) -> None:
+    client = public_app.test_client()
+    citizen = signed_in(public_app, client)
+    assert _save_postcode(client, {"Origin": "https://tellusonce.example"}).status_code == 302
+    assert _postcode(public_app, citizen) == "LS2 7EW"
+    assert _save_postcode(client, {"Origin": "https://tellusonce.example.attacker.example"}).status_code == 403
