@@ -18,8 +18,10 @@ from jsonschema import FormatChecker
 
 from tellusonce.i18n import N_
 
+# ASCII digits only: ``\d`` matches every script's digits ("LS١ ١AA"), and no postcode is written in them.
 POSTCODE = re.compile(
-    r"^(GIR ?0AA|[A-PR-UWYZ](\d[\dA-HJKPSTUW]?|[A-HK-Y]\d[\dABEHMNPRV-Y]?) ?\d[ABD-HJLNP-UW-Z]{2})$"
+    r"^(GIR ?0AA|[A-PR-UWYZ]([0-9][0-9A-HJKPSTUW]?|[A-HK-Y][0-9][0-9ABEHMNPRV-Y]?) ?[0-9][ABD-HJLNP-UW-Z]{2})$",
+    re.ASCII,
 )
 # The format the hint and the error show ("QQ 12 34 56 C": two letters, six digits, A to D),
 # in ASCII only; spaces, hyphens and case as the citizen types them. Of HMRC's allocation rules
@@ -30,7 +32,8 @@ NAME_PUNCTUATION = frozenset(" -'’.")
 
 
 def normalise_postcode(value: str) -> str:
-    compact = re.sub(r"\s+", "", value).upper()
+    """'ls1 1aa' -> 'LS1 1AA'; only ASCII letters are upper-cased ('ſ' would become 'S')."""
+    compact = "".join(c.upper() if c.isascii() else c for c in re.sub(r"\s+", "", value))
     return f"{compact[:-3]} {compact[-3:]}" if len(compact) > 3 else compact
 
 

@@ -134,7 +134,7 @@ def _parse_id(value: str) -> uuid.UUID | None:
 def notifications() -> Response:
     session = get_session()
     raw_limit = request.args.get("limit", str(DEFAULT_LIMIT))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= MAX_LIMIT:
         return _error(400, f"limit must be a whole number from 1 to {MAX_LIMIT}.")
     limit = int(raw_limit)
     after = None

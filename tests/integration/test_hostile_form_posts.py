@@ -204,3 +204,31 @@ def test_a_form_sent_from_the_configured_public_address_is_taken(public_app: Fla
     assert _save_postcode(client, {"Origin": "https://tellusonce.example"}).status_code == 302
     assert _postcode(public_app, citizen) == "LS2 7EW"
     assert _save_postcode(client, {"Origin": "https://tellusonce.example.attacker.example"}).status_code == 403
+
+
+# -- digits --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("postcode", ["LS١ ١AA", "LS１ １AA"], ids=["arabic-indic", "full-width"])
+def test_your_details_refuse_a_postcode_in_other_digits_and_keep_the_old_one(
+        app: Flask, client: FlaskClient, postcode: str) -> None:
+    citizen = signed_in(app, client)
+    page = check_page(post_form(client, "/account/details", {"postcode": postcode}), errors=True)
+    assert _error_on(page, "postcode") == "Error: Enter a real postcode, like LS1 1AA"
+    assert _postcode(app, citizen) == "LS1 1AA"
+
+
+def test_a_phone_number_typed_in_other_digits_is_kept_in_ascii(app: Flask, client: FlaskClient) -> None:
+    citizen = signed_in(app, client)
+    assert post_form(client, "/account/details", {"phone": "٠٧٩١١ ١٢٣٤٥٦"}).status_code == 302
+    with transaction(app.extensions["tellusonce.engine"], writer=False) as session:
+        assert session.scalars(select(Citizen.phone).where(Citizen.id == citizen.id)).one() == "+447911123456"
+
+
+@pytest.mark.parametrize("limit", ["²", "١٠", "１０"])
+def test_the_api_takes_a_page_size_in_ascii_digits_only(client: FlaskClient, runner, limit: str) -> None:
+    from tellusonce.cli import main
+
+    key = runner.invoke(main, ["departments", "key", "dvla", "--label", "tests"]).output.strip().splitlines()[0]
+    response = client.get(f"/api/v1/notifications?limit={limit}", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 400 and "limit must be a whole number" in response.json["error"]
