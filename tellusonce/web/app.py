@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from flask import Flask, Response, g, request
 from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+from werkzeug.routing import Map, UnicodeConverter
 
 from tellusonce import logs
 from tellusonce.clock import ShiftedClock, set_clock
@@ -66,6 +68,7 @@ def build_app(settings: Settings | None = None) -> Flask:
         ]
     )
     app.jinja_env.add_extension("jinja2.ext.do")
+    app.url_map.converters["default"] = app.url_map.converters["string"] = AddressPart
     WTFormsHelpers(app)
     posts.init_app(app)  # before the CSRF check: what a page takes is decided first
     csrf.init_app(app)
@@ -107,6 +110,15 @@ def build_app(settings: Settings | None = None) -> Flask:
 
     app.after_request(_security_headers)
     return app
+
+
+class AddressPart(UnicodeConverter):
+    """A part of an address between slashes, without control characters: no id, slug, token or
+    reference has one, and PostgreSQL cannot compare a string holding NUL (a 404, not a 500)."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        super().__init__(map, *args, **kwargs)
+        self.regex = self.regex.replace("[^/]", r"[^/\x00-\x1f\x7f-\x9f]", 1)
 
 
 def csp_nonce() -> str:

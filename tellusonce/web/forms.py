@@ -1,7 +1,8 @@
 """Form building blocks in the GOV.UK voice, shared by every journey.
 
 - ``StripWhitespaceForm``: the base of every form (CSRF from Flask-WTF; spaces
-  stripped from every text answer except passwords, as Notify admin does).
+  stripped from every text answer except passwords, as Notify admin does, and
+  control characters taken out).
 - ``GovDateField``: the GOV.UK day/month/year date input, read leniently
   ("3", "march", "2024") and checked with messages that say what to do.
 - ``DomainFormat``: a validator that applies the same check as the change
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import calendar
+import unicodedata
 import weakref
 from datetime import date
 from typing import Any
@@ -29,17 +31,23 @@ MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 } | {"sept": 9}
 
 
-def strip_whitespace(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
+# Control characters no one can type into a form (tab and new lines aside): PostgreSQL cannot store
+# NUL, and no organisation should be sent the others.
+_UNTYPABLE = dict.fromkeys(c for c in range(0x100) if unicodedata.category(chr(c)) == "Cc" and chr(c) not in "\t\n\r")
+
+
+def tidy_text(value: Any) -> Any:
+    return value.translate(_UNTYPABLE).strip() if isinstance(value, str) else value
 
 
 class StripWhitespaceForm(FlaskForm):
-    """The base form: CSRF-protected, with surrounding whitespace stripped from text answers."""
+    """The base form: CSRF-protected, with surrounding whitespace and control characters taken out
+    of text answers."""
 
     class Meta:
         def bind_field(self, form: Any, unbound_field: Any, options: dict[str, Any]) -> Any:
             keep_as_typed = issubclass(unbound_field.field_class, (PasswordField, FieldList))
-            filters = [] if keep_as_typed else [strip_whitespace]
+            filters = [] if keep_as_typed else [tidy_text]
             filters += list(unbound_field.kwargs.get("filters", []))
             bound = unbound_field.bind(form=form, filters=filters, **options)
             bound.get_form = weakref.ref(form)

@@ -16,13 +16,13 @@ import pytest
 from account_helpers import csrf_token, make_citizen, post_form
 from flask import Flask
 from flask.testing import FlaskClient
-from journey_helpers import prefilled, signed_in, start_change
+from journey_helpers import prefilled, report_a_move, signed_in, start_change
 from page_checks import check_page, page_title
 from sqlalchemy import Engine, select
 
 from tellusonce import create_app
 from tellusonce.db import transaction
-from tellusonce.models import Citizen
+from tellusonce.models import ChangeReport, Citizen
 from tellusonce.settings import Settings
 
 HUGE = "99999999999999999999"  # far past 2**31, and past what a C long holds
@@ -232,3 +232,34 @@ def test_the_api_takes_a_page_size_in_ascii_digits_only(client: FlaskClient, run
     key = runner.invoke(main, ["departments", "key", "dvla", "--label", "tests"]).output.strip().splitlines()[0]
     response = client.get(f"/api/v1/notifications?limit={limit}", headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 400 and "limit must be a whole number" in response.json["error"]
+
+
+# -- characters no one can type ------------------------------------------------------------
+
+
+def test_your_details_keep_no_nul_or_other_control_character(app: Flask, client: FlaskClient) -> None:
+    citizen = signed_in(app, client)
+    response = post_form(client, "/account/details", {"address_line_1": "12 Hill\x00 Street\x07", "town": "Le\x1beds"})
+    assert response.status_code == 302
+    with transaction(app.extensions["tellusonce.engine"], writer=False) as session:
+        saved = session.get_one(Citizen, citizen.id)
+        assert (saved.address_line_1, saved.town) == ("12 Hill Street", "Leeds")
+
+
+def test_a_report_sent_with_a_nul_in_an_answer_is_sent_without_it(app: Flask, client: FlaskClient) -> None:
+    signed_in(app, client)
+    response = report_a_move(client, new_address={"address_line_1": "4 Canal\x00 Wharf", "town": "Leeds\x00",
+                                                  "postcode": "LS11 5PS"})
+    assert response.status_code == 303  # to the confirmation
+    with transaction(app.extensions["tellusonce.engine"], writer=False) as session:
+        report = session.scalars(select(ChangeReport)).one()
+        assert (report.answers["address_line_1"], report.answers["town"]) == ("4 Canal Wharf", "Leeds")
+
+
+@pytest.mark.parametrize("path", ["/consents/dv%00la/change", "/consents/dv%00la/withdraw", "/report/confirmation/TUO%00",
+                                  "/confirm-email-change/done/TUO%00", "/report/check/drop/dv%1Fla"])
+def test_an_address_with_a_control_character_is_not_found(app: Flask, client: FlaskClient, path: str) -> None:
+    signed_in(app, client)
+    token = csrf_token(client, "/report/change")
+    check_page(client.get(path), status=404)
+    check_page(client.post(path, data={"csrf_token": token}), status=404)
