@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from account_helpers import make_citizen
@@ -57,8 +58,13 @@ OTHER_DIGITS = "٠١٢٣٤٥٦٧٨٩۰۱۲۳０１２３４５６７８９𝟎�
 PLAUSIBLE = ["", " ", "yes", "no", "once", "always", "address", "death", "dvla", "hmrc", "executor", "31", "12",
              "9999", "0", "-1", "LS1 1AA", "QQ 12 34 56 C", "ada@example.com", "correct horse battery staple",
              "/account/details", "//attacker.example", "https://attacker.example/"]
+# Characters no one types into a form; NUL the most often, as PostgreSQL cannot store it.
+UNTYPABLE = ["\x00", "\x00", "\x00", "\x1b", "\x7f", "\x85", "\u202e", "\ufeff"]
+odd_answers = st.builds(lambda answer, odd: f"{answer[:2]}{odd}{answer[2:]}", st.sampled_from(PLAUSIBLE),
+                        st.sampled_from(UNTYPABLE + list(OTHER_DIGITS[:3])))
 text_values = st.one_of(
     st.sampled_from(PLAUSIBLE),
+    odd_answers,
     st.integers(min_value=2**31, max_value=10**40).map(str),
     st.integers(max_value=-(2**31)).map(str),
     st.text(alphabet=OTHER_DIGITS + "LSAQC ", max_size=12),
@@ -81,13 +87,19 @@ ORIGINS = [{}, {"Origin": "http://localhost"}, {"Origin": "https://attacker.exam
 
 
 @st.composite
-def posts(draw: st.DrawFn, fields: list[str]) -> dict[str, Any]:
-    """One post: its fields and values, how its body is written, and where it says it comes from."""
-    names = draw(st.lists(st.sampled_from(fields), unique=True)) if fields else []
-    names += draw(st.lists(st.text(max_size=12), max_size=2))
-    data = {name: draw(field_values) for name in names}
+def posts(draw: st.DrawFn, fields: list[str], *, arguments: bool) -> dict[str, Any]:
+    """One post: its fields and values, how its body is written, where it says it comes from, and
+    (now and then) a hostile value in place of each argument of its address."""
+    if fields and draw(st.booleans()):
+        # One hostile answer alone: where the other answers are optional, it gets as far as being saved.
+        data = {draw(st.sampled_from(fields)): [draw(st.one_of(odd_answers, text_values))]}
+    else:
+        names = draw(st.lists(st.sampled_from(fields), unique=True)) if fields else []
+        names += draw(st.lists(st.text(max_size=12), max_size=2))
+        data = {name: draw(field_values) for name in names}
     body = draw(st.sampled_from(["form", "form", "form", "multipart", "json", "raw"]))
     post: dict[str, Any] = {"body": body, "data": data, "headers": draw(st.sampled_from(ORIGINS))}
+    post["argument"] = draw(st.one_of(st.none(), st.none(), odd_answers, text_values)) if arguments else None
     if body == "json":
         post["json"] = draw(json_values)
     elif body == "raw":
@@ -279,7 +291,11 @@ def fuzz(site: Site, form: Form) -> None:
     @given(data=st.data())
     def post_hostile_values(data: st.DataObject) -> None:
         client, path, token, _ = site.client_for(form)
-        post = data.draw(posts(fields), label=form.name)
+        post = data.draw(posts(fields, arguments=bool(form.arguments)), label=form.name)
+        if post["argument"] is not None:
+            path = form.path
+            for name, _ in form.arguments:
+                path = path.replace(f"<{name}>", quote(post["argument"], safe=""))
         response = send(client, path, token, post)
         assert response.status_code < 500, f"{form.name}: {response.status_code}"
         site.answered(form, response.status_code)
