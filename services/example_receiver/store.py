@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS feed_cursor (
     department TEXT PRIMARY KEY,
     after TEXT
 );
+PRAGMA user_version = 1;
 """
 
 
@@ -51,17 +52,26 @@ class StoredEvent:
 
 
 class Store:
+    """The receiver's SQLite file, with its tables from the moment the store is made.
+
+    Every connection checks for them (the schema's ``user_version``, in the file's header):
+    ``sqlite3.connect`` makes an empty database where the file has gone (an instance folder
+    emptied under a running receiver), and the acker's next pass would meet ``no such table``.
+    """
+
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self.connect() as db:
-            db.executescript(SCHEMA)
+        with self.connect():
+            pass
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
         with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA busy_timeout=30000")
+            if db.execute("PRAGMA user_version").fetchone()[0] == 0:
+                db.executescript(SCHEMA)
             yield db
 
     def add(self, *, webhook_id: str, department: str, type_: str, subject: str, body: bytes) -> bool:
