@@ -263,3 +263,8 @@ def test_an_address_with_a_control_character_is_not_found(app: Flask, client: Fl
     token = csrf_token(client, "/report/change")
     check_page(client.get(path), status=404)
     check_page(client.post(path, data={"csrf_token": token}), status=404)
+
+
+def test_a_post_with_no_body_at_all_is_left_to_the_csrf_check(client: FlaskClient) -> None:
+    page = check_page(client.post("/account/sign-in"), status=400)
+    assert page_title(page).startswith("Your session has expired")
