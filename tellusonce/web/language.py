@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, Flask, Response, abort, current_app, has_request_context, redirect, request, url_for
+from flask import Blueprint, Flask, abort, current_app, has_request_context, redirect, request, url_for
 from flask_babel import get_locale
+from werkzeug.wrappers import Response
 
 from tellusonce.mailout import LANGUAGES
 from tellusonce.web.auth import safe_next
@@ -29,7 +30,7 @@ bp = Blueprint("language", __name__)
 def choose(code: str) -> Response:
     if code not in LANGUAGES:
         abort(404)
-    response = redirect(safe_next(request.args.get("next"), "/"))
+    response = redirect(safe_next(request.args.get("next")) or "/")
     response.set_cookie(
         COOKIE, code, max_age=COOKIE_LIFETIME, path="/",
         secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax",
