@@ -21,12 +21,12 @@ from mail import replies
 from mail.handler import confirmation_address
 from mail.mime import MAX_DEPTH, ReadMessage
 from mail.parser import MAX_LINE_CHARS, MAX_LINES, ParsedChange
+from tellusonce.application.intake import ChangeRequest, IntakeError, Plan, hold_change, plan_change
 from tellusonce.clock import uk_date
 from tellusonce.data.citizens import get_citizen_by_email
 from tellusonce.data.departments import list_departments
 from tellusonce.data.inbound import CONFIRMATION_LIFETIME, issue_confirmation
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
-from tellusonce.domain.intake import ChangeRequest, IntakeError, Plan, hold_change, plan_change
 from tellusonce.domain.reporter import account_updates, detail_names, in_words
 from tellusonce.domain.validation import ChangeInvalid, FieldError
 from tellusonce.mailout import translations_for

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from mail import replies
 from mail.labels import norm
 from mail.mime import ReadMessage
+from tellusonce.application.intake import confirm_held_change
 from tellusonce.data.citizens import get_citizen, use_token
 from tellusonce.data.inbound import confirmation_token
 from tellusonce.domain.changetypes import get_change_type
-from tellusonce.domain.intake import confirm_held_change
 from tellusonce.models import ChangeReport, InboundStatus, ReportState, TokenPurpose
 from tellusonce.settings import Settings
 

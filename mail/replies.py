@@ -13,10 +13,10 @@ from babel.dates import format_date
 from sqlalchemy.orm import Session
 
 from mail.mime import ReadMessage
+from tellusonce.application.intake import RecipientPlan
 from tellusonce.data.inbound import emails_sent_to
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
 from tellusonce.domain.fields import display_phone
-from tellusonce.domain.intake import RecipientPlan
 from tellusonce.i18n import N_
 from tellusonce.mailout import queue_email, translations_for
 from tellusonce.models import Department, OutgoingEmail

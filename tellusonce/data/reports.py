@@ -1,7 +1,7 @@
 """The rows a report is written as: the report (once per submission key), whose details it
 gives about someone else, its notifications; and the lookup for a report made earlier.
 
-The intake (``tellusonce.domain.intake``) is their one writer. They are written as
+The intake (``tellusonce.application.intake``) is their one writer. They are written as
 plain rows with statements compiled once and run on the transaction's own cursor
 (``tellusonce.data.driver.Compiled``), not as ORM objects: the unit of work's
 bookkeeping, then SQLAlchemy's per-statement work, was most of what a submission

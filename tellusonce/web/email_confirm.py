@@ -24,11 +24,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from tellusonce.application.intake import ChangeRequest, IntakeResult, Plan, confirm_held_change, plan_change
 from tellusonce.clock import utcnow
 from tellusonce.data.citizens import use_token
 from tellusonce.data.inbound import confirmation_token
 from tellusonce.domain.changetypes import get_change_type
-from tellusonce.domain.intake import ChangeRequest, IntakeResult, Plan, confirm_held_change, plan_change
 from tellusonce.domain.reporter import account_updates, detail_names, in_words
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_

@@ -1,9 +1,10 @@
 """Check your answers, see exactly what each organisation will receive, and send.
 
-The preview is the domain's own plan (``plan_change``): the same function that
+The preview is the intake's own plan (``plan_change``): the same function that
 decides, at submission, which fields each organisation is given. Sending goes
-through ``submit_change`` and nothing else, with the submission key minted when
-the journey started, so pressing the button twice makes one report.
+through the intake's ``plan_submission`` and ``write_submission`` and nothing else,
+with the submission key minted when the journey started, so pressing the button
+twice makes one report.
 """
 
 from __future__ import annotations
@@ -21,17 +22,18 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, RadioField
 
-from tellusonce.clock import utcnow
-from tellusonce.data.tracking import get_report, report_notifications
-from tellusonce.domain.changetypes import ChangeType, get_change_type
-from tellusonce.domain.intake import (
+from tellusonce.application.intake import (
     ChangeRequest,
     IntakeResult,
     Plan,
-    PlannedReport,
+    Submission,
     plan_change,
-    submit_change,
+    plan_submission,
+    write_submission,
 )
+from tellusonce.clock import utcnow
+from tellusonce.data.tracking import get_report, report_notifications
+from tellusonce.domain.changetypes import ChangeType, get_change_type
 from tellusonce.domain.reporter import account_updates, detail_names, in_words, updates_account
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
@@ -149,23 +151,23 @@ def _send(session: Session, citizen: Citizen, journey: Journey, form: StripWhite
     ``form``) was refused and the page is shown again with its error."""
     declared = bool(form[DECLARATION].data) if form is not None and DECLARATION in form else False
     update_details = form is not None and "update_details" in form and form["update_details"].data == "yes"
-    email: dict[str, Any] = {}
-
-    def before_writing(planned: PlannedReport) -> bool:
-        # Read, decide and compose first; SQLite's write lock is taken only for the writes (``reads_first``).
-        email.update(_confirmation_email(citizen, planned))
-        return start_writing(session)
-
     try:
-        result = submit_change(session, citizen, _request(journey, declared=declared, update_details=update_details),
-                               now=utcnow(),
-                               before_writing=before_writing)
+        submission = plan_submission(session, citizen,
+                                     _request(journey, declared=declared, update_details=update_details), now=utcnow())
     except ChangeInvalid as error:
         if form is None or DECLARATION not in form or any(e.field != DECLARATION for e in error.errors):
             return _to_first_error(journey, error)
         form[DECLARATION].errors = [error.by_field()[DECLARATION].render(_)]
         return None
-    return _submitted(session, journey, result, email)
+    # Read, decide and compose first; SQLite's write lock is taken only for the writes (``reads_first``).
+    email = _confirmation_email(citizen, submission)
+    start_writing(session)
+    result = write_submission(session, citizen, submission)
+    if result.created:
+        # The confirmation email, in the same transaction; the sender renders it.
+        insert_email(session, email)
+        log.info("report submitted on the web", extra={"event": "report_submitted", "report_id": str(result.report.id)})
+    return _submitted(journey, result)
 
 
 def _to_first_error(journey: Journey, error: ChangeInvalid) -> Response:
@@ -176,21 +178,12 @@ def _to_first_error(journey: Journey, error: ChangeInvalid) -> Response:
     abort(400)
 
 
-def _submitted(session: Session, journey: Journey, result: IntakeResult, email: dict[str, Any]) -> Response:
-    report = result.report
-    if result.created:
-        # The confirmation email, composed before the writes began (``before_writing``), in the same transaction;
-        # the sender renders it.
-        insert_email(session, email)
-        # Commit now rather than after the response is built: SQLite's write lock is held only for
-        # the writes. Should the response be lost, sending again finds this report by its key.
-        session.commit()
-        log.info("report submitted on the web", extra={"event": "report_submitted", "report_id": str(report.id)})
-    mark_submitted(journey, report.id)
-    return redirect(url_for("report.confirmation", reference=report.reference), code=303)
+def _submitted(journey: Journey, result: IntakeResult) -> Response:
+    mark_submitted(journey, result.report.id)
+    return redirect(url_for("report.confirmation", reference=result.report.reference), code=303)
 
 
-def _confirmation_email(citizen: Citizen, planned: PlannedReport) -> dict[str, Any]:
+def _confirmation_email(citizen: Citizen, planned: Submission) -> dict[str, Any]:
     settings = current_app.config["SETTINGS"]
     told = [o.department.name for o in planned.outcomes if o.status == "queued"]
     return compose_email(

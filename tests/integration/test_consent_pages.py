@@ -92,7 +92,7 @@ def test_limiting_consent_warns_what_it_cancels_and_keeps_what_is_still_allowed(
     _grant(app, citizen.id, "hmrc", ["address", "contact"])
     submitted_report(app, citizen, recipients=["hmrc"], consent={})
     with transaction(app.extensions["tellusonce.engine"]) as session:
-        from tellusonce.domain.intake import ChangeRequest, submit_change
+        from tellusonce.application.intake import ChangeRequest, submit_change
         from tellusonce.models import Citizen
 
         submit_change(session, session.get_one(Citizen, citizen.id), ChangeRequest(

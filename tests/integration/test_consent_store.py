@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.data.consent import (
     ConsentError,
     consent_history,
@@ -17,7 +18,6 @@ from tellusonce.data.consent import (
     withdraw_consent,
 )
 from tellusonce.data.departments import get_department
-from tellusonce.domain.intake import ChangeRequest, submit_change
 from tellusonce.models import Notification, NotificationState
 from tests.factories import NOW, address_answers, make_citizen
 

@@ -1,9 +1,13 @@
-"""Intake: the one function both channels end in.
+"""Intake: the one use case both channels end in.
 
-``submit_change`` validates a change against its type's schema, works out who is
-told and with which fields, and in the caller's one transaction writes the
-report, one outbox notification per permitted department (payload already
-minimised), consent events and audit events. Nothing is sent here.
+A submission is planned, then written. ``plan_submission`` reads what it needs,
+validates the change against its type's schema and works out who is told and with
+which fields: it returns every row to write, as plain values. ``write_submission``
+writes them in the caller's one transaction: the report, one outbox notification
+per permitted department (payload already minimised), consent events and audit
+events. Between the two the caller may take a write lock (the web, on SQLite), so
+that the lock is held only for the writes. ``submit_change`` does both. Nothing is
+sent here.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,14 +25,14 @@ from sqlalchemy.orm import Session
 
 from tellusonce.clock import uk_date, utcnow
 from tellusonce.data.audit import record_event
+from tellusonce.data.citizens import update_profile
 from tellusonce.data.consent import NewGrant, grant_views, insert_grants, new_grant_rows
 from tellusonce.data.departments import registry
-from tellusonce.data.driver import pipelined
 from tellusonce.data.reports import attach_report, find_earlier_report, insert_notifications, insert_report
 from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.consent import REASONS, decide, fields_for, minimise
 from tellusonce.domain.reference import new_reference
-from tellusonce.domain.reporter import PREVIOUS_ADDRESS, update_account, updates_account, with_account
+from tellusonce.domain.reporter import PREVIOUS_ADDRESS, account_updates, updates_account, with_account
 from tellusonce.domain.validation import ValidChange, validate_change
 from tellusonce.i18n import N_
 from tellusonce.models import (
@@ -92,13 +96,33 @@ class IntakeResult:
 
 
 @dataclass(frozen=True)
-class PlannedReport:
-    """What a submission is about to write, decided before anything is written (``before_writing``)."""
+class Submission:
+    """Everything one submission writes, decided before anything is written (``plan_submission``):
+    plain rows for ``write_submission``, which reads nothing it could have read before but
+    whether the report exists already."""
 
-    report_id: uuid.UUID
-    reference: str
-    change_type: str
+    request: ChangeRequest
+    plan: Plan
+    report: dict[str, Any]  # the change_report row
+    person: dict[str, Any] | None  # whose details were given, for a report about someone else
+    grants: list[tuple[dict[str, Any], dict[str, Any]]]  # the consents given with it, and their events
+    notifications: list[dict[str, Any]]
     outcomes: list[RecipientPlan]  # as the result will give them, should this submission make the report
+    account_updates: dict[str, Any]  # what the reporter's account takes (attribute -> value)
+    held: bool  # kept until the citizen confirms it: nothing queued
+    now: datetime
+
+    @property
+    def report_id(self) -> uuid.UUID:
+        return self.report["id"]  # type: ignore[no-any-return]
+
+    @property
+    def reference(self) -> str:
+        return self.report["reference"]  # type: ignore[no-any-return]
+
+    @property
+    def change_type(self) -> str:
+        return self.report["change_type"]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -166,24 +190,80 @@ def fingerprint(citizen_id: uuid.UUID, change: ValidChange) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def submit_change(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime | None = None,
-                  before_writing: Callable[[PlannedReport], bool] | None = None) -> IntakeResult:
-    """Report a change: the report, its notifications, consents and audit, in the caller's transaction.
+def submit_change(session: Session, citizen: Citizen, request: ChangeRequest, *,
+                  now: datetime | None = None) -> IntakeResult:
+    """Report a change: ``plan_submission`` then ``write_submission``, in the caller's transaction.
 
-    ``before_writing``, if given, is called once everything has been read and
-    decided (every row to write is made) and before anything is written, with the
-    report this submission is about to make: the web renders its confirmation email
-    then. It may end the transaction and begin another (SQLite's write lock is then
-    held only for the writes) and says so by returning True: the submission key is
-    then looked up again. Consent is decided on what was read before; dispatch
-    checks it again before anything is sent.
-    """
-    return _intake(session, citizen, request, now=now or utcnow(), hold=False, before_writing=before_writing)
+    A caller that must take a write lock between reading and writing (the web, on SQLite)
+    calls the two itself."""
+    return write_submission(session, citizen, plan_submission(session, citizen, request, now=now))
 
 
 def hold_change(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime | None = None) -> IntakeResult:
     """Keep a change pending until the citizen confirms it (email: a From header can be forged)."""
-    return _intake(session, citizen, request, now=now or utcnow(), hold=True)
+    return write_submission(session, citizen, plan_submission(session, citizen, request, now=now, hold=True))
+
+
+def plan_submission(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime | None = None,
+                    hold: bool = False) -> Submission:
+    """Read, validate and decide everything a submission writes, writing nothing.
+
+    Raises ``ChangeInvalid`` or ``IntakeError`` for a change that cannot be sent. Consent is
+    decided on what is read here; dispatch checks it again before anything is sent.
+    """
+    now = now or utcnow()
+    if not request.submission_key:
+        raise IntakeError("a submission key is needed so that a repeated submission makes one report")
+    report_id = uuid.uuid4()
+    plan = plan_change(session, citizen, request, now=now, report_id=report_id)
+    change_type = plan.change.change_type
+    person = _person(citizen, change_type.id, plan.change.data, now) if change_type.about_someone_else else None
+    row = {
+        "id": report_id, "reference": new_reference(), "citizen_id": citizen.id, "change_type": change_type.id,
+        "effective_date": plan.change.effective_date or uk_date(now),
+        "subject": Subject.OTHER if change_type.about_someone_else else Subject.SELF,
+        "subject_person_id": person["id"] if person else None,
+        "channel": request.channel, "submission_key": request.submission_key,
+        "fingerprint": fingerprint(citizen.id, plan.change),
+        "state": ReportState.PENDING_CONFIRMATION if hold else ReportState.SUBMITTED,
+        "answers": plan.change.data, "declaration": _declaration(change_type.id, request, now),
+        "pending_request": {"recipients": list(request.recipients), "consent": dict(request.consent),
+                            "declaration": request.declaration,
+                            "update_details": request.update_details} if hold else None,
+        "submitted_at": None if hold else now, "created_at": now, "updated_at": now,
+    }
+    if hold:
+        return Submission(request, plan, row, person, [], [], plan.recipients, {}, True, now)
+    queued = _to_queue(citizen.id, report_id, row["reference"], change_type.id, plan, now=now)
+    return Submission(request, plan, row, person, queued.grants, queued.notifications, queued.outcomes,
+                      _account_updates(citizen, request, plan), False, now)
+
+
+def write_submission(session: Session, citizen: Citizen, submission: Submission) -> IntakeResult:
+    """Write what ``plan_submission`` decided, in the caller's transaction; or give the report that
+    stands instead: the one this submission made already (its key), or the same change reported
+    lately (``duplicate_of``), as committed by the time this transaction writes."""
+    now = submission.now
+    report_row = submission.report
+    earlier = _earlier(session, citizen.id, report_row["submission_key"], report_row["fingerprint"], now=now)
+    if earlier is not None:
+        return earlier
+    if not insert_report(session, report_row, person=submission.person):
+        # The same submission raced us to the unique key: that one stands.
+        earlier = _earlier(session, citizen.id, report_row["submission_key"], None, now=now)
+        if earlier is None:
+            raise IntakeError("this submission was made at the same moment by another request and cannot be read back")
+        return earlier
+    report = attach_report(session, report_row, citizen)
+    if submission.held:
+        record_event(session, actor=f"citizen:{citizen.id}", action="report.held", subject_type="change_report",
+                     subject_id=report.id, details={"reference": report.reference, "channel": report.channel}, at=now)
+        return IntakeResult(report, True, submission.outcomes)
+    updated = _put_on_account(session, citizen, submission.account_updates)
+    queued = _Queued(submission.grants, submission.notifications, submission.outcomes)
+    _write_queue(session, queued)
+    _audit_submitted(session, report, queued.outcomes, now=now, account_updated=updated)
+    return IntakeResult(report, True, queued.outcomes)
 
 
 def confirm_held_change(session: Session, report: ChangeReport, *, now: datetime | None = None,
@@ -207,19 +287,25 @@ def confirm_held_change(session: Session, report: ChangeReport, *, now: datetime
     report.state = ReportState.SUBMITTED
     report.submitted_at = now
     report.pending_request = None
-    updated = _update_reporter(session, report.citizen, request, plan)
-    with pipelined(session.connection()):
-        _write_queue(session, queued)
-        _audit_submitted(session, report, queued.outcomes, now=now, account_updated=updated)
+    updated = _put_on_account(session, report.citizen, _account_updates(report.citizen, request, plan))
+    _write_queue(session, queued)
+    _audit_submitted(session, report, queued.outcomes, now=now, account_updated=updated)
     return IntakeResult(report, True, queued.outcomes)
 
 
-def _update_reporter(session: Session, citizen: Citizen, request: ChangeRequest, plan: Plan) -> list[str]:
-    """The reporter's account takes the details of the change being sent, when they said so; the
-    names of the details changed."""
+def _account_updates(citizen: Citizen, request: ChangeRequest, plan: Plan) -> dict[str, Any]:
+    """What the reporter's account takes from the change being sent, when they said so."""
     if request.update_details and updates_account(plan.change.change_type):
-        return update_account(session, citizen, plan.change.change_type.id, plan.change.data)
-    return []
+        return account_updates(citizen, plan.change.change_type.id, plan.change.data)
+    return {}
+
+
+def _put_on_account(session: Session, citizen: Citizen, updates: Mapping[str, Any]) -> list[str]:
+    """Put a sent change's details on the reporter's account (flushed); the names of the attributes
+    changed, which the ``report.submitted`` audit event records (names only, never values)."""
+    if updates:
+        update_profile(session, citizen, updates)
+    return sorted(updates)
 
 
 def _earlier(session: Session, citizen_id: uuid.UUID, key: str | None, print_: str | None, *,
@@ -232,57 +318,6 @@ def _earlier(session: Session, citizen_id: uuid.UUID, key: str | None, print_: s
     report = session.get_one(ChangeReport, found.report_id)
     return IntakeResult(report, False, _outcomes_of(session, report),
                         duplicate_of=None if found.same_submission else report)
-
-
-def _intake(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime, hold: bool,
-            before_writing: Callable[[PlannedReport], bool] | None = None) -> IntakeResult:
-    if not request.submission_key:
-        raise IntakeError("a submission key is needed so that a repeated submission makes one report")
-    earlier = _earlier(session, citizen.id, request.submission_key, None, now=now)
-    if earlier is not None:
-        return earlier
-    report_id = uuid.uuid4()
-    plan = plan_change(session, citizen, request, now=now, report_id=report_id)
-    print_ = fingerprint(citizen.id, plan.change)
-    change_type = plan.change.change_type
-    person = _person(citizen, change_type.id, plan.change.data, now) if change_type.about_someone_else else None
-    row = {
-        "id": report_id, "reference": new_reference(), "citizen_id": citizen.id, "change_type": change_type.id,
-        "effective_date": plan.change.effective_date or uk_date(now),
-        "subject": Subject.OTHER if change_type.about_someone_else else Subject.SELF,
-        "subject_person_id": person["id"] if person else None,
-        "channel": request.channel, "submission_key": request.submission_key, "fingerprint": print_,
-        "state": ReportState.PENDING_CONFIRMATION if hold else ReportState.SUBMITTED,
-        "answers": plan.change.data, "declaration": _declaration(change_type.id, request, now),
-        "pending_request": {"recipients": list(request.recipients), "consent": dict(request.consent),
-                            "declaration": request.declaration,
-                            "update_details": request.update_details} if hold else None,
-        "submitted_at": None if hold else now, "created_at": now, "updated_at": now,
-    }
-    queued = None if hold else _to_queue(citizen.id, report_id, row["reference"], change_type.id, plan, now=now)
-    # Writing in a new transaction: what another request committed meanwhile counts, this same
-    # submission included.
-    renewed = before_writing(PlannedReport(report_id, row["reference"], change_type.id,
-                                           queued.outcomes if queued else plan.recipients)) if before_writing else False
-    earlier = _earlier(session, citizen.id, request.submission_key if renewed else None, print_, now=now)
-    if earlier is not None:
-        return earlier
-    if not insert_report(session, row, person=person):
-        # The same submission raced us to the unique key: that one stands.
-        earlier = _earlier(session, citizen.id, request.submission_key, None, now=now)
-        if earlier is None:
-            raise IntakeError("this submission was made at the same moment by another request and cannot be read back")
-        return earlier
-    report = attach_report(session, row, citizen)
-    if queued is None:
-        record_event(session, actor=f"citizen:{citizen.id}", action="report.held", subject_type="change_report",
-                     subject_id=report.id, details={"reference": report.reference, "channel": request.channel}, at=now)
-        return IntakeResult(report, True, plan.recipients)
-    updated = _update_reporter(session, citizen, request, plan)
-    with pipelined(session.connection()):  # PostgreSQL: two round trips for these six statements
-        _write_queue(session, queued)
-        _audit_submitted(session, report, queued.outcomes, now=now, account_updated=updated)
-    return IntakeResult(report, True, queued.outcomes)
 
 
 def _to_queue(citizen_id: uuid.UUID, report_id: uuid.UUID, reference: str, change_type: str, plan: Plan, *,
