@@ -12,7 +12,6 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
-from tellusonce.data.driver import Compiled
 from tellusonce.domain.consent import GrantView, ReceiptParty, build_receipt
 from tellusonce.models import (
     ConsentEvent,
@@ -91,13 +90,13 @@ def insert_grants(session: Session, rows: Sequence[tuple[dict[str, Any], dict[st
     trail is the caller's (intake records the consents given with a report in the report's own event)."""
     if rows:
         connection = session.connection()
-        _INSERT_GRANT.many(connection, [grant for grant, _ in rows])
-        _INSERT_EVENT.many(connection, [event for _, event in rows])
+        connection.execute(_INSERT_GRANT, [grant for grant, _ in rows])
+        connection.execute(_INSERT_EVENT, [event for _, event in rows])
 
 
-# Compiled once and run on the transaction's cursor: every submission with a consent given runs them.
-_INSERT_GRANT = Compiled(insert(ConsentGrant.__table__))
-_INSERT_EVENT = Compiled(insert(ConsentEvent.__table__))
+# Every submission with a consent given runs them (each an executemany).
+_INSERT_GRANT = insert(ConsentGrant.__table__)
+_INSERT_EVENT = insert(ConsentEvent.__table__)
 
 
 def _grant_rows(citizen_id: uuid.UUID, new: NewGrant, *, now: datetime,
@@ -188,14 +187,14 @@ _GRANTS = ConsentGrant.__table__
 _VIEW_COLUMNS = (_GRANTS.c.id, _GRANTS.c.department_id, _GRANTS.c.scope, _GRANTS.c.change_types, _GRANTS.c.granted_at,
                  _GRANTS.c.receipt_id, _GRANTS.c.report_id, _GRANTS.c.expires_at, _GRANTS.c.withdrawn_at)
 _ALL_GRANTS_QUERY = select(*_VIEW_COLUMNS).where(_GRANTS.c.citizen_id == bindparam("citizen"))
-_ALL_GRANTS = Compiled(_ALL_GRANTS_QUERY)
+_ALL_GRANTS = _ALL_GRANTS_QUERY
 # A one-off grant counts only for its own report; with no report given, ``report_id = NULL`` is never true.
-_GRANTS_AT = Compiled(_ALL_GRANTS_QUERY.where(
+_GRANTS_AT = _ALL_GRANTS_QUERY.where(
     _GRANTS.c.granted_at <= bindparam("now"),
     or_(_GRANTS.c.withdrawn_at.is_(None), _GRANTS.c.withdrawn_at > bindparam("now")),
     or_(_GRANTS.c.expires_at.is_(None), _GRANTS.c.expires_at > bindparam("now")),
     or_(_GRANTS.c.scope == ConsentScope.STANDING, _GRANTS.c.report_id == bindparam("report", type_=_GRANTS.c.report_id.type)),
-))
+)
 
 
 def grant_views(session: Session, citizen_id: uuid.UUID, *, now: datetime | None = None,
@@ -208,9 +207,9 @@ def grant_views(session: Session, citizen_id: uuid.UUID, *, now: datetime | None
     """
     session.flush()  # grants still pending in the session count too (a plain read does not autoflush)
     if now is None:
-        rows = _ALL_GRANTS.rows(session.connection(), {"citizen": citizen_id})
+        rows = session.connection().execute(_ALL_GRANTS, {"citizen": citizen_id}).all()
     else:
-        rows = _GRANTS_AT.rows(session.connection(), {"citizen": citizen_id, "now": now, "report": report_id})
+        rows = session.connection().execute(_GRANTS_AT, {"citizen": citizen_id, "now": now, "report": report_id}).all()
     return [
         GrantView(id=id_, department_id=department_id, scope=scope, change_types=frozenset(change_types),
                   granted_at=granted_at, receipt_id=receipt_id, report_id=report, expires_at=expires_at,
