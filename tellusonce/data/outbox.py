@@ -25,7 +25,8 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, case, or_, select, text, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
@@ -47,14 +48,21 @@ _N = Notification.__table__
 _IDS = bindparam("ids", expanding=True, type_=_N.c.id.type)
 
 
-def _open_departments(now: datetime, channels: Sequence[str]):  # type: ignore[no-untyped-def]
-    # The claim statement (_claim_statement) writes the same condition out in SQL: keep them alike.
-    return select(Department.id).where(
+def department_open(now: Any, channels: Sequence[Any]) -> ColumnElement[bool]:
+    """The one rule for a department that may be sent to at ``now``: active, on one of
+    ``channels``, its endpoint not disabled (410) and its circuit not open. The claim
+    statement embeds it as SQL (``_claim_statement``); ``open_department_ids`` reads it."""
+    return and_(
         Department.active.is_(True),
         Department.channel.in_(list(channels)),
         Department.endpoint_disabled_at.is_(None),
         or_(Department.circuit_open_until.is_(None), Department.circuit_open_until <= now),
     )
+
+
+def open_department_ids(session: Session, *, now: datetime, channels: Sequence[str] = PUSH_CHANNELS) -> set[str]:
+    """The departments that may be sent to at ``now`` (``department_open``)."""
+    return set(session.scalars(select(Department.id).where(department_open(now, channels))))
 
 
 # -- claiming ---------------------------------------------------------------------------
@@ -96,8 +104,8 @@ def claim_due(
     department's oldest first, then each one's second oldest, and so on.
     """
     if not isinstance(per_department, Mapping):
-        everyone = department_ids if department_ids is not None else session.scalars(
-            _open_departments(now, channels)).all()
+        everyone = department_ids if department_ids is not None else sorted(
+            open_department_ids(session, now=now, channels=channels))
         per_department = dict.fromkeys(everyone, per_department or limit)
     elif department_ids is not None:
         named = set(department_ids)
@@ -139,13 +147,12 @@ def _claim_statement(driver: Driver, departments: int, channels: int, *, ranked:
               f" (PARTITION BY department_id ORDER BY next_attempt_at) AS turn FROM ({parts}) AS candidates)"
               f" AS ranked ORDER BY turn, next_attempt_at LIMIT :limit") if ranked else \
         f"SELECT id FROM ({parts}) AS candidates"
-    open_channels = ", ".join(f":channel{i}" for i in range(channels))
+    dialect = (sqlite if driver.is_sqlite else postgresql).dialect(paramstyle="named")
+    is_open = department_open(bindparam("now"), [bindparam(f"channel{i}") for i in range(channels)]).compile(dialect=dialect)
     return driver.sql(
         f"UPDATE notification SET state = '{NotificationState.DELIVERING}', claimed_by = :worker,"
         f" lease_expires_at = :until, next_attempt_at = :until, updated_at = :now"
-        f" WHERE id IN ({chosen}) AND department_id IN (SELECT id FROM department WHERE active IS TRUE"
-        f" AND channel IN ({open_channels}) AND endpoint_disabled_at IS NULL"
-        f" AND (circuit_open_until IS NULL OR circuit_open_until <= :now))"
+        f" WHERE id IN ({chosen}) AND department_id IN (SELECT id FROM department WHERE {is_open})"
         f" RETURNING id, (SELECT reference FROM change_report WHERE change_report.id = notification.report_id),"
         f" department_id, change_type, {'payload' if driver.is_sqlite else 'payload::text'}, consent_receipt_id,"
         f" created_at"
