@@ -21,7 +21,7 @@ from mail import replies
 from mail.handler import confirmation_address
 from mail.mime import MAX_DEPTH, ReadMessage
 from mail.parser import MAX_LINE_CHARS, MAX_LINES, ParsedChange
-from tellusonce.application.intake import ChangeRequest, IntakeError, Plan, hold_change, plan_change
+from tellusonce.application.intake import ChangeRequest, IntakeError, Plan, RecipientStatus, hold_change, plan_change
 from tellusonce.clock import uk_date
 from tellusonce.data.citizens import get_citizen_by_email
 from tellusonce.data.departments import list_departments
@@ -147,7 +147,7 @@ def _request(session: Session, citizen: Citizen, parsed: ParsedChange, change_ty
     if plan is not None and parsed.tell_given:
         # Naming an organisation on the Tell line is the citizen's consent for this change, which they
         # see in full and confirm from the link before anything is sent.
-        consent = {rp.department.id: "once" for rp in plan.recipients if rp.status == "needs_consent"}
+        consent = {rp.department.id: "once" for rp in plan.recipients if rp.status == RecipientStatus.NEEDS_CONSENT}
         request = ChangeRequest(change_type=request.change_type, answers=request.answers, recipients=chosen,
                                 consent=consent, channel="email", submission_key=request.submission_key,
                                 update_details=True)

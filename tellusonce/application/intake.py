@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -65,10 +66,19 @@ class ChangeRequest:
     update_details: bool = False
 
 
+class RecipientStatus(StrEnum):
+    """What becomes of one organisation for one change (text, so templates compare it as text)."""
+
+    QUEUED = "queued"  # it will be told (a notification is queued)
+    NEEDS_CONSENT = "needs_consent"  # chosen, but the citizen has not said it may be told
+    NOT_HANDLED = "not_handled"  # chosen, but it does not deal with this kind of change
+    NOT_CHOSEN = "not_chosen"  # it deals with this change, and the citizen chose not to tell it
+
+
 @dataclass(frozen=True)
 class RecipientPlan:
     department: Department
-    status: str  # "queued" | "needs_consent" | "not_handled" | "not_chosen"
+    status: RecipientStatus
     fields: tuple[str, ...]
     withheld: tuple[str, ...]
     reason: str
@@ -84,7 +94,7 @@ class Plan:
 
     @property
     def queued(self) -> list[RecipientPlan]:
-        return [r for r in self.recipients if r.status == "queued"]
+        return [r for r in self.recipients if r.status == RecipientStatus.QUEUED]
 
 
 @dataclass(frozen=True)
@@ -157,20 +167,20 @@ def plan_change(session: Session, citizen: Citizen, request: ChangeRequest, *, n
     for department in departments:
         if not department.accepts(request.change_type):
             if department.id in chosen:
-                plans.append(RecipientPlan(department, "not_handled", (), (), REASONS["not_handled"]))
+                plans.append(RecipientPlan(department, RecipientStatus.NOT_HANDLED, (), (), REASONS["not_handled"]))
             continue
         if department.id not in chosen:
-            plans.append(RecipientPlan(department, "not_chosen", (), (), N_("You chose not to tell them.")))
+            plans.append(RecipientPlan(department, RecipientStatus.NOT_CHOSEN, (), (), N_("You chose not to tell them.")))
             continue
         given = request.consent.get(department.id)
         if given:
             fields, withheld = fields_for(department, request.change_type, protected_address=change.protected_address)
             reason = REASONS["standing" if given == "always" else "one_off"]
-            plans.append(RecipientPlan(department, "queued", fields, withheld, reason, consent=given))
+            plans.append(RecipientPlan(department, RecipientStatus.QUEUED, fields, withheld, reason, consent=given))
             continue
         decision = decide(grants, department, request.change_type, now=now, report_id=report_id,
                           protected_address=change.protected_address)
-        status = "queued" if decision.allowed else "needs_consent"
+        status = RecipientStatus.QUEUED if decision.allowed else RecipientStatus.NEEDS_CONSENT
         plans.append(RecipientPlan(department, status, decision.fields, decision.withheld, REASONS[decision.reason],
                                    receipt_id=decision.receipt_id))
     return Plan(change, plans)
@@ -323,7 +333,7 @@ def _earlier(session: Session, citizen_id: uuid.UUID, key: str | None, print_: s
 def _to_queue(citizen_id: uuid.UUID, report_id: uuid.UUID, reference: str, change_type: str, plan: Plan, *,
               now: datetime) -> _Queued:
     """The consents given with the report, and one notification per recipient told, as rows."""
-    given = [rp for rp in plan.recipients if rp.status == "queued" and rp.consent]
+    given = [rp for rp in plan.recipients if rp.status == RecipientStatus.QUEUED and rp.consent]
     grants = new_grant_rows(citizen_id, [
         NewGrant(rp.department, [change_type],
                  scope=ConsentScope.STANDING if rp.consent == "always" else ConsentScope.ONE_OFF,
@@ -334,12 +344,12 @@ def _to_queue(citizen_id: uuid.UUID, report_id: uuid.UUID, reference: str, chang
     outcomes: list[RecipientPlan] = []
     notifications: list[dict[str, Any]] = []
     for rp in plan.recipients:
-        if rp.status != "queued":
+        if rp.status != RecipientStatus.QUEUED:
             outcomes.append(rp)
             continue
         receipt_id = receipts[rp.department.id] if rp.consent else rp.receipt_id
         if receipt_id is None:
-            outcomes.append(RecipientPlan(rp.department, "needs_consent", rp.fields, rp.withheld, REASONS["no_consent"]))
+            outcomes.append(RecipientPlan(rp.department, RecipientStatus.NEEDS_CONSENT, rp.fields, rp.withheld, REASONS["no_consent"]))
             continue
         notification_id = uuid.uuid4()
         notifications.append({
@@ -349,7 +359,7 @@ def _to_queue(citizen_id: uuid.UUID, report_id: uuid.UUID, reference: str, chang
             "consent_receipt_id": receipt_id, "attempt_count": 0, "next_attempt_at": now,
             "created_at": now, "updated_at": now,
         })
-        outcomes.append(RecipientPlan(rp.department, "queued", rp.fields, rp.withheld, rp.reason, rp.consent,
+        outcomes.append(RecipientPlan(rp.department, RecipientStatus.QUEUED, rp.fields, rp.withheld, rp.reason, rp.consent,
                                       notification_id, receipt_id))
     return _Queued(grants, notifications, outcomes)
 
@@ -380,7 +390,7 @@ def _audit_submitted(session: Session, report: ChangeReport, outcomes: list[Reci
 def _outcomes_of(session: Session, report: ChangeReport) -> list[RecipientPlan]:
     notifications = session.scalars(select(Notification).where(Notification.report_id == report.id)).all()
     return [
-        RecipientPlan(n.department, "queued", tuple(k for k in n.payload if k != "protected_address"), (),
+        RecipientPlan(n.department, RecipientStatus.QUEUED, tuple(k for k in n.payload if k != "protected_address"), (),
                       N_("Queued when this change was first reported."), notification_id=n.id)
         for n in notifications
     ]

@@ -236,12 +236,6 @@ def active_grants(session: Session, citizen_id: uuid.UUID, *, now: datetime) -> 
     return [g for g in grants if to_view(g).in_force(now)]
 
 
-def consent_history(session: Session, citizen_id: uuid.UUID) -> Sequence[ConsentEvent]:
-    return session.scalars(
-        select(ConsentEvent).where(ConsentEvent.citizen_id == citizen_id).order_by(ConsentEvent.at.desc())
-    ).all()
-
-
 def get_receipt(session: Session, *, citizen_id: uuid.UUID, receipt_id: uuid.UUID) -> ConsentEvent | None:
     """The event carrying this receipt, only if it is this citizen's."""
     return session.scalar(
@@ -267,8 +261,3 @@ def receipts_in_force(session: Session, receipt_ids: Iterable[uuid.UUID], *, now
         {"receipts": ids},
     )
     return {receipt_id for (receipt_id,) in rows}
-
-
-def consent_still_allows(session: Session, notification: Notification, *, now: datetime) -> bool:
-    """``receipts_in_force`` for one notification."""
-    return notification.consent_receipt_id in receipts_in_force(session, [notification.consent_receipt_id], now=now)

@@ -26,6 +26,7 @@ from tellusonce.application.intake import (
     ChangeRequest,
     IntakeResult,
     Plan,
+    RecipientStatus,
     Submission,
     plan_change,
     plan_submission,
@@ -185,7 +186,7 @@ def _submitted(journey: Journey, result: IntakeResult) -> Response:
 
 def _confirmation_email(citizen: Citizen, planned: Submission) -> dict[str, Any]:
     settings = current_app.config["SETTINGS"]
-    told = [o.department.name for o in planned.outcomes if o.status == "queued"]
+    told = [o.department.name for o in planned.outcomes if o.status == RecipientStatus.QUEUED]
     return compose_email(
         to=citizen.email, subject=N_("Change reported: %(reference)s"), template="report_submitted",
         context={
@@ -232,8 +233,8 @@ def _check_context(journey: Journey, change_type: ChangeType, plan: Plan) -> dic
         "change_type": change_type,
         "answers": answer_rows(change_type, plan.change.data),
         "previews": _previews(plan, change_type),
-        "needs_consent": [r.department.name for r in plan.recipients if r.status == "needs_consent"],
-        "not_told": [r.department.name for r in plan.recipients if r.status == "not_chosen"],
+        "needs_consent": [r.department.name for r in plan.recipients if r.status == RecipientStatus.NEEDS_CONSENT],
+        "not_told": [r.department.name for r in plan.recipients if r.status == RecipientStatus.NOT_CHOSEN],
         "back": url_for("report.organisations", **{"from": "check"}),
     }
 
