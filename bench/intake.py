@@ -53,9 +53,9 @@ import aiohttp  # noqa: E402
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert, select  # noqa: E402
 
 from services.registry import load_registry, sync_registry  # noqa: E402
+from tellusonce.application.consent import grant_consent  # noqa: E402
 from tellusonce.application.intake import ChangeRequest, submit_change  # noqa: E402
 from tellusonce.clock import utcnow  # noqa: E402
-from tellusonce.data.consent import grant_consent  # noqa: E402
 from tellusonce.db import make_engine, session_factory, transaction  # noqa: E402
 from tellusonce.domain.passwords import hash_password  # noqa: E402
 from tellusonce.migrate import wipe_and_upgrade  # noqa: E402

@@ -27,6 +27,7 @@ from tellusonce.data.citizens import get_citizen_by_email
 from tellusonce.data.departments import list_departments
 from tellusonce.data.inbound import CONFIRMATION_LIFETIME, issue_confirmation
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
+from tellusonce.domain.fields import canonical_email
 from tellusonce.domain.reporter import account_updates, detail_names, in_words
 from tellusonce.domain.validation import ChangeInvalid, FieldError
 from tellusonce.mailout import translations_for
@@ -42,7 +43,7 @@ def handle_change(session: Session, message: InboundMessage, read: ReadMessage, 
     address = read.from_address or message.mail_from
     if not address:
         return InboundStatus.PROCESSED, "not answered: no sender address", None
-    citizen = get_citizen_by_email(session, address)
+    citizen = get_citizen_by_email(session, canonical_email(address))
     if citizen is None or not citizen.is_verified:
         return _unknown_sender(session, read, address, settings=settings, now=now)
     if not replies.may_reply(session, citizen.email, now=now):

@@ -19,15 +19,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tellusonce.application.consent import NewGrant, grant_views, new_grant_rows
 from tellusonce.clock import uk_date, utcnow
 from tellusonce.data.audit import record_event
 from tellusonce.data.citizens import update_profile
-from tellusonce.data.consent import NewGrant, grant_views, insert_grants, new_grant_rows
+from tellusonce.data.consent import insert_grants
 from tellusonce.data.departments import registry
 from tellusonce.data.reports import attach_report, find_earlier_report, insert_notifications, insert_report
 from tellusonce.domain.changetypes import get_change_type
@@ -124,15 +125,15 @@ class Submission:
 
     @property
     def report_id(self) -> uuid.UUID:
-        return self.report["id"]  # type: ignore[no-any-return]
+        return cast(uuid.UUID, self.report["id"])
 
     @property
     def reference(self) -> str:
-        return self.report["reference"]  # type: ignore[no-any-return]
+        return cast(str, self.report["reference"])
 
     @property
     def change_type(self) -> str:
-        return self.report["change_type"]  # type: ignore[no-any-return]
+        return cast(str, self.report["change_type"])
 
 
 @dataclass(frozen=True)
@@ -225,11 +226,12 @@ def plan_submission(session: Session, citizen: Citizen, request: ChangeRequest, 
     if not request.submission_key:
         raise IntakeError("a submission key is needed so that a repeated submission makes one report")
     report_id = uuid.uuid4()
+    reference = new_reference()
     plan = plan_change(session, citizen, request, now=now, report_id=report_id)
     change_type = plan.change.change_type
     person = _person(citizen, change_type.id, plan.change.data, now) if change_type.about_someone_else else None
     row = {
-        "id": report_id, "reference": new_reference(), "citizen_id": citizen.id, "change_type": change_type.id,
+        "id": report_id, "reference": reference, "citizen_id": citizen.id, "change_type": change_type.id,
         "effective_date": plan.change.effective_date or uk_date(now),
         "subject": Subject.OTHER if change_type.about_someone_else else Subject.SELF,
         "subject_person_id": person["id"] if person else None,
@@ -244,7 +246,7 @@ def plan_submission(session: Session, citizen: Citizen, request: ChangeRequest, 
     }
     if hold:
         return Submission(request, plan, row, person, [], [], plan.recipients, {}, True, now)
-    queued = _to_queue(citizen.id, report_id, row["reference"], change_type.id, plan, now=now)
+    queued = _to_queue(citizen.id, report_id, reference, change_type.id, plan, now=now)
     return Submission(request, plan, row, person, queued.grants, queued.notifications, queued.outcomes,
                       _account_updates(citizen, request, plan), False, now)
 

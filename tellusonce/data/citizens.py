@@ -1,7 +1,7 @@
 """Queries about citizens and the single-use tokens emailed to them.
 
-Email addresses are kept in one canonical form (``canonical_email``) so that
-"Ada@Example.com" and "ada@example.com" are one account. Tokens are random,
+Email addresses are kept and looked up in one canonical form, which callers
+give (``tellusonce.domain.fields.canonical_email``). Tokens are random,
 only their SHA-256 is stored, and using one is a conditional update, so two
 clicks on the same link cannot both succeed.
 """
@@ -20,7 +20,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
-from tellusonce.domain.fields import normalise_email
 from tellusonce.models import Citizen, EmailToken, TokenPurpose
 
 PROFILE_FIELDS = (
@@ -41,10 +40,6 @@ class EmailTaken(ValueError):
     """``uq_citizen_email``: an account already uses this address."""
 
     constraint = "uq_citizen_email"
-
-
-def canonical_email(value: str) -> str:
-    return normalise_email(value).lower()
 
 
 _CITIZENS = Citizen.__table__
@@ -72,14 +67,15 @@ def get_citizen(session: Session, citizen_id: uuid.UUID | str) -> Citizen | None
     return citizen
 
 
-def get_citizen_by_email(session: Session, email: str) -> Citizen | None:
-    address = canonical_email(email)
+def get_citizen_by_email(session: Session, address: str) -> Citizen | None:
+    """The citizen with this address (in canonical form: ``domain.fields.canonical_email``)."""
     return session.scalars(select(Citizen).where(func.lower(Citizen.email) == address)).first()
 
 
 def create_citizen(session: Session, *, email: str, password_hash: str, language: str = "en") -> Citizen:
-    """A new, unverified account. Raises ``EmailTaken`` if the address has one already."""
-    citizen = Citizen(email=canonical_email(email), password_hash=password_hash, language=language, session_version=0)
+    """A new, unverified account for ``email`` (in canonical form). Raises ``EmailTaken`` if the
+    address has one already."""
+    citizen = Citizen(email=email, password_hash=password_hash, language=language, session_version=0)
     try:
         with session.begin_nested():
             session.add(citizen)

@@ -17,14 +17,15 @@ from flask_babel import ngettext
 from govuk_frontend_wtf.wtforms_widgets import GovCheckboxesInput
 from wtforms import HiddenField, SelectChoice, SelectMultipleField
 
-from tellusonce.clock import utcnow
-from tellusonce.data.consent import get_receipt, withdraw_all_for_department
-from tellusonce.data.consent_changes import (
+from tellusonce.application.consent import withdraw_all_for_department
+from tellusonce.application.consent_changes import (
     cancelled_by_limit,
     cancelled_by_withdrawal,
     consents_by_department,
     set_standing_consent,
 )
+from tellusonce.clock import utcnow
+from tellusonce.data.consent import get_receipt
 from tellusonce.data.departments import get_department, list_departments
 from tellusonce.data.tracking import consent_history_page
 from tellusonce.domain.changetypes import CHANGE_TYPES

@@ -22,15 +22,16 @@ from tellusonce.data.citizens import (
     update_profile,
     use_token,
 )
+from tellusonce.domain.fields import canonical_email
 from tellusonce.models import Citizen, EmailToken, TokenPurpose
 
 
 def test_an_address_has_one_account_whatever_its_case(db_session: Session) -> None:
-    citizen = create_citizen(db_session, email="Ada@Example.COM", password_hash="h")
+    citizen = create_citizen(db_session, email=canonical_email("Ada@Example.COM"), password_hash="h")
     assert citizen.email == "ada@example.com"
-    assert get_citizen_by_email(db_session, " ADA@example.com ") is citizen
+    assert get_citizen_by_email(db_session, canonical_email(" ADA@example.com ")) is citizen
     with pytest.raises(EmailTaken):
-        create_citizen(db_session, email="ada@EXAMPLE.com", password_hash="h")
+        create_citizen(db_session, email=canonical_email("ada@EXAMPLE.com"), password_hash="h")
     # The transaction is still usable after the refusal.
     assert get_citizen_by_email(db_session, "ada@example.com") is citizen
 

@@ -15,8 +15,8 @@ from jsonschema import Draft202012Validator
 from page_checks import check_page, page_title
 from sqlalchemy import select
 
+from tellusonce.application.consent import grant_consent
 from tellusonce.clock import utcnow
-from tellusonce.data.consent import grant_consent
 from tellusonce.data.departments import get_department
 from tellusonce.db import transaction
 from tellusonce.models import ConsentEvent, ConsentGrant, Notification, NotificationState

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tellusonce.application.consent import ConsentError, grant_consent, withdraw_consent
 from tellusonce.application.intake import ChangeRequest, submit_change
-from tellusonce.data.consent import ConsentError, get_receipt, grant_consent, receipts_in_force, withdraw_consent
+from tellusonce.data.consent import get_receipt, receipts_in_force
 from tellusonce.data.departments import get_department
 from tellusonce.data.tracking import consent_history_page
 from tellusonce.models import Notification, NotificationState

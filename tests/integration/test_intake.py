@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tellusonce.application.consent import grant_consent
 from tellusonce.application.intake import (
     ChangeRequest,
     confirm_held_change,
@@ -20,7 +21,6 @@ from tellusonce.application.intake import (
     write_submission,
 )
 from tellusonce.data.audit import verify_chain
-from tellusonce.data.consent import grant_consent
 from tellusonce.data.departments import get_department
 from tellusonce.data.reports import insert_report
 from tellusonce.db import is_sqlite, transaction
