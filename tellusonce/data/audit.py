@@ -13,9 +13,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, text, tuple_
+from sqlalchemy import Table, bindparam, insert, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from tellusonce.clock import utcnow
@@ -25,7 +25,7 @@ GENESIS = "0" * 64
 ADVISORY_LOCK_CLASS = 0x7E11  # "tell us once": the first key of our advisory locks
 
 
-_EVENTS = AuditEvent.__table__
+_EVENTS = cast(Table, AuditEvent.__table__)
 # Core statements built once (SQLAlchemy's compiled cache then compiles each once): the two
 # statements every event costs (three on PostgreSQL, with the chain's lock).
 _CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:cls, hashtext(:chain))")

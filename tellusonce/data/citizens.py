@@ -13,13 +13,14 @@ import secrets
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
+from tellusonce.data.driver import changed_rows
 from tellusonce.models import Citizen, EmailToken, TokenPurpose
 
 PROFILE_FIELDS = (
@@ -42,7 +43,7 @@ class EmailTaken(ValueError):
     constraint = "uq_citizen_email"
 
 
-_CITIZENS = Citizen.__table__
+_CITIZENS = cast(Table, Citizen.__table__)
 # Every signed-in request reads its citizen: one Core statement (compiled once, from SQLAlchemy's
 # compiled cache) read as a plain row costs less than the ORM's query and load.
 _BY_ID = select(*_CITIZENS.c).where(_CITIZENS.c.id == bindparam("id"))
@@ -57,7 +58,7 @@ def get_citizen(session: Session, citizen_id: uuid.UUID | str) -> Citizen | None
         return None
     held = session.identity_map.get(identity_key(Citizen, key))
     if held is not None:
-        return held  # type: ignore[no-any-return]
+        return held
     row = session.connection().execute(_BY_ID, {"id": key}).first()
     if row is None:
         return None
@@ -173,7 +174,7 @@ def use_token(session: Session, raw: str, purpose: TokenPurpose, *, now: datetim
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
+    if changed_rows(spent) != 1:
         return None
     session.refresh(token)
     return token
@@ -187,4 +188,4 @@ def spend_open_tokens(session: Session, citizen: Citizen, purpose: TokenPurpose,
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return changed_rows(result)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from tellusonce.models import Department
@@ -13,7 +13,7 @@ from tellusonce.models import Department
 _ALL = select(Department).order_by(Department.name)
 _ACTIVE = _ALL.where(Department.active.is_(True))
 
-_TABLE = Department.__table__
+_TABLE = cast(Table, Department.__table__)
 _VERSION = select(func.count(), func.coalesce(func.sum(_TABLE.c.revision), 0))
 _ACTIVE_ROWS = select(*_TABLE.c).where(_TABLE.c.active.is_(True)).order_by(_TABLE.c.name)
 _COLUMN_KEYS = tuple(column.key for column in _TABLE.c)

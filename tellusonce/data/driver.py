@@ -24,17 +24,17 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
+from uuid import UUID
 
-from sqlalchemy import Connection, Table
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, CursorResult, Result, Table
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, StatementError
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
@@ -59,13 +59,13 @@ class Driver:
             return f"{column} IN (SELECT value FROM json_each(:{parameter}))"
         return f"{column} = ANY(:{parameter})"
 
-    def ids(self, values: Iterable[uuid.UUID | str]) -> Any:
+    def ids(self, values: Iterable[UUID | str]) -> Any:
         """A list of ids as one parameter; each a UUID or already in the driver's form (``uuid``)."""
         if self.is_sqlite:
             return json.dumps([value if isinstance(value, str) else value.hex for value in values])
         return list(values)
 
-    def uuid(self, value: uuid.UUID | None) -> Any:
+    def uuid(self, value: UUID | None) -> Any:
         if value is None or not self.is_sqlite:
             return value
         return value.hex
@@ -82,13 +82,13 @@ class Driver:
             return value
         return value.isoformat(sep=" ", timespec="microseconds")[:26]  # without "+00:00"
 
-    def read_uuid(self, value: Any) -> uuid.UUID:
-        return uuid.UUID(hex=value) if isinstance(value, str) else value
+    def read_uuid(self, value: Any) -> UUID:
+        return UUID(hex=value) if isinstance(value, str) else cast(UUID, value)
 
     def read_time(self, value: Any) -> datetime:
         if isinstance(value, str):
             return datetime.fromisoformat(value).replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return cast(datetime, value).astimezone(UTC)
 
     def insert_rows(self, connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert ``rows`` (each the same columns, values in the driver's form): one executemany on
@@ -97,7 +97,7 @@ class Driver:
         if not rows:
             return
         columns = tuple(rows[0])
-        statement = _insert_statement(self, table, columns)
+        statement = _insert_statement(self, table, columns, connection.dialect)
         if self.is_sqlite:
             self.execute(connection, statement, rows, many=True)
         else:
@@ -112,14 +112,14 @@ class Driver:
         block's end. Errors come out as SQLAlchemy's (``OperationalError`` and the rest), and a
         lost connection is invalidated, exactly as when SQLAlchemy runs the statement itself.
         """
-        raw = connection.connection.driver_connection
-        cursor = raw.cursor()  # type: ignore[union-attr]
+        raw: Any = connection.connection.driver_connection  # sqlite3's or psycopg's own connection
+        cursor = raw.cursor()
         try:
             if many:
                 cursor.executemany(statement, parameters)
                 return []
             cursor.execute(statement, parameters)
-            if not self.is_sqlite and raw.pgconn.pipeline_status:  # type: ignore[union-attr]
+            if not self.is_sqlite and raw.pgconn.pipeline_status:
                 # In a pipeline nothing is known of the answer until it is read: read it (this
                 # waits for it and for everything sent before it), or leave it for later.
                 return cursor.fetchall() if read else []
@@ -128,6 +128,11 @@ class Driver:
             raise _translated(connection, error, statement, parameters, cursor) from error
         finally:
             cursor.close()
+
+
+def changed_rows(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (its result is a cursor's, whatever ``execute`` is typed to give)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 @contextmanager
@@ -143,28 +148,30 @@ def pipelined(connection: Connection) -> Iterator[None]:
         yield
         return
     try:
-        with connection.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+        raw: Any = connection.connection.driver_connection  # psycopg's own connection
+        with raw.pipeline():
             yield
     except connection.dialect.loaded_dbapi.Error as error:
         raise _translated(connection, error, "(pipelined statements)", None, None) from error
 
 
-def _translated(connection: Connection, error: Exception, statement: str, parameters: Any, cursor: Any) -> DBAPIError:
-    """``error`` from the driver as SQLAlchemy's, invalidating a lost connection as SQLAlchemy does."""
+def _translated(connection: Connection, error: Any, statement: str, parameters: Any, cursor: Any) -> StatementError:
+    """``error`` (the driver's own) as SQLAlchemy's, invalidating a lost connection as SQLAlchemy does."""
     dialect = connection.dialect
     lost = dialect.is_disconnect(error, connection.connection, cursor)
     if lost:
         connection.invalidate(error)
-    return DBAPIError.instance(statement, parameters, error, dialect.loaded_dbapi.Error, connection_invalidated=lost)
+    translated: StatementError = DBAPIError.instance(statement, parameters, error, dialect.loaded_dbapi.Error,
+                                                     connection_invalidated=lost)
+    return translated
 
 
 @cache
-def _insert_statement(driver: Driver, table: Table, columns: tuple[str, ...]) -> str:
+def _insert_statement(driver: Driver, table: Table, columns: tuple[str, ...], dialect: Dialect) -> str:
     names = ", ".join(columns)
     if driver.is_sqlite:
         return f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(':' + c for c in columns)})"
-    pg = postgresql.dialect()
-    arrays = ", ".join(f"%({c})b::{table.c[c].type.compile(dialect=pg)}[]" for c in columns)
+    arrays = ", ".join(f"%({c})b::{table.c[c].type.compile(dialect=dialect)}[]" for c in columns)
     return f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays})"
 
 

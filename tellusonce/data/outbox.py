@@ -23,14 +23,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, or_, select, text, update
+from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, case, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
-from tellusonce.data.driver import Driver, driver_for
+from tellusonce.data.driver import Driver, changed_rows, driver_for
 from tellusonce.data.stats import LATENCY_BUCKETS
 from tellusonce.models import (
     AttemptOutcome,
@@ -43,7 +43,7 @@ from tellusonce.models import (
 from tellusonce.models.outbox import CLAIMABLE_SQL, DEAD_SQL
 
 PUSH_CHANNELS = (ChannelKind.WEBHOOK, ChannelKind.EMAIL)
-_N = Notification.__table__
+_N = cast(Table, Notification.__table__)
 # A list of notification ids bound as one parameter: no expression built per id.
 _IDS = bindparam("ids", expanding=True, type_=_N.c.id.type)
 
@@ -227,7 +227,7 @@ def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worke
             stands = (held and r.outcome != AttemptOutcome.DELIVERED) or (
                 row is not None and r.outcome == AttemptOutcome.DELIVERED
                 and row.state == NotificationState.ACKNOWLEDGED)
-            if held and r.outcome != AttemptOutcome.DELIVERED:
+            if held and row is not None and r.outcome != AttemptOutcome.DELIVERED:
                 values = _transition(r, number, now)
                 next_at = values["next_attempt_at"]
                 updates.append({"b_id": r.notification_id, **values})
@@ -244,7 +244,7 @@ def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worke
         outcome_of[r.notification_id] = (stands, number, next_at)
     if updates:
         connection.execute(update(_N).where(_N.c.id == bindparam("b_id")), updates)
-    driver.insert_rows(connection, DeliveryAttempt.__table__, attempts)
+    driver.insert_rows(connection, cast(Table, DeliveryAttempt.__table__), attempts)
     _tally(connection, driver, attempts, worker=worker)
     for notification_id, department_id, r in dead:
         record_event(session, actor=f"worker:{worker}", action="notification.dead", subject_type="notification",
@@ -313,7 +313,7 @@ def _transition(r: AttemptRecord, number: int, now: datetime) -> dict[str, Any]:
 
 def release_claims(session: Session, *, worker: str, now: datetime) -> int:
     """Give back every claim ``worker`` holds (on shutdown), due at once for another worker."""
-    return session.execute(
+    return changed_rows(session.execute(
         update(Notification)
         .where(Notification.claimed_by == worker, Notification.state == NotificationState.DELIVERING)
         .values(
@@ -321,7 +321,7 @@ def release_claims(session: Session, *, worker: str, now: datetime) -> int:
             claimed_by=None, lease_expires_at=None, next_attempt_at=now,
         )
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
 
 
 def acknowledge(session: Session, *, department_id: str, notification_id: uuid.UUID, now: datetime) -> Notification | None:
@@ -364,12 +364,12 @@ def dead_letters(session: Session, *, department_id: str | None = None, since: d
 def replay_dead(session: Session, *, department_id: str | None = None, since: datetime | None = None,
                 notification_id: uuid.UUID | None = None, now: datetime, actor: str = "operator") -> int:
     """Put dead letters back in the queue, due now, with a fresh retry schedule."""
-    count = session.execute(
+    count = changed_rows(session.execute(
         update(Notification)
         .where(*_dead(department_id, since, notification_id))
         .values(state=NotificationState.PENDING, next_attempt_at=now, dead_at=None, attempt_count=0)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     details: dict[str, Any] = {"count": count, "since": since}
     if notification_id:
         details["notification"] = str(notification_id)

@@ -15,16 +15,16 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import and_, bindparam, delete, insert, select, union_all
+from sqlalchemy import Table, and_, bindparam, delete, insert, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from tellusonce.models import ChangeReport, Citizen, Notification, PersonDetails
 
-_REPORTS = ChangeReport.__table__
-_PEOPLE = PersonDetails.__table__
+_REPORTS = cast(Table, ChangeReport.__table__)
+_PEOPLE = cast(Table, PersonDetails.__table__)
 
 
 def _insert_once(dialect: Any) -> Any:
@@ -37,7 +37,7 @@ def _insert_once(dialect: Any) -> Any:
 _INSERT_REPORT = {"sqlite": _insert_once(sqlite), "postgresql": _insert_once(postgresql)}
 _INSERT_PERSON = insert(_PEOPLE)
 _DELETE_PERSON = delete(_PEOPLE).where(_PEOPLE.c.id == bindparam("id"))
-_INSERT_NOTIFICATIONS = insert(Notification.__table__)
+_INSERT_NOTIFICATIONS = insert(cast(Table, Notification.__table__))
 
 
 def _earlier(condition: Any) -> Any:
