@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from tellusonce.application.consent import NewGrant, grant_views, new_grant_rows
 from tellusonce.clock import uk_date, utcnow
 from tellusonce.data.audit import record_event
-from tellusonce.data.citizens import update_profile
+from tellusonce.data.citizens import write_profile
 from tellusonce.data.consent import insert_grants
 from tellusonce.data.departments import registry
 from tellusonce.data.reports import attach_report, find_earlier_report, insert_notifications, insert_report
@@ -313,10 +313,10 @@ def _account_updates(citizen: Citizen, request: ChangeRequest, plan: Plan) -> di
 
 
 def _put_on_account(session: Session, citizen: Citizen, updates: Mapping[str, Any]) -> list[str]:
-    """Put a sent change's details on the reporter's account (flushed); the names of the attributes
-    changed, which the ``report.submitted`` audit event records (names only, never values)."""
+    """Put a sent change's details on the reporter's account; the names of the attributes changed,
+    which the ``report.submitted`` audit event records (names only, never values)."""
     if updates:
-        update_profile(session, citizen, updates)
+        write_profile(session, citizen, updates)
     return sorted(updates)
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from babel.support import NullTranslations, Translations
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -21,6 +23,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, RadioField
+from wtforms.i18n import messages_path
 
 from tellusonce.application.intake import (
     ChangeRequest,
@@ -77,8 +80,31 @@ def _request(journey: Journey, *, declared: bool, update_details: bool = False) 
     )
 
 
+class _WTFormsTranslations:
+    """WTForms' own messages in the page's language, each catalogue loaded once per process
+    (Flask-WTF's loads it from disk again in every request that builds a form with choices)."""
+
+    def gettext(self, string: str) -> str:
+        return str(_wtforms_catalogue(str(get_locale() or "en")).ugettext(string))
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return str(_wtforms_catalogue(str(get_locale() or "en")).ungettext(singular, plural, n))
+
+
+@lru_cache(maxsize=8)
+def _wtforms_catalogue(locale: str) -> NullTranslations:
+    return Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+_WTFORMS_TRANSLATIONS = _WTFormsTranslations()
+
+
 class CheckForm(StripWhitespaceForm):
     """Check your answers: nothing to answer but the CSRF token."""
+
+    class Meta:
+        def get_translations(self, form: Any) -> _WTFormsTranslations:
+            return _WTFORMS_TRANSLATIONS
 
 
 class SelfCheckForm(CheckForm):
