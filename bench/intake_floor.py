@@ -10,11 +10,12 @@ rather than the app's own code. ``floor_app`` is a bare Flask endpoint that does
   submission key, then writes the rows of one real web submission again with fresh keys:
   the report, three one-off consents and their three events, three notifications, the audit
   event after reading its chain's last hash, the confirmation email (twelve rows; on
-  PostgreSQL the last ones in one pipeline, as the intake sends them);
+  PostgreSQL the last ones in one psycopg pipeline);
 
 and no validation, consent planning, journey, rate limiter, security headers or log line. Where
 it differs from the app otherwise, it errs on the fast side: on PostgreSQL it takes no lock on
-the audit chain, and its statements are SQL text run on the driver's cursor. The rows are those
+the audit chain, it does not put the new address on the citizen's account (the app's one
+UPDATE), and its statements are SQL text run on the driver's cursor. The rows are those
 of a real submission made through the real app at the start of the run (sign in, walk a move
 to three organisations, send), read back as the database driver holds them, so the floor
 follows the schema as it changes.
