@@ -10,11 +10,12 @@ rather than the app's own code. ``floor_app`` is a bare Flask endpoint that does
   submission key, then writes the rows of one real web submission again with fresh keys:
   the report, three one-off consents and their three events, three notifications, the audit
   event after reading its chain's last hash, the confirmation email (twelve rows; on
-  PostgreSQL the last ones in one pipeline, as the intake sends them);
+  PostgreSQL the last ones in one psycopg pipeline);
 
 and no validation, consent planning, journey, rate limiter, security headers or log line. Where
 it differs from the app otherwise, it errs on the fast side: on PostgreSQL it takes no lock on
-the audit chain, and its statements are SQL text run on the driver's cursor. The rows are those
+the audit chain, it does not put the new address on the citizen's account (the app's one
+UPDATE), and its statements are SQL text run on the driver's cursor. The rows are those
 of a real submission made through the real app at the start of the run (sign in, walk a move
 to three organisations, send), read back as the database driver holds them, so the floor
 follows the schema as it changes.
@@ -24,9 +25,9 @@ The floor and the ceiling (``intake.ceiling_app``) run under the same gunicorn s
 TELLUSONCE_BENCH_DATABASE_URL, whose schema is dropped and rebuilt) PostgreSQL. Prints one
 JSON line: {"bench": "intake_floor", "ratio": floor ÷ ceiling (the lower database's), …}.
 TELLUSONCE_BENCH_INTAKE_FLOOR_COUNT sets the submissions per database (default 960).
-The intake target asks the real app for 0.5 × the ceiling; the floor's ratio bounds what an
-implementation can reach that writes these rows, with this schema, behind these protections, on
-the same machine. Not a test.
+The floor's ratio bounds what an implementation can reach that writes these rows, with this
+schema, behind these protections, on the same machine; ``intake.py`` runs the floor beside the
+real app and asks the app for 0.55 × the floor. Not a test.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def capture(url: str, report_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
             cursor.close()
     engine.dispose()
     counts = {table: len(rows) for table, rows in driver_rows.items()}
-    if counts != _expected(1):
+    if counts != expected_rows(1):
         raise RuntimeError(f"the submission did not write the rows expected: {counts}")
     return {table: [_tagged(row) for row in rows] for table, rows in driver_rows.items()}
 
@@ -239,8 +240,25 @@ def _counts(connection: Any) -> dict[str, int]:
             for model in PER_SUBMISSION}
 
 
-def _expected(submissions: int) -> dict[str, int]:
+def expected_rows(submissions: int) -> dict[str, int]:
     return {model.__tablename__: rows * submissions for model, rows in PER_SUBMISSION.items()}
+
+
+def start_floor(label: str, url: str, workdir: Path, env: dict[str, str], report_id: uuid.UUID) -> Gunicorn:
+    """The floor's gunicorn, writing again the rows that the real submission ``report_id`` wrote."""
+    rows_path = workdir / f"rows-{label}.json"
+    rows_path.write_text(json.dumps(capture(url, report_id)))
+    return Gunicorn("intake_floor:floor_app()", dict(env, TELLUSONCE_BENCH_FLOOR_ROWS=str(rows_path), PYTHONPATH=str(ROOT)),
+                    ROOT / "bench", workdir / f"gunicorn-{label}-floor.log")
+
+
+def counts(url: str) -> dict[str, int]:
+    """How many rows of each table a submission writes there are."""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        found = _counts(connection)
+    engine.dispose()
+    return found
 
 
 def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
@@ -255,13 +273,9 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
     engine = make_engine(url)
     with engine.connect() as connection:
         report_id = connection.execute(select(ChangeReport.id)).scalar_one()
-        before = _counts(connection)
     engine.dispose()
-    rows_path = workdir / f"rows-{label}.json"
-    rows_path.write_text(json.dumps(capture(url, report_id)))
-    env["TELLUSONCE_BENCH_FLOOR_ROWS"] = str(rows_path)
-
-    floor = Gunicorn("intake_floor:floor_app()", env, ROOT / "bench", workdir / f"gunicorn-{label}-floor.log")
+    before = counts(url)
+    floor = start_floor(label, url, workdir, env, report_id)
     ceiling = Gunicorn("intake:ceiling_app()", env, ROOT / "bench", workdir / f"gunicorn-{label}-ceiling.log")
     try:
         work = asyncio.run(floor_journeys(floor.url, COUNT + CLIENTS))
@@ -278,13 +292,11 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
     finally:
         floor.stop()
         ceiling.stop()
-    engine = make_engine(url)
-    with engine.connect() as connection:
-        written = {table: count - before[table] for table, count in _counts(connection).items()}
-    engine.dispose()
-    expected = _expected(timings["floor"].count + CLIENTS)  # the timed ones and the warm-up
-    if written != expected:
-        raise RuntimeError(f"the floor did not write what it should have: {written}, expected {expected}")
+    after = counts(url)
+    written = {table: count - before[table] for table, count in after.items()}
+    wanted = expected_rows(timings["floor"].count + CLIENTS)  # the timed ones and the warm-up
+    if written != wanted:
+        raise RuntimeError(f"the floor did not write what it should have: {written}, expected {wanted}")
     return {"database": label, "ratio": timings["floor"].per_s / timings["ceiling"].per_s, **timings}
 
 

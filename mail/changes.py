@@ -21,12 +21,13 @@ from mail import replies
 from mail.handler import confirmation_address
 from mail.mime import MAX_DEPTH, ReadMessage
 from mail.parser import MAX_LINE_CHARS, MAX_LINES, ParsedChange
+from tellusonce.application.intake import ChangeRequest, IntakeError, Plan, RecipientStatus, hold_change, plan_change
 from tellusonce.clock import uk_date
 from tellusonce.data.citizens import get_citizen_by_email
 from tellusonce.data.departments import list_departments
 from tellusonce.data.inbound import CONFIRMATION_LIFETIME, issue_confirmation
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
-from tellusonce.domain.intake import ChangeRequest, IntakeError, Plan, hold_change, plan_change
+from tellusonce.domain.fields import canonical_email
 from tellusonce.domain.reporter import account_updates, detail_names, in_words
 from tellusonce.domain.validation import ChangeInvalid, FieldError
 from tellusonce.mailout import translations_for
@@ -42,7 +43,7 @@ def handle_change(session: Session, message: InboundMessage, read: ReadMessage, 
     address = read.from_address or message.mail_from
     if not address:
         return InboundStatus.PROCESSED, "not answered: no sender address", None
-    citizen = get_citizen_by_email(session, address)
+    citizen = get_citizen_by_email(session, canonical_email(address))
     if citizen is None or not citizen.is_verified:
         return _unknown_sender(session, read, address, settings=settings, now=now)
     if not replies.may_reply(session, citizen.email, now=now):
@@ -147,7 +148,7 @@ def _request(session: Session, citizen: Citizen, parsed: ParsedChange, change_ty
     if plan is not None and parsed.tell_given:
         # Naming an organisation on the Tell line is the citizen's consent for this change, which they
         # see in full and confirm from the link before anything is sent.
-        consent = {rp.department.id: "once" for rp in plan.recipients if rp.status == "needs_consent"}
+        consent = {rp.department.id: "once" for rp in plan.recipients if rp.status == RecipientStatus.NEEDS_CONSENT}
         request = ChangeRequest(change_type=request.change_type, answers=request.answers, recipients=chosen,
                                 consent=consent, channel="email", submission_key=request.submission_key,
                                 update_details=True)

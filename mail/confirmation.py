@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from mail import replies
 from mail.labels import norm
 from mail.mime import ReadMessage
+from tellusonce.application.intake import RecipientStatus, confirm_held_change
 from tellusonce.data.citizens import get_citizen, use_token
 from tellusonce.data.inbound import confirmation_token
 from tellusonce.domain.changetypes import get_change_type
-from tellusonce.domain.intake import confirm_held_change
 from tellusonce.models import ChangeReport, InboundStatus, ReportState, TokenPurpose
 from tellusonce.settings import Settings
 
@@ -56,7 +56,7 @@ def handle_confirmation_reply(session: Session, read: ReadMessage, raw_token: st
         return InboundStatus.PROCESSED, "confirmation was used at the same moment", token.report_id
     assert report is not None
     result = confirm_held_change(session, report, now=now)
-    told = [o.department.name for o in result.outcomes if o.status == "queued"]
+    told = [o.department.name for o in result.outcomes if o.status == RecipientStatus.QUEUED]
     replies.queue_reply(
         session, settings=settings, read=read, now=now, to=citizen.email, purpose=replies.CONFIRMED,
         template="report_submitted", language=citizen.language, related_id=report.id,

@@ -13,10 +13,10 @@ from babel.dates import format_date
 from sqlalchemy.orm import Session
 
 from mail.mime import ReadMessage
+from tellusonce.application.intake import RecipientPlan, RecipientStatus
 from tellusonce.data.inbound import emails_sent_to
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
 from tellusonce.domain.fields import display_phone
-from tellusonce.domain.intake import RecipientPlan
 from tellusonce.i18n import N_
 from tellusonce.mailout import queue_email, translations_for
 from tellusonce.models import Department, OutgoingEmail
@@ -114,11 +114,11 @@ def recipient_rows(change_type: ChangeType, data: Mapping[str, Any], outcomes: S
     told = []
     not_told = []
     for outcome in outcomes:
-        if outcome.status == "queued":
+        if outcome.status == RecipientStatus.QUEUED:
             rows = [[gettext(change_type.field(n).label), answer_text(change_type, n, data[n], language)]
                     for n in outcome.fields if n in data]
             told.append({"name": outcome.department.name, "rows": rows})
-        elif outcome.status in ("needs_consent", "not_handled"):
+        elif outcome.status in (RecipientStatus.NEEDS_CONSENT, RecipientStatus.NOT_HANDLED):
             not_told.append(outcome.department.name)
     return told, not_told
 

@@ -33,7 +33,6 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from tellusonce.clock import utcnow
-from tellusonce.data.driver import Compiled
 from tellusonce.models import OutgoingEmail, OutgoingState
 from tellusonce.settings import PROJECT_ROOT
 
@@ -171,12 +170,11 @@ def queue_email(
 def insert_email(session: Session, row: Mapping[str, Any]) -> uuid.UUID:
     """Write an email made by ``compose_email`` to the outbox at once, as a plain row in the caller's
     transaction (one statement, no ORM object); its id."""
-    _INSERT_EMAIL.rows(session.connection(), row)
+    session.connection().execute(_INSERT_EMAIL, row)
     return row["id"]
 
 
-# Compiled once, run on the transaction's cursor.
-_INSERT_EMAIL = Compiled(insert(OutgoingEmail.__table__))  # type: ignore[arg-type]  # __table__ is declared a FromClause; it is the Table
+_INSERT_EMAIL = insert(OutgoingEmail.__table__)  # type: ignore[arg-type]  # __table__ is declared a FromClause; it is the Table
 
 
 def compose_email(*, to: str, subject: str, template: str, context: Mapping[str, Any], purpose: str,

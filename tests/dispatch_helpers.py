@@ -27,8 +27,8 @@ from sqlalchemy import Engine, select, update
 from services.dispatch.webhook import WebhookSender
 from services.dispatch.worker import Stats, Worker, WorkerConfig
 from services.registry import load_registry, sync_registry
+from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.db import transaction
-from tellusonce.domain.intake import ChangeRequest, submit_change
 from tellusonce.models import Department, Notification
 from tellusonce.settings import Settings
 from tests.conftest import REGISTRY

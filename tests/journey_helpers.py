@@ -20,9 +20,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.clock import today, uk_date, utcnow
 from tellusonce.db import transaction
-from tellusonce.domain.intake import ChangeRequest, submit_change
 from tellusonce.models import ChangeReport, Citizen, ConsentGrant, Notification
 
 PROFILE: dict[str, Any] = {

@@ -24,7 +24,7 @@ from services.dispatch.signing import MissingSecret, department_secrets
 from services.dispatch.webhook import url_problem
 from tellusonce.data.consent import receipts_in_force
 from tellusonce.data.dispatch import BREAKER_THRESHOLD, all_departments
-from tellusonce.data.outbox import AttemptRecord, Claimed, claim_due, record_attempts
+from tellusonce.data.outbox import AttemptRecord, Claimed, claim_due, open_department_ids, record_attempts
 from tellusonce.domain.events import EventError, build_event
 from tellusonce.models import AttemptOutcome, ChannelKind, Department
 from tellusonce.settings import Settings
@@ -76,12 +76,11 @@ def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int,
     targets: dict[str, WebhookTarget] = {}
     healthy: list[str] = []
     trials: list[str] = []
+    open_ids = open_department_ids(session, now=now)
     for d in departments.values():
         if d.consecutive_failures or d.circuit_open_until is not None:
             claim.troubled.add(d.id)
-        if (not d.active or d.channel == ChannelKind.FEED or d.endpoint_disabled_at is not None
-                or (d.circuit_open_until is not None and d.circuit_open_until > now)
-                or outstanding.get(d.id, 0) >= caps.get(d.id, department_cap)):
+        if d.id not in open_ids or outstanding.get(d.id, 0) >= caps.get(d.id, department_cap):
             continue
         if d.channel == ChannelKind.WEBHOOK:
             problem = _webhook_problem(settings, d, targets)

@@ -13,25 +13,24 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, text, tuple_
+from sqlalchemy import Table, bindparam, insert, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from tellusonce.clock import utcnow
-from tellusonce.data.driver import Compiled
 from tellusonce.models import AuditEvent
 
 GENESIS = "0" * 64
 ADVISORY_LOCK_CLASS = 0x7E11  # "tell us once": the first key of our advisory locks
 
 
-_EVENTS = AuditEvent.__table__
-# Compiled once and run on the transaction's cursor (``Compiled``): the two statements every event
-# costs (three on PostgreSQL, with the chain's lock).
-_CHAIN_LOCK = Compiled(text("SELECT pg_advisory_xact_lock(:cls, hashtext(:chain))"))
-_LAST_HASH = Compiled(select(_EVENTS.c.hash).where(_EVENTS.c.chain == bindparam("chain")).order_by(_EVENTS.c.id.desc()).limit(1))
-_APPEND = Compiled(insert(_EVENTS))
+_EVENTS = cast(Table, AuditEvent.__table__)
+# Core statements built once (SQLAlchemy's compiled cache then compiles each once): the two
+# statements every event costs (three on PostgreSQL, with the chain's lock).
+_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:cls, hashtext(:chain))")
+_LAST_HASH = select(_EVENTS.c.hash).where(_EVENTS.c.chain == bindparam("chain")).order_by(_EVENTS.c.id.desc()).limit(1)
+_APPEND = insert(_EVENTS)
 
 
 def _digest(e: AuditEvent) -> str:
@@ -57,13 +56,12 @@ def record_event(session: Session, *, actor: str, action: str, subject_type: str
     """
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        _CHAIN_LOCK.rows(connection, {"cls": ADVISORY_LOCK_CLASS, "chain": actor})
-    last = _LAST_HASH.rows(connection, {"chain": actor})
-    prev = (last[0][0] if last else None) or GENESIS
+        connection.execute(_CHAIN_LOCK, {"cls": ADVISORY_LOCK_CLASS, "chain": actor})
+    prev = connection.execute(_LAST_HASH, {"chain": actor}).scalar() or GENESIS
     at = at or utcnow()
     subject = str(subject_id)
     content = json.loads(json.dumps(details or {}, default=str))
-    _APPEND.rows(connection, {
+    connection.execute(_APPEND, {
         "chain": actor, "at": at, "actor": actor, "action": action, "subject_type": subject_type,
         "subject_id": subject, "details": content, "prev_hash": prev,
         "hash": _digest_of(prev, actor, at, actor, action, subject_type, subject, content),

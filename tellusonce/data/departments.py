@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from tellusonce.data.driver import Compiled
 from tellusonce.models import Department
 
 _ALL = select(Department).order_by(Department.name)
 _ACTIVE = _ALL.where(Department.active.is_(True))
 
-_TABLE = Department.__table__
-_VERSION = Compiled(select(func.count(), func.coalesce(func.sum(_TABLE.c.revision), 0)))
-_ACTIVE_ROWS = Compiled(select(*_TABLE.c).where(_TABLE.c.active.is_(True)).order_by(_TABLE.c.name))
+_TABLE = cast(Table, Department.__table__)
+_VERSION = select(func.count(), func.coalesce(func.sum(_TABLE.c.revision), 0))
+_ACTIVE_ROWS = select(*_TABLE.c).where(_TABLE.c.active.is_(True)).order_by(_TABLE.c.name)
 _COLUMN_KEYS = tuple(column.key for column in _TABLE.c)
 _registry: dict[Any, tuple[tuple[Any, ...], tuple[Department, ...]]] = {}
 
@@ -40,12 +39,12 @@ def registry(session: Session) -> Sequence[Department]:
     if session.autoflush and (session.new or session.dirty or session.deleted):
         session.flush()  # as the ORM query would, so that this transaction's own changes count
     connection = session.connection()
-    version = tuple(_VERSION.rows(connection, {})[0])
+    version = tuple(connection.execute(_VERSION).one())
     key = connection.engine.url
     held = _registry.get(key)
     if held is not None and held[0] == version:
         return held[1]
-    departments = tuple(_detached(row) for row in _ACTIVE_ROWS.rows(connection, {}))
+    departments = tuple(_detached(tuple(row)) for row in connection.execute(_ACTIVE_ROWS))
     _registry[key] = (version, departments)
     return departments
 

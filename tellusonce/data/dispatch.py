@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
+from tellusonce.data.driver import changed_rows
 from tellusonce.models import ChangeReport, Department, Notification, NotificationState, WorkerHeartbeat
 
 # The circuit opens after this many failures in a row, first for OPEN_BASE, then
@@ -57,7 +58,7 @@ class Health:
 
 def open_period(consecutive_failures: int) -> timedelta:
     doublings = min(max(consecutive_failures - BREAKER_THRESHOLD, 0), 10)
-    return min(OPEN_BASE * (2**doublings), OPEN_MAX)
+    return min(OPEN_BASE * (1 << doublings), OPEN_MAX)
 
 
 def note_delivery_health(session: Session, department_id: str, *, succeeded: bool, failures: int,
@@ -95,10 +96,10 @@ def note_delivery_health(session: Session, department_id: str, *, succeeded: boo
 
 def disable_endpoint(session: Session, department_id: str, *, reason: str, now: datetime, actor: str) -> None:
     """A 410 Gone: stop delivering to this department until an operator enables it again."""
-    changed = session.execute(
+    changed = changed_rows(session.execute(
         update(Department).where(Department.id == department_id, Department.endpoint_disabled_at.is_(None))
         .values(endpoint_disabled_at=now, endpoint_disabled_reason=reason[:1000])
-    ).rowcount
+    ))
     if changed:
         record_event(session, actor=actor, action="department.endpoint_disabled", subject_type="department",
                      subject_id=department_id, details={"reason": reason[:200]}, at=now)
@@ -130,13 +131,13 @@ def mark_fetched(session: Session, department_id: str, notification_ids: Sequenc
     """
     if not notification_ids:
         return 0
-    changed = session.execute(
+    changed = changed_rows(session.execute(
         update(Notification)
         .where(Notification.id.in_(list(notification_ids)), Notification.department_id == department_id,
                Notification.state.in_([NotificationState.PENDING, NotificationState.RETRYING]))
         .values(state=NotificationState.DELIVERED, delivered_at=now, next_attempt_at=None, updated_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if changed:
         record_event(session, actor=f"department:{department_id}", action="notifications.fetched",
                      subject_type="department", subject_id=department_id, details={"count": changed}, at=now)

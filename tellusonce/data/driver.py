@@ -17,33 +17,24 @@ still come out as SQLAlchemy's), with values in the form the driver stores them:
 
 Named parameters are written ``:name``, which sqlite3 takes as it is and which becomes
 ``%(name)b`` for psycopg. Nothing here knows about notifications: the statements live in
-``tellusonce.data.outbox``.
-
-``Compiled`` serves statements that are simpler to keep as SQLAlchemy expressions (the
-intake's inserts and reads): SQLAlchemy compiles each once per dialect, and each run puts
-the values through the column types' own bind and result processors, so rows are written
-and read exactly as SQLAlchemy would, without its per-statement work (cache key, execution
-context, result object).
+``tellusonce.data.outbox``. Everything else in ``tellusonce.data`` is SQLAlchemy Core or ORM.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import uuid
-import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
+from uuid import UUID
 
-from sqlalchemy import Connection, Insert, Table
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Connection, CursorResult, Result, Table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.exc import DBAPIError, StatementError
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
@@ -68,13 +59,13 @@ class Driver:
             return f"{column} IN (SELECT value FROM json_each(:{parameter}))"
         return f"{column} = ANY(:{parameter})"
 
-    def ids(self, values: Iterable[uuid.UUID | str]) -> Any:
+    def ids(self, values: Iterable[UUID | str]) -> Any:
         """A list of ids as one parameter; each a UUID or already in the driver's form (``uuid``)."""
         if self.is_sqlite:
             return json.dumps([value if isinstance(value, str) else value.hex for value in values])
         return list(values)
 
-    def uuid(self, value: uuid.UUID | None) -> Any:
+    def uuid(self, value: UUID | None) -> Any:
         if value is None or not self.is_sqlite:
             return value
         return value.hex
@@ -91,13 +82,13 @@ class Driver:
             return value
         return value.isoformat(sep=" ", timespec="microseconds")[:26]  # without "+00:00"
 
-    def read_uuid(self, value: Any) -> uuid.UUID:
-        return uuid.UUID(hex=value) if isinstance(value, str) else value
+    def read_uuid(self, value: Any) -> UUID:
+        return UUID(hex=value) if isinstance(value, str) else cast(UUID, value)
 
     def read_time(self, value: Any) -> datetime:
         if isinstance(value, str):
             return datetime.fromisoformat(value).replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return cast(datetime, value).astimezone(UTC)
 
     def insert_rows(self, connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert ``rows`` (each the same columns, values in the driver's form): one executemany on
@@ -106,7 +97,7 @@ class Driver:
         if not rows:
             return
         columns = tuple(rows[0])
-        statement = _insert_statement(self, table, columns)
+        statement = _insert_statement(self, table, columns, connection.dialect)
         if self.is_sqlite:
             self.execute(connection, statement, rows, many=True)
         else:
@@ -121,14 +112,14 @@ class Driver:
         block's end. Errors come out as SQLAlchemy's (``OperationalError`` and the rest), and a
         lost connection is invalidated, exactly as when SQLAlchemy runs the statement itself.
         """
-        raw = connection.connection.driver_connection
-        cursor = raw.cursor()  # type: ignore[union-attr]
+        raw: Any = connection.connection.driver_connection  # sqlite3's or psycopg's own connection
+        cursor = raw.cursor()
         try:
             if many:
                 cursor.executemany(statement, parameters)
                 return []
             cursor.execute(statement, parameters)
-            if not self.is_sqlite and raw.pgconn.pipeline_status:  # type: ignore[union-attr]
+            if not self.is_sqlite and raw.pgconn.pipeline_status:
                 # In a pipeline nothing is known of the answer until it is read: read it (this
                 # waits for it and for everything sent before it), or leave it for later.
                 return cursor.fetchall() if read else []
@@ -139,6 +130,11 @@ class Driver:
             cursor.close()
 
 
+def changed_rows(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (its result is a cursor's, whatever ``execute`` is typed to give)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
 @contextmanager
 def pipelined(connection: Connection) -> Iterator[None]:
     """Statements run inside go to PostgreSQL without waiting for each answer (psycopg's pipeline
@@ -146,34 +142,36 @@ def pipelined(connection: Connection) -> Iterator[None]:
     one each. An error comes out (as SQLAlchemy's) when the next rows are read or when the block
     ends, and the transaction is then failed, as after any error. SQLite runs each as it comes.
 
-    Only this module's statements (``Driver.execute``, ``Compiled``) belong inside: the ORM's
-    flush reads each UPDATE's row count at once, which a pipeline knows only later."""
+    Only ``Driver.execute`` statements belong inside: SQLAlchemy reads each statement's
+    answer (an UPDATE's row count, a RETURNING row) at once, which a pipeline knows only later."""
     if connection.dialect.name != "postgresql":
         yield
         return
     try:
-        with connection.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+        raw: Any = connection.connection.driver_connection  # psycopg's own connection
+        with raw.pipeline():
             yield
     except connection.dialect.loaded_dbapi.Error as error:
         raise _translated(connection, error, "(pipelined statements)", None, None) from error
 
 
-def _translated(connection: Connection, error: Exception, statement: str, parameters: Any, cursor: Any) -> DBAPIError:
-    """``error`` from the driver as SQLAlchemy's, invalidating a lost connection as SQLAlchemy does."""
+def _translated(connection: Connection, error: Any, statement: str, parameters: Any, cursor: Any) -> StatementError:
+    """``error`` (the driver's own) as SQLAlchemy's, invalidating a lost connection as SQLAlchemy does."""
     dialect = connection.dialect
     lost = dialect.is_disconnect(error, connection.connection, cursor)
     if lost:
         connection.invalidate(error)
-    return DBAPIError.instance(statement, parameters, error, dialect.loaded_dbapi.Error, connection_invalidated=lost)
+    translated: StatementError = DBAPIError.instance(statement, parameters, error, dialect.loaded_dbapi.Error,
+                                                     connection_invalidated=lost)
+    return translated
 
 
 @cache
-def _insert_statement(driver: Driver, table: Table, columns: tuple[str, ...]) -> str:
+def _insert_statement(driver: Driver, table: Table, columns: tuple[str, ...], dialect: Dialect) -> str:
     names = ", ".join(columns)
     if driver.is_sqlite:
         return f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(':' + c for c in columns)})"
-    pg = postgresql.dialect()
-    arrays = ", ".join(f"%({c})b::{table.c[c].type.compile(dialect=pg)}[]" for c in columns)
+    arrays = ", ".join(f"%({c})b::{table.c[c].type.compile(dialect=dialect)}[]" for c in columns)
     return f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays})"
 
 
@@ -184,95 +182,3 @@ def _driver(name: str) -> Driver:
 
 def driver_for(connection: Connection) -> Driver:
     return _driver(connection.dialect.name)
-
-
-Processor = Callable[[Any], Any] | None
-
-
-@dataclass(frozen=True)
-class _Form:
-    """One statement as one dialect runs it: its SQL, and how values go in and come out."""
-
-    sql: str
-    positions: tuple[str, ...] | None  # parameter names in order (qmark style), or None for named
-    binds: tuple[tuple[str, Callable[[Any], Any]], ...]  # parameters that a column type converts
-    results: tuple[Processor, ...]
-    fixed: Mapping[str, Any]  # values written into the statement (``column == "standing"``)
-
-    def parameters(self, values: Mapping[str, Any]) -> Any:
-        if self.binds or self.fixed:
-            values = {**self.fixed, **values}
-            for name, process in self.binds:
-                values[name] = process(values[name])
-        if self.positions is None:
-            return values
-        return tuple(values[name] for name in self.positions)
-
-
-class Compiled:
-    """A Core statement compiled once per dialect and run on the transaction's own DBAPI cursor.
-
-    Values go through the same bind and result processors SQLAlchemy applies (UUIDs, UTC
-    times, JSON), and errors come out as SQLAlchemy's (``Driver.execute``). An INSERT is
-    compiled for the columns given, which must include every column with a Python-side
-    default (nothing here computes defaults). Parameters that expand (``IN`` lists) are
-    not supported: the statement is compiled once, not per list.
-    """
-
-    def __init__(self, statement: Executable) -> None:
-        self.statement = statement
-        self._forms: weakref.WeakKeyDictionary[Dialect, dict[tuple[str, ...], _Form]] = weakref.WeakKeyDictionary()
-
-    def _form(self, dialect: Dialect, columns: tuple[str, ...]) -> _Form:
-        forms = self._forms.setdefault(dialect, {})
-        form = forms.get(columns)
-        if form is None:
-            form = forms[columns] = self._compile(dialect, columns)
-        return form
-
-    def _compile(self, dialect: Dialect, columns: tuple[str, ...]) -> _Form:
-        is_insert = isinstance(self.statement, Insert)
-        compiled: Any = self.statement.compile(dialect=dialect, column_keys=list(columns) if is_insert else None)
-        if compiled.insert_prefetch or compiled.post_compile_params or compiled.literal_execute_params:
-            raise ValueError(f"cannot run as compiled once (a default to compute or a list to expand): {compiled}")
-        processors = compiled._bind_processors  # the very processors SQLAlchemy's execution applies
-        names = sorted(set(compiled.bind_names.values()))
-        results: tuple[Processor, ...] = ()
-        selected = getattr(self.statement, "selected_columns", None)
-        if selected is None and getattr(self.statement, "_returning", ()):
-            selected = self.statement._returning  # type: ignore[attr-defined]
-        if selected is not None:
-            results = tuple(column.type._cached_result_processor(dialect, None) for column in selected)
-        return _Form(
-            sql=compiled.string,
-            positions=tuple(compiled.positiontup) if compiled.positional else None,
-            binds=tuple((name, processors[name]) for name in names if processors.get(name) is not None),
-            results=results,
-            fixed={name: bind.value for bind, name in compiled.bind_names.items() if not bind.required},
-        )
-
-    def rows(self, connection: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """Run with ``values`` (keyed by parameter name); the rows it returns, as SQLAlchemy would read them.
-
-        Inside ``pipelined``, a statement that selects or returns no columns of a table (an INSERT
-        without RETURNING, ``SELECT pg_advisory_xact_lock(…)``) is sent without waiting: [] at once.
-        """
-        form = self._form(connection.dialect, tuple(values) if isinstance(self.statement, Insert) else ())
-        rows = driver_for(connection).execute(connection, form.sql, form.parameters(values), read=bool(form.results))
-        if not rows or not any(form.results):
-            return rows
-        return [tuple(value if process is None else process(value) for process, value in zip(form.results, row, strict=True))
-                for row in rows]
-
-    def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run once per row (an INSERT of several rows): every row has the same keys as the first.
-
-        (One ``unnest`` statement of arrays on PostgreSQL, as ``Driver.insert_rows``, costs psycopg more
-        Python for the few rows of a report than the executemany, which psycopg pipelines anyway.)"""
-        if not rows:
-            return
-        keys = tuple(rows[0])
-        form = self._form(connection.dialect, keys if isinstance(self.statement, Insert) else ())
-        if any(tuple(row) != keys for row in rows):
-            raise ValueError("every row needs the same columns, in the same order")
-        driver_for(connection).execute(connection, form.sql, [form.parameters(row) for row in rows], many=True)

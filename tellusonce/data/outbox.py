@@ -23,13 +23,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, and_, bindparam, case, or_, select, text, update
+from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, case, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
-from tellusonce.data.driver import Driver, driver_for
+from tellusonce.data.driver import Driver, changed_rows, driver_for
 from tellusonce.data.stats import LATENCY_BUCKETS
 from tellusonce.models import (
     AttemptOutcome,
@@ -42,19 +43,26 @@ from tellusonce.models import (
 from tellusonce.models.outbox import CLAIMABLE_SQL, DEAD_SQL
 
 PUSH_CHANNELS = (ChannelKind.WEBHOOK, ChannelKind.EMAIL)
-_N = Notification.__table__
+_N = cast(Table, Notification.__table__)
 # A list of notification ids bound as one parameter: no expression built per id.
 _IDS = bindparam("ids", expanding=True, type_=_N.c.id.type)
 
 
-def _open_departments(now: datetime, channels: Sequence[str]):  # type: ignore[no-untyped-def]
-    # The claim statement (_claim_statement) writes the same condition out in SQL: keep them alike.
-    return select(Department.id).where(
+def department_open(now: Any, channels: Sequence[Any]) -> ColumnElement[bool]:
+    """The one rule for a department that may be sent to at ``now``: active, on one of
+    ``channels``, its endpoint not disabled (410) and its circuit not open. The claim
+    statement embeds it as SQL (``_claim_statement``); ``open_department_ids`` reads it."""
+    return and_(
         Department.active.is_(True),
         Department.channel.in_(list(channels)),
         Department.endpoint_disabled_at.is_(None),
         or_(Department.circuit_open_until.is_(None), Department.circuit_open_until <= now),
     )
+
+
+def open_department_ids(session: Session, *, now: datetime, channels: Sequence[str] = PUSH_CHANNELS) -> set[str]:
+    """The departments that may be sent to at ``now`` (``department_open``)."""
+    return set(session.scalars(select(Department.id).where(department_open(now, channels))))
 
 
 # -- claiming ---------------------------------------------------------------------------
@@ -96,8 +104,8 @@ def claim_due(
     department's oldest first, then each one's second oldest, and so on.
     """
     if not isinstance(per_department, Mapping):
-        everyone = department_ids if department_ids is not None else session.scalars(
-            _open_departments(now, channels)).all()
+        everyone = department_ids if department_ids is not None else sorted(
+            open_department_ids(session, now=now, channels=channels))
         per_department = dict.fromkeys(everyone, per_department or limit)
     elif department_ids is not None:
         named = set(department_ids)
@@ -139,13 +147,12 @@ def _claim_statement(driver: Driver, departments: int, channels: int, *, ranked:
               f" (PARTITION BY department_id ORDER BY next_attempt_at) AS turn FROM ({parts}) AS candidates)"
               f" AS ranked ORDER BY turn, next_attempt_at LIMIT :limit") if ranked else \
         f"SELECT id FROM ({parts}) AS candidates"
-    open_channels = ", ".join(f":channel{i}" for i in range(channels))
+    dialect = (sqlite if driver.is_sqlite else postgresql).dialect(paramstyle="named")
+    is_open = department_open(bindparam("now"), [bindparam(f"channel{i}") for i in range(channels)]).compile(dialect=dialect)
     return driver.sql(
         f"UPDATE notification SET state = '{NotificationState.DELIVERING}', claimed_by = :worker,"
         f" lease_expires_at = :until, next_attempt_at = :until, updated_at = :now"
-        f" WHERE id IN ({chosen}) AND department_id IN (SELECT id FROM department WHERE active IS TRUE"
-        f" AND channel IN ({open_channels}) AND endpoint_disabled_at IS NULL"
-        f" AND (circuit_open_until IS NULL OR circuit_open_until <= :now))"
+        f" WHERE id IN ({chosen}) AND department_id IN (SELECT id FROM department WHERE {is_open})"
         f" RETURNING id, (SELECT reference FROM change_report WHERE change_report.id = notification.report_id),"
         f" department_id, change_type, {'payload' if driver.is_sqlite else 'payload::text'}, consent_receipt_id,"
         f" created_at"
@@ -220,7 +227,7 @@ def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worke
             stands = (held and r.outcome != AttemptOutcome.DELIVERED) or (
                 row is not None and r.outcome == AttemptOutcome.DELIVERED
                 and row.state == NotificationState.ACKNOWLEDGED)
-            if held and r.outcome != AttemptOutcome.DELIVERED:
+            if held and row is not None and r.outcome != AttemptOutcome.DELIVERED:
                 values = _transition(r, number, now)
                 next_at = values["next_attempt_at"]
                 updates.append({"b_id": r.notification_id, **values})
@@ -237,7 +244,7 @@ def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worke
         outcome_of[r.notification_id] = (stands, number, next_at)
     if updates:
         connection.execute(update(_N).where(_N.c.id == bindparam("b_id")), updates)
-    driver.insert_rows(connection, DeliveryAttempt.__table__, attempts)
+    driver.insert_rows(connection, cast(Table, DeliveryAttempt.__table__), attempts)
     _tally(connection, driver, attempts, worker=worker)
     for notification_id, department_id, r in dead:
         record_event(session, actor=f"worker:{worker}", action="notification.dead", subject_type="notification",
@@ -306,7 +313,7 @@ def _transition(r: AttemptRecord, number: int, now: datetime) -> dict[str, Any]:
 
 def release_claims(session: Session, *, worker: str, now: datetime) -> int:
     """Give back every claim ``worker`` holds (on shutdown), due at once for another worker."""
-    return session.execute(
+    return changed_rows(session.execute(
         update(Notification)
         .where(Notification.claimed_by == worker, Notification.state == NotificationState.DELIVERING)
         .values(
@@ -314,7 +321,7 @@ def release_claims(session: Session, *, worker: str, now: datetime) -> int:
             claimed_by=None, lease_expires_at=None, next_attempt_at=now,
         )
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
 
 
 def acknowledge(session: Session, *, department_id: str, notification_id: uuid.UUID, now: datetime) -> Notification | None:
@@ -357,12 +364,12 @@ def dead_letters(session: Session, *, department_id: str | None = None, since: d
 def replay_dead(session: Session, *, department_id: str | None = None, since: datetime | None = None,
                 notification_id: uuid.UUID | None = None, now: datetime, actor: str = "operator") -> int:
     """Put dead letters back in the queue, due now, with a fresh retry schedule."""
-    count = session.execute(
+    count = changed_rows(session.execute(
         update(Notification)
         .where(*_dead(department_id, since, notification_id))
         .values(state=NotificationState.PENDING, next_attempt_at=now, dead_at=None, attempt_count=0)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     details: dict[str, Any] = {"count": count, "since": since}
     if notification_id:
         details["notification"] = str(notification_id)

@@ -1,13 +1,12 @@
 """The rows a report is written as: the report (once per submission key), whose details it
 gives about someone else, its notifications; and the lookup for a report made earlier.
 
-The intake (``tellusonce.domain.intake``) is their one writer. They are written as
-plain rows with statements compiled once and run on the transaction's own cursor
-(``tellusonce.data.driver.Compiled``), not as ORM objects: the unit of work's
-bookkeeping, then SQLAlchemy's per-statement work, was most of what a submission
-cost, and the intake knows every value (keys included) before it writes. The report
-itself is then attached to the session as a loaded object (``attach_report``), so
-callers read it as before.
+The intake (``tellusonce.application.intake``) is their one writer. They are written as
+plain rows with Core statements (each compiled once, from SQLAlchemy's compiled cache; the
+notifications in one executemany), not as ORM objects: the unit of work's bookkeeping
+was most of what a submission cost, and the intake knows every value (keys included)
+before it writes. The report itself is then attached to the session as a loaded object
+(``attach_report``), so callers read it as before.
 """
 
 from __future__ import annotations
@@ -16,17 +15,16 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import and_, bindparam, delete, insert, select, union_all
+from sqlalchemy import Table, and_, bindparam, delete, insert, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from tellusonce.data.driver import Compiled
 from tellusonce.models import ChangeReport, Citizen, Notification, PersonDetails
 
-_REPORTS = ChangeReport.__table__
-_PEOPLE = PersonDetails.__table__
+_REPORTS = cast(Table, ChangeReport.__table__)
+_PEOPLE = cast(Table, PersonDetails.__table__)
 
 
 def _insert_once(dialect: Any) -> Any:
@@ -36,10 +34,10 @@ def _insert_once(dialect: Any) -> Any:
             .returning(_REPORTS.c.id))
 
 
-_INSERT_REPORT = {"sqlite": Compiled(_insert_once(sqlite)), "postgresql": Compiled(_insert_once(postgresql))}
-_INSERT_PERSON = Compiled(insert(_PEOPLE))
-_DELETE_PERSON = Compiled(delete(_PEOPLE).where(_PEOPLE.c.id == bindparam("id")))
-_INSERT_NOTIFICATIONS = Compiled(insert(Notification.__table__))
+_INSERT_REPORT = {"sqlite": _insert_once(sqlite), "postgresql": _insert_once(postgresql)}
+_INSERT_PERSON = insert(_PEOPLE)
+_DELETE_PERSON = delete(_PEOPLE).where(_PEOPLE.c.id == bindparam("id"))
+_INSERT_NOTIFICATIONS = insert(cast(Table, Notification.__table__))
 
 
 def _earlier(condition: Any) -> Any:
@@ -51,16 +49,16 @@ def _earlier(condition: Any) -> Any:
 
 
 @cache
-def _earlier_statement(by_key: bool, by_change: bool, states: int) -> Compiled:
-    """The read for an earlier report, compiled once for each shape (one parameter per state)."""
+def _earlier_statement(by_key: bool, by_change: bool, states: int) -> Any:
+    """The read for an earlier report, built once for each shape (one parameter per state)."""
     same_key = _earlier(_REPORTS.c.submission_key == bindparam("key"))
     same_change = _earlier(and_(_REPORTS.c.fingerprint == bindparam("fingerprint"),
                                 _REPORTS.c.state.in_([bindparam(f"state_{i}") for i in range(states)])))
     if by_key and by_change:
         # Two reads in one statement rather than one with OR, which SQLite may answer by walking the
         # citizen's reports.
-        return Compiled(union_all(same_key, same_change))
-    return Compiled(same_key if by_key else same_change)
+        return union_all(same_key, same_change)
+    return same_key if by_key else same_change
 
 
 class Earlier(NamedTuple):
@@ -84,7 +82,7 @@ def find_earlier_report(session: Session, citizen_id: uuid.UUID, *, submission_k
         params["fingerprint"] = fingerprint
         params.update((f"state_{i}", str(state)) for i, state in enumerate(states))
     statement = _earlier_statement(bool(submission_key), bool(fingerprint), len(states) if fingerprint else 0)
-    rows = statement.rows(session.connection(), params)
+    rows = session.connection().execute(statement, params).all()
     for id_, key, _created_at in rows:
         if submission_key and key == submission_key:
             return Earlier(id_, True)
@@ -97,10 +95,10 @@ def insert_report(session: Session, row: Mapping[str, Any], *, person: Mapping[s
     citizen already has a report with this submission key."""
     connection = session.connection()
     if person is not None:
-        _INSERT_PERSON.rows(connection, person)
-    inserted = bool(_INSERT_REPORT[connection.dialect.name].rows(connection, row))
+        connection.execute(_INSERT_PERSON, person)
+    inserted = connection.execute(_INSERT_REPORT[connection.dialect.name], row).first() is not None
     if not inserted and person is not None:
-        _DELETE_PERSON.rows(connection, {"id": person["id"]})
+        connection.execute(_DELETE_PERSON, {"id": person["id"]})
     return inserted
 
 
@@ -115,4 +113,5 @@ def attach_report(session: Session, row: Mapping[str, Any], citizen: Citizen) ->
 
 def insert_notifications(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Queue notifications (``pending``, with their payloads already minimised): one statement."""
-    _INSERT_NOTIFICATIONS.many(session.connection(), rows)
+    if rows:
+        session.connection().execute(_INSERT_NOTIFICATIONS, rows)

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from tellusonce.models import (
@@ -117,7 +117,7 @@ def last_attempts(session: Session, notification_ids: Sequence[uuid.UUID]) -> di
     return {a.notification_id: a for a in attempts}
 
 
-def _disclosures_query(citizen_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def _disclosures_query(citizen_id: uuid.UUID) -> Select[Notification]:
     return (
         select(Notification)
         .options(joinedload(Notification.department), joinedload(Notification.report))

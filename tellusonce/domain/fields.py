@@ -88,6 +88,11 @@ def normalise_email(value: str) -> str:
         return value.strip()
 
 
+def canonical_email(value: str) -> str:
+    """The one form an address is kept and looked up in: "Ada@Example.com" and "ada@example.com" are one account."""
+    return normalise_email(value).lower()
+
+
 def is_email(value: str) -> bool:
     try:
         validate_email(value, check_deliverability=False)

@@ -11,22 +11,22 @@ they use now.
 
 The account's email address is where it signs in and where every confirmation
 goes: a report never changes it (that needs the new address to be verified).
+
+These are rules over the account's details as plain values (``Account``, which a
+``Citizen`` is); the intake (``tellusonce.application.intake``) writes what they decide.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from babel.lists import format_list
-from sqlalchemy.orm import Session
 
-from tellusonce.data.citizens import update_profile
 from tellusonce.domain.changetypes import ChangeType, get_change_type
 from tellusonce.domain.fields import normalise_postcode
 from tellusonce.i18n import N_
-from tellusonce.models import Citizen
 
 PREVIOUS_ADDRESS = ("previous_address", "previous_postcode")
 ACCOUNT_ADDRESS = ("address_line_1", "address_line_2", "town", "postcode")
@@ -46,12 +46,35 @@ DETAIL_NAMES = {
 }
 
 
+class Account(Protocol):
+    """The reporter's details on their account, as these rules read them."""
+
+    @property
+    def given_names(self) -> str | None: ...
+    @property
+    def family_name(self) -> str | None: ...
+    @property
+    def date_of_birth(self) -> date | None: ...
+    @property
+    def ni_number(self) -> str | None: ...
+    @property
+    def address_line_1(self) -> str | None: ...
+    @property
+    def address_line_2(self) -> str | None: ...
+    @property
+    def town(self) -> str | None: ...
+    @property
+    def postcode(self) -> str | None: ...
+    @property
+    def phone(self) -> str | None: ...
+
+
 def updates_account(change_type: ChangeType) -> bool:
     """Whether sending this kind of change may update the reporter's account (not a death or a birth)."""
     return not change_type.about_someone_else
 
 
-def account_answers(citizen: Citizen, change_type: ChangeType, answers: Mapping[str, Any]) -> dict[str, Any]:
+def account_answers(account: Account, change_type: ChangeType, answers: Mapping[str, Any]) -> dict[str, Any]:
     """What the account knows for this change's answers (only what it has).
 
     The reporter's own details come from their profile; for a move, the address on
@@ -60,19 +83,19 @@ def account_answers(citizen: Citizen, change_type: ChangeType, answers: Mapping[
     known: dict[str, Any] = {}
     for f in change_type.fields:
         if f.profile:
-            value = getattr(citizen, f.profile, None)
+            value = getattr(account, f.profile, None)
             if value not in (None, ""):
                 known[f.name] = value.isoformat() if isinstance(value, date) else value
-    if change_type.id == "address" and not _is_account_address(citizen, answers):
-        lines = [p for p in (citizen.address_line_1, citizen.address_line_2, citizen.town) if p]
+    if change_type.id == "address" and not _is_account_address(account, answers):
+        lines = [p for p in (account.address_line_1, account.address_line_2, account.town) if p]
         if lines:
             known["previous_address"] = ", ".join(lines)
-        if citizen.postcode:
-            known["previous_postcode"] = citizen.postcode
+        if account.postcode:
+            known["previous_postcode"] = account.postcode
     return known
 
 
-def with_account(citizen: Citizen, change_type_id: str, answers: Mapping[str, Any]) -> dict[str, Any]:
+def with_account(account: Account, change_type_id: str, answers: Mapping[str, Any]) -> dict[str, Any]:
     """The answers, with what the account knows where the channel did not give it.
 
     The reporter's own details fill any that are empty. The previous address fills
@@ -82,7 +105,7 @@ def with_account(citizen: Citizen, change_type_id: str, answers: Mapping[str, An
     change_type = get_change_type(change_type_id)
     filled = dict(answers)
     previous_given = any(name in answers for name in PREVIOUS_ADDRESS)
-    for name, value in account_answers(citizen, change_type, answers).items():
+    for name, value in account_answers(account, change_type, answers).items():
         if name in PREVIOUS_ADDRESS:
             if not previous_given:
                 filled[name] = value
@@ -91,7 +114,7 @@ def with_account(citizen: Citizen, change_type_id: str, answers: Mapping[str, An
     return filled
 
 
-def account_updates(citizen: Citizen, change_type_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
+def account_updates(account: Account, change_type_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
     """The account details a sent change would set (attribute -> new value), only those that differ."""
     change_type = get_change_type(change_type_id)
     if not updates_account(change_type):
@@ -108,7 +131,7 @@ def account_updates(citizen: Citizen, change_type_id: str, data: Mapping[str, An
                        if data.get(answer) not in (None, "")})
     if isinstance(wanted.get("date_of_birth"), str):
         wanted["date_of_birth"] = date.fromisoformat(wanted["date_of_birth"])
-    return {attribute: value for attribute, value in wanted.items() if getattr(citizen, attribute) != value}
+    return {attribute: value for attribute, value in wanted.items() if getattr(account, attribute) != value}
 
 
 def detail_names(updates: Mapping[str, Any]) -> list[str]:
@@ -121,22 +144,10 @@ def in_words(names: list[str], language: str) -> str:
     return format_list(names, locale="en_GB" if language == "en" else language)
 
 
-def update_account(session: Session, citizen: Citizen, change_type_id: str, data: Mapping[str, Any]) -> list[str]:
-    """Put a sent change's details on the reporter's account (flushed, in the caller's transaction).
-
-    Returns the names of the account attributes that changed, which the intake records in the
-    report's ``report.submitted`` audit event (names only, never values).
-    """
-    updates = account_updates(citizen, change_type_id, data)
-    if updates:
-        update_profile(session, citizen, updates)
-    return sorted(updates)
-
-
-def _is_account_address(citizen: Citizen, answers: Mapping[str, Any]) -> bool:
+def _is_account_address(account: Account, answers: Mapping[str, Any]) -> bool:
     """Whether the new address given is the one on the account already (its first line and postcode)."""
     line, postcode = answers.get("address_line_1"), answers.get("postcode")
-    if not (isinstance(line, str) and isinstance(postcode, str) and citizen.address_line_1 and citizen.postcode):
+    if not (isinstance(line, str) and isinstance(postcode, str) and account.address_line_1 and account.postcode):
         return False
-    same_line = " ".join(line.split()).casefold() == " ".join(citizen.address_line_1.split()).casefold()
-    return same_line and normalise_postcode(postcode) == normalise_postcode(citizen.postcode)
+    same_line = " ".join(line.split()).casefold() == " ".join(account.address_line_1.split()).casefold()
+    return same_line and normalise_postcode(postcode) == normalise_postcode(account.postcode)

@@ -22,7 +22,6 @@ from tellusonce.clock import utcnow
 from tellusonce.data.audit import record_event
 from tellusonce.data.citizens import (
     EmailTaken,
-    canonical_email,
     create_citizen,
     find_token,
     get_citizen,
@@ -34,7 +33,13 @@ from tellusonce.data.citizens import (
     update_profile,
     use_token,
 )
-from tellusonce.domain.fields import display_phone, normalise_ni_number, normalise_phone, normalise_postcode
+from tellusonce.domain.fields import (
+    canonical_email,
+    display_phone,
+    normalise_ni_number,
+    normalise_phone,
+    normalise_postcode,
+)
 from tellusonce.domain.passwords import hash_password, needs_rehash, verify_password
 from tellusonce.extensions import limiter
 from tellusonce.i18n import N_
@@ -168,7 +173,7 @@ def sign_in_page() -> str | Response:
     if not form.validate_on_submit():
         return render_template("account/sign_in.html", form=form)
     db = get_session()
-    citizen = get_citizen_by_email(db, form.email.data)
+    citizen = get_citizen_by_email(db, canonical_email(form.email.data))
     if not verify_password(citizen.password_hash if citizen else None, form.password.data) or citizen is None:
         form.password.errors.append(_("Enter the email address and password for your account"))
         log.info("sign-in refused", extra={"event": "sign_in_refused"})

@@ -15,16 +15,18 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from govuk_frontend_wtf.wtforms_widgets import GovCheckboxesInput
+from werkzeug.wrappers import Response as Redirect
 from wtforms import HiddenField, SelectChoice, SelectMultipleField
 
-from tellusonce.clock import utcnow
-from tellusonce.data.consent import get_receipt, withdraw_all_for_department
-from tellusonce.data.consent_changes import (
+from tellusonce.application.consent import withdraw_all_for_department
+from tellusonce.application.consent_changes import (
     cancelled_by_limit,
     cancelled_by_withdrawal,
     consents_by_department,
     set_standing_consent,
 )
+from tellusonce.clock import utcnow
+from tellusonce.data.consent import get_receipt
 from tellusonce.data.departments import get_department, list_departments
 from tellusonce.data.tracking import consent_history_page
 from tellusonce.domain.changetypes import CHANGE_TYPES
@@ -94,7 +96,7 @@ def _last_day(expires_at: datetime) -> date:
 
 @bp.route("/<department_id>/change", methods=["GET", "POST"])
 @login_required
-def change(department_id: str) -> str | Response:
+def change(department_id: str) -> str | Redirect:
     department = _department(department_id)
     citizen = _citizen()
     session = get_session()
@@ -146,7 +148,7 @@ class ButtonOnlyForm(StripWhitespaceForm):
 
 @bp.route("/<department_id>/withdraw", methods=["GET", "POST"])
 @login_required
-def withdraw(department_id: str) -> str | Response:
+def withdraw(department_id: str) -> str | Redirect:
     department = _department(department_id)
     citizen = _citizen()
     session = get_session()

@@ -53,7 +53,7 @@ def _view_reads_first() -> bool:
     return bool(getattr(view, "reads_first", False))
 
 
-def start_writing(session: Session) -> bool:
+def start_writing(session: Session) -> None:
     """Take the write lock before writing in a ``reads_first`` view.
 
     On SQLite a deferred read transaction cannot safely become a writer once
@@ -61,14 +61,12 @@ def start_writing(session: Session) -> bool:
     written yet; loaded objects stay loaded) and a ``BEGIN IMMEDIATE`` one starts,
     on the same connection (``renew_as_writer``). Whatever the writes depend on
     must be read again after this. On PostgreSQL the transaction simply goes on.
-    True when a new transaction began.
     """
     if not is_sqlite(session):
-        return False
+        return
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("start_writing is called before the first write")
     renew_as_writer(session.connection())
-    return True
 
 
 def _commit_on_success(response: Response) -> Response:
@@ -76,8 +74,6 @@ def _commit_on_success(response: Response) -> Response:
     if session is None:
         return response
     try:
-        # A view may have committed already (the intake does, before the response is built):
-        # then there is no transaction left to end.
         if session.in_transaction():
             if response.status_code < 400:
                 session.commit()

@@ -24,11 +24,18 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from tellusonce.application.intake import (
+    ChangeRequest,
+    IntakeResult,
+    Plan,
+    RecipientStatus,
+    confirm_held_change,
+    plan_change,
+)
 from tellusonce.clock import utcnow
 from tellusonce.data.citizens import use_token
 from tellusonce.data.inbound import confirmation_token
 from tellusonce.domain.changetypes import get_change_type
-from tellusonce.domain.intake import ChangeRequest, IntakeResult, Plan, confirm_held_change, plan_change
 from tellusonce.domain.reporter import account_updates, detail_names, in_words
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
@@ -110,7 +117,7 @@ def check(token: str) -> str | Response | tuple[str, int]:
                   for n in rp.fields if n in plan.change.data]}
         for rp in plan.queued
     ]
-    not_told = [rp.department.name for rp in plan.recipients if rp.status in ("needs_consent", "not_handled")]
+    not_told = [rp.department.name for rp in plan.recipients if rp.status in (RecipientStatus.NEEDS_CONSENT, RecipientStatus.NOT_HANDLED)]
     names = [_(name) for name in detail_names(account_updates(report.citizen, change_type.id, plan.change.data))]
     held = report.pending_request or {}
     return render_template("email_confirm/check.html", report=report, change_type=change_type, previews=previews,
@@ -149,7 +156,7 @@ def _acknowledge(citizen: Citizen, result: IntakeResult) -> None:
         context={
             "reference": report.reference,
             "change_label": get_change_type(report.change_type).label,
-            "organisations": [o.department.name for o in result.outcomes if o.status == "queued"],
+            "organisations": [o.department.name for o in result.outcomes if o.status == RecipientStatus.QUEUED],
             "link": settings.base_url + url_for("track.report", reference=report.reference),
         },
         purpose="mail_confirmed", language=page_language(), related_id=report.id,

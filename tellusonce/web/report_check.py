@@ -1,18 +1,22 @@
 """Check your answers, see exactly what each organisation will receive, and send.
 
-The preview is the domain's own plan (``plan_change``): the same function that
+The preview is the intake's own plan (``plan_change``): the same function that
 decides, at submission, which fields each organisation is given. Sending goes
-through ``submit_change`` and nothing else, with the submission key minted when
-the journey started, so pressing the button twice makes one report.
+through the intake's ``plan_submission`` and ``write_submission`` and nothing else,
+with the submission key minted when the journey started, so pressing the button
+twice makes one report.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from babel.support import NullTranslations, Translations
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -20,18 +24,21 @@ from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, RadioField
+from wtforms.i18n import messages_path
 
-from tellusonce.clock import utcnow
-from tellusonce.data.tracking import get_report, report_notifications
-from tellusonce.domain.changetypes import ChangeType, get_change_type
-from tellusonce.domain.intake import (
+from tellusonce.application.intake import (
     ChangeRequest,
     IntakeResult,
     Plan,
-    PlannedReport,
+    RecipientStatus,
+    Submission,
     plan_change,
-    submit_change,
+    plan_submission,
+    write_submission,
 )
+from tellusonce.clock import utcnow
+from tellusonce.data.tracking import get_report, report_notifications
+from tellusonce.domain.changetypes import ChangeType, get_change_type
 from tellusonce.domain.reporter import account_updates, detail_names, in_words, updates_account
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
@@ -40,6 +47,7 @@ from tellusonce.models import Citizen
 from tellusonce.web.database import get_session, start_writing
 from tellusonce.web.forms import StripWhitespaceForm
 from tellusonce.web.journey import Journey, current_journey, mark_submitted, save_journey
+from tellusonce.web.language import page_language
 from tellusonce.web.report_answers import answer_rows, preview_rows
 from tellusonce.web.report_pages import DECLARATION, field_labels, page_of_field
 
@@ -57,7 +65,7 @@ class RecipientPreview:
     name: str
     reason: str  # why it is told
     why_needed: str  # why it needs this change, from the registry
-    rows: list[tuple[str, str]]  # (label, value) exactly as it will receive them
+    rows: Sequence[tuple[str, str]]  # (label, value) exactly as it will receive them
     withheld: list[str]  # labels withheld because the address is protected
     told_protected: bool
 
@@ -74,8 +82,31 @@ def _request(journey: Journey, *, declared: bool, update_details: bool = False) 
     )
 
 
+class _WTFormsTranslations:
+    """WTForms' own messages in the page's language, each catalogue loaded once per process
+    (Flask-WTF's loads it from disk again in every request that builds a form with choices)."""
+
+    def gettext(self, string: str) -> str:
+        return str(_wtforms_catalogue(str(get_locale() or "en")).ugettext(string))
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return str(_wtforms_catalogue(str(get_locale() or "en")).ungettext(singular, plural, n))
+
+
+@lru_cache(maxsize=8)
+def _wtforms_catalogue(locale: str) -> NullTranslations:
+    return Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+_WTFORMS_TRANSLATIONS = _WTFormsTranslations()
+
+
 class CheckForm(StripWhitespaceForm):
     """Check your answers: nothing to answer but the CSRF token."""
+
+    class Meta:
+        def get_translations(self, form: Any) -> _WTFormsTranslations:
+            return _WTFORMS_TRANSLATIONS
 
 
 class SelfCheckForm(CheckForm):
@@ -149,23 +180,23 @@ def _send(session: Session, citizen: Citizen, journey: Journey, form: StripWhite
     ``form``) was refused and the page is shown again with its error."""
     declared = bool(form[DECLARATION].data) if form is not None and DECLARATION in form else False
     update_details = form is not None and "update_details" in form and form["update_details"].data == "yes"
-    email: dict[str, Any] = {}
-
-    def before_writing(planned: PlannedReport) -> bool:
-        # Read, decide and compose first; SQLite's write lock is taken only for the writes (``reads_first``).
-        email.update(_confirmation_email(citizen, planned))
-        return start_writing(session)
-
     try:
-        result = submit_change(session, citizen, _request(journey, declared=declared, update_details=update_details),
-                               now=utcnow(),
-                               before_writing=before_writing)
+        submission = plan_submission(session, citizen,
+                                     _request(journey, declared=declared, update_details=update_details), now=utcnow())
     except ChangeInvalid as error:
         if form is None or DECLARATION not in form or any(e.field != DECLARATION for e in error.errors):
             return _to_first_error(journey, error)
         form[DECLARATION].errors = [error.by_field()[DECLARATION].render(_)]
         return None
-    return _submitted(session, journey, result, email)
+    # Read, decide and compose first; SQLite's write lock is taken only for the writes (``reads_first``).
+    email = _confirmation_email(citizen, submission)
+    start_writing(session)
+    result = write_submission(session, citizen, submission)
+    if result.created:
+        # The confirmation email, in the same transaction; the sender renders it.
+        insert_email(session, email)
+        log.info("report submitted on the web", extra={"event": "report_submitted", "report_id": str(result.report.id)})
+    return _submitted(journey, result)
 
 
 def _to_first_error(journey: Journey, error: ChangeInvalid) -> Response:
@@ -176,23 +207,14 @@ def _to_first_error(journey: Journey, error: ChangeInvalid) -> Response:
     abort(400)
 
 
-def _submitted(session: Session, journey: Journey, result: IntakeResult, email: dict[str, Any]) -> Response:
-    report = result.report
-    if result.created:
-        # The confirmation email, composed before the writes began (``before_writing``), in the same transaction;
-        # the sender renders it.
-        insert_email(session, email)
-        # Commit now rather than after the response is built: SQLite's write lock is held only for
-        # the writes. Should the response be lost, sending again finds this report by its key.
-        session.commit()
-        log.info("report submitted on the web", extra={"event": "report_submitted", "report_id": str(report.id)})
-    mark_submitted(journey, report.id)
-    return redirect(url_for("report.confirmation", reference=report.reference), code=303)
+def _submitted(journey: Journey, result: IntakeResult) -> Response:
+    mark_submitted(journey, result.report.id)
+    return redirect(url_for("report.confirmation", reference=result.report.reference), code=303)
 
 
-def _confirmation_email(citizen: Citizen, planned: PlannedReport) -> dict[str, Any]:
+def _confirmation_email(citizen: Citizen, planned: Submission) -> dict[str, Any]:
     settings = current_app.config["SETTINGS"]
-    told = [o.department.name for o in planned.outcomes if o.status == "queued"]
+    told = [o.department.name for o in planned.outcomes if o.status == RecipientStatus.QUEUED]
     return compose_email(
         to=citizen.email, subject=N_("Change reported: %(reference)s"), template="report_submitted",
         context={
@@ -201,7 +223,7 @@ def _confirmation_email(citizen: Citizen, planned: PlannedReport) -> dict[str, A
             "organisations": told,
             "link": settings.base_url + url_for("track.report", reference=planned.reference),
         },
-        purpose="report_submitted", language=citizen.language, related_id=planned.report_id,
+        purpose="report_submitted", language=page_language(), related_id=planned.report_id,
     )
 
 
@@ -234,14 +256,18 @@ def _previews(plan: Plan, change_type: ChangeType) -> list[RecipientPreview]:
     return previews
 
 
+# "from" is a Python keyword, so the query argument goes in as a mapping.
+_FROM_CHECK: dict[str, Any] = {"from": "check"}
+
+
 def _check_context(journey: Journey, change_type: ChangeType, plan: Plan) -> dict[str, Any]:
     return {
         "change_type": change_type,
         "answers": answer_rows(change_type, plan.change.data),
         "previews": _previews(plan, change_type),
-        "needs_consent": [r.department.name for r in plan.recipients if r.status == "needs_consent"],
-        "not_told": [r.department.name for r in plan.recipients if r.status == "not_chosen"],
-        "back": url_for("report.organisations", **{"from": "check"}),
+        "needs_consent": [r.department.name for r in plan.recipients if r.status == RecipientStatus.NEEDS_CONSENT],
+        "not_told": [r.department.name for r in plan.recipients if r.status == RecipientStatus.NOT_CHOSEN],
+        "back": url_for("report.organisations", **_FROM_CHECK),
     }
 
 

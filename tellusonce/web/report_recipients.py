@@ -16,7 +16,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovRadioInput
 from sqlalchemy.orm import Session
 from wtforms import RadioField, SelectChoice, SelectMultipleField
 
-from tellusonce.data.consent import grant_views
+from tellusonce.application.consent import grant_views
 from tellusonce.data.departments import departments_for_change_type
 from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.consent import decide

@@ -14,9 +14,9 @@ from account_helpers import PASSWORD, make_citizen
 from browser_checks import check_accessible, check_fits, expect_title, screenshot
 from sqlalchemy import update
 
+from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.clock import today, utcnow
 from tellusonce.db import transaction
-from tellusonce.domain.intake import ChangeRequest, submit_change
 from tellusonce.models import Citizen, Notification, NotificationState
 from tests.factories import death_answers
 

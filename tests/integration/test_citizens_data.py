@@ -21,16 +21,18 @@ from tellusonce.data.citizens import (
     profile_answers,
     update_profile,
     use_token,
+    write_profile,
 )
+from tellusonce.domain.fields import canonical_email
 from tellusonce.models import Citizen, EmailToken, TokenPurpose
 
 
 def test_an_address_has_one_account_whatever_its_case(db_session: Session) -> None:
-    citizen = create_citizen(db_session, email="Ada@Example.COM", password_hash="h")
+    citizen = create_citizen(db_session, email=canonical_email("Ada@Example.COM"), password_hash="h")
     assert citizen.email == "ada@example.com"
-    assert get_citizen_by_email(db_session, " ADA@example.com ") is citizen
+    assert get_citizen_by_email(db_session, canonical_email(" ADA@example.com ")) is citizen
     with pytest.raises(EmailTaken):
-        create_citizen(db_session, email="ada@EXAMPLE.com", password_hash="h")
+        create_citizen(db_session, email=canonical_email("ada@EXAMPLE.com"), password_hash="h")
     # The transaction is still usable after the refusal.
     assert get_citizen_by_email(db_session, "ada@example.com") is citizen
 
@@ -66,6 +68,18 @@ def test_profile_answers_hold_only_what_is_set_and_refuse_unknown_fields(db_sess
     assert profile_answers(citizen) == {"email": "ada@example.com", "given_names": "Ada", "postcode": "LS1 1AA"}
     with pytest.raises(ValueError, match="password_hash"):
         update_profile(db_session, citizen, {"password_hash": "x"})
+
+
+def test_a_profile_written_in_one_statement_is_in_the_database_and_on_the_loaded_citizen(db_session: Session) -> None:
+    citizen = create_citizen(db_session, email="ada@example.com", password_hash="h")
+    update_profile(db_session, citizen, {"town": "Leeds"})
+    write_profile(db_session, citizen, {"given_names": "Ada", "town": "", "postcode": "LS1 1AA"})
+    assert (citizen.given_names, citizen.town, citizen.postcode) == ("Ada", None, "LS1 1AA")
+    assert not db_session.dirty  # written already: nothing left for a flush
+    db_session.expire(citizen)
+    assert (citizen.given_names, citizen.town, citizen.postcode) == ("Ada", None, "LS1 1AA")
+    with pytest.raises(ValueError, match="password_hash"):
+        write_profile(db_session, citizen, {"password_hash": "x"})
 
 
 def test_a_citizen_read_by_id_is_the_sessions_own_and_changes_to_it_are_written(db_session: Session) -> None:

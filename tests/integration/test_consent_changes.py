@@ -7,15 +7,15 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tellusonce.data.consent import active_grants, grant_consent
-from tellusonce.data.consent_changes import (
+from tellusonce.application.consent import active_grants, grant_consent
+from tellusonce.application.consent_changes import (
     cancelled_by_limit,
     cancelled_by_withdrawal,
     consents_by_department,
     set_standing_consent,
 )
+from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.data.departments import get_department
-from tellusonce.domain.intake import ChangeRequest, submit_change
 from tellusonce.models import ConsentEvent, Notification
 from tests.factories import NOW, address_answers, make_citizen
 

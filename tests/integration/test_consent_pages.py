@@ -15,8 +15,8 @@ from jsonschema import Draft202012Validator
 from page_checks import check_page, page_title
 from sqlalchemy import select
 
+from tellusonce.application.consent import grant_consent
 from tellusonce.clock import utcnow
-from tellusonce.data.consent import grant_consent
 from tellusonce.data.departments import get_department
 from tellusonce.db import transaction
 from tellusonce.models import ConsentEvent, ConsentGrant, Notification, NotificationState
@@ -92,7 +92,7 @@ def test_limiting_consent_warns_what_it_cancels_and_keeps_what_is_still_allowed(
     _grant(app, citizen.id, "hmrc", ["address", "contact"])
     submitted_report(app, citizen, recipients=["hmrc"], consent={})
     with transaction(app.extensions["tellusonce.engine"]) as session:
-        from tellusonce.domain.intake import ChangeRequest, submit_change
+        from tellusonce.application.intake import ChangeRequest, submit_change
         from tellusonce.models import Citizen
 
         submit_change(session, session.get_one(Citizen, citizen.id), ChangeRequest(

@@ -8,16 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tellusonce.data.consent import (
-    ConsentError,
-    consent_history,
-    consent_still_allows,
-    get_receipt,
-    grant_consent,
-    withdraw_consent,
-)
+from tellusonce.application.consent import ConsentError, grant_consent, withdraw_consent
+from tellusonce.application.intake import ChangeRequest, submit_change
+from tellusonce.data.consent import get_receipt, receipts_in_force
 from tellusonce.data.departments import get_department
-from tellusonce.domain.intake import ChangeRequest, submit_change
+from tellusonce.data.tracking import consent_history_page
 from tellusonce.models import Notification, NotificationState
 from tests.factories import NOW, address_answers, make_citizen
 
@@ -39,7 +34,7 @@ def test_withdrawal_is_a_new_event_and_cancels_only_undelivered_notifications(db
     result = submit_change(db_session, citizen, ChangeRequest(
         change_type="address", answers=address_answers(), recipients=["dvla", "hmrc"],
         consent={"dvla": "always", "hmrc": "always"}, submission_key="k"), now=NOW)
-    dvla_grant = next(e.grant_id for e in consent_history(db_session, citizen.id) if e.department_id == "dvla")
+    dvla_grant = next(e.grant_id for e in consent_history_page(db_session, citizen.id).items if e.department_id == "dvla")
     hmrc = db_session.scalar(select(Notification).where(Notification.department_id == "hmrc"))
     hmrc.state = NotificationState.DELIVERED
     db_session.flush()
@@ -47,7 +42,8 @@ def test_withdrawal_is_a_new_event_and_cancels_only_undelivered_notifications(db
     assert event.kind == "withdrawn" and cancelled == 1
     states = {n.department_id: n.state for n in db_session.scalars(select(Notification).where(Notification.report_id == result.report.id))}
     assert states == {"dvla": NotificationState.CANCELLED, "hmrc": NotificationState.DELIVERED}
-    assert [e.kind for e in consent_history(db_session, citizen.id) if e.department_id == "dvla"] == ["withdrawn", "granted"]
+    history = consent_history_page(db_session, citizen.id).items
+    assert [e.kind for e in history if e.department_id == "dvla"] == ["withdrawn", "granted"]
 
 
 def test_consent_is_checked_again_at_dispatch(db_session):
@@ -55,11 +51,11 @@ def test_consent_is_checked_again_at_dispatch(db_session):
     submit_change(db_session, citizen, ChangeRequest(
         change_type="address", answers=address_answers(), recipients=["dvla"], consent={"dvla": "always"},
         submission_key="k"), now=NOW)
-    notification = db_session.scalar(select(Notification))
-    assert consent_still_allows(db_session, notification, now=NOW)
-    grant_id = consent_history(db_session, citizen.id)[0].grant_id
+    receipt = db_session.scalar(select(Notification)).consent_receipt_id
+    assert receipts_in_force(db_session, [receipt], now=NOW) == {receipt}
+    grant_id = consent_history_page(db_session, citizen.id).items[0].grant_id
     withdraw_consent(db_session, citizen_id=citizen.id, grant_id=grant_id, now=NOW + timedelta(seconds=1))
-    assert not consent_still_allows(db_session, notification, now=NOW + timedelta(seconds=2))
+    assert receipts_in_force(db_session, [receipt], now=NOW + timedelta(seconds=2)) == set()
 
 
 def test_one_citizen_cannot_withdraw_or_read_another_citizens_consent(db_session):

@@ -36,11 +36,11 @@ from journey_helpers import report_a_move, start_change
 from sqlalchemy import Engine, select, update
 
 from tellusonce import create_app
+from tellusonce.application.intake import ChangeRequest, hold_change
 from tellusonce.clock import utcnow
 from tellusonce.data.citizens import issue_token
 from tellusonce.data.inbound import issue_confirmation
 from tellusonce.db import transaction
-from tellusonce.domain.intake import ChangeRequest, hold_change
 from tellusonce.models import Citizen, TokenPurpose
 from tellusonce.settings import Settings
 from tellusonce.web.errors import MACHINE_PREFIXES

@@ -10,12 +10,20 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tellusonce.application.consent import grant_consent
+from tellusonce.application.intake import (
+    ChangeRequest,
+    confirm_held_change,
+    hold_change,
+    plan_change,
+    plan_submission,
+    submit_change,
+    write_submission,
+)
 from tellusonce.data.audit import verify_chain
-from tellusonce.data.consent import grant_consent
 from tellusonce.data.departments import get_department
 from tellusonce.data.reports import insert_report
 from tellusonce.db import is_sqlite, transaction
-from tellusonce.domain.intake import ChangeRequest, confirm_held_change, hold_change, plan_change, submit_change
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.models import (
     AuditEvent,
@@ -171,7 +179,7 @@ def test_a_held_change_is_only_queued_once_confirmed(db_session):
 
 
 def test_an_organisation_that_does_not_exist_is_refused(db_session):
-    from tellusonce.domain.intake import IntakeError
+    from tellusonce.application.intake import IntakeError
 
     citizen = make_citizen(db_session)
     with pytest.raises(IntakeError, match="no such organisation: ministry-of-magic"):
@@ -180,29 +188,32 @@ def test_an_organisation_that_does_not_exist_is_refused(db_session):
 
 def test_a_change_reported_while_this_one_was_decided_is_recognised_as_a_duplicate(db_session):
     citizen = make_citizen(db_session)
-    meanwhile = []
-
-    def before_writing(_planned):
-        meanwhile.append(submit_change(db_session, citizen, _request(submission_key="other-tab"), now=NOW))
-        return True
-
-    result = submit_change(db_session, citizen, _request(), now=NOW, before_writing=before_writing)
+    planned = plan_submission(db_session, citizen, _request(), now=NOW)
+    meanwhile = submit_change(db_session, citizen, _request(submission_key="other-tab"), now=NOW)
+    result = write_submission(db_session, citizen, planned)
     assert not result.created and result.duplicate_of is not None
-    assert result.report.id == meanwhile[0].report.id
+    assert result.report.id == meanwhile.report.id
     assert db_session.scalar(select(func.count()).select_from(Notification)) == 3
 
 
 def test_the_same_submission_made_while_this_one_was_decided_gives_that_report(db_session):
     citizen = make_citizen(db_session)
-    meanwhile = []
-
-    def before_writing(_planned):
-        meanwhile.append(submit_change(db_session, citizen, _request(), now=NOW))
-        return True  # a new transaction began: the key is looked up again
-
-    result = submit_change(db_session, citizen, _request(), now=NOW, before_writing=before_writing)
+    planned = plan_submission(db_session, citizen, _request(), now=NOW)
+    meanwhile = submit_change(db_session, citizen, _request(), now=NOW)
+    result = write_submission(db_session, citizen, planned)
     assert not result.created and result.duplicate_of is None
-    assert result.report.id == meanwhile[0].report.id
+    assert result.report.id == meanwhile.report.id
+
+
+def test_the_same_submission_with_other_answers_made_while_this_one_was_decided_gives_that_report(db_session):
+    citizen = make_citizen(db_session)
+    planned = plan_submission(db_session, citizen, _request(), now=NOW)
+    meanwhile = submit_change(db_session, citizen, _request(answers=address_answers(address_line_1="9 Other Road")),
+                              now=NOW)
+    result = write_submission(db_session, citizen, planned)
+    assert not result.created and result.duplicate_of is None
+    assert result.report.id == meanwhile.report.id
+    assert db_session.scalar(select(func.count()).select_from(ChangeReport)) == 1
 
 
 def test_the_same_change_reported_after_the_duplicate_window_is_a_new_report(db_session):
@@ -238,13 +249,11 @@ def test_the_same_submission_sent_twice_at_the_same_moment_gives_one_report(engi
         first_written, results = threading.Event(), {}
 
         def second() -> None:
-            def before_writing(_planned) -> bool:
-                first_written.wait(10)  # the first has written its report and not yet committed
-                return False
-
             with transaction(engine) as session:
-                results["second"] = submit_change(session, session.get_one(Citizen, citizen_id), _request(),
-                                                  now=NOW, before_writing=before_writing)
+                citizen = session.get_one(Citizen, citizen_id)
+                planned = plan_submission(session, citizen, _request(), now=NOW)
+                first_written.wait(10)  # the first has written its report and not yet committed
+                results["second"] = write_submission(session, citizen, planned)
                 results["second_id"] = results["second"].report.id
 
         thread = threading.Thread(target=second)

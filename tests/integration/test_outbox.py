@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.data.driver import driver_for
 from tellusonce.data.outbox import (
     AttemptRecord,
@@ -22,7 +23,6 @@ from tellusonce.data.outbox import (
 )
 from tellusonce.data.stats import LATENCY_BUCKETS, attempts_by_outcome, delivery_latency
 from tellusonce.db import is_sqlite, transaction
-from tellusonce.domain.intake import ChangeRequest, submit_change
 from tellusonce.models import AttemptOutcome, DeliveryAttempt, Notification, NotificationState
 from tests.conftest import clean_database
 from tests.factories import NOW, address_answers, make_citizen

@@ -20,8 +20,8 @@ from journey_helpers import (
 )
 from page_checks import check_page, page_title
 
+from tellusonce.application.consent import grant_consent
 from tellusonce.clock import today, utcnow
-from tellusonce.data.consent import grant_consent
 from tellusonce.data.departments import departments_for_change_type, get_department
 from tellusonce.db import transaction
 from tellusonce.domain.changetypes import CHANGE_TYPES

@@ -12,9 +12,9 @@ from journey_helpers import signed_in, submitted_report
 from page_checks import check_page
 from sqlalchemy import update
 
+from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.clock import utcnow
 from tellusonce.db import transaction
-from tellusonce.domain.intake import ChangeRequest, submit_change
 from tellusonce.models import ChangeReport, Citizen, Notification
 from tests.factories import death_answers
 

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
+from tellusonce.application.consent import withdraw_consent
 from tellusonce.cli import main
-from tellusonce.data.consent import withdraw_consent
 from tellusonce.db import transaction
 from tellusonce.domain.events import parse_event
 from tellusonce.models import ConsentGrant, NotificationState

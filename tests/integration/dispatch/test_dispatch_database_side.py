@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select, update
 
 from services.dispatch.worker import WorkerConfig
-from tellusonce.data.consent import withdraw_consent
+from tellusonce.application.consent import withdraw_consent
 from tellusonce.data.outbox import claim_due
 from tellusonce.db import transaction
 from tellusonce.models import ConsentGrant, Notification, NotificationState

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text, update
 
+from tellusonce.application.consent import withdraw_consent
 from tellusonce.cli import main
-from tellusonce.data.consent import withdraw_consent
 from tellusonce.data.outbox import claim_due
 from tellusonce.db import make_engine, transaction
 from tellusonce.models import ConsentGrant, Department, Notification, NotificationState

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.db import transaction
-from tellusonce.domain.intake import ChangeRequest, submit_change
 from tellusonce.mailout import rendered_bodies
 from tellusonce.models import ChangeReport, EmailToken, InboundMessage, InboundStatus, ReportState
 from tests.factories import NOW

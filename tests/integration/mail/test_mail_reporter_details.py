@@ -7,10 +7,10 @@ import uuid
 
 from sqlalchemy import select
 
+from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.clock import utcnow
 from tellusonce.data.citizens import get_citizen_by_email
 from tellusonce.db import transaction
-from tellusonce.domain.intake import ChangeRequest, submit_change
 from tellusonce.mailout import rendered_bodies
 from tellusonce.models import ChangeReport, Citizen, ReportState
 from tests.factories import NOW

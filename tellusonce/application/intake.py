@@ -1,9 +1,13 @@
-"""Intake: the one function both channels end in.
+"""Intake: the one use case both channels end in.
 
-``submit_change`` validates a change against its type's schema, works out who is
-told and with which fields, and in the caller's one transaction writes the
-report, one outbox notification per permitted department (payload already
-minimised), consent events and audit events. Nothing is sent here.
+A submission is planned, then written. ``plan_submission`` reads what it needs,
+validates the change against its type's schema and works out who is told and with
+which fields: it returns every row to write, as plain values. ``write_submission``
+writes them in the caller's one transaction: the report, one outbox notification
+per permitted department (payload already minimised), consent events and audit
+events. Between the two the caller may take a write lock (the web, on SQLite), so
+that the lock is held only for the writes. ``submit_change`` does both. Nothing is
+sent here.
 """
 
 from __future__ import annotations
@@ -11,24 +15,26 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from enum import StrEnum
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tellusonce.application.consent import NewGrant, grant_views, new_grant_rows
 from tellusonce.clock import uk_date, utcnow
 from tellusonce.data.audit import record_event
-from tellusonce.data.consent import NewGrant, grant_views, insert_grants, new_grant_rows
+from tellusonce.data.citizens import write_profile
+from tellusonce.data.consent import insert_grants
 from tellusonce.data.departments import registry
-from tellusonce.data.driver import pipelined
 from tellusonce.data.reports import attach_report, find_earlier_report, insert_notifications, insert_report
 from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.consent import REASONS, decide, fields_for, minimise
 from tellusonce.domain.reference import new_reference
-from tellusonce.domain.reporter import PREVIOUS_ADDRESS, update_account, updates_account, with_account
+from tellusonce.domain.reporter import PREVIOUS_ADDRESS, account_updates, updates_account, with_account
 from tellusonce.domain.validation import ValidChange, validate_change
 from tellusonce.i18n import N_
 from tellusonce.models import (
@@ -61,10 +67,19 @@ class ChangeRequest:
     update_details: bool = False
 
 
+class RecipientStatus(StrEnum):
+    """What becomes of one organisation for one change (text, so templates compare it as text)."""
+
+    QUEUED = "queued"  # it will be told (a notification is queued)
+    NEEDS_CONSENT = "needs_consent"  # chosen, but the citizen has not said it may be told
+    NOT_HANDLED = "not_handled"  # chosen, but it does not deal with this kind of change
+    NOT_CHOSEN = "not_chosen"  # it deals with this change, and the citizen chose not to tell it
+
+
 @dataclass(frozen=True)
 class RecipientPlan:
     department: Department
-    status: str  # "queued" | "needs_consent" | "not_handled" | "not_chosen"
+    status: RecipientStatus
     fields: tuple[str, ...]
     withheld: tuple[str, ...]
     reason: str
@@ -80,7 +95,7 @@ class Plan:
 
     @property
     def queued(self) -> list[RecipientPlan]:
-        return [r for r in self.recipients if r.status == "queued"]
+        return [r for r in self.recipients if r.status == RecipientStatus.QUEUED]
 
 
 @dataclass(frozen=True)
@@ -92,13 +107,33 @@ class IntakeResult:
 
 
 @dataclass(frozen=True)
-class PlannedReport:
-    """What a submission is about to write, decided before anything is written (``before_writing``)."""
+class Submission:
+    """Everything one submission writes, decided before anything is written (``plan_submission``):
+    plain rows for ``write_submission``, which reads nothing it could have read before but
+    whether the report exists already."""
 
-    report_id: uuid.UUID
-    reference: str
-    change_type: str
+    request: ChangeRequest
+    plan: Plan
+    report: dict[str, Any]  # the change_report row
+    person: dict[str, Any] | None  # whose details were given, for a report about someone else
+    grants: list[tuple[dict[str, Any], dict[str, Any]]]  # the consents given with it, and their events
+    notifications: list[dict[str, Any]]
     outcomes: list[RecipientPlan]  # as the result will give them, should this submission make the report
+    account_updates: dict[str, Any]  # what the reporter's account takes (attribute -> value)
+    held: bool  # kept until the citizen confirms it: nothing queued
+    now: datetime
+
+    @property
+    def report_id(self) -> uuid.UUID:
+        return cast(uuid.UUID, self.report["id"])
+
+    @property
+    def reference(self) -> str:
+        return cast(str, self.report["reference"])
+
+    @property
+    def change_type(self) -> str:
+        return cast(str, self.report["change_type"])
 
 
 @dataclass(frozen=True)
@@ -133,20 +168,20 @@ def plan_change(session: Session, citizen: Citizen, request: ChangeRequest, *, n
     for department in departments:
         if not department.accepts(request.change_type):
             if department.id in chosen:
-                plans.append(RecipientPlan(department, "not_handled", (), (), REASONS["not_handled"]))
+                plans.append(RecipientPlan(department, RecipientStatus.NOT_HANDLED, (), (), REASONS["not_handled"]))
             continue
         if department.id not in chosen:
-            plans.append(RecipientPlan(department, "not_chosen", (), (), N_("You chose not to tell them.")))
+            plans.append(RecipientPlan(department, RecipientStatus.NOT_CHOSEN, (), (), N_("You chose not to tell them.")))
             continue
         given = request.consent.get(department.id)
         if given:
             fields, withheld = fields_for(department, request.change_type, protected_address=change.protected_address)
             reason = REASONS["standing" if given == "always" else "one_off"]
-            plans.append(RecipientPlan(department, "queued", fields, withheld, reason, consent=given))
+            plans.append(RecipientPlan(department, RecipientStatus.QUEUED, fields, withheld, reason, consent=given))
             continue
         decision = decide(grants, department, request.change_type, now=now, report_id=report_id,
                           protected_address=change.protected_address)
-        status = "queued" if decision.allowed else "needs_consent"
+        status = RecipientStatus.QUEUED if decision.allowed else RecipientStatus.NEEDS_CONSENT
         plans.append(RecipientPlan(department, status, decision.fields, decision.withheld, REASONS[decision.reason],
                                    receipt_id=decision.receipt_id))
     return Plan(change, plans)
@@ -166,24 +201,81 @@ def fingerprint(citizen_id: uuid.UUID, change: ValidChange) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def submit_change(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime | None = None,
-                  before_writing: Callable[[PlannedReport], bool] | None = None) -> IntakeResult:
-    """Report a change: the report, its notifications, consents and audit, in the caller's transaction.
+def submit_change(session: Session, citizen: Citizen, request: ChangeRequest, *,
+                  now: datetime | None = None) -> IntakeResult:
+    """Report a change: ``plan_submission`` then ``write_submission``, in the caller's transaction.
 
-    ``before_writing``, if given, is called once everything has been read and
-    decided (every row to write is made) and before anything is written, with the
-    report this submission is about to make: the web renders its confirmation email
-    then. It may end the transaction and begin another (SQLite's write lock is then
-    held only for the writes) and says so by returning True: the submission key is
-    then looked up again. Consent is decided on what was read before; dispatch
-    checks it again before anything is sent.
-    """
-    return _intake(session, citizen, request, now=now or utcnow(), hold=False, before_writing=before_writing)
+    A caller that must take a write lock between reading and writing (the web, on SQLite)
+    calls the two itself."""
+    return write_submission(session, citizen, plan_submission(session, citizen, request, now=now))
 
 
 def hold_change(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime | None = None) -> IntakeResult:
     """Keep a change pending until the citizen confirms it (email: a From header can be forged)."""
-    return _intake(session, citizen, request, now=now or utcnow(), hold=True)
+    return write_submission(session, citizen, plan_submission(session, citizen, request, now=now, hold=True))
+
+
+def plan_submission(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime | None = None,
+                    hold: bool = False) -> Submission:
+    """Read, validate and decide everything a submission writes, writing nothing.
+
+    Raises ``ChangeInvalid`` or ``IntakeError`` for a change that cannot be sent. Consent is
+    decided on what is read here; dispatch checks it again before anything is sent.
+    """
+    now = now or utcnow()
+    if not request.submission_key:
+        raise IntakeError("a submission key is needed so that a repeated submission makes one report")
+    report_id = uuid.uuid4()
+    reference = new_reference()
+    plan = plan_change(session, citizen, request, now=now, report_id=report_id)
+    change_type = plan.change.change_type
+    person = _person(citizen, change_type.id, plan.change.data, now) if change_type.about_someone_else else None
+    row = {
+        "id": report_id, "reference": reference, "citizen_id": citizen.id, "change_type": change_type.id,
+        "effective_date": plan.change.effective_date or uk_date(now),
+        "subject": Subject.OTHER if change_type.about_someone_else else Subject.SELF,
+        "subject_person_id": person["id"] if person else None,
+        "channel": request.channel, "submission_key": request.submission_key,
+        "fingerprint": fingerprint(citizen.id, plan.change),
+        "state": ReportState.PENDING_CONFIRMATION if hold else ReportState.SUBMITTED,
+        "answers": plan.change.data, "declaration": _declaration(change_type.id, request, now),
+        "pending_request": {"recipients": list(request.recipients), "consent": dict(request.consent),
+                            "declaration": request.declaration,
+                            "update_details": request.update_details} if hold else None,
+        "submitted_at": None if hold else now, "created_at": now, "updated_at": now,
+    }
+    if hold:
+        return Submission(request, plan, row, person, [], [], plan.recipients, {}, True, now)
+    queued = _to_queue(citizen.id, report_id, reference, change_type.id, plan, now=now)
+    return Submission(request, plan, row, person, queued.grants, queued.notifications, queued.outcomes,
+                      _account_updates(citizen, request, plan), False, now)
+
+
+def write_submission(session: Session, citizen: Citizen, submission: Submission) -> IntakeResult:
+    """Write what ``plan_submission`` decided, in the caller's transaction; or give the report that
+    stands instead: the one this submission made already (its key), or the same change reported
+    lately (``duplicate_of``), as committed by the time this transaction writes."""
+    now = submission.now
+    report_row = submission.report
+    earlier = _earlier(session, citizen.id, report_row["submission_key"], report_row["fingerprint"], now=now)
+    if earlier is not None:
+        return earlier
+    if not insert_report(session, report_row, person=submission.person):
+        # The same submission raced us to the unique key: that one stands.
+        earlier = _earlier(session, citizen.id, report_row["submission_key"], None, now=now)
+        if earlier is None:
+            raise IntakeError("this submission was made at the same moment by another request and cannot be read back")
+        return earlier
+    report = attach_report(session, report_row, citizen)
+    if submission.held:
+        record_event(session, actor=f"citizen:{citizen.id}", action="report.held", subject_type="change_report",
+                     subject_id=report.id, details={"reference": report.reference, "channel": report.channel}, at=now)
+        return IntakeResult(report, True, submission.outcomes)
+    updated = _put_on_account(session, citizen, submission.account_updates)
+    queued = _Queued(submission.grants, submission.notifications, submission.outcomes)
+    _write_queue(session, queued)
+    _audit_submitted(session, report, queued.outcomes, now=now, account_updated=updated)
+    return IntakeResult(report, True, queued.outcomes)
 
 
 def confirm_held_change(session: Session, report: ChangeReport, *, now: datetime | None = None,
@@ -207,19 +299,25 @@ def confirm_held_change(session: Session, report: ChangeReport, *, now: datetime
     report.state = ReportState.SUBMITTED
     report.submitted_at = now
     report.pending_request = None
-    updated = _update_reporter(session, report.citizen, request, plan)
-    with pipelined(session.connection()):
-        _write_queue(session, queued)
-        _audit_submitted(session, report, queued.outcomes, now=now, account_updated=updated)
+    updated = _put_on_account(session, report.citizen, _account_updates(report.citizen, request, plan))
+    _write_queue(session, queued)
+    _audit_submitted(session, report, queued.outcomes, now=now, account_updated=updated)
     return IntakeResult(report, True, queued.outcomes)
 
 
-def _update_reporter(session: Session, citizen: Citizen, request: ChangeRequest, plan: Plan) -> list[str]:
-    """The reporter's account takes the details of the change being sent, when they said so; the
-    names of the details changed."""
+def _account_updates(citizen: Citizen, request: ChangeRequest, plan: Plan) -> dict[str, Any]:
+    """What the reporter's account takes from the change being sent, when they said so."""
     if request.update_details and updates_account(plan.change.change_type):
-        return update_account(session, citizen, plan.change.change_type.id, plan.change.data)
-    return []
+        return account_updates(citizen, plan.change.change_type.id, plan.change.data)
+    return {}
+
+
+def _put_on_account(session: Session, citizen: Citizen, updates: Mapping[str, Any]) -> list[str]:
+    """Put a sent change's details on the reporter's account; the names of the attributes changed,
+    which the ``report.submitted`` audit event records (names only, never values)."""
+    if updates:
+        write_profile(session, citizen, updates)
+    return sorted(updates)
 
 
 def _earlier(session: Session, citizen_id: uuid.UUID, key: str | None, print_: str | None, *,
@@ -234,61 +332,10 @@ def _earlier(session: Session, citizen_id: uuid.UUID, key: str | None, print_: s
                         duplicate_of=None if found.same_submission else report)
 
 
-def _intake(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime, hold: bool,
-            before_writing: Callable[[PlannedReport], bool] | None = None) -> IntakeResult:
-    if not request.submission_key:
-        raise IntakeError("a submission key is needed so that a repeated submission makes one report")
-    earlier = _earlier(session, citizen.id, request.submission_key, None, now=now)
-    if earlier is not None:
-        return earlier
-    report_id = uuid.uuid4()
-    plan = plan_change(session, citizen, request, now=now, report_id=report_id)
-    print_ = fingerprint(citizen.id, plan.change)
-    change_type = plan.change.change_type
-    person = _person(citizen, change_type.id, plan.change.data, now) if change_type.about_someone_else else None
-    row = {
-        "id": report_id, "reference": new_reference(), "citizen_id": citizen.id, "change_type": change_type.id,
-        "effective_date": plan.change.effective_date or uk_date(now),
-        "subject": Subject.OTHER if change_type.about_someone_else else Subject.SELF,
-        "subject_person_id": person["id"] if person else None,
-        "channel": request.channel, "submission_key": request.submission_key, "fingerprint": print_,
-        "state": ReportState.PENDING_CONFIRMATION if hold else ReportState.SUBMITTED,
-        "answers": plan.change.data, "declaration": _declaration(change_type.id, request, now),
-        "pending_request": {"recipients": list(request.recipients), "consent": dict(request.consent),
-                            "declaration": request.declaration,
-                            "update_details": request.update_details} if hold else None,
-        "submitted_at": None if hold else now, "created_at": now, "updated_at": now,
-    }
-    queued = None if hold else _to_queue(citizen.id, report_id, row["reference"], change_type.id, plan, now=now)
-    # Writing in a new transaction: what another request committed meanwhile counts, this same
-    # submission included.
-    renewed = before_writing(PlannedReport(report_id, row["reference"], change_type.id,
-                                           queued.outcomes if queued else plan.recipients)) if before_writing else False
-    earlier = _earlier(session, citizen.id, request.submission_key if renewed else None, print_, now=now)
-    if earlier is not None:
-        return earlier
-    if not insert_report(session, row, person=person):
-        # The same submission raced us to the unique key: that one stands.
-        earlier = _earlier(session, citizen.id, request.submission_key, None, now=now)
-        if earlier is None:
-            raise IntakeError("this submission was made at the same moment by another request and cannot be read back")
-        return earlier
-    report = attach_report(session, row, citizen)
-    if queued is None:
-        record_event(session, actor=f"citizen:{citizen.id}", action="report.held", subject_type="change_report",
-                     subject_id=report.id, details={"reference": report.reference, "channel": request.channel}, at=now)
-        return IntakeResult(report, True, plan.recipients)
-    updated = _update_reporter(session, citizen, request, plan)
-    with pipelined(session.connection()):  # PostgreSQL: two round trips for these six statements
-        _write_queue(session, queued)
-        _audit_submitted(session, report, queued.outcomes, now=now, account_updated=updated)
-    return IntakeResult(report, True, queued.outcomes)
-
-
 def _to_queue(citizen_id: uuid.UUID, report_id: uuid.UUID, reference: str, change_type: str, plan: Plan, *,
               now: datetime) -> _Queued:
     """The consents given with the report, and one notification per recipient told, as rows."""
-    given = [rp for rp in plan.recipients if rp.status == "queued" and rp.consent]
+    given = [rp for rp in plan.recipients if rp.status == RecipientStatus.QUEUED and rp.consent]
     grants = new_grant_rows(citizen_id, [
         NewGrant(rp.department, [change_type],
                  scope=ConsentScope.STANDING if rp.consent == "always" else ConsentScope.ONE_OFF,
@@ -299,12 +346,12 @@ def _to_queue(citizen_id: uuid.UUID, report_id: uuid.UUID, reference: str, chang
     outcomes: list[RecipientPlan] = []
     notifications: list[dict[str, Any]] = []
     for rp in plan.recipients:
-        if rp.status != "queued":
+        if rp.status != RecipientStatus.QUEUED:
             outcomes.append(rp)
             continue
         receipt_id = receipts[rp.department.id] if rp.consent else rp.receipt_id
         if receipt_id is None:
-            outcomes.append(RecipientPlan(rp.department, "needs_consent", rp.fields, rp.withheld, REASONS["no_consent"]))
+            outcomes.append(RecipientPlan(rp.department, RecipientStatus.NEEDS_CONSENT, rp.fields, rp.withheld, REASONS["no_consent"]))
             continue
         notification_id = uuid.uuid4()
         notifications.append({
@@ -314,7 +361,7 @@ def _to_queue(citizen_id: uuid.UUID, report_id: uuid.UUID, reference: str, chang
             "consent_receipt_id": receipt_id, "attempt_count": 0, "next_attempt_at": now,
             "created_at": now, "updated_at": now,
         })
-        outcomes.append(RecipientPlan(rp.department, "queued", rp.fields, rp.withheld, rp.reason, rp.consent,
+        outcomes.append(RecipientPlan(rp.department, RecipientStatus.QUEUED, rp.fields, rp.withheld, rp.reason, rp.consent,
                                       notification_id, receipt_id))
     return _Queued(grants, notifications, outcomes)
 
@@ -345,7 +392,7 @@ def _audit_submitted(session: Session, report: ChangeReport, outcomes: list[Reci
 def _outcomes_of(session: Session, report: ChangeReport) -> list[RecipientPlan]:
     notifications = session.scalars(select(Notification).where(Notification.report_id == report.id)).all()
     return [
-        RecipientPlan(n.department, "queued", tuple(k for k in n.payload if k != "protected_address"), (),
+        RecipientPlan(n.department, RecipientStatus.QUEUED, tuple(k for k in n.payload if k != "protected_address"), (),
                       N_("Queued when this change was first reported."), notification_id=n.id)
         for n in notifications
     ]

@@ -14,10 +14,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
-from tellusonce.data.consent import active_grants, grant_consent, withdraw_consent
+from tellusonce.application.consent import active_grants, grant_consent, withdraw_consent
 from tellusonce.models import ConsentEvent, ConsentGrant, ConsentScope, Department, Notification, NotificationState
 
 # What withdrawing a grant cancels (see ``withdraw_consent``).
@@ -55,7 +55,7 @@ def consents_by_department(session: Session, citizen_id: uuid.UUID, departments:
     return result
 
 
-def _waiting(citizen_id: uuid.UUID, receipts: Collection[uuid.UUID]):  # type: ignore[no-untyped-def]
+def _waiting(citizen_id: uuid.UUID, receipts: Collection[uuid.UUID]) -> Select[int]:
     return select(func.count()).select_from(Notification).where(
         Notification.citizen_id == citizen_id,
         Notification.consent_receipt_id.in_(list(receipts)),
