@@ -117,9 +117,9 @@ def recipient_rows(change_type: ChangeType, data: Mapping[str, Any], outcomes: S
         if outcome.status == "queued":
             rows = [[gettext(change_type.field(n).label), answer_text(change_type, n, data[n], language)]
                     for n in outcome.fields if n in data]
-            told.append({"name": outcome.department.name, "rows": rows})
+            told.append({"name": outcome.department.name_in(language), "rows": rows})
         elif outcome.status in ("needs_consent", "not_handled"):
-            not_told.append(outcome.department.name)
+            not_told.append(outcome.department.name_in(language))
     return told, not_told
 
 
