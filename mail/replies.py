@@ -141,7 +141,8 @@ def blank_template(change_type: ChangeType | None, departments: Sequence[Departm
         names = ", ".join(gettext(ct.label).lower() for ct in CHANGE_TYPES.values())
         lines.append("[" + gettext("The changes you can report: %(names)s.") % {"names": names} + "]")
         change_type = CHANGE_TYPES["address"]
-    lines.append(f"{gettext('Change')}: {gettext(change_type.label)}")
+    change, tell = gettext("Change"), gettext("Tell")  # outside the f-strings, where pybabel finds them
+    lines.append(f"{change}: {gettext(change_type.label)}")
     own = [f for f in change_type.fields if f.profile]
     if own and own_details_known:
         lines.append("[" + gettext("You can leave your own details blank: we use the ones in your account") + "]")
@@ -163,7 +164,7 @@ def blank_template(change_type: ChangeType | None, departments: Sequence[Departm
             lines.append("")
     accepting = [short_name(d) for d in departments if d.accepts(change_type.id)]
     lines.append("")
-    lines.append(f"{gettext('Tell')}: ")
+    lines.append(f"{tell}: ")
     if accepting:
         lines.append("[" + gettext("Who you can tell: %(names)s") % {"names": ", ".join(accepting)} + "]")
     return "\n".join(lines)
