@@ -56,7 +56,7 @@ def handle_confirmation_reply(session: Session, read: ReadMessage, raw_token: st
         return InboundStatus.PROCESSED, "confirmation was used at the same moment", token.report_id
     assert report is not None
     result = confirm_held_change(session, report, now=now)
-    told = [o.department.name for o in result.outcomes if o.status == RecipientStatus.QUEUED]
+    told = [o.department.name_in(citizen.language) for o in result.outcomes if o.status == RecipientStatus.QUEUED]
     replies.queue_reply(
         session, settings=settings, read=read, now=now, to=citizen.email, purpose=replies.CONFIRMED,
         template="report_submitted", language=citizen.language, related_id=report.id,

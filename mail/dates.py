@@ -1,4 +1,5 @@
-"""Dates as people type them: 1/11/2026, 1 November 2026, 1st Nov, 2026-11-01, yesterday.
+"""Dates as people type them: 1/11/2026, 1 November 2026, 1st Nov, 2026-11-01, yesterday,
+1af o Dachwedd 2026, ddoe.
 
 Numbers are read day first, as in the UK. A two-digit year is this century up
 to next year, otherwise the last. A date without a year is this year. What
@@ -11,22 +12,24 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+# Each month in English and in Welsh, with the Welsh short forms and the soft mutation that
+# follows "o" ("1af o Fedi", "o Dachwedd").
 MONTHS = {
     name: number
     for number, names in enumerate(
         (
-            ("january", "jan", "ionawr"),
-            ("february", "feb", "chwefror"),
-            ("march", "mar", "mawrth"),
-            ("april", "apr", "ebrill"),
-            ("may", "mai"),
-            ("june", "jun", "mehefin"),
-            ("july", "jul", "gorffennaf"),
+            ("january", "jan", "ionawr", "ion"),
+            ("february", "feb", "chwefror", "chwef"),
+            ("march", "mar", "mawrth", "maw", "fawrth"),
+            ("april", "apr", "ebrill", "ebr"),
+            ("may", "mai", "fai"),
+            ("june", "jun", "mehefin", "meh", "fehefin"),
+            ("july", "jul", "gorffennaf", "gorff", "orffennaf"),
             ("august", "aug", "awst"),
-            ("september", "sep", "sept", "medi"),
-            ("october", "oct", "hydref"),
-            ("november", "nov", "tachwedd"),
-            ("december", "dec", "rhagfyr"),
+            ("september", "sep", "sept", "medi", "fedi"),
+            ("october", "oct", "hydref", "hyd"),
+            ("november", "nov", "tachwedd", "tach", "dachwedd"),
+            ("december", "dec", "rhagfyr", "rhag", "ragfyr"),
         ),
         start=1,
     )
@@ -37,8 +40,10 @@ _WEEKDAYS = re.compile(
 )
 _ISO = re.compile(r"^(\d{4})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})$")
 _NUMERIC = re.compile(r"^(\d{1,2})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{4}|\d{2})$")
-_DAY_MONTH = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([a-z]+)\.?(?:\s+(\d{4}|\d{2}))?$")
-_MONTH_DAY = re.compile(r"^([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:\s+(\d{4}|\d{2}))?$")
+# Ordinals in English (1st) and in Welsh (1af, 2il, 3ydd, 5ed, 7fed, 11eg, 21ain).
+_ORDINAL = r"(?:st|nd|rd|th|af|il|ydd|ed|fed|eg|ain)?"
+_DAY_MONTH = re.compile(rf"^(\d{{1,2}}){_ORDINAL}\s+(?:(?:of|o)\s+)?([a-z]+)\.?(?:\s+(\d{{4}}|\d{{2}}))?$")
+_MONTH_DAY = re.compile(rf"^([a-z]+)\.?\s+(\d{{1,2}}){_ORDINAL}(?:\s+(\d{{4}}|\d{{2}}))?$")
 RELATIVE = {"today": 0, "heddiw": 0, "yesterday": -1, "ddoe": -1, "tomorrow": 1, "yfory": 1}
 
 

@@ -1,8 +1,11 @@
 """The words people use for each answer, mapped onto the change types' field names.
 
 Every field is known by its name ("address_line_1" -> "address line 1") and its
-label on the web form ("Date you moved"); the tables below add what people
-actually write ("Date of move", "Surname", "DOB", "New address"). A target
+label on the web form in every language the catalogues hold ("Date you moved",
+"Dyddiad symud"); the tables below add what people actually write, in English
+("Date of move", "Surname", "DOB", "New address") and in Welsh (``WELSH``: "Enw",
+"Hen gyfeiriad", "Bu farw ar"). Each change is known by its synonyms, its label in
+every language, and the Welsh names in ``CHANGE_NAMES`` ("symud tŷ", "newid enw"). A target
 starting with ``@`` is an answer that fills several fields: a whole name
 ("Ada Lovelace") or a whole address ("5 Park Road, Leeds, LS2 9JT").
 """
@@ -23,7 +26,18 @@ GLOBAL = {
     CHANGE: ("change", "change type", "type of change", "type", "reporting", "i am reporting", "what has changed",
              "what changed", "newid", "math o newid"),
     TELL: ("tell", "who to tell", "tell these", "please tell", "organisations", "organizations", "organisations to tell",
-           "send to", "notify", "departments", "recipients", "share with", "dweud wrth"),
+           "send to", "notify", "departments", "recipients", "share with", "dweud wrth", "rhowch wybod i",
+           "sefydliadau", "anfon at"),
+}
+
+# What people call each change in Welsh, besides its Welsh label on the web form.
+CHANGE_NAMES: dict[str, tuple[str, ...]] = {
+    "address": ("symud", "symud tŷ", "symud cartref", "newid cyfeiriad", "cyfeiriad newydd", "cartref newydd",
+                "wedi symud"),
+    "name": ("newid enw", "newid fy enw", "enw newydd", "newid cyfenw", "wedi newid fy enw"),
+    "contact": ("manylion cyswllt", "manylion cyswllt newydd", "e-bost newydd", "rhif ffôn newydd", "ffôn newydd"),
+    "death": ("marwolaeth", "rhoi gwybod am farwolaeth", "profedigaeth", "bu farw"),
+    "birth": ("genedigaeth", "babi newydd", "babi", "cofrestru genedigaeth", "cofrestru babi"),
 }
 
 _NAME = ("name", "full name", "current name")
@@ -135,6 +149,81 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+_CY_NAME = ("enw", "enw llawn", "enw presennol", "fy enw")
+_CY_LINE_1 = ("llinell 1", "llinell gyntaf", "stryd", "tŷ a stryd")
+_CY_LINE_2 = ("llinell 2", "ail linell")
+_CY_TOWN = ("tref", "dinas")
+_CY_NI = ("yswiriant gwladol", "rhif yswiriant gwladol", "rhif yg")
+_CY_REPORTER = {
+    "@reporter_name": ("eich enw", "eich enw llawn", "rhoddwyd gwybod gan"),
+    "reporter_email": ("eich e-bost", "e-bost", "cyfeiriad e-bost"),
+    "reporter_phone": ("eich ffôn", "ffôn", "rhif ffôn", "ffôn symudol"),
+    "authority_declared": ("awdurdod", "datganiad", "cadarnhewch", "rwy’n cadarnhau", "cyfrifoldeb rhiant",
+                           "cadarnhewch fod gennych chi awdurdod", "mae gen i awdurdod"),
+}
+
+# What people write in Welsh, beyond the Welsh of the form's labels (which come from the catalogue).
+WELSH: dict[str, dict[str, tuple[str, ...]]] = {
+    "address": {
+        "@name": _CY_NAME,
+        "ni_number": _CY_NI,
+        "@address": ("cyfeiriad", "cartref newydd", "symud i", "wedi symud i", "fy nghyfeiriad newydd",
+                     "cyfeiriad cartref"),
+        "address_line_1": _CY_LINE_1,
+        "address_line_2": _CY_LINE_2,
+        "town": _CY_TOWN + ("tref newydd",),
+        "postcode": ("cod post newydd",),
+        "move_date": ("dyddiad", "pryd", "symud ar", "wedi symud ar", "dyddiad y symud", "dyddiad symud i mewn"),
+        "@previous_address": ("hen gyfeiriad", "symud o", "wedi symud o", "cyfeiriad diwethaf", "fy hen gyfeiriad"),
+        "previous_postcode": ("hen god post",),
+        "others_moving": ("eraill yn symud", "eraill", "y teulu cyfan", "eraill yn fy nghartref", "aelwyd"),
+        "protected_address": ("diogelu", "cyfeiriad wedi’i ddiogelu", "diogelu fy nghyfeiriad",
+                              "cadw fy nghyfeiriad yn breifat"),
+    },
+    "name": {
+        "@name": ("hen enw", "enw blaenorol", "enw cyn y newid", "fy hen enw") + _CY_NAME,
+        "ni_number": _CY_NI,
+        "@new_name": ("fy enw newydd", "enw nawr"),
+        "family_name": ("hen gyfenw", "cyfenw blaenorol", "cyfenw cyn priodi"),
+        "reason": ("rheswm", "pam", "rheswm dros newid"),
+        "change_date": ("dyddiad y newid", "dyddiad newid", "dyddiad newid enw", "dyddiad", "pryd", "dyddiad priodi",
+                        "dyddiad y briodas", "wedi priodi ar"),
+    },
+    "contact": {
+        "@name": _CY_NAME,
+        "ni_number": _CY_NI,
+        "email": ("e-bost", "e-bost newydd", "cyfeiriad e-bost newydd", "fy e-bost newydd"),
+        "phone": ("ffôn", "rhif ffôn newydd", "ffôn newydd", "ffôn symudol", "rhif ffôn symudol", "fy rhif ffôn newydd"),
+    },
+    "death": {
+        "@deceased_name": ("enw", "eu henw", "eu henw llawn", "enw’r person a fu farw", "enw’r ymadawedig",
+                           "yr ymadawedig", "pwy fu farw", "y person a fu farw"),
+        "deceased_date_of_birth": ("dyddiad geni",),
+        "date_of_death": ("bu farw ar", "dyddiad", "dyddiad y farwolaeth", "dyddiad marwolaeth", "pryd bu farw"),
+        "deceased_ni_number": _CY_NI + ("eu rhif yg",),
+        "@deceased_address": ("eu cyfeiriad", "cyfeiriad", "eu cyfeiriad olaf", "cyfeiriad olaf", "eu cyfeiriad cartref"),
+        "deceased_address_line_1": _CY_LINE_1,
+        "deceased_address_line_2": _CY_LINE_2,
+        "deceased_town": _CY_TOWN + ("eu tref",),
+        "deceased_postcode": ("cod post", "eu cod post"),
+        **_CY_REPORTER,
+        "reporter_relationship": ("perthynas", "eich perthynas", "perthynas â nhw", "perthynas i’r ymadawedig"),
+    },
+    "birth": {
+        "@child_name": ("plentyn", "enw’r plentyn", "babi", "enw’r babi", "enw", "enw llawn y plentyn"),
+        "child_date_of_birth": ("dyddiad geni", "ganwyd ar", "dyddiad", "dyddiad geni’r babi"),
+        "place_of_birth": ("man geni", "ganwyd yn", "tref geni"),
+        "@parent_1_name": ("rhiant cyntaf", "rhiant 1", "rhiant", "mam", "enw’r fam", "enw’r rhiant cyntaf"),
+        "@parent_2_name": ("ail riant", "rhiant 2", "tad", "enw’r tad", "enw’r ail riant"),
+        "@address": ("cyfeiriad", "cyfeiriad cartref", "cyfeiriad y plentyn", "cyfeiriad cartref y plentyn"),
+        "address_line_1": _CY_LINE_1,
+        "address_line_2": _CY_LINE_2,
+        "town": _CY_TOWN,
+        **_CY_REPORTER,
+        "reporter_relationship": ("perthynas", "eich perthynas", "perthynas â’r plentyn", "rwy’n"),
+    },
+}
+
 # Whole answers that fill several fields.
 NAME_PARTS = {
     "@name": ("given_names", "family_name"),
@@ -152,25 +241,33 @@ ADDRESS_PARTS = {
 PREVIOUS_ADDRESS = "@previous_address"
 
 CHOICE_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "marriage": ("married", "got married", "wedding", "marriage"),
-    "civil_partnership": ("civil partnership", "civil partner", "partnership"),
-    "divorce": ("divorce", "divorced", "dissolution", "separated"),
-    "deed_poll": ("deed poll", "deedpoll", "by deed poll"),
-    "spouse_or_partner": ("wife", "husband", "partner", "spouse", "civil partner", "widow", "widower"),
-    "child": ("son", "daughter", "child", "stepson", "stepdaughter"),
-    "parent": ("parent", "mother", "father", "mum", "dad"),
-    "sibling": ("brother", "sister", "sibling"),
+    "marriage": ("married", "got married", "wedding", "marriage", "priodas", "priodi", "wedi priodi"),
+    "civil_partnership": ("civil partnership", "civil partner", "partnership", "partneriaeth sifil", "partneriaeth"),
+    "divorce": ("divorce", "divorced", "dissolution", "separated", "ysgariad", "ysgaru", "wedi ysgaru"),
+    "deed_poll": ("deed poll", "deedpoll", "by deed poll", "gweithred newid enw", "gweithred"),
+    # Welsh words as they are written alone and after "ei" (his), which softens them: "ei ferch".
+    "spouse_or_partner": ("wife", "husband", "partner", "spouse", "civil partner", "widow", "widower",
+                          "gŵr", "ŵr", "gwraig", "wraig", "partner sifil", "gweddw"),
+    "child": ("son", "daughter", "child", "stepson", "stepdaughter", "mab", "fab", "merch", "ferch", "plentyn",
+              "blentyn", "llysfab", "llysferch"),
+    "parent": ("parent", "mother", "father", "mum", "dad", "rhiant", "mam", "fam", "tad"),
+    "sibling": ("brother", "sister", "sibling", "brawd", "frawd", "chwaer"),
     "other_relative": ("relative", "aunt", "uncle", "niece", "nephew", "cousin", "grandson", "granddaughter",
-                       "grandchild", "grandparent", "in law"),
-    "executor": ("executor", "executrix", "administrator"),
+                       "grandchild", "grandparent", "in law", "perthynas", "modryb", "ewythr", "nith", "nai",
+                       "cefnder", "cyfnither", "ŵyr", "wyres"),
+    "executor": ("executor", "executrix", "administrator", "ysgutor", "gweinyddwr"),
     "mother": ("mother", "mum", "mam"),
-    "father": ("father", "dad"),
-    "guardian": ("guardian", "legal guardian", "parental responsibility"),
-    "other": ("other", "someone else", "friend", "neighbour", "another reason"),
+    "father": ("father", "dad", "tad"),
+    "guardian": ("guardian", "legal guardian", "parental responsibility", "gwarcheidwad", "cyfrifoldeb rhiant"),
+    "other": ("other", "someone else", "friend", "neighbour", "another reason", "arall", "rhywun arall", "ffrind",
+              "cymydog", "rheswm arall"),
 }
+# Welsh answers a question with its verb: "Ydw" (I am), "Oes" (there is), "Do" (I did), "Ydyn" (they are).
 YES = frozenset({"yes", "y", "true", "yes please", "ydw", "ie", "do", "i do", "i confirm", "confirmed", "confirm",
-                 "agreed", "i agree", "yes i confirm", "yes i do"})
-NO = frozenset({"no", "n", "false", "no thanks", "nac ydw", "na", "dim"})
+                 "agreed", "i agree", "yes i confirm", "yes i do", "oes", "ydyn", "ydy", "ydi", "ydw i", "ydyn nhw",
+                 "cytuno", "rwyn cytuno", "rwyn cadarnhau", "cadarnhau", "ie os gwelwch yn dda"})
+NO = frozenset({"no", "n", "false", "no thanks", "nac ydw", "na", "dim", "nac oes", "naddo", "nac ydyn", "nac ydy",
+                "nac ydi", "nage", "na diolch", "dim diolch"})
 
 
 _PUNCTUATION = re.compile(r"[^\w ]+|_")
@@ -188,9 +285,10 @@ def labels_for(change_type_id: str) -> dict[str, str]:
     """Every label (normalised) this change type understands -> field name or ``@`` target."""
     change_type: ChangeType = CHANGE_TYPES[change_type_id]
     table: dict[str, str] = {}
-    for target, words in SYNONYMS[change_type_id].items():
-        for word in words:
-            table.setdefault(norm(word), target)
+    for synonyms in (SYNONYMS, WELSH):
+        for target, words in synonyms[change_type_id].items():
+            for word in words:
+                table.setdefault(norm(word), target)
     for f in change_type.fields:  # the field's own name and label (in every language) always win
         table[norm(f.name)] = f.name
         for language in LANGUAGES:
@@ -200,6 +298,25 @@ def labels_for(change_type_id: str) -> dict[str, str]:
         for word in words:
             table[norm(word)] = target
     return table
+
+
+@cache
+def change_names() -> dict[str, str]:
+    """Every name (normalised) a change is known by -> its id: its id, its synonyms, its label in every
+    language, and its Welsh names."""
+    table: dict[str, str] = {}
+    for ct in CHANGE_TYPES.values():
+        names = (ct.id, *ct.synonyms, ct.label, *CHANGE_NAMES.get(ct.id, ()),
+                 *(translations_for(language).gettext(ct.label) for language in LANGUAGES))
+        for name in names:
+            table.setdefault(norm(name), ct.id)
+    return table
+
+
+@cache
+def choice_labels(label: str) -> frozenset[str]:
+    """A choice's label (normalised) in every language: "Marriage", "Priodas"."""
+    return frozenset(norm(translations_for(language).gettext(label)) for language in LANGUAGES) | {norm(label)}
 
 
 @lru_cache(maxsize=1)
@@ -227,7 +344,8 @@ def is_label(label: str) -> bool:
 
 def _variants(label: str) -> tuple[str, ...]:
     variants = [label]
-    for prefix, instead in (("my ", "your "), ("my ", ""), ("your ", ""), ("the ", ""), ("please ", "")):
+    for prefix, instead in (("my ", "your "), ("my ", ""), ("your ", ""), ("the ", ""), ("please ", ""),
+                            ("fy ", "eich "), ("fy ", ""), ("eich ", ""), ("yr ", ""), ("y ", "")):
         if label.startswith(prefix):
             variants.append(instead + label[len(prefix):])
     return tuple(variants)

@@ -33,11 +33,13 @@ from mail.labels import (
     PREVIOUS_ADDRESS,
     TELL,
     YES,
+    change_names,
+    choice_labels,
     is_label,
     lookup,
     norm,
 )
-from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType, change_type_for_words
+from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
 
 # Every pattern here takes time in proportion to its input: no two quantifiers can match the
 # same characters one after the other (``\s*[^:]*?\s*`` took minutes on a line of spaces).
@@ -48,11 +50,12 @@ MAX_LABEL_CHARS = 100
 _POSTCODE_AT_END = re.compile(r"(?:^|\s)([A-Za-z]{1,2}\d[A-Za-z\d]?\s*\d[A-Za-z]{2})\s*$")
 _SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|wg|ateb|ymlaen)\s*(?:\[\d+\]\s*)?:\s*)+", re.IGNORECASE)
 _LIST_SEPARATOR = re.compile(r",|;|/|&|\+|\band\b|\n", re.IGNORECASE)
-_LEADING_ARTICLE = re.compile(r"^(?:the|my|our) ")
+_LEADING_ARTICLE = re.compile(r"^(?:the|my|our|y|yr) ")
 _ADDRESS_SEPARATOR = re.compile(r"[,;\n]")
 _BRACKETED = re.compile(r"\(([^()]*)\)")  # innermost brackets: each is scanned once
 TELL_EVERYONE = frozenset({"all", "everyone", "everybody", "all of them", "all organisations", "all organizations",
-                           "all departments", "pawb", "everyone who needs to know"})
+                           "all departments", "pawb", "everyone who needs to know", "pob un", "pob un ohonyn nhw",
+                           "pob sefydliad", "yr holl sefydliadau", "pawb sydd angen gwybod"})
 _TRIM_VALUE_KINDS = frozenset({"date", "postcode", "ni_number", "phone", "email", "choice", "bool", "declaration"})
 # Bounds on what is read (docs/mail-security.md): a line longer than an email line may be
 # (998 characters, RFC 5322) is no "Label: value" a person typed, and a change fits in far fewer
@@ -166,13 +169,13 @@ def _change_type(pairs: list[_Pair], subject: str, first_line: str | None) -> tu
     named = [p for p in pairs if lookup("address", p.label) == CHANGE]
     if named:
         typed = named[0].text
-        found = change_type_for_words(typed) or _mentioned(typed)
+        found = _named(typed)
         return (found, "body", None) if found else (None, None, typed[:100] or None)
     cleaned = _SUBJECT_PREFIX.sub("", subject or "")
-    found = change_type_for_words(cleaned) or _mentioned(cleaned)
+    found = _named(cleaned)
     if found:
         return found, "subject", None
-    if first_line and (found := change_type_for_words(first_line) or _mentioned(first_line)):
+    if first_line and (found := _named(first_line)):
         return found, "body", None
     scores = {ct: sum(1 for p in pairs if (t := lookup(ct, p.label)) and not t.startswith("#")) for ct in CHANGE_TYPES}
     best = max(scores.values(), default=0)
@@ -194,15 +197,19 @@ def _only_in(change_type_id: str, label: str) -> bool:
     return all(lookup(other, label) is None for other in CHANGE_TYPES if other != change_type_id)
 
 
+def _named(text: str) -> ChangeType | None:
+    """The change ``text`` names, in English or Welsh ("Moving house", "Symud tŷ"), or one it mentions."""
+    found = change_names().get(norm(text))
+    return CHANGE_TYPES[found] if found else _mentioned(text)
+
+
 def _mentioned(text: str) -> ChangeType | None:
     """A change type named somewhere in ``text`` ("I am moving house next week"): the longest name wins."""
     words = f" {norm(text)} "
     best: tuple[int, ChangeType] | None = None
-    for ct in CHANGE_TYPES.values():
-        for name in (*ct.synonyms, norm(ct.label)):
-            phrase = norm(name)
-            if len(phrase) >= 4 and f" {phrase} " in words and (best is None or len(phrase) > best[0]):
-                best = (len(phrase), ct)
+    for phrase, change_type_id in change_names().items():
+        if len(phrase) >= 4 and f" {phrase} " in words and (best is None or len(phrase) > best[0]):
+            best = (len(phrase), CHANGE_TYPES[change_type_id])
     return best[1] if best else None
 
 
@@ -263,12 +270,16 @@ def match_choice(choices: Sequence[tuple[str, str]], typed: str) -> str:
     """The choice's id for what was typed ("married", "I am his daughter"), or the words as typed."""
     words = norm(typed)
     for prefix in ("i am their ", "i am his ", "i am her ", "i am the ", "i am a ", "i am ", "im ", "their ", "his ",
-                   "her ", "the ", "a ", "an ", "my ", "by "):
+                   "her ", "the ", "a ", "an ", "my ", "by ",
+                   # Welsh: "rwy’n ei ferch" (I am his daughter), "fy ngŵr" aside, "trwy weithred newid enw"
+                   "rwyn ", "dwin ", "dw in ", "rydw in ", "fi yw ", "ei ", "eu ", "fy ", "yr ", "y ", "trwy "):
         if words.startswith(prefix):
             words = words[len(prefix):]
+            if prefix in ("rwyn ", "dwin ", "dw in ", "rydw in ") and words.startswith(("ei ", "eu ", "y ", "yr ")):
+                words = words.split(" ", 1)[1]
             break
     for value, label in choices:
-        if words in (norm(value), norm(label)):
+        if words == norm(value) or words in choice_labels(label):
             return value
     ids = {value for value, _ in choices}
     for value, synonyms in CHOICE_SYNONYMS.items():

@@ -95,7 +95,8 @@ def _load(engine: Engine, message_id: uuid.UUID | str | None) -> _Stored | None:
         message = next_received(session) if message_id is None else get_inbound(session, message_id)
         if message is None:
             return None
-        departments: dict[str, tuple[str, ...]] = {d.id: (d.name, d.controller) for d in list_departments(session)}
+        departments: dict[str, tuple[str, ...]] = {
+            d.id: (d.name, d.controller, *((d.name_cy,) if d.name_cy else ())) for d in list_departments(session)}
         return _Stored(message.id, message.raw, message.mail_from, tuple(message.rcpt_tos), departments)
 
 

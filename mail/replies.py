@@ -117,9 +117,9 @@ def recipient_rows(change_type: ChangeType, data: Mapping[str, Any], outcomes: S
         if outcome.status == RecipientStatus.QUEUED:
             rows = [[gettext(change_type.field(n).label), answer_text(change_type, n, data[n], language)]
                     for n in outcome.fields if n in data]
-            told.append({"name": outcome.department.name, "rows": rows})
+            told.append({"name": outcome.department.name_in(language), "rows": rows})
         elif outcome.status in (RecipientStatus.NEEDS_CONSENT, RecipientStatus.NOT_HANDLED):
-            not_told.append(outcome.department.name)
+            not_told.append(outcome.department.name_in(language))
     return told, not_told
 
 
@@ -141,7 +141,8 @@ def blank_template(change_type: ChangeType | None, departments: Sequence[Departm
         names = ", ".join(gettext(ct.label).lower() for ct in CHANGE_TYPES.values())
         lines.append("[" + gettext("The changes you can report: %(names)s.") % {"names": names} + "]")
         change_type = CHANGE_TYPES["address"]
-    lines.append(f"{gettext('Change')}: {gettext(change_type.label)}")
+    change, tell = gettext("Change"), gettext("Tell")  # outside the f-strings, where pybabel finds them
+    lines.append(f"{change}: {gettext(change_type.label)}")
     own = [f for f in change_type.fields if f.profile]
     if own and own_details_known:
         lines.append("[" + gettext("You can leave your own details blank: we use the ones in your account") + "]")
@@ -163,7 +164,7 @@ def blank_template(change_type: ChangeType | None, departments: Sequence[Departm
             lines.append("")
     accepting = [short_name(d) for d in departments if d.accepts(change_type.id)]
     lines.append("")
-    lines.append(f"{gettext('Tell')}: ")
+    lines.append(f"{tell}: ")
     if accepting:
         lines.append("[" + gettext("Who you can tell: %(names)s") % {"names": ", ".join(accepting)} + "]")
     return "\n".join(lines)

@@ -24,7 +24,7 @@ from tellusonce.models import ChannelKind, Department
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 SECRET_ENV_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{2,99}$")
 KEYS = {
-    "id", "name", "controller", "purpose", "contact_url", "channel", "webhook_url", "secret_env",
+    "id", "name", "controller", "purpose", "name_cy", "purpose_cy", "contact_url", "channel", "webhook_url", "secret_env",
     "email", "allow_private_network", "needs_protected_address", "receives", "reasons",
 }
 REQUIRED = ("id", "name", "purpose", "channel", "receives")
@@ -49,6 +49,9 @@ class DepartmentEntry:
     contact_url: str | None = None
     allow_private_network: bool = False
     needs_protected_address: bool = False
+    # In Welsh, where the registry gives them; without them Welsh pages show the English.
+    name_cy: str | None = None
+    purpose_cy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,8 @@ class _Checker:
             name=table["name"].strip(),
             controller=(table.get("controller") or table["name"]).strip(),
             purpose=table["purpose"].strip(),
+            name_cy=_stripped(table.get("name_cy")),
+            purpose_cy=_stripped(table.get("purpose_cy")),
             channel=channel,
             receives=receives,
             reasons={k: v.strip() for k, v in reasons.items()},
@@ -163,7 +168,7 @@ class _Checker:
                 )
         if not isinstance(ident, str) or not ID_PATTERN.match(ident):
             self.fail(label, "id", "must be lower-case letters, digits and hyphens, starting with a letter")
-        for key in ("name", "purpose", "controller", "contact_url", "webhook_url", "secret_env", "email"):
+        for key in ("name", "purpose", "name_cy", "purpose_cy", "controller", "contact_url", "webhook_url", "secret_env", "email"):
             if key in table and (not isinstance(table[key], str) or not table[key].strip()):
                 self.fail(ident, key, "must be a non-empty string")
         for key in ("allow_private_network", "needs_protected_address"):
@@ -217,6 +222,10 @@ class _Checker:
         return result
 
 
+def _stripped(value: str | None) -> str | None:
+    return value.strip() if value is not None else None
+
+
 def _suggest(word: str, choices: Any) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -240,6 +249,8 @@ def sync_registry(session: Session, registry: Registry) -> list[str]:
             "name": entry.name,
             "controller": entry.controller,
             "purpose": entry.purpose,
+            "name_cy": entry.name_cy,
+            "purpose_cy": entry.purpose_cy,
             "channel": entry.channel,
             "webhook_url": entry.webhook_url,
             "secret_env": entry.secret_env,

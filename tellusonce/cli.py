@@ -123,7 +123,8 @@ def departments_list() -> None:
     with engine_for(settings().database_url) as engine, transaction(engine, writer=False) as session:
         for d in list_departments(session, include_inactive=True):
             state = "" if d.active else "  (inactive)"
-            click.echo(f"{d.id:32} {d.channel:8} {', '.join(d.receives)}{state}")
+            welsh = "" if d.has_welsh else "  (no Welsh name or purpose: shown in English)"
+            click.echo(f"{d.id:32} {d.channel:8} {', '.join(d.receives)}{state}{welsh}")
 
 
 # -- audit ------------------------------------------------------------------------------

@@ -25,6 +25,9 @@ class Department(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(200))
     controller: Mapped[str] = mapped_column(String(200))
     purpose: Mapped[str] = mapped_column(Text)
+    # The name and purpose in Welsh; None where the registry gives none (shown in English).
+    name_cy: Mapped[str | None] = mapped_column(String(200))
+    purpose_cy: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(String(10))
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     secret_env: Mapped[str | None] = mapped_column(String(100))
@@ -47,6 +50,17 @@ class Department(Timestamped, Base):
     # cached registry can tell it is out of date (``data.departments.registry``).
     revision: Mapped[int] = mapped_column(default=0, server_default="0", onupdate=literal_column("revision") + 1)
 
+    def name_in(self, language: str) -> str:
+        """The name a reader of ``language`` sees: the Welsh where there is one, else the English."""
+        return self.name_cy if language == "cy" and self.name_cy else self.name
+
+    def purpose_in(self, language: str) -> str:
+        return self.purpose_cy if language == "cy" and self.purpose_cy else self.purpose
+
+    @property
+    def has_welsh(self) -> bool:
+        return bool(self.name_cy and self.purpose_cy)
+
     def accepts(self, change_type: str) -> bool:
         return self.active and change_type in self.receives
 
@@ -59,6 +73,8 @@ class Department(Timestamped, Base):
             "name": self.name,
             "controller": self.controller,
             "purpose": self.purpose,
+            "name_cy": self.name_cy,
+            "purpose_cy": self.purpose_cy,
             "receives": self.receives,
             "reasons": self.reasons,
         }

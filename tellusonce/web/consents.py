@@ -35,6 +35,7 @@ from tellusonce.models import Citizen, Department
 from tellusonce.web import display
 from tellusonce.web.auth import current_citizen, login_required
 from tellusonce.web.database import get_session
+from tellusonce.web.department_names import organisation_name
 from tellusonce.web.display import UK
 from tellusonce.web.forms import GovDateField, StripWhitespaceForm
 from tellusonce.web.report_pages import field_labels
@@ -106,7 +107,7 @@ def change(department_id: str) -> str | Redirect:
     until = _last_day(current.expires_at) if current and current.expires_at else None
     form = ChangeConsentForm(data={"change_types": entry.change_types, "until": until})
     form.change_types.choices = [SelectChoice(t, _(CHANGE_TYPES[t].label)) for t in CHANGE_TYPES if t in department.receives]
-    form.change_types.label.text = _("What may %(name)s always be told about?", name=department.name)
+    form.change_types.label.text = _("What may %(name)s always be told about?", name=organisation_name(department))
     form.until.label.text = _("Until (optional)")
     form.until.description = _("Leave this empty to keep your consent until you withdraw it. For example, 31 12 2027")
     if form.validate_on_submit():
@@ -130,7 +131,7 @@ def change(department_id: str) -> str | Redirect:
             event, cancelled = set_standing_consent(session, citizen_id=citizen.id, department=department,
                                                     change_types=chosen, expires_at=expires_at, now=now)
             if event is not None:
-                message = _("%(name)s may now always be told about: %(changes)s.", name=department.name,
+                message = _("%(name)s may now always be told about: %(changes)s.", name=organisation_name(department),
                             changes=_change_words(chosen))
                 if cancelled:
                     message += " " + ngettext("%(num)s change waiting to be sent to them was cancelled.",
@@ -158,7 +159,7 @@ def withdraw(department_id: str) -> str | Redirect:
     if form.validate_on_submit():
         if entry.any:
             cancelled = withdraw_all_for_department(session, citizen_id=citizen.id, department_id=department.id, now=now)
-            message = _("You have withdrawn your consent for %(name)s.", name=department.name)
+            message = _("You have withdrawn your consent for %(name)s.", name=organisation_name(department))
             if cancelled:
                 message += " " + ngettext("%(num)s change waiting to be sent to them was cancelled.",
                                           "%(num)s changes waiting to be sent to them were cancelled.", cancelled)

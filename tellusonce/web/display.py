@@ -19,6 +19,7 @@ from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.fields import display_phone
 from tellusonce.i18n import N_
 from tellusonce.models import ChangeReport, ChannelKind, Notification, NotificationState
+from tellusonce.web.department_names import organisation_name
 
 # Each notification state in plain words, and the colour of its tag.
 STATES: dict[str, tuple[str, str]] = {
@@ -50,7 +51,7 @@ def details_label(n: Notification) -> str:
     if n.state in (NotificationState.CANCELLED, NotificationState.DEAD):
         return _("Details that were not sent")
     if n.department.channel == ChannelKind.FEED:
-        return _("Details that will be available to %(organisation)s", organisation=n.department.name)
+        return _("Details that will be available to %(organisation)s", organisation=organisation_name(n.department))
     return _("Details that will be sent")
 
 

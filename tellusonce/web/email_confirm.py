@@ -43,6 +43,7 @@ from tellusonce.mailout import queue_email
 from tellusonce.models import ChangeReport, Citizen, EmailToken, ReportState, TokenPurpose
 from tellusonce.web.auth import current_citizen
 from tellusonce.web.database import get_session
+from tellusonce.web.department_names import marked_name, organisation_name
 from tellusonce.web.display import answer_text
 from tellusonce.web.language import page_language
 
@@ -111,13 +112,14 @@ def check(token: str) -> str | Response | tuple[str, int]:
         return render_template("email_confirm/unusable.html", invalid=True), 409
     change_type = get_change_type(report.change_type)
     previews = [
-        {"name": rp.department.name,
+        {"name": marked_name(rp.department),
          "rows": [{"key": {"text": _(change_type.field(n).label)},
                    "value": {"text": answer_text(change_type.id, n, plan.change.data.get(n))}}
                   for n in rp.fields if n in plan.change.data]}
         for rp in plan.queued
     ]
-    not_told = [rp.department.name for rp in plan.recipients if rp.status in (RecipientStatus.NEEDS_CONSENT, RecipientStatus.NOT_HANDLED)]
+    not_told = [organisation_name(rp.department) for rp in plan.recipients
+                if rp.status in (RecipientStatus.NEEDS_CONSENT, RecipientStatus.NOT_HANDLED)]
     names = [_(name) for name in detail_names(account_updates(report.citizen, change_type.id, plan.change.data))]
     held = report.pending_request or {}
     return render_template("email_confirm/check.html", report=report, change_type=change_type, previews=previews,
@@ -156,7 +158,7 @@ def _acknowledge(citizen: Citizen, result: IntakeResult) -> None:
         context={
             "reference": report.reference,
             "change_label": get_change_type(report.change_type).label,
-            "organisations": [o.department.name for o in result.outcomes if o.status == RecipientStatus.QUEUED],
+            "organisations": [organisation_name(o.department) for o in result.outcomes if o.status == RecipientStatus.QUEUED],
             "link": settings.base_url + url_for("track.report", reference=report.reference),
         },
         purpose="mail_confirmed", language=page_language(), related_id=report.id,

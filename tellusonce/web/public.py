@@ -53,6 +53,8 @@ def register_entry(department: Department) -> dict[str, Any]:
         "name": department.name,
         "controller": department.controller,
         "purpose": department.purpose,
+        "name_cy": department.name_cy,
+        "purpose_cy": department.purpose_cy,
         "contact_url": department.contact_url,
         "channel": department.channel,
         "receives_protected_address": department.needs_protected_address,

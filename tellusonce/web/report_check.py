@@ -45,6 +45,7 @@ from tellusonce.i18n import N_
 from tellusonce.mailout import compose_email, insert_email
 from tellusonce.models import Citizen
 from tellusonce.web.database import get_session, start_writing
+from tellusonce.web.department_names import organisation_name
 from tellusonce.web.forms import StripWhitespaceForm
 from tellusonce.web.journey import Journey, current_journey, mark_submitted, save_journey
 from tellusonce.web.language import page_language
@@ -214,7 +215,7 @@ def _submitted(journey: Journey, result: IntakeResult) -> Response:
 
 def _confirmation_email(citizen: Citizen, planned: Submission) -> dict[str, Any]:
     settings = current_app.config["SETTINGS"]
-    told = [o.department.name for o in planned.outcomes if o.status == RecipientStatus.QUEUED]
+    told = [organisation_name(o.department) for o in planned.outcomes if o.status == RecipientStatus.QUEUED]
     return compose_email(
         to=citizen.email, subject=N_("Change reported: %(reference)s"), template="report_submitted",
         context={
@@ -247,7 +248,7 @@ def _previews(plan: Plan, change_type: ChangeType) -> list[RecipientPreview]:
     for rp in plan.queued:
         rows = preview_rows(change_type, data, rp.fields)
         previews.append(RecipientPreview(
-            department_id=rp.department.id, name=rp.department.name,
+            department_id=rp.department.id, name=organisation_name(rp.department),
             reason=_(CONSENT_WORDS[rp.consent]) if rp.consent else _(rp.reason),
             why_needed=rp.department.reasons.get(change_type.id, ""),
             rows=rows, withheld=field_labels(change_type.id, list(rp.withheld)),
@@ -265,8 +266,8 @@ def _check_context(journey: Journey, change_type: ChangeType, plan: Plan) -> dic
         "change_type": change_type,
         "answers": answer_rows(change_type, plan.change.data),
         "previews": _previews(plan, change_type),
-        "needs_consent": [r.department.name for r in plan.recipients if r.status == RecipientStatus.NEEDS_CONSENT],
-        "not_told": [r.department.name for r in plan.recipients if r.status == RecipientStatus.NOT_CHOSEN],
+        "needs_consent": [organisation_name(r.department) for r in plan.recipients if r.status == RecipientStatus.NEEDS_CONSENT],
+        "not_told": [organisation_name(r.department) for r in plan.recipients if r.status == RecipientStatus.NOT_CHOSEN],
         "back": url_for("report.organisations", **_FROM_CHECK),
     }
 
@@ -284,6 +285,6 @@ def confirmation_context(citizen: Citizen, reference: str) -> dict[str, Any]:
     return {
         "report": report,
         "change_type": get_change_type(report.change_type),
-        "organisations": [n.department.name for n in notifications],
+        "organisations": [organisation_name(n.department) for n in notifications],
         "duplicate": duplicate,
     }

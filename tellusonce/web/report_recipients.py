@@ -21,6 +21,7 @@ from tellusonce.data.departments import departments_for_change_type
 from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.consent import decide
 from tellusonce.models import Citizen, Department
+from tellusonce.web.department_names import organisation_name
 from tellusonce.web.forms import StripWhitespaceForm
 from tellusonce.web.journey import Journey
 from tellusonce.web.report_pages import field_labels
@@ -75,7 +76,7 @@ def recipients_form(view: RecipientsView, journey: Journey, *, formdata: Any = N
         if candidate.standing:
             continue
         setattr(RecipientsForm, candidate.consent_field, RadioField(
-            _("May %(name)s be told about this change only, or always?", name=candidate.department.name),
+            _("May %(name)s be told about this change only, or always?", name=organisation_name(candidate.department)),
             choices=[SelectChoice("once", _("Tell them this time")),
                      SelectChoice("always", _("Always tell them about %(change)s", change=change_label))],
             widget=GovRadioInput(), validate_choice=False,
@@ -86,7 +87,7 @@ def recipients_form(view: RecipientsView, journey: Journey, *, formdata: Any = N
     else:
         data = {"recipients": [c.department.id for c in view.candidates if c.standing]}
     form = RecipientsForm(formdata=formdata, data=data)
-    form.recipients.choices = [SelectChoice(c.department.id, c.department.name) for c in view.candidates]
+    form.recipients.choices = [SelectChoice(c.department.id, organisation_name(c.department)) for c in view.candidates]
     return form
 
 
@@ -107,7 +108,7 @@ def save_recipients(form: StripWhitespaceForm, view: RecipientsView, journey: Jo
         answer = form[candidate.consent_field].data
         if answer not in CONSENT_CHOICES:
             form[candidate.consent_field].errors = [
-                _("Select whether %(name)s may be told this time only or always", name=candidate.department.name)
+                _("Select whether %(name)s may be told this time only or always", name=organisation_name(candidate.department))
             ]
             continue
         consent[department_id] = answer

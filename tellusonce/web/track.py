@@ -32,6 +32,7 @@ from tellusonce.models import Citizen, Notification, NotificationState, ReportSt
 from tellusonce.web import display
 from tellusonce.web.auth import current_citizen, login_required
 from tellusonce.web.database import get_session
+from tellusonce.web.department_names import marked_name, organisation_name
 from tellusonce.web.report_pages import field_labels
 
 bp = Blueprint("track", __name__)
@@ -127,7 +128,7 @@ def _notification_view(n: Notification, attempt: Any) -> dict[str, Any]:
     fields = [k for k in n.payload if k != "protected_address"]
     return {
         "notification": n,
-        "name": n.department.name,
+        "name": marked_name(n.department),
         "times": times,
         "fields": field_labels(n.change_type, fields),
         "details_label": display.details_label(n),
@@ -151,7 +152,7 @@ def _disclosure(n: Notification) -> dict[str, Any]:
     return {
         "notification_id": str(n.id),
         "reference": n.report.reference,
-        "organisation": {"id": n.department_id, "name": n.department.name},
+        "organisation": {"id": n.department_id, "name": organisation_name(n.department)},
         "change_type": n.change_type,
         "state": n.state,
         "sent_at": n.delivered_at.isoformat() if n.delivered_at else None,
@@ -197,7 +198,7 @@ def _csv_rows(notifications: Iterable[Notification]) -> Iterable[list[str]]:
         for name, value in n.payload.items():
             label = _(change_type.field(name).label) if name in change_type.field_names else name
             yield [_cell(v) for v in (
-                n.delivered_at.isoformat() if n.delivered_at else "", n.department.name, n.report.reference,
+                n.delivered_at.isoformat() if n.delivered_at else "", organisation_name(n.department), n.report.reference,
                 _(change_type.label), label, value, n.acknowledged_at.isoformat() if n.acknowledged_at else "",
                 str(n.consent_receipt_id),
             )]

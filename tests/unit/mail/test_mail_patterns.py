@@ -163,3 +163,15 @@ def test_an_html_only_message_with_a_pre_line_of_800_dashes_and_an_x_is_read_at_
         read = read_message(raw)
     assert "Change: moving house" in read.text
     assert "-" * 800 + "x" in read.text
+
+
+@pytest.mark.timeout(5)
+def test_a_welsh_date_with_long_runs_of_ordinals_and_mutations_is_read_at_once():
+    """The Welsh ordinals ("1af", "21ain") and "o" before a month ("o Fedi") add optional groups to
+    the date patterns: each is tried once, however long the run."""
+    from mail.dates import parse_date
+
+    for text in ("1" + "af" * RUN, "1af " + "o " * RUN + "Fedi", "21ain o " + "f" * RUN + " 2026",
+                 "Dydd Sul " * (RUN // 9) + "1 Tachwedd 2026", "Medi 1" + "ain" * RUN):
+        with at_most(BOUND, f"parse_date on {text[:12]!r}…"):
+            parse_date(text, today=TODAY)

@@ -1,0 +1,76 @@
+"""Changes emailed in Welsh, sent over SMTP to the real listener and processed as any email is:
+understood, held for confirmation, and answered in Welsh with the organisations' Welsh names."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from tellusonce.db import transaction
+from tellusonce.mailout import rendered_bodies
+from tellusonce.models import ChangeReport, InboundStatus, ReportState
+from tests.integration.mail.messages import add_citizen, outgoing, process_all, typed
+
+MOVE = """Bore da,
+
+Newid: symud tŷ
+Cyfeiriad newydd: 5 Heol y Parc, Caerdydd, CF10 1AA
+Dyddiad symud: 1 Tachwedd 2026
+Dweud wrth: DVLA, CThEF
+
+Diolch,
+Siân
+"""
+
+NAME = """Newid: newid enw
+Enw newydd: Siân Morgan
+Rheswm dros y newid: priodas
+Dyddiad y newid: 1af o Fedi 2026
+Dweud wrth: Swyddfa Pasbort EF, yr Adran Gwaith a Phensiynau
+"""
+
+
+def _held(engine) -> ChangeReport:
+    with transaction(engine, writer=False) as session:
+        return session.scalars(select(ChangeReport)).one()
+
+
+def test_a_move_emailed_in_welsh_is_held_and_answered_in_welsh(listener, deliver, engine, mail_settings):
+    add_citizen(engine, language="cy")
+    deliver(typed(MOVE, subject="Symud tŷ"))
+    [outcome] = process_all(engine, mail_settings)
+    assert outcome.status == InboundStatus.PROCESSED
+    report = _held(engine)
+    assert report.state == ReportState.PENDING_CONFIRMATION and report.change_type == "address"
+    assert {k: report.answers[k] for k in ("address_line_1", "town", "postcode", "move_date")} == {
+        "address_line_1": "5 Heol y Parc", "town": "Caerdydd", "postcode": "CF10 1AA", "move_date": "2026-11-01"}
+    assert report.pending_request["recipients"] == ["dvla", "hmrc"]
+    [reply] = outgoing(engine)
+    assert reply.language == "cy" and reply.subject.startswith("Cadarnhewch")
+    text, _ = rendered_bodies(reply)
+    assert "Cyllid a Thollau EF (CThEF)" in text and "Yr Asiantaeth Trwyddedu Gyrwyr a Cherbydau (DVLA)" in text
+    assert "HM Revenue and Customs" not in text
+    assert "1 Tachwedd 2026" in text
+
+
+def test_a_change_of_name_emailed_in_welsh_reads_its_reason_and_a_mutated_month(
+        listener, deliver, engine, mail_settings):
+    add_citizen(engine, language="cy")
+    deliver(typed(NAME, subject="Newid enw"))
+    process_all(engine, mail_settings)
+    report = _held(engine)
+    assert report.change_type == "name"
+    assert report.answers["new_given_names"] == "Siân" and report.answers["new_family_name"] == "Morgan"
+    assert report.answers["reason"] == "marriage" and report.answers["change_date"] == "2026-09-01"
+    assert report.pending_request["recipients"] == ["hmpo", "dwp"]
+
+
+def test_a_welsh_email_missing_details_is_answered_with_the_layout_in_welsh(listener, deliver, engine, mail_settings):
+    add_citizen(engine, language="cy")
+    deliver(typed("Newid: symud tŷ\nDweud wrth: CThEF\n", subject="Symud"))
+    process_all(engine, mail_settings)
+    [reply] = outgoing(engine)
+    assert reply.purpose == "mail_problems"
+    text, _ = rendered_bodies(reply)
+    assert "Newid: Symud tŷ" in text and "Dweud wrth: " in text
+    assert "Llinell 1 y cyfeiriad: " in text and "Dyddiad symud: " in text
+    assert "Tell:" not in text and "Change:" not in text
