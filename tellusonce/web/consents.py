@@ -1,6 +1,6 @@
 """Your consents: what each organisation may receive; grant, limit, withdraw; history; receipts.
 
-Every change is a consent event with its own receipt (``tellusonce.data.consent``).
+Every change is a consent event with its own receipt (``tellusonce.application.consent``).
 Before anything already queued is cancelled, the page says how many changes
 waiting to be sent will be cancelled, and asks again.
 """
