@@ -30,7 +30,8 @@ from tellusonce.data.audit import record_event
 from tellusonce.data.citizens import write_profile
 from tellusonce.data.consent import insert_grants
 from tellusonce.data.departments import registry
-from tellusonce.data.reports import attach_report, find_earlier_report, insert_notifications, insert_report
+from tellusonce.data.outbox import insert_notifications
+from tellusonce.data.reports import attach_report, find_earlier_report, insert_report
 from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.consent import REASONS, decide, fields_for, minimise
 from tellusonce.domain.reference import new_reference

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, case, or_, select, text, update
+from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, case, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -44,8 +44,15 @@ from tellusonce.models.outbox import CLAIMABLE_SQL, DEAD_SQL
 
 PUSH_CHANNELS = (ChannelKind.WEBHOOK, ChannelKind.EMAIL)
 _N = cast(Table, Notification.__table__)
+_INSERT_NOTIFICATIONS = insert(_N)
 # A list of notification ids bound as one parameter: no expression built per id.
 _IDS = bindparam("ids", expanding=True, type_=_N.c.id.type)
+
+
+def insert_notifications(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Queue notifications (``pending``, with their payloads already minimised): one statement."""
+    if rows:
+        session.connection().execute(_INSERT_NOTIFICATIONS, rows)
 
 
 def department_open(now: Any, channels: Sequence[Any]) -> ColumnElement[bool]:

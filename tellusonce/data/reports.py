@@ -1,5 +1,5 @@
-"""The rows a report is written as: the report (once per submission key), whose details it
-gives about someone else, its notifications; and the lookup for a report made earlier.
+"""The rows a report is written as: the report (once per submission key) and whose details it
+gives about someone else (its notifications are the outbox's: ``tellusonce.data.outbox``); and the lookup for a report made earlier.
 
 The intake (``tellusonce.application.intake``) is their one writer. They are written as
 plain rows with Core statements (each compiled once, from SQLAlchemy's compiled cache; the
@@ -21,7 +21,7 @@ from sqlalchemy import Table, and_, bindparam, delete, insert, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from tellusonce.models import ChangeReport, Citizen, Notification, PersonDetails
+from tellusonce.models import ChangeReport, Citizen, PersonDetails
 
 _REPORTS = cast(Table, ChangeReport.__table__)
 _PEOPLE = cast(Table, PersonDetails.__table__)
@@ -37,7 +37,6 @@ def _insert_once(dialect: Any) -> Any:
 _INSERT_REPORT = {"sqlite": _insert_once(sqlite), "postgresql": _insert_once(postgresql)}
 _INSERT_PERSON = insert(_PEOPLE)
 _DELETE_PERSON = delete(_PEOPLE).where(_PEOPLE.c.id == bindparam("id"))
-_INSERT_NOTIFICATIONS = insert(cast(Table, Notification.__table__))
 
 
 def _earlier(condition: Any) -> Any:
@@ -109,9 +108,3 @@ def attach_report(session: Session, row: Mapping[str, Any], citizen: Citizen) ->
     make_transient_to_detached(report)
     session.add(report)
     return report
-
-
-def insert_notifications(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Queue notifications (``pending``, with their payloads already minimised): one statement."""
-    if rows:
-        session.connection().execute(_INSERT_NOTIFICATIONS, rows)

@@ -17,7 +17,6 @@ from tellusonce.models import AuditEvent, Base, Department
 from tellusonce.settings import Settings, SettingsError
 from tests.conftest import REGISTRY
 
-
 # The newest file in migrations/versions: numbered in order, so the last name is the head.
 NEWEST_MIGRATION = sorted((Path(__file__).parents[2] / "tellusonce/migrations/versions").glob("0*.py"))[-1].name[:4]
 
