@@ -12,29 +12,8 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-# Each month in English and in Welsh, with the Welsh short forms and the soft mutation that
-# follows "o" ("1af o Fedi", "o Dachwedd").
-MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("january", "jan", "ionawr", "ion"),
-            ("february", "feb", "chwefror", "chwef"),
-            ("march", "mar", "mawrth", "maw", "fawrth"),
-            ("april", "apr", "ebrill", "ebr"),
-            ("may", "mai", "fai"),
-            ("june", "jun", "mehefin", "meh", "fehefin"),
-            ("july", "jul", "gorffennaf", "gorff", "orffennaf"),
-            ("august", "aug", "awst"),
-            ("september", "sep", "sept", "medi", "fedi"),
-            ("october", "oct", "hydref", "hyd"),
-            ("november", "nov", "tachwedd", "tach", "dachwedd"),
-            ("december", "dec", "rhagfyr", "rhag", "ragfyr"),
-        ),
-        start=1,
-    )
-    for name in names
-}
+from tellusonce.domain.months import MONTHS
+
 _WEEKDAYS = re.compile(
     r"\b(mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(day|nesday|rsday|urday)?\b|\b(dydd\s+\w+)\b", re.IGNORECASE
 )

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import calendar
 import unicodedata
 import weakref
 from datetime import date
@@ -25,11 +24,7 @@ from wtforms import Field, FieldList, PasswordField
 from wtforms.validators import StopValidation, ValidationError
 
 from tellusonce.domain.fields import FORMAT_CHECKER, KINDS
-
-MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name} | {
-    name.lower(): i for i, name in enumerate(calendar.month_abbr) if name
-} | {"sept": 9}
-
+from tellusonce.domain.months import MONTHS
 
 # Control characters no one can type into a form (tab and new lines aside): PostgreSQL cannot store
 # NUL, and no organisation should be sent the others.

@@ -77,6 +77,13 @@ def test_consent_until_a_day_in_the_next_century_is_still_given(app: Flask, clie
     assert response.status_code == 302
 
 
+@pytest.mark.parametrize("month", ["Tachwedd", "tach", "Rhagfyr", "December", "dec"])
+def test_a_month_typed_as_a_word_in_welsh_or_english_is_read(app: Flask, client: FlaskClient, month: str) -> None:
+    signed_in(app, client)
+    response = _post_date(client, None, "/consents/dvla/change", "until", ["1", month, "2100"])
+    assert response.status_code == 302
+
+
 # -- file parts where a text answer is expected ------------------------------------------
 
 FORMS_WITH_TEXT = [
