@@ -39,6 +39,8 @@ import secrets
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -138,6 +140,19 @@ def _untagged(value: Any) -> Any:
     return Json(value["json"])
 
 
+@contextmanager
+def pipelined(connection: Any) -> Iterator[None]:
+    """Statements run inside go to PostgreSQL without waiting for each answer (psycopg's pipeline
+    mode): one round trip up to each statement whose rows are read, and one at the end. SQLite
+    runs each as it comes. The floor's own trick: the service does not use it, because
+    SQLAlchemy reads each statement's answer at once, which a pipeline knows only later."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    with connection.connection.driver_connection.pipeline():
+        yield
+
+
 def floor_app() -> Any:
     """CSRF, the signed session and the submission's rows written again (gunicorn "intake_floor:floor_app()")."""
     import hashlib
@@ -145,7 +160,7 @@ def floor_app() -> Any:
     from flask import Flask, session
     from flask_wtf.csrf import CSRFProtect, generate_csrf
 
-    from tellusonce.data.driver import driver_for, pipelined
+    from tellusonce.data.driver import driver_for
     from tellusonce.db import session_factory
 
     engine = make_engine(os.environ["TELLUSONCE_DATABASE_URL"])

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -107,9 +106,9 @@ class Driver:
                 many: bool = False, read: bool = True) -> list[tuple[Any, ...]]:
         """Run ``statement`` (from ``sql``) in ``connection``'s transaction; the rows it returns.
 
-        ``read=False`` says its rows are not wanted: inside ``pipelined`` the statement is then
-        only sent, and its answer (or error) is read with the next statement read or at the
-        block's end. Errors come out as SQLAlchemy's (``OperationalError`` and the rest), and a
+        ``read=False`` says its rows are not wanted: inside a psycopg pipeline the statement is
+        then only sent, and its answer (or error) is read with the next statement read or at the
+        pipeline's end. Errors come out as SQLAlchemy's (``OperationalError`` and the rest), and a
         lost connection is invalidated, exactly as when SQLAlchemy runs the statement itself.
         """
         raw: Any = connection.connection.driver_connection  # sqlite3's or psycopg's own connection
@@ -133,26 +132,6 @@ class Driver:
 def changed_rows(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE changed (its result is a cursor's, whatever ``execute`` is typed to give)."""
     return cast(CursorResult[Any], result).rowcount
-
-
-@contextmanager
-def pipelined(connection: Connection) -> Iterator[None]:
-    """Statements run inside go to PostgreSQL without waiting for each answer (psycopg's pipeline
-    mode): one round trip up to each statement whose rows are read, and one at the end, instead of
-    one each. An error comes out (as SQLAlchemy's) when the next rows are read or when the block
-    ends, and the transaction is then failed, as after any error. SQLite runs each as it comes.
-
-    Only ``Driver.execute`` statements belong inside: SQLAlchemy reads each statement's
-    answer (an UPDATE's row count, a RETURNING row) at once, which a pipeline knows only later."""
-    if connection.dialect.name != "postgresql":
-        yield
-        return
-    try:
-        raw: Any = connection.connection.driver_connection  # psycopg's own connection
-        with raw.pipeline():
-            yield
-    except connection.dialect.loaded_dbapi.Error as error:
-        raise _translated(connection, error, "(pipelined statements)", None, None) from error
 
 
 def _translated(connection: Connection, error: Any, statement: str, parameters: Any, cursor: Any) -> StatementError:
