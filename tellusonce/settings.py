@@ -176,6 +176,22 @@ class Settings:
                 "TELLUSONCE_PRIVACY_CONTACT is not set (the email address or https:// page where a person "
                 "answers data protection requests; the privacy notice shows it)."
             )
+        if not self.database_url:
+            missing.append(
+                "TELLUSONCE_DATABASE_URL is not set (postgresql://user@host/database, the one database every "
+                "process on every host shares)."
+            )
+        if not self.public_url:
+            missing.append(
+                "TELLUSONCE_PUBLIC_URL is not set (the https:// address citizens reach the service at, used in "
+                "links sent by email)."
+            )
+        if self.ratelimit_storage_url.startswith("memory://") and self.web_processes != 1:
+            missing.append(
+                "TELLUSONCE_RATELIMIT_STORAGE_URL is memory://, which counts in each web process apart: set it to "
+                "a store every web process shares, like redis://host:6379/0 (or TELLUSONCE_WEB_PROCESSES=1 if "
+                "exactly one web process runs)."
+            )
         return missing
 
     def _defaults_for_the_mode(self) -> dict[str, Any]:
@@ -194,6 +210,11 @@ class Settings:
             _check_privacy_contact(self.privacy_contact, self.service_address)
         if self.database_url:
             _check_database_url(self.database_url)
+        if self.public_url and self.is_production and not self.public_url.startswith("https://"):
+            raise SettingsError(
+                f"TELLUSONCE_PUBLIC_URL is {self.public_url!r}: production serves citizens over https only, "
+                "so set it to the https:// address of the service."
+            )
         _check_rate_limits(self)
         if self.clock_offset and not self.is_test:
             raise SettingsError("TELLUSONCE_CLOCK_OFFSET is for tests only: unset it, or set TELLUSONCE_MODE=test.")
