@@ -116,6 +116,12 @@ def test_two_web_processes_sharing_redis_refuse_together_what_one_would(
             process.wait(timeout=30)
     # Four tries in 15 minutes for one address, counted once for both hosts: then every host refuses.
     assert 429 not in statuses[:4] and statuses[4:] == [429] * 4, statuses
+    # The shared store holds counters, not the address that was tried.
+    import redis
+
+    with redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB) as connection:
+        keys = [key.decode() for key in connection.scan_iter(match=f"*{prefix}*")]
+    assert keys and not [key for key in keys if "ada" in key or "example.com" in key], keys
 
 
 # -- each client behind the proxies on its own ----------------------------------------------
