@@ -18,7 +18,8 @@ from tellusonce.data.inbound import emails_sent_to
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
 from tellusonce.domain.fields import display_phone
 from tellusonce.i18n import N_
-from tellusonce.mailout import queue_email, translations_for
+from tellusonce.mailout import translations_for
+from tellusonce.mailout.queue import queue_email
 from tellusonce.models import Department, OutgoingEmail
 from tellusonce.settings import Settings
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tellusonce.data.dispatch import BREAKER_THRESHOLD, note_delivery_health
 from tellusonce.db import transaction
 from tellusonce.domain.events import parse_event
-from tellusonce.mailout import render_email, rendered_bodies
+from tellusonce.mailout.render import render_email, rendered_bodies
 from tellusonce.models import Department, NotificationState, OutgoingEmail
 from tests.dispatch_helpers import dispatch_once, notifications, submit
 from tests.factories import NOW

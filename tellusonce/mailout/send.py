@@ -1,10 +1,10 @@
-"""The outbound sender: renders and delivers queued ``OutgoingEmail`` rows (``tellusonce mail send``).
+"""Sending queued email: the sender renders and delivers ``OutgoingEmail`` rows (``tellusonce mail send``).
 
 ``TELLUSONCE_OUTBOUND_MAIL=smtp://host:port`` sends through that relay; in
 ``capture`` mode (demo and test) a row is marked ``captured`` and read at
 ``/dev/mail``. A row is claimed with a lease in a short transaction (so no
 database lock is held while talking to the relay), rendered from its template,
-context and language (``tellusonce.mailout.rendered_bodies``), sent, and its
+context and language (``render.rendered_bodies``), sent, and its
 outcome recorded in another: a sent or captured row keeps the bodies that went
 out. A temporary failure (a 4xx, a refused connection, a timeout) is retried
 with exponential backoff and jitter; a permanent one (5xx) or too many attempts
@@ -26,14 +26,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select
 
 from tellusonce.clock import utcnow
 from tellusonce.db import transaction
-from tellusonce.mailout import message_headers, rendered_bodies
+from tellusonce.mailout.render import Bodies, build_message, rendered_bodies
 from tellusonce.models import OutgoingEmail, OutgoingState
 from tellusonce.settings import Settings
 
@@ -44,7 +43,6 @@ FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
 MAX_ATTEMPTS = 12  # about a day of trying
 SMTP_TIMEOUT = 30
-Bodies = tuple[str, str | None]  # plain text, HTML
 
 
 class OutboundConfigError(ValueError):
@@ -84,22 +82,6 @@ def retry_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta
     base = min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LONGEST_RETRY)
     jitter = (rng or random).uniform(-0.2, 0.2)
     return base * (1 + jitter)
-
-
-def build_message(row: OutgoingEmail, bodies: Bodies, settings: Settings) -> EmailMessage:
-    """The message for ``row`` with ``bodies`` (``rendered_bodies(row)``)."""
-    text, html = bodies
-    message = EmailMessage()
-    for name, value in message_headers(row, sender_address=settings.sender_address, mail_domain=settings.mail_domain):
-        message[name] = value
-    message.set_content(text)
-    if html:
-        message.add_alternative(html, subtype="html")
-    for attachment in row.attachments or []:
-        maintype, _, subtype = attachment["content_type"].partition("/")
-        message.add_attachment(attachment["content"].encode("utf-8"), maintype=maintype or "application",
-                               subtype=subtype or "octet-stream", filename=attachment["filename"])
-    return message
 
 
 class OutboundMailer:
@@ -187,7 +169,9 @@ class OutboundMailer:
     def _deliver(self, smtp: smtplib.SMTP, row: OutgoingEmail, bodies: Bodies) -> tuple[str | None, bool]:
         """None when the relay took it; else the error and whether it is permanent."""
         try:
-            refused = smtp.send_message(build_message(row, bodies, self.settings),
+            message = build_message(row, bodies, sender_address=self.settings.sender_address,
+                                    mail_domain=self.settings.mail_domain)
+            refused = smtp.send_message(message,
                                         from_addr=self.settings.sender_address, to_addrs=[row.to_address])
         except smtplib.SMTPRecipientsRefused as e:
             code, reply = next(iter(e.recipients.values()))
