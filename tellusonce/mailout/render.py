@@ -8,14 +8,18 @@ Jinja2 environment and the ``jinja2.ext.i18n`` extension.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound, select_autoescape
 
+from tellusonce.domain.changetypes import ChangeType
+from tellusonce.domain.fields import display_phone
 from tellusonce.mailout import LANGUAGES, translations_for
 from tellusonce.models import OutgoingEmail
 from tellusonce.settings import PROJECT_ROOT
@@ -126,3 +130,26 @@ def build_message(email: OutgoingEmail, bodies: Bodies, *, sender_address: str, 
         message.add_attachment(attachment["content"].encode("utf-8"), maintype=maintype or "application",
                                subtype=subtype or "octet-stream", filename=attachment["filename"])
     return message
+
+
+def format_day(day: date, language: str) -> str:
+    """A day as emails write it: "15 November 2026", "15 Tachwedd 2026"."""
+    return format_date(day, "d MMMM yyyy", locale=language)
+
+
+def answer_text(change_type: ChangeType, name: str, value: Any, language: str) -> str:
+    """An answer as an email shows it to a person: "1 November 2026", "Yes", "Marriage", "07911 123456"."""
+    f = change_type.field(name)
+    gettext = translations_for(language).gettext
+    if f.kind == "date" and isinstance(value, str):
+        try:
+            return format_day(date.fromisoformat(value), language)
+        except ValueError:
+            return value
+    if f.kind in ("bool", "declaration"):
+        return gettext("Yes") if value is True else gettext("No") if value is False else str(value)
+    if f.kind == "choice":
+        return next((gettext(text) for v, text in f.choices if v == value), str(value))
+    if f.kind == "phone" and isinstance(value, str):
+        return display_phone(value)
+    return str(value)

@@ -29,6 +29,8 @@ def test_an_email_department_gets_a_readable_summary_with_the_event_attached(com
     assert "Change of circumstances TUO-" in email.subject
     text, _ = rendered_bodies(email)
     assert "Postcode: LS11 5PS" in text and "Town or city: Leeds" in text
+    # Answers read as the citizen read them on "Check your answers"; the attached event keeps the ISO date.
+    assert "Date you moved: 15 November 2026" in text
     assert f"/api/v1/notifications/{queued.id}/ack" in text
     assert f"Its data follows the schema at {settings.base_url}/schemas/events/address.v1.json" in text
     [attachment] = email.attachments
