@@ -75,13 +75,11 @@ def queue_reply(
     related_id: Any = None,
 ) -> OutgoingEmail:
     full = {"service_address": settings.service_address, **context}
-    email = queue_email(
+    return queue_email(
         session, to=to, subject=SUBJECTS[purpose], template=template, context=full, purpose=purpose,
         language=language, headers=thread_headers(read, reply_to=reply_to), related_id=related_id,
+        created_at=now,  # the moment the message was processed: what the reply limits count
     )
-    email.created_at = now  # the moment the message was processed: what the reply limits count
-    session.flush()
-    return email
 
 
 def recipient_rows(change_type: ChangeType, data: Mapping[str, Any], outcomes: Sequence[RecipientPlan],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -30,6 +31,7 @@ def queue_email(
     headers: Mapping[str, str] | None = None,
     attachments: Iterable[Mapping[str, str]] = (),
     related_id: uuid.UUID | None = None,
+    created_at: datetime | None = None,
     flush: bool = True,
 ) -> OutgoingEmail:
     """Check an email and add it to the outbox in the caller's transaction (flush, no commit).
@@ -41,11 +43,13 @@ def queue_email(
     ``attachments`` are ``{"filename", "content_type", "content"}`` with text content.
     ``headers`` adds headers such as In-Reply-To and References; every message is
     ``Auto-Submitted: auto-generated`` unless the caller says otherwise (RFC 3834).
+    ``created_at`` is when the email was caused (the mail listener's replies: when the message was
+    processed, which their hourly limits count), now unless given.
     ``flush=False`` leaves the row to the caller's next flush or commit.
     """
     email = OutgoingEmail(**compose_email(to=to, subject=subject, template=template, context=context, purpose=purpose,
                                        language=language, headers=headers, attachments=attachments,
-                                       related_id=related_id))
+                                       related_id=related_id, created_at=created_at))
     session.add(email)
     if flush:
         session.flush()
@@ -64,7 +68,8 @@ _INSERT_EMAIL = insert(OutgoingEmail.__table__)  # type: ignore[arg-type]  # __t
 
 def compose_email(*, to: str, subject: str, template: str, context: Mapping[str, Any], purpose: str,
                   language: str = "en", headers: Mapping[str, str] | None = None,
-                  attachments: Iterable[Mapping[str, str]] = (), related_id: uuid.UUID | None = None) -> dict[str, Any]:
+                  attachments: Iterable[Mapping[str, str]] = (), related_id: uuid.UUID | None = None,
+                  created_at: datetime | None = None) -> dict[str, Any]:
     """An ``outgoing_email`` row, checked, for ``insert_email``; the arguments are ``queue_email``'s.
 
     Everything that can be checked is checked here, before anything is written: the template
@@ -84,7 +89,7 @@ def compose_email(*, to: str, subject: str, template: str, context: Mapping[str,
     files = [_attachment(a) for a in attachments]
     now = utcnow()
     return {
-        "id": uuid.uuid4(), "created_at": now, "purpose": purpose, "to_address": to,
+        "id": uuid.uuid4(), "created_at": created_at or now, "purpose": purpose, "to_address": to,
         "subject": translate_subject(subject, values, language=language), "template": template,
         "context": values, "language": language, "body_text": None, "body_html": None, "headers": extra,
         "attachments": files, "state": OutgoingState.QUEUED, "attempts": 0, "next_attempt_at": now,
