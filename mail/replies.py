@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from mail.mime import ReadMessage
 from tellusonce.application.intake import RecipientPlan, RecipientStatus
-from tellusonce.data.inbound import emails_sent_to
+from tellusonce.data.mailout import emails_sent_to
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
 from tellusonce.i18n import N_
 from tellusonce.mailout import translations_for

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from tellusonce.clock import utcnow
+from tellusonce.data.mailout import claim_due_emails, record_email_outcome
 from tellusonce.db import transaction
 from tellusonce.mailout.render import Bodies, build_message, rendered_bodies
 from tellusonce.models import OutgoingEmail, OutgoingState
@@ -120,17 +121,7 @@ class OutboundMailer:
 
     def _claim(self, now: datetime) -> list[OutgoingEmail]:
         with transaction(self.engine) as session:
-            rows = list(session.scalars(
-                select(OutgoingEmail)
-                .where(OutgoingEmail.state == OutgoingState.QUEUED, OutgoingEmail.next_attempt_at <= now)
-                .order_by(OutgoingEmail.next_attempt_at, OutgoingEmail.id)
-                .limit(self.batch)
-                .with_for_update(skip_locked=True)
-            ))
-            for row in rows:
-                row.attempts = (row.attempts or 0) + 1
-                row.next_attempt_at = now + LEASE  # ours until then; due again if we die mid-send
-            session.flush()
+            rows = claim_due_emails(session, now=now, limit=self.batch, lease=LEASE)
             session.expunge_all()
             return rows
 
@@ -201,17 +192,11 @@ class OutboundMailer:
 
     def _record(self, row_id: uuid.UUID, *, state: str, sent_at: datetime | None = None, error: str | None = None,
                 next_attempt_at: datetime | None = None, bodies: Bodies | None = None) -> None:
-        """The outcome of an attempt; ``bodies``, what went out, for a row sent or captured."""
+        """The outcome of an attempt, in a transaction of its own; ``bodies``, what went out, for a row
+        sent or captured."""
         with transaction(self.engine) as session:
-            row = session.get(OutgoingEmail, row_id)
-            if row is None:
-                return
-            row.state = state
-            row.last_error = error[:2000] if error else row.last_error
-            row.sent_at = sent_at or row.sent_at
-            row.next_attempt_at = next_attempt_at if state == OutgoingState.QUEUED else None
-            if bodies is not None:
-                row.body_text, row.body_html = bodies
+            record_email_outcome(session, row_id, state=state, sent_at=sent_at, error=error,
+                                 next_attempt_at=next_attempt_at, bodies=bodies)
 
 
 class SenderLoop:
