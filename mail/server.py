@@ -115,11 +115,11 @@ class _Session(SMTP):
             await _read_data(self._reader, reader, on_chunk=self._reset_timeout,  # data arriving: not idle
                              too_slow=lambda: self.loop.time() > deadline)
         except asyncio.IncompleteReadError:  # the client went away: nothing to answer, nothing kept
-            self._writer.close()
+            self._hang_up()
             return
         except TimeoutError:
             await self.push("421 4.4.2 Too slow; closing the connection")
-            self._writer.close()
+            self._hang_up()
             return
         if reader.state is DataState.TOO_LONG:
             await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
@@ -132,6 +132,11 @@ class _Session(SMTP):
             await self.push("250 OK" if status is MISSING else status)
             return
         self._set_post_data_state()
+
+    def _hang_up(self) -> None:
+        """Close the connection, as aiosmtpd does on a timeout."""
+        if self.transport is not None:
+            self.transport.close()
 
 
 class MailListener:
