@@ -45,7 +45,7 @@ from tellusonce.domain.fields import (
 from tellusonce.domain.passwords import hash_password, needs_rehash, verify_password
 from tellusonce.extensions import limiter
 from tellusonce.i18n import N_
-from tellusonce.mailout import queue_email
+from tellusonce.mailout.queue import queue_email
 from tellusonce.models import Citizen, TokenPurpose
 from tellusonce.settings import Settings
 from tellusonce.web.account_forms import (
