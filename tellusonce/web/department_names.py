@@ -38,10 +38,6 @@ def organisation_name(department: Any, language: str | None = None) -> str:
     return _in(department, "name", language)[0]
 
 
-def organisation_purpose(department: Any, language: str | None = None) -> str:
-    return _in(department, "purpose", language)[0]
-
-
 def in_english(text: str) -> Markup:
     """``text``, marked as English when the page is Welsh (registry text nobody has translated)."""
     if page_language() == "cy" and text:
