@@ -75,6 +75,7 @@ def name_of(department_id: str, fallback: str = "") -> str:
 
 
 def init_app(app: Flask) -> None:
+    """Give every template the organisation names and purposes in the page's language (once, in ``create_app``)."""
     app.add_template_global(marked_name, "org_name")
     app.add_template_global(marked_purpose, "org_purpose")
     app.add_template_global(marked_name_of, "org_name_of")
