@@ -62,10 +62,6 @@ def set_clock(clock: Clock) -> Clock:
     return previous
 
 
-def current_clock() -> Clock:
-    return _clock
-
-
 def utcnow() -> datetime:
     return _clock.now()
 

@@ -37,10 +37,6 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
-def is_up_to_date(engine: Engine) -> bool:
-    return current_revision(engine) == head_revision()
-
-
 def wipe_and_upgrade(url: str) -> None:
     """Destroy everything in the database at ``url`` and build the newest schema.
 

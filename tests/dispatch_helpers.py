@@ -1,6 +1,6 @@
 """Helpers for dispatch tests: a real HTTP server on 127.0.0.1 playing the departments,
 functions to queue and dispatch, and the processes a process has started (``living_children``,
-for the drills and the gunicorn tests). The fixtures are in tests/integration/dispatch/conftest.py.
+for the drills and the gunicorn tests). The fixtures are in tests/integration/conftest.py.
 
 ``DepartmentServer`` answers ``POST /hooks/<department>`` as each department has
 been told to behave: 200, a status with headers (500, 503 + Retry-After, 410),
@@ -190,7 +190,7 @@ def states(engine: Engine) -> dict[str, list[str]]:
 
 # The workers here run their database side on a thread unless a test asks for the process: the
 # same functions, without spawning a process per test. The process is covered by
-# test_dispatch_database_side.py and by the drills, which run `tellusonce dispatch`.
+# services/dispatch/test_worker_db.py and by the drills, which run `tellusonce dispatch`.
 
 
 def dispatch_once(engine: Engine, settings: Settings, *, now: datetime = NOW, total_timeout: float = 10.0,

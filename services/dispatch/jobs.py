@@ -147,8 +147,8 @@ def _prepare(session: Session, claim: Claim, n: Claimed, department: Department,
              now: datetime, allowed: bool, target: WebhookTarget | None) -> None:
     """Settle what needs no network (withdrawn, unbuildable, the email channel) or make the webhook job."""
     def settle(outcome: str, error: str | None = None) -> None:
-        claim.settled.append(AttemptRecord(notification_id=n.id, outcome=outcome, started_at=now, finished_at=now,
-                                           error=error))
+        claim.settled.append(AttemptRecord(notification_id=n.id, department_id=n.department_id, outcome=outcome,
+                                           started_at=now, finished_at=now, error=error))
 
     if not allowed:
         settle(AttemptOutcome.CANCELLED, "consent withdrawn before delivery; nothing was sent")

@@ -46,8 +46,9 @@ from services.dispatch import worker_db
 from services.dispatch.jobs import Claim, Job
 from services.dispatch.signing import signature_headers
 from services.dispatch.webhook import Outcome, WebhookSender
-from services.dispatch.worker_db import DatabaseProcess, DatabaseThread, Recorded, Result, open_database_side
+from services.dispatch.worker_db import DatabaseProcess, DatabaseThread, Recorded, open_database_side
 from tellusonce.clock import system_now, utcnow
+from tellusonce.data.outbox import AttemptRecord
 from tellusonce.models import AttemptOutcome
 from tellusonce.settings import Settings
 
@@ -134,7 +135,7 @@ class Worker:
         self._lanes = Lanes(self.config.department_concurrency)
         # Jobs kept ready for the senders: at least two per sender.
         self._batch = max(self.config.batch, self.config.concurrency * 2)
-        self._results: list[Result] = []  # sent, not yet handed to the recorder
+        self._results: list[AttemptRecord] = []  # sent, not yet handed to the recorder
         self._result_came = asyncio.Event()
         self._sending_over = False  # every sender has finished: the recorder ends once all is recorded
         self._room = asyncio.Event()
@@ -262,7 +263,7 @@ class Worker:
         while (job := await lanes.get()) is not None:
             if lanes.waiting < low:
                 self._room.set()  # time to claim more
-            result: Result | None = None
+            result: AttemptRecord | None = None
             try:
                 # Not sent when stopping (given back) or with too little lease left (claimed again later).
                 now = self.clock()
@@ -279,15 +280,16 @@ class Worker:
                     self._results.append(result)
                     self._result_came.set()
 
-    async def _post(self, job: Job, started: datetime) -> Result:
+    async def _post(self, job: Job, started: datetime) -> AttemptRecord:
         webhook = job.webhook
         assert webhook is not None
         # Signed with the machine's time, which the receiver checks against its own clock.
         headers = signature_headers(job.body, msg_id=job.notification_id, at=system_now(), secrets=webhook.secrets)
         delivery = await self.sender.deliver(url=webhook.url, body=job.body, headers=headers,
                                              allow_private_network=webhook.allow_private_network)
-        return Result(job.notification_id, job.department_id, OUTCOMES[delivery.outcome], started, self.clock(),
-                      delivery.status_code, delivery.latency_ms, delivery.error, delivery.retry_after)
+        return AttemptRecord(uuid.UUID(job.notification_id), job.department_id, OUTCOMES[delivery.outcome], started,
+                             self.clock(), delivery.status_code, delivery.latency_ms, delivery.error,
+                             delivery.retry_after)
 
     def _done(self, department_id: str, count: int = 1) -> None:
         """``count`` of the department's claimed notifications are settled (recorded, or not sent)."""
@@ -331,7 +333,7 @@ class Worker:
                             extra={"worker": self.name})
                 await asyncio.sleep(delay)
 
-    def _account(self, batch: list[Result], recorded: Recorded) -> None:
+    def _account(self, batch: list[AttemptRecord], recorded: Recorded) -> None:
         """Count and log what became of each result (no personal data: ids and outcomes)."""
         troubled = set(self._troubled)
         for health in recorded.circuits:
@@ -465,7 +467,7 @@ class Pace:
         self.most = max(most, self.least)
         self._seconds: dict[str, float] = {}  # per department: how long it takes to answer (moving average)
 
-    def learn(self, results: Iterable[Result]) -> None:
+    def learn(self, results: Iterable[AttemptRecord]) -> None:
         """Learn from a batch's answers (a timeout counts at its full length)."""
         took: dict[str, list[float]] = {}
         for r in results:

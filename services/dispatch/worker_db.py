@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from logging.handlers import QueueHandler, QueueListener
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
@@ -67,48 +67,26 @@ def claim_work(ctx: DbContext, *, worker: str, limit: int, lease: timedelta, now
     return claim
 
 
-class Result(NamedTuple):
-    """One delivery's result, as the event loop hands it over for recording (plain values:
-    made thousands of times a second, and cheap to pass to the database process)."""
-
-    notification_id: str  # as Job carries it
-    department_id: str
-    outcome: str  # an AttemptOutcome
-    started_at: datetime
-    finished_at: datetime
-    status_code: int | None = None
-    latency_ms: int | None = None
-    error: str | None = None
-    retry_after: float | None = None  # seconds the department asked us to wait (Retry-After)
-
-
 @dataclass
 class Recorded:
-    # notification id (as Result carries it) -> (the result stood, attempt number, next attempt if retried)
-    results: dict[str, AttemptResult] = field(default_factory=dict)
+    # notification id -> (the result stood, attempt number, next attempt if retried)
+    results: dict[uuid.UUID, AttemptResult] = field(default_factory=dict)
     circuits: list[Health] = field(default_factory=list)  # departments whose breaker changed
     disabled: list[str] = field(default_factory=list)  # departments that answered 410 Gone
 
 
-def record_results(ctx: DbContext, *, worker: str, results: list[Result], now: datetime,
+def record_results(ctx: DbContext, *, worker: str, results: list[AttemptRecord], now: datetime,
                    troubled: frozenset[str]) -> Recorded:
     """Record a batch of results, move the notifications on, and feed the circuit breakers.
 
     ``troubled`` are the departments with failures on record: a success elsewhere
     has nothing to reset, so it costs no write.
     """
-    records = [AttemptRecord(
-        notification_id=uuid.UUID(r.notification_id), outcome=r.outcome, started_at=r.started_at,
-        finished_at=r.finished_at, status_code=r.status_code, latency_ms=r.latency_ms, error=r.error,
-        # A retry's next time follows the schedule from its attempt number (known only when recorded).
-        next_attempt_at=partial(_retry_time, now=now, retry_after=r.retry_after)
-        if r.outcome == AttemptOutcome.RETRY else None,
-    ) for r in results]
     recorded = Recorded()
     with transaction(ctx.engine) as session:
-        outcomes = record_attempts(session, records, worker=worker, now=now)
-        recorded.results = {r.notification_id: outcomes[record.notification_id]
-                            for r, record in zip(results, records, strict=True)}
+        # A retry's next time follows the schedule from its attempt number (known only when recorded).
+        recorded.results = record_attempts(session, results, worker=worker, now=now,
+                                           schedule=partial(_retry_time, now=now))
         health: dict[str, list[int]] = {}
         for r in results:
             stood = recorded.results[r.notification_id][0]
@@ -131,7 +109,7 @@ def record_results(ctx: DbContext, *, worker: str, results: list[Result], now: d
     return recorded
 
 
-def _retry_time(number: int, *, now: datetime, retry_after: float | None) -> datetime | None:
+def _retry_time(number: int, retry_after: float | None, *, now: datetime) -> datetime | None:
     return next_attempt_at(number, now=now, retry_after=retry_after)
 
 

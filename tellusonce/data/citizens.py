@@ -130,16 +130,6 @@ def write_profile(session: Session, citizen: Citizen, values: Mapping[str, Any])
         set_committed_value(citizen, name, value)
 
 
-def profile_answers(citizen: Citizen) -> dict[str, Any]:
-    """The citizen's profile by attribute name, for pre-filling a change (only what is set)."""
-    answers: dict[str, Any] = {"email": citizen.email}
-    for name in PROFILE_FIELDS:
-        value = getattr(citizen, name)
-        if value not in (None, ""):
-            answers[name] = value
-    return answers
-
-
 def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 

@@ -20,7 +20,6 @@ import uuid
 import zlib
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple, cast
@@ -169,26 +168,33 @@ def _claim_statement(driver: Driver, departments: int, channels: int, *, ranked:
 # -- recording --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AttemptRecord:
+class AttemptRecord(NamedTuple):
+    """One delivery attempt's result, as the worker hands it over to be recorded: plain values,
+    made thousands of times a second and cheap to pass to the worker's database process."""
+
     notification_id: uuid.UUID
+    department_id: str
     outcome: str  # an AttemptOutcome
     started_at: datetime
     finished_at: datetime
     status_code: int | None = None
     latency_ms: int | None = None
     error: str | None = None
-    # For a retry: the time computed from the attempt's number (``attempt_count`` + 1);
-    # None, or a function that returns None, makes a retry dead (no attempt left).
-    next_attempt_at: Callable[[int], datetime | None] | None = None
+    retry_after: float | None = None  # seconds the department asked us to wait (Retry-After)
 
 
 AttemptResult = tuple[bool, int, datetime | None]  # (the result stood, attempt number, next attempt if retried)
+# A retry's next attempt from its number (``attempt_count`` + 1) and the department's Retry-After,
+# or None when no attempt is left.
+RetrySchedule = Callable[[int, float | None], datetime | None]
 
 
-def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worker: str,
-                    now: datetime) -> dict[uuid.UUID, AttemptResult]:
+def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worker: str, now: datetime,
+                    schedule: RetrySchedule | None = None) -> dict[uuid.UUID, AttemptResult]:
     """Record delivery attempts and move each notification on; one entry per notification.
+
+    A retry is scheduled by ``schedule``; without one, or when it answers None, the
+    notification is dead.
 
     Deliveries whose claim ``worker`` still holds move on in one
     ``UPDATE … RETURNING`` (the common case); the rest are read once (locked on
@@ -235,7 +241,7 @@ def record_attempts(session: Session, records: Sequence[AttemptRecord], *, worke
                 row is not None and r.outcome == AttemptOutcome.DELIVERED
                 and row.state == NotificationState.ACKNOWLEDGED)
             if held and row is not None and r.outcome != AttemptOutcome.DELIVERED:
-                values = _transition(r, number, now)
+                values = _transition(r, number, now, schedule)
                 next_at = values["next_attempt_at"]
                 updates.append({"b_id": r.notification_id, **values})
                 if values["state"] == NotificationState.DEAD:
@@ -301,15 +307,15 @@ def _tally_statement(driver: Driver) -> str:
     )
 
 
-def _transition(r: AttemptRecord, number: int, now: datetime) -> dict[str, Any]:
+def _transition(r: AttemptRecord, number: int, now: datetime, schedule: RetrySchedule | None) -> dict[str, Any]:
     """Where a failed or cancelled attempt leaves a notification whose claim was held."""
     values: dict[str, Any] = {
         "claimed_by": None, "lease_expires_at": None, "attempt_count": number, "updated_at": now,
         "state": NotificationState.DEAD, "dead_at": now, "next_attempt_at": None, "last_error": r.error,
         "cancelled_at": None,
     }
-    if r.outcome == AttemptOutcome.RETRY and r.next_attempt_at is not None:
-        next_at = r.next_attempt_at(number)
+    if r.outcome == AttemptOutcome.RETRY and schedule is not None:
+        next_at = schedule(number, r.retry_after)
         if next_at is not None:
             values.update(state=NotificationState.RETRYING, next_attempt_at=next_at, dead_at=None)
             return values

@@ -302,15 +302,6 @@ def get_change_type(name: str) -> ChangeType:
         raise UnknownChangeType(name) from None
 
 
-def change_type_for_words(words: str) -> ChangeType | None:
-    """The change type a person meant by ``words`` ("moving house", "Address", "new baby")."""
-    wanted = " ".join(words.lower().replace("_", " ").split()).strip(" .!:")
-    for ct in CHANGE_TYPES.values():
-        if wanted == ct.id or wanted in ct.synonyms or wanted == ct.label.lower():
-            return ct
-    return None
-
-
 def date_rules(change_type: ChangeType, data: Mapping[str, Any], today: date) -> dict[str, str]:
     """Rules about dates that depend on today; field -> message."""
     errors: dict[str, str] = {}

@@ -31,14 +31,3 @@ def new_reference() -> str:
     return f"{PREFIX}-{full[:4]}-{full[4:]}"
 
 
-def normalise_reference(text: str) -> str | None:
-    """A reference as typed ("tuo 7k3m 9qx2", "7K3M-9QX2", with O for 0) made canonical, or None."""
-    compact = "".join(c for c in text.upper() if c.isalnum())
-    if compact.startswith(PREFIX):
-        compact = compact[len(PREFIX):]
-    compact = compact.translate(str.maketrans("OILU", "011V"))
-    if len(compact) != 8 or any(c not in _VALUE for c in compact):
-        return None
-    if check_character(compact[:7]) != compact[7]:
-        return None
-    return f"{PREFIX}-{compact[:4]}-{compact[4:]}"

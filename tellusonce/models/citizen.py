@@ -37,10 +37,6 @@ class Citizen(UUIDKey, Timestamped, Base):
     def is_verified(self) -> bool:
         return self.email_verified_at is not None
 
-    @property
-    def full_name(self) -> str:
-        return " ".join(p for p in (self.given_names, self.family_name) if p)
-
 
 class PersonDetails(UUIDKey, Timestamped, Base):
     """Details a reporter gave about someone else: the person who died, a child born."""

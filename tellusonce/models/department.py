@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, Text, literal_column
 from sqlalchemy.orm import Mapped, mapped_column
@@ -66,18 +65,6 @@ class Department(Timestamped, Base):
 
     def fields_for(self, change_type: str) -> list[str]:
         return list(self.receives.get(change_type, []))
-
-    def as_register_entry(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "controller": self.controller,
-            "purpose": self.purpose,
-            "name_cy": self.name_cy,
-            "purpose_cy": self.purpose_cy,
-            "receives": self.receives,
-            "reasons": self.reasons,
-        }
 
 
 class DepartmentApiKey(UUIDKey, Base):

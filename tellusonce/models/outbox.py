@@ -27,7 +27,6 @@ class NotificationState(StrEnum):
 
 # States a worker may claim (when due) and states that are final for delivery.
 CLAIMABLE = (NotificationState.PENDING, NotificationState.RETRYING, NotificationState.DELIVERING)
-UNDELIVERED = (NotificationState.PENDING, NotificationState.RETRYING, NotificationState.DELIVERING)
 # The same condition as SQL with its values written out: a query can use the partial index
 # below only when it repeats the index's own condition, which a bound parameter does not.
 # Comparisons joined by OR, not IN: for every row written, SQLite tests the condition on the

@@ -16,7 +16,7 @@ from tellusonce import logs
 from tellusonce.clock import ShiftedClock, set_clock
 from tellusonce.extensions import babel, csrf, limiter
 from tellusonce.settings import PROJECT_ROOT, Settings
-from tellusonce.web import database, department_names, language, posts, proxies
+from tellusonce.web import database, department_names, display, language, posts, proxies
 
 TEMPLATES = PROJECT_ROOT / "templates"
 STATIC = PROJECT_ROOT / "static"
@@ -104,6 +104,7 @@ def build_app(settings: Settings | None = None) -> Flask:
     navigation.init_app(app)
     language.init_app(app)
     department_names.init_app(app)
+    display.init_app(app)
 
     @app.before_request
     def _nonce() -> None:

@@ -32,7 +32,6 @@ from tellusonce.data.tracking import consent_history_page
 from tellusonce.domain.changetypes import CHANGE_TYPES
 from tellusonce.domain.consent import published_receipt
 from tellusonce.models import Citizen, Department
-from tellusonce.web import display
 from tellusonce.web.auth import current_citizen, login_required
 from tellusonce.web.database import get_session
 from tellusonce.web.department_names import organisation_name
@@ -43,7 +42,6 @@ from tellusonce.web.track import pagination
 
 bp = Blueprint("consent", __name__, url_prefix="/consents")
 UNTIL_YEARS = 100
-display.install(bp)
 
 
 def _citizen() -> Citizen:

@@ -38,10 +38,6 @@ def organisation_name(department: Any, language: str | None = None) -> str:
     return _in(department, "name", language)[0]
 
 
-def organisation_purpose(department: Any, language: str | None = None) -> str:
-    return _in(department, "purpose", language)[0]
-
-
 def in_english(text: str) -> Markup:
     """``text``, marked as English when the page is Welsh (registry text nobody has translated)."""
     if page_language() == "cy" and text:
@@ -79,6 +75,7 @@ def name_of(department_id: str, fallback: str = "") -> str:
 
 
 def init_app(app: Flask) -> None:
+    """Give every template the organisation names and purposes in the page's language (once, in ``create_app``)."""
     app.add_template_global(marked_name, "org_name")
     app.add_template_global(marked_purpose, "org_purpose")
     app.add_template_global(marked_name_of, "org_name_of")

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from babel.dates import format_date as babel_date
-from flask import Blueprint
+from flask import Flask
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -111,9 +111,10 @@ def answer_text(change_type: str, name: str, value: Any) -> str:
     return str(value)
 
 
-def install(bp: Blueprint) -> None:
-    bp.add_app_template_filter(govuk_date, "govuk_date")
-    bp.add_app_template_filter(govuk_time, "govuk_time")
-    bp.add_app_template_filter(state_words, "state_words")
-    bp.add_app_template_global(state_tag, "state_tag")
-    bp.add_app_template_global(whose_details, "whose_details")
+def init_app(app: Flask) -> None:
+    """Give every template the date, time and delivery-state helpers (once, in ``create_app``)."""
+    app.add_template_filter(govuk_date, "govuk_date")
+    app.add_template_filter(govuk_time, "govuk_time")
+    app.add_template_filter(state_words, "state_words")
+    app.add_template_global(state_tag, "state_tag")
+    app.add_template_global(whose_details, "whose_details")

@@ -21,7 +21,7 @@ from tellusonce.domain.changetypes import CHANGE_TYPES, get_change_type
 from tellusonce.domain.reporter import with_account
 from tellusonce.domain.validation import ChangeInvalid, validate_change
 from tellusonce.models import Citizen
-from tellusonce.web import display, report_check, report_pages
+from tellusonce.web import report_check, report_pages
 from tellusonce.web.auth import current_citizen, login_required
 from tellusonce.web.database import get_session, reads_first
 from tellusonce.web.forms import StripWhitespaceForm
@@ -31,7 +31,6 @@ from tellusonce.web.report_recipients import recipients_form, recipients_view, s
 
 bp = Blueprint("report", __name__, url_prefix="/report")
 MESSAGE_CATEGORY = "message"
-display.install(bp)
 
 
 def _citizen() -> Citizen:

@@ -36,7 +36,6 @@ from tellusonce.web.department_names import marked_name, organisation_name
 from tellusonce.web.report_pages import field_labels
 
 bp = Blueprint("track", __name__)
-display.install(bp)
 
 REFRESH_SECONDS = 15
 REPORTS_PER_PAGE = 25

@@ -24,6 +24,9 @@ from tellusonce.migrate import current_revision, head_revision, upgrade
 from tellusonce.models import Base, ChangeReport, Citizen, Department, Notification
 from tellusonce.models.base import UTCDateTime
 
+# The newest file in migrations/versions: numbered in order, so the last name is the head.
+NEWEST_MIGRATION = sorted((Path(__file__).parents[2] / "tellusonce/migrations/versions").glob("0*.py"))[-1].name[:4]
+
 # Only the columns 0001 created that these rows fill: the tables as they were then.
 CITIZEN_0001 = sa.table(
     "citizen", sa.column("id", sa.Uuid()), sa.column("email", sa.String()), sa.column("given_names", sa.String()),
@@ -125,5 +128,22 @@ def test_a_database_made_at_0001_upgrades_to_head_keeping_its_rows_and_matching_
             assert notification is not None
             assert (notification.report_id, notification.state, notification.payload, notification.consent_receipt_id) \
                 == (report_id, "pending", {"postcode": "LS2 9JT"}, receipt_id)
+    finally:
+        engine.dispose()
+
+
+
+def test_migrations_and_models_agree(engine):
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": False}), Base.metadata)
+    assert diff == []
+    assert current_revision(engine) == head_revision()
+
+
+def test_upgrade_is_safe_to_run_again(database_url):
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    try:
+        assert current_revision(engine) == head_revision() == NEWEST_MIGRATION
     finally:
         engine.dispose()

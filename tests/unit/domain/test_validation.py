@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from tellusonce.domain.changetypes import CHANGE_TYPES, change_type_for_words
+from tellusonce.domain.changetypes import CHANGE_TYPES
 from tellusonce.domain.fields import is_name, is_ni_number, is_postcode
 from tellusonce.domain.validation import ChangeInvalid, validate_change
 from tests.factories import address_answers
@@ -98,7 +98,3 @@ def test_every_change_type_publishes_a_valid_json_schema():
         assert schema["$id"] == f"https://tellusonce.test/schemas/{change_type.id}.json"
 
 
-@pytest.mark.parametrize(("words", "expected"), [("moving house", "address"), ("New home", "address"), ("Address", "address"),
-                                                 ("change of name", "name"), ("death", "death"), ("new baby", "birth")])
-def test_people_can_name_a_change_in_their_own_words(words, expected):
-    assert change_type_for_words(words).id == expected

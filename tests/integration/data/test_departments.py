@@ -16,7 +16,10 @@ from tests.conftest import REGISTRY
 
 def test_the_registry_is_the_active_departments_as_the_query_gives_them(db_session: Session) -> None:
     kept = registry(db_session)
-    assert [d.as_register_entry() for d in kept] == [d.as_register_entry() for d in list_departments(db_session)]
+    def entry(d: Department) -> tuple[object, ...]:
+        return d.id, d.name, d.controller, d.purpose, d.name_cy, d.purpose_cy, d.receives, d.reasons
+
+    assert [entry(d) for d in kept] == [entry(d) for d in list_departments(db_session)]
     assert [(d.channel, d.needs_protected_address, d.active) for d in kept] == [
         (d.channel, d.needs_protected_address, d.active) for d in list_departments(db_session)]
 

@@ -126,7 +126,7 @@ def test_a_worker_stopped_past_its_lease_is_overtaken_and_its_late_result_refuse
     if committed.dialect.name != "postgresql":
         pytest.skip("a process paused inside a SQLite write transaction keeps the one write lock, so no "
                     "worker could take over; the drill runs on PostgreSQL (the lease logic itself is tested "
-                    "on both in test_outbox)")
+                    "on both in data/test_outbox.py)")
     point_at(committed, department_server)
     department_server.behave("dvla", delay=0.5)
     [queued] = submit(committed, ("dvla",), now=utcnow())

@@ -1,4 +1,4 @@
-"""Fixtures for dispatch tests: the department server and a database the worker commits to."""
+"""Fixtures for integration tests: a department server on 127.0.0.1 and a database the code under test commits to."""
 
 from __future__ import annotations
 

@@ -44,9 +44,11 @@ def _stored(session, notification_id):
 
 
 def _record(session, notification_id, *, worker, outcome, at, retry_at=None, **result):
-    record = AttemptRecord(notification_id=notification_id, outcome=outcome, started_at=at, finished_at=at,
-                           next_attempt_at=(lambda number: retry_at) if retry_at else None, **result)
-    return record_attempts(session, [record], worker=worker, now=at)[notification_id]
+    department_id = session.get(Notification, notification_id).department_id
+    record = AttemptRecord(notification_id=notification_id, department_id=department_id, outcome=outcome,
+                           started_at=at, finished_at=at, **result)
+    schedule = (lambda number, retry_after: retry_at) if retry_at else None
+    return record_attempts(session, [record], worker=worker, now=at, schedule=schedule)[notification_id]
 
 
 def test_each_departments_share_of_a_claim_is_read_from_the_claimable_index(db_session):
@@ -118,13 +120,18 @@ def test_a_batch_of_results_moves_each_notification_on_by_its_own_outcome(db_ses
     claimed = {n.department_id: n.id for n in claim_due(db_session, worker="w", limit=10, lease=LEASE, now=NOW)}
     retry_at = NOW + timedelta(seconds=5)
     records = [
-        AttemptRecord(claimed["dvla"], AttemptOutcome.DELIVERED, NOW, NOW, status_code=200),
-        AttemptRecord(claimed["hmrc"], AttemptOutcome.RETRY, NOW, NOW, status_code=503, error="503",
-                      next_attempt_at=lambda number: retry_at if number < 3 else None),
-        AttemptRecord(claimed["dwp"], AttemptOutcome.RETRY, NOW, NOW, status_code=503, error="503"),
-        AttemptRecord(claimed["leeds-council-tax"], AttemptOutcome.CANCELLED, NOW, NOW, error="consent withdrawn"),
+        AttemptRecord(claimed["dvla"], "dvla", AttemptOutcome.DELIVERED, NOW, NOW, status_code=200),
+        AttemptRecord(claimed["hmrc"], "hmrc", AttemptOutcome.RETRY, NOW, NOW, status_code=503, error="503",
+                      retry_after=5),
+        AttemptRecord(claimed["dwp"], "dwp", AttemptOutcome.RETRY, NOW, NOW, status_code=503, error="503"),
+        AttemptRecord(claimed["leeds-council-tax"], "leeds-council-tax", AttemptOutcome.CANCELLED, NOW, NOW,
+                      error="consent withdrawn"),
     ]
-    results = record_attempts(db_session, records, worker="w", now=NOW)
+
+    def schedule(number, retry_after):  # hmrc has attempts left; dwp's schedule says none
+        return retry_at if retry_after is not None and number < 3 else None
+
+    results = record_attempts(db_session, records, worker="w", now=NOW, schedule=schedule)
     assert results[claimed["hmrc"]] == (True, 1, retry_at)
     states = {d: _stored(db_session, i).state for d, i in claimed.items()}
     assert states == {"dvla": NotificationState.DELIVERED, "hmrc": NotificationState.RETRYING,
@@ -228,14 +235,16 @@ def test_concurrent_workers_never_claim_the_same_notification(engine):
 def test_the_metrics_tally_agrees_with_the_attempt_log(db_session):
     """/metrics reads running totals kept with each record; they must say what the log says."""
     _report(db_session)
-    claimed = [n.id for n in claim_due(db_session, worker="w1", limit=10, lease=LEASE, now=NOW)]
+    department_of = {n.id: n.department_id for n in claim_due(db_session, worker="w1", limit=10, lease=LEASE, now=NOW)}
+    claimed = list(department_of)
     latencies = [4, 10, 11, 30_000, None, 250]  # on a bucket's bound, just past it, past every bucket, none
     outcomes = [AttemptOutcome.DELIVERED, AttemptOutcome.DELIVERED, AttemptOutcome.RETRY, AttemptOutcome.RETRY,
                 AttemptOutcome.CANCELLED, AttemptOutcome.PERMANENT]
     first, second = claimed[:3], claimed[3:]
     for worker, ids in (("w1", first), ("w2", second)):  # two workers: two shards of the tally
         record_attempts(db_session, [
-            AttemptRecord(i, outcomes[claimed.index(i)], NOW, NOW, latency_ms=latencies[claimed.index(i)])
+            AttemptRecord(i, department_of[i], outcomes[claimed.index(i)], NOW, NOW,
+                          latency_ms=latencies[claimed.index(i)])
             for i in ids], worker=worker, now=NOW)  # w2 holds no claim: its results are lease_lost
     log = db_session.execute(select(DeliveryAttempt.outcome, DeliveryAttempt.latency_ms)).all()
     assert dict(attempts_by_outcome(db_session)) == dict(

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from services.dispatch.jobs import even_shares
 from services.dispatch.worker import Pace
-from services.dispatch.worker_db import Result
+from tellusonce.data.outbox import AttemptRecord
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
-def answered(department_id: str, *latencies_ms: int | None) -> list[Result]:
-    return [Result(f"n{i}", department_id, "delivered", NOW, NOW, 204, ms) for i, ms in enumerate(latencies_ms)]
+def answered(department_id: str, *latencies_ms: int | None) -> list[AttemptRecord]:
+    return [AttemptRecord(uuid.uuid4(), department_id, "delivered", NOW, NOW, 204, ms) for ms in latencies_ms]
 
 
 def pace() -> Pace:
