@@ -31,6 +31,7 @@ from tellusonce.domain.fields import canonical_email
 from tellusonce.domain.reporter import account_updates, detail_names, in_words
 from tellusonce.domain.validation import ChangeInvalid, FieldError
 from tellusonce.mailout import translations_for
+from tellusonce.mailout.render import format_day
 from tellusonce.models import Citizen, Department, InboundMessage, InboundStatus
 from tellusonce.settings import Settings
 
@@ -69,7 +70,7 @@ def handle_change(session: Session, message: InboundMessage, read: ReadMessage, 
             session, settings=settings, read=read, now=now, to=citizen.email, purpose=replies.DUPLICATE,
             template="mail_duplicate", language=citizen.language, related_id=report.id,
             context={"reference": report.reference, "link": f"{settings.base_url}/changes/{report.reference}",
-                     "reported_on": replies.format_day(uk_date(report.created_at), citizen.language)},
+                     "reported_on": format_day(uk_date(report.created_at), citizen.language)},
         )
         return InboundStatus.PROCESSED, f"answered: duplicate of {report.reference}", report.id
     if not result.created:  # this very message was processed before (an operator reprocessed it)

@@ -127,7 +127,7 @@ def mail_reprocess(message_id: str) -> None:
 @with_appcontext
 def mail_send(once: bool) -> None:
     """Deliver queued email through TELLUSONCE_OUTBOUND_MAIL (or capture it in demo and test mode)."""
-    from mail.outbound import OutboundConfigError, OutboundMailer, SenderLoop
+    from tellusonce.mailout.send import OutboundConfigError, OutboundMailer, SenderLoop
 
     settings = _settings()
     engine = _engine()

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from babel.dates import format_date
 from sqlalchemy.orm import Session
 
 from mail.mime import ReadMessage
 from tellusonce.application.intake import RecipientPlan, RecipientStatus
-from tellusonce.data.inbound import emails_sent_to
+from tellusonce.data.mailout import emails_sent_to
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
-from tellusonce.domain.fields import display_phone
 from tellusonce.i18n import N_
-from tellusonce.mailout import queue_email, translations_for
+from tellusonce.mailout import translations_for
+from tellusonce.mailout.queue import queue_email
+from tellusonce.mailout.render import answer_text
 from tellusonce.models import Department, OutgoingEmail
 from tellusonce.settings import Settings
 
@@ -75,35 +75,11 @@ def queue_reply(
     related_id: Any = None,
 ) -> OutgoingEmail:
     full = {"service_address": settings.service_address, **context}
-    email = queue_email(
+    return queue_email(
         session, to=to, subject=SUBJECTS[purpose], template=template, context=full, purpose=purpose,
         language=language, headers=thread_headers(read, reply_to=reply_to), related_id=related_id,
+        created_at=now,  # the moment the message was processed: what the reply limits count
     )
-    email.created_at = now  # the moment the message was processed: what the reply limits count
-    session.flush()
-    return email
-
-
-def format_day(day: date, language: str) -> str:
-    return format_date(day, "d MMMM yyyy", locale=language)
-
-
-def answer_text(change_type: ChangeType, name: str, value: Any, language: str) -> str:
-    """An answer as a person would read it: "1 November 2026", "Yes", "Marriage", "07911 123456"."""
-    f = change_type.field(name)
-    gettext = translations_for(language).gettext
-    if f.kind == "date" and isinstance(value, str):
-        try:
-            return format_day(date.fromisoformat(value), language)
-        except ValueError:
-            return value
-    if f.kind in ("bool", "declaration"):
-        return gettext("Yes") if value is True else gettext("No") if value is False else str(value)
-    if f.kind == "choice":
-        return next((gettext(text) for v, text in f.choices if v == value), str(value))
-    if f.kind == "phone" and isinstance(value, str):
-        return display_phone(value)
-    return str(value)
 
 
 def recipient_rows(change_type: ChangeType, data: Mapping[str, Any], outcomes: Sequence[RecipientPlan],

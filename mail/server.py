@@ -57,6 +57,42 @@ CHUNK_BYTES = 256 * 1024
 DATA_DEADLINE_SECONDS = 600
 
 
+# Where the DATA section may end: the end of its terminator (<CRLF>.<CRLF>) is always this, and it
+# appears in dot-stuffed data only there or after a bare LF, so reading up to it rarely stops early.
+_DATA_END = b"\n.\r\n"
+
+
+async def _read_data(stream: asyncio.StreamReader, reader: DataReader, *, on_chunk: Callable[[], None],
+                     too_slow: Callable[[], bool]) -> None:
+    """Feed ``reader`` from ``stream`` until the terminator, reading nothing after it.
+
+    Whatever the client sent after the terminator (its next command, when it did not wait for our
+    answer) stays in ``stream`` for the session to read. Chunks end at the first possible end of the
+    section (``readuntil``) or are what the stream holds when that is more than its limit. The very
+    first line is the one place the terminator can be ".<CRLF>" with no LF in the section, so its
+    first byte is read on its own. IncompleteReadError: the client went away; TimeoutError: the
+    section took longer than ``too_slow`` allows.
+    """
+    first = await stream.readexactly(1)
+    if first == b".":
+        first += await stream.readexactly(2)
+    done = reader.feed(first)
+    unyielded = 0
+    while not done:
+        try:
+            chunk = await stream.readuntil(_DATA_END)
+        except asyncio.LimitOverrunError as e:  # no end within the stream's limit: take what is safe
+            chunk = await stream.read(e.consumed)
+        done = reader.feed(chunk)
+        if not done and too_slow():
+            raise TimeoutError
+        on_chunk()
+        unyielded += len(chunk)
+        if unyielded >= CHUNK_BYTES:  # many short chunks at once: let the other sessions have the loop
+            unyielded = 0
+            await asyncio.sleep(0)
+
+
 class _Session(SMTP):
     """aiosmtpd's session, with DATA read in chunks (see ``mail.smtpdata``)."""
 
@@ -75,20 +111,16 @@ class _Session(SMTP):
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         reader = DataReader(size_limit=self.data_size_limit, line_limit=self.line_length_limit)
         deadline = self.loop.time() + DATA_DEADLINE_SECONDS
-        while True:
-            chunk = await self._reader.read(CHUNK_BYTES)
-            if not chunk:  # the client went away: nothing to answer, nothing kept
-                self._writer.close()
-                return
-            if reader.feed(chunk):
-                break
-            if self.loop.time() > deadline:
-                await self.push("421 4.4.2 Too slow; closing the connection")
-                self._writer.close()
-                return
-            self._reset_timeout()  # data is arriving: the client is not idle
-        if reader.leftover:  # a client that did not wait for our answer: keep its next command
-            self._reader._buffer[:0] = reader.leftover  # type: ignore[attr-defined]  # StreamReader has no public way to push bytes back
+        try:
+            await _read_data(self._reader, reader, on_chunk=self._reset_timeout,  # data arriving: not idle
+                             too_slow=lambda: self.loop.time() > deadline)
+        except asyncio.IncompleteReadError:  # the client went away: nothing to answer, nothing kept
+            self._hang_up()
+            return
+        except TimeoutError:
+            await self.push("421 4.4.2 Too slow; closing the connection")
+            self._hang_up()
+            return
         if reader.state is DataState.TOO_LONG:
             await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
         elif reader.state is DataState.TOO_MUCH:
@@ -100,6 +132,11 @@ class _Session(SMTP):
             await self.push("250 OK" if status is MISSING else status)
             return
         self._set_post_data_state()
+
+    def _hang_up(self) -> None:
+        """Close the connection, as aiosmtpd does on a timeout."""
+        if self.transport is not None:
+            self.transport.close()
 
 
 class MailListener:

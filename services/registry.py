@@ -59,6 +59,11 @@ class Registry:
     path: Path
     departments: tuple[DepartmentEntry, ...] = field(default_factory=tuple)
 
+    def plain_http_webhooks(self) -> list[str]:
+        """The webhook departments whose URL is not https:// (production sends them nothing)."""
+        return [entry.id for entry in self.departments
+                if entry.channel == "webhook" and not (entry.webhook_url or "").startswith("https://")]
+
     def get(self, department_id: str) -> DepartmentEntry:
         for entry in self.departments:
             if entry.id == department_id:

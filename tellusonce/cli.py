@@ -50,9 +50,32 @@ class SettingsProblem(NoAppException):
 
 def _create_app() -> Flask:
     try:
-        return create_app()
+        app = create_app()
     except SettingsError as e:
         raise SettingsProblem(str(e)) from e
+    problem = _production_registry_problem(app.config["SETTINGS"])
+    if problem:
+        raise SettingsProblem(problem)
+    return app
+
+
+def _production_registry_problem(s: Settings) -> str | None:
+    """In production, what is wrong with the registry every command would use, in one line."""
+    from services.registry import RegistryError, load_registry
+
+    if not s.is_production:
+        return None
+    try:
+        registry = load_registry(s.departments, receiver_url=f"http://{s.receiver_listen}")
+    except RegistryError as e:
+        return f"TELLUSONCE_DEPARTMENTS: {e}"
+    plain = registry.plain_http_webhooks()
+    if not plain:
+        return None
+    return (f"TELLUSONCE_DEPARTMENTS is {registry.path}, whose webhook_url for {', '.join(plain)} is not https:// "
+            f"(the demo registry sends to a receiver on this machine): production sends personal data over https "
+            f"only, so set TELLUSONCE_DEPARTMENTS to your own registry, made from "
+            f"{PROJECT_ROOT / 'config' / 'departments.production.example.toml'}.")
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
@@ -177,6 +200,17 @@ def journeys_sweep() -> None:
 def serve(workers: int | None) -> None:
     """Run the web app under gunicorn on TELLUSONCE_WEB_LISTEN."""
     _load_registry()  # a registry with a mistake stops start-up, naming the line
+    s = settings()
+    if s.web_processes == 1:  # the operator said one web process: gunicorn runs one worker, or refuses
+        configured = s.extra.get("web_workers") or "1"
+        if not configured.isdigit():
+            raise click.ClickException(f"TELLUSONCE_WEB_WORKERS must be a whole number, not {configured!r}.")
+        workers = workers or int(configured)
+        if workers != 1:
+            raise click.ClickException(
+                f"TELLUSONCE_WEB_PROCESSES=1 says one web process runs, and {workers} gunicorn workers would each "
+                "count rate limits apart: run one worker (--workers 1, TELLUSONCE_WEB_WORKERS=1), or set "
+                "TELLUSONCE_RATELIMIT_STORAGE_URL to a shared redis:// store and unset TELLUSONCE_WEB_PROCESSES.")
     count = ["--workers", str(workers)] if workers else []  # else the config file's, from the environment
     os.execvp(
         sys.executable,

@@ -6,6 +6,7 @@ default: outside demo and test mode, start-up refuses to run without them.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -47,7 +48,19 @@ class Settings:
     smtp_idle_timeout: int = 120  # seconds without a command before the listener hangs up
     # Seconds one inbound message may take to be read and parsed before it is quarantined (docs/mail-security.md).
     mail_parse_seconds: float = 5.0
+    # Where Flask-Limiter counts: redis://host:6379/0, shared by every web process on every host.
+    # memory:// counts in each process apart; production takes it only with TELLUSONCE_WEB_PROCESSES=1.
     ratelimit_storage_url: str = "memory://"
+    # Put before every key in the shared store, so that two services (or two tests) can share one Redis.
+    ratelimit_key_prefix: str = "tellusonce"
+    # How many web processes serve this service in all, when the operator says so; 1 lets production
+    # count rate limits in memory (and runs `tellusonce serve` with one worker). 0: not said.
+    web_processes: int = 0
+    # The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses or
+    # networks, comma-separated (gunicorn reads the same variable). From any other peer those headers
+    # are ignored. TELLUSONCE_PROXY_HOPS: how many trusted proxies each append to X-Forwarded-For.
+    forwarded_allow_ips: str = "127.0.0.1"
+    proxy_hops: int = 1
     # Flask-Limiter limits on the account forms (sign in, create an account, reset a
     # password), each counted on its own. Per client address, and per email address typed.
     account_rate_limit: str = "20 per minute;200 per hour"
@@ -163,6 +176,22 @@ class Settings:
                 "TELLUSONCE_PRIVACY_CONTACT is not set (the email address or https:// page where a person "
                 "answers data protection requests; the privacy notice shows it)."
             )
+        if not self.database_url:
+            missing.append(
+                "TELLUSONCE_DATABASE_URL is not set (postgresql://user@host/database, the one database every "
+                "process on every host shares)."
+            )
+        if not self.public_url:
+            missing.append(
+                "TELLUSONCE_PUBLIC_URL is not set (the https:// address citizens reach the service at, used in "
+                "links sent by email)."
+            )
+        if self.ratelimit_storage_url.startswith("memory://") and self.web_processes != 1:
+            missing.append(
+                "TELLUSONCE_RATELIMIT_STORAGE_URL is memory://, which counts in each web process apart: set it to "
+                "a store every web process shares, like redis://host:6379/0 (or TELLUSONCE_WEB_PROCESSES=1 if "
+                "exactly one web process runs)."
+            )
         return missing
 
     def _defaults_for_the_mode(self) -> dict[str, Any]:
@@ -181,6 +210,12 @@ class Settings:
             _check_privacy_contact(self.privacy_contact, self.service_address)
         if self.database_url:
             _check_database_url(self.database_url)
+        if self.public_url and self.is_production and not self.public_url.startswith("https://"):
+            raise SettingsError(
+                f"TELLUSONCE_PUBLIC_URL is {self.public_url!r}: production serves citizens over https only, "
+                "so set it to the https:// address of the service."
+            )
+        _check_rate_limits(self)
         if self.clock_offset and not self.is_test:
             raise SettingsError("TELLUSONCE_CLOCK_OFFSET is for tests only: unset it, or set TELLUSONCE_MODE=test.")
         if not self.mail_parse_seconds > 0:
@@ -224,6 +259,45 @@ def _check_database_url(url: str) -> None:
     if backend not in ("sqlite", "postgresql", "postgres"):
         raise SettingsError(f"TELLUSONCE_DATABASE_URL names {backend!r}, which this service does not use; "
                             f"use {example}.")
+
+
+RATE_LIMIT_STORES = ("memory://", "redis://", "rediss://", "redis+unix://", "redis+sentinel://")
+
+
+def _check_rate_limits(settings: Settings) -> None:
+    if not settings.ratelimit_storage_url.startswith(RATE_LIMIT_STORES):
+        raise SettingsError(
+            f"TELLUSONCE_RATELIMIT_STORAGE_URL must be redis://host:6379/0 (a Redis every web process shares) "
+            f"or memory://, not {settings.ratelimit_storage_url!r}."
+        )
+    if settings.web_processes < 0:
+        raise SettingsError("TELLUSONCE_WEB_PROCESSES must be the number of web processes, like 1 (0: not said).")
+    if settings.proxy_hops < 1:
+        raise SettingsError("TELLUSONCE_PROXY_HOPS must be how many trusted proxies a request passes, 1 or more.")
+    try:
+        trusted_networks(settings.forwarded_allow_ips)
+    except ValueError as e:
+        raise SettingsError(
+            f"TELLUSONCE_FORWARDED_ALLOW_IPS must list the proxies' addresses or networks, like "
+            f"127.0.0.1,10.0.0.0/24, and {str(e)!r} is neither."
+        ) from e
+
+
+def trusted_networks(setting: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None:
+    """The networks of a ``TELLUSONCE_FORWARDED_ALLOW_IPS`` value (``None`` for ``*``: every peer).
+
+    Raises ``ValueError`` naming the first entry that is not an address or a network.
+    """
+    entries = [entry.strip() for entry in setting.split(",") if entry.strip()]
+    if "*" in entries:
+        return None
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError as e:
+            raise ValueError(entry) from e
+    return tuple(networks)
 
 
 def _check_privacy_contact(contact: str, service_address: str) -> None:

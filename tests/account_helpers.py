@@ -21,7 +21,7 @@ from sqlalchemy import select
 from tellusonce.clock import utcnow
 from tellusonce.db import transaction
 from tellusonce.domain.passwords import hash_password
-from tellusonce.mailout import rendered_bodies
+from tellusonce.mailout.render import rendered_bodies
 from tellusonce.models import Citizen, OutgoingEmail
 
 PASSWORD = "correct horse battery staple"

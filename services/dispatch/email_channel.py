@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.events import CONTENT_TYPE
 from tellusonce.i18n import N_
-from tellusonce.mailout import queue_email, translations_for
+from tellusonce.mailout import translations_for
+from tellusonce.mailout.queue import queue_email
+from tellusonce.mailout.render import answer_text
 from tellusonce.models import Department, OutgoingEmail
 
 PURPOSE = "department_notification"
@@ -25,19 +27,12 @@ SUBJECT = N_("Change of circumstances %(reference)s: %(change)s")
 
 
 def summary_fields(change_type: str, payload: Mapping[str, Any], *, language: str = "en") -> list[list[str]]:
-    """[label, value] for each field the department receives, in the change type's order (lists, as
-    the email's context is stored as JSON)."""
+    """[label, value] for each field the department receives, in the change type's order, each answer
+    as the citizen read it (lists, as the email's context is stored as JSON)."""
     kind = get_change_type(change_type)
     gettext = translations_for(language).gettext
-    rows: list[list[str]] = []
-    for f in kind.fields:
-        if f.name in payload and payload[f.name] not in (None, ""):
-            value = payload[f.name]
-            if f.choices:
-                value = next((gettext(label) for key, label in f.choices if key == value), value)
-            elif isinstance(value, bool):
-                value = gettext(N_("Yes")) if value else gettext(N_("No"))
-            rows.append([gettext(f.label), str(value)])
+    rows = [[gettext(f.label), answer_text(kind, f.name, payload[f.name], language)]
+            for f in kind.fields if payload.get(f.name) not in (None, "")]
     if payload.get("protected_address"):
         rows.append([gettext(N_("Protected address")),
                      gettext(N_("Yes: the person's address is protected. Do not disclose it."))])

@@ -1,18 +1,18 @@
-"""Queries about inbound email, the replies the service sends to it, and confirmation tokens."""
+"""Queries about inbound email and its confirmation tokens."""
 
 from __future__ import annotations
 
 import base64
 import secrets
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tellusonce.data.citizens import hash_token, issue_token
-from tellusonce.models import Citizen, EmailToken, InboundMessage, InboundStatus, OutgoingEmail, TokenPurpose
+from tellusonce.models import Citizen, EmailToken, InboundMessage, InboundStatus, TokenPurpose
 
 CONFIRMATION_LIFETIME = timedelta(hours=24)
 
@@ -46,19 +46,6 @@ def list_inbound(session: Session, *, status: str | None = None, limit: int = 50
 def count_by_status(session: Session) -> dict[str, int]:
     rows = session.execute(select(InboundMessage.status, func.count()).group_by(InboundMessage.status))
     return {status: count for status, count in rows}
-
-
-def emails_sent_to(session: Session, address: str, *, purposes: Iterable[str], since: datetime) -> int:
-    """How many emails with one of ``purposes`` went (or are queued) to ``address`` since ``since``."""
-    return session.scalar(
-        select(func.count())
-        .select_from(OutgoingEmail)
-        .where(
-            func.lower(OutgoingEmail.to_address) == address.lower(),
-            OutgoingEmail.created_at >= since,
-            OutgoingEmail.purpose.in_(list(purposes)),
-        )
-    ) or 0
 
 
 def new_confirmation_secret() -> str:

@@ -43,7 +43,7 @@ class OutgoingEmail(UUIDKey, Base):
     template: Mapped[str | None] = mapped_column(String(60))
     context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     language: Mapped[str | None] = mapped_column(String(8))
-    # What was sent: stored by the sender (``tellusonce.mailout.rendered_bodies`` reads either).
+    # What was sent: stored by the sender (``tellusonce.mailout.render.rendered_bodies`` reads either).
     body_text: Mapped[str | None] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
     # Extra headers: In-Reply-To, References, Auto-Submitted …

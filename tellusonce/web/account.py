@@ -10,6 +10,8 @@ links cannot use them up.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from datetime import timedelta
 from typing import Any
@@ -43,7 +45,7 @@ from tellusonce.domain.fields import (
 from tellusonce.domain.passwords import hash_password, needs_rehash, verify_password
 from tellusonce.extensions import limiter
 from tellusonce.i18n import N_
-from tellusonce.mailout import queue_email
+from tellusonce.mailout.queue import queue_email
 from tellusonce.models import Citizen, TokenPurpose
 from tellusonce.settings import Settings
 from tellusonce.web.account_forms import (
@@ -78,7 +80,11 @@ def _per_address() -> str:
 
 
 def _typed_address() -> str:
-    return "address:" + (request.form.get("email") or "").strip().lower()[:320]
+    """The key of the address typed: a keyed hash, so that the shared rate-limit store (Redis) holds
+    no email address, and nobody without the secret can tell which addresses were tried."""
+    typed = (request.form.get("email") or "").strip().lower()[:320]
+    digest = hmac.new(_settings().secret_key.encode(), b"rate-limit:" + typed.encode(), hashlib.sha256)
+    return "address:" + digest.hexdigest()[:32]
 
 
 def _rate_limited(view):

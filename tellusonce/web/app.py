@@ -16,7 +16,7 @@ from tellusonce import logs
 from tellusonce.clock import ShiftedClock, set_clock
 from tellusonce.extensions import babel, csrf, limiter
 from tellusonce.settings import PROJECT_ROOT, Settings
-from tellusonce.web import database, department_names, language, posts
+from tellusonce.web import database, department_names, language, posts, proxies
 
 TEMPLATES = PROJECT_ROOT / "templates"
 STATIC = PROJECT_ROOT / "static"
@@ -50,6 +50,10 @@ def build_app(settings: Settings | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_url,
+        RATELIMIT_KEY_PREFIX=settings.ratelimit_key_prefix,
+        # Redis out of reach: each process counts on its own until it answers again (Flask-Limiter
+        # logs the fall-back and checks the store again), rather than refusing every account form.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=not settings.ratelimit_storage_url.startswith("memory://"),
         RATELIMIT_HEADERS_ENABLED=True,
         BABEL_DEFAULT_LOCALE="en",
         BABEL_TRANSLATION_DIRECTORIES=str(PROJECT_ROOT / "tellusonce" / "translations"),
@@ -110,6 +114,9 @@ def build_app(settings: Settings | None = None) -> Flask:
         return {"settings": settings, "cspNonce": csp_nonce()}
 
     app.after_request(_security_headers)
+    # The client a rate limit counts is the one the trusted proxies saw (tellusonce/web/proxies.py).
+    app.wsgi_app = proxies.wrap(  # type: ignore[method-assign]  # Flask's documented way to add WSGI middleware
+        app.wsgi_app, forwarded_allow_ips=settings.forwarded_allow_ips, proxy_hops=settings.proxy_hops)
     return app
 
 

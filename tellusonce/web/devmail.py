@@ -17,7 +17,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
-from tellusonce.mailout import message_headers, rendered_bodies
+from tellusonce.mailout.render import message_headers, rendered_bodies
 from tellusonce.models import OutgoingEmail
 from tellusonce.web.database import get_session
 

@@ -39,7 +39,7 @@ from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.reporter import account_updates, detail_names, in_words
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
-from tellusonce.mailout import queue_email
+from tellusonce.mailout.queue import queue_email
 from tellusonce.models import ChangeReport, Citizen, EmailToken, ReportState, TokenPurpose
 from tellusonce.web.auth import current_citizen
 from tellusonce.web.database import get_session

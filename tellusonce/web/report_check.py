@@ -42,7 +42,7 @@ from tellusonce.domain.changetypes import ChangeType, get_change_type
 from tellusonce.domain.reporter import account_updates, detail_names, in_words, updates_account
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
-from tellusonce.mailout import compose_email, insert_email
+from tellusonce.mailout.queue import compose_email, insert_email
 from tellusonce.models import Citizen
 from tellusonce.web.database import get_session, start_writing
 from tellusonce.web.department_names import organisation_name

@@ -7,7 +7,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from page_checks import check_page, page_title
 
-from tellusonce.mailout import rendered_bodies
+from tellusonce.mailout.render import rendered_bodies
 
 NEW_PASSWORD = "purple elephant umbrella"
 

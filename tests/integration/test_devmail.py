@@ -11,11 +11,12 @@ from flask.testing import FlaskClient
 from page_checks import check_page
 from sqlalchemy import Engine
 
-from mail.outbound import OutboundMailer, build_message
 from tellusonce import create_app
 from tellusonce.db import transaction
 from tellusonce.i18n import N_
-from tellusonce.mailout import queue_email, rendered_bodies
+from tellusonce.mailout.queue import queue_email
+from tellusonce.mailout.render import build_message, rendered_bodies
+from tellusonce.mailout.send import OutboundMailer
 from tellusonce.models import OutgoingEmail
 from tellusonce.settings import Settings
 
@@ -107,6 +108,7 @@ def test_a_message_shows_every_header_its_recipient_would_see_reply_to_included(
 
     with transaction(app.extensions["tellusonce.engine"], writer=False) as session:
         row = session.get(OutgoingEmail, uuid.UUID(email_id))
-        sent = build_message(row, rendered_bodies(row), settings)
+        sent = build_message(row, rendered_bodies(row), sender_address=settings.sender_address,
+                             mail_domain=settings.mail_domain)
     mime = {"content-type", "mime-version", "content-transfer-encoding"}
     assert sorted(shown) == sorted((name, str(value)) for name, value in sent.items() if name.lower() not in mime)

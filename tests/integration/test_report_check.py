@@ -21,7 +21,7 @@ from page_checks import check_page, page_title
 from sqlalchemy import select
 
 from tellusonce.db import session_factory, transaction
-from tellusonce.mailout import rendered_bodies
+from tellusonce.mailout.render import rendered_bodies
 from tellusonce.models import ChangeReport, Citizen, Department, Notification, ReportJourney
 from tellusonce.web.database import start_writing
 from tests.factories import make_citizen

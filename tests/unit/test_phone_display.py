@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from mail.replies import answer_text as email_answer_text
 from tellusonce.domain.changetypes import CHANGE_TYPES
 from tellusonce.domain.fields import display_phone, normalise_phone
+from tellusonce.mailout.render import answer_text as email_answer_text
 
 
 @pytest.mark.parametrize(("stored", "shown"), [

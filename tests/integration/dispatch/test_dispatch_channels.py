@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tellusonce.data.dispatch import BREAKER_THRESHOLD, note_delivery_health
 from tellusonce.db import transaction
 from tellusonce.domain.events import parse_event
-from tellusonce.mailout import render_email, rendered_bodies
+from tellusonce.mailout.render import render_email, rendered_bodies
 from tellusonce.models import Department, NotificationState, OutgoingEmail
 from tests.dispatch_helpers import dispatch_once, notifications, submit
 from tests.factories import NOW
@@ -29,6 +29,8 @@ def test_an_email_department_gets_a_readable_summary_with_the_event_attached(com
     assert "Change of circumstances TUO-" in email.subject
     text, _ = rendered_bodies(email)
     assert "Postcode: LS11 5PS" in text and "Town or city: Leeds" in text
+    # Answers read as the citizen read them on "Check your answers"; the attached event keeps the ISO date.
+    assert "Date you moved: 15 November 2026" in text
     assert f"/api/v1/notifications/{queued.id}/ack" in text
     assert f"Its data follows the schema at {settings.base_url}/schemas/events/address.v1.json" in text
     [attachment] = email.attachments

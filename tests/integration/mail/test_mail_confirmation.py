@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from tellusonce.db import transaction
-from tellusonce.mailout import rendered_bodies
+from tellusonce.mailout.render import rendered_bodies
 from tellusonce.models import ChangeReport, EmailToken, Notification, OutgoingEmail, ReportState
 from tests.factories import NOW
 from tests.integration.mail.messages import MOVE, add_citizen, outgoing, process_all, typed

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from tellusonce.clock import utcnow
 from tellusonce.db import transaction
-from tellusonce.mailout import rendered_bodies
+from tellusonce.mailout.render import rendered_bodies
 from tellusonce.models import ChangeReport, Citizen, ReportState
 from tests.integration.mail.messages import MOVE, add_citizen, outgoing, process_all, typed
 

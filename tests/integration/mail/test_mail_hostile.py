@@ -7,7 +7,7 @@ import threading
 
 from mail.processing import process_next, reprocess
 from mail.reading import MessageReader
-from tellusonce.mailout import rendered_bodies
+from tellusonce.mailout.render import rendered_bodies
 from tellusonce.models import InboundStatus
 from tests.dispatch_helpers import wait_for
 from tests.integration.mail.messages import BAD, add_citizen, inbound, outgoing, process_all, slow_html

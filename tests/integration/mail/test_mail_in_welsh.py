@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from tellusonce.db import transaction
-from tellusonce.mailout import rendered_bodies
+from tellusonce.mailout.render import rendered_bodies
 from tellusonce.models import ChangeReport, InboundStatus, ReportState
 from tests.integration.mail.messages import add_citizen, outgoing, process_all, typed
 

@@ -171,3 +171,24 @@ def test_no_starttls_is_offered_without_a_certificate(listener):
     with client(listener) as smtp:
         smtp.ehlo()
         assert not smtp.has_extn("starttls")
+
+
+def test_commands_sent_with_the_message_before_its_answer_are_kept_and_answered_in_order(listener, engine):
+    """A client that does not wait for the answer to DATA (or to the message): every byte after the
+    terminator is its next command, whether it came with the message's last bytes or after them."""
+    with socket.create_connection((listener.host, listener.port), timeout=10) as sock:
+        replies = sock.makefile("rb")
+        assert replies.readline().startswith(b"220")
+        sock.sendall(b"HELO mx.example.org\r\nMAIL FROM:<ada@example.org>\r\nRCPT TO:<changes@tellusonce.test>\r\n")
+        assert [replies.readline()[:3] for _ in range(3)] == [b"250"] * 3
+        sock.sendall(b"DATA\r\n")
+        assert replies.readline().startswith(b"354")
+        # The message, its terminator and the next message's commands in one write; then the rest.
+        sock.sendall(MESSAGE + b".\r\nMAIL FROM:<grace@example.org>\r\nRCPT TO:<changes@tellusonce.test>\r\nDATA\r\n")
+        assert [replies.readline()[:3] for _ in range(4)] == [b"250", b"250", b"250", b"354"]
+        sock.sendall(b".\r\nQUIT\r\n")  # an empty message: the terminator straight after DATA
+        assert [replies.readline()[:3] for _ in range(2)] == [b"250", b"221"]
+    kept = stored(engine)
+    assert [m.mail_from for m in kept] == ["ada@example.org", "grace@example.org"]
+    assert kept[0].raw == MESSAGE
+    assert kept[1].raw == b""

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.db import transaction
-from tellusonce.mailout import rendered_bodies
+from tellusonce.mailout.render import rendered_bodies
 from tellusonce.models import ChangeReport, EmailToken, InboundMessage, InboundStatus, ReportState
 from tests.factories import NOW
 from tests.integration.mail.messages import MOVE, add_citizen, inbound, outgoing, process_all, typed

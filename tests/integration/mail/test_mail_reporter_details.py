@@ -11,7 +11,7 @@ from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.clock import utcnow
 from tellusonce.data.citizens import get_citizen_by_email
 from tellusonce.db import transaction
-from tellusonce.mailout import rendered_bodies
+from tellusonce.mailout.render import rendered_bodies
 from tellusonce.models import ChangeReport, Citizen, ReportState
 from tests.factories import NOW
 from tests.integration.mail.messages import MOVE, add_citizen, outgoing, process_all, typed

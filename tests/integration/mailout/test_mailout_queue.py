@@ -12,11 +12,12 @@ from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mail.outbound import OutboundMailer
 from tellusonce.clock import utcnow
 from tellusonce.db import transaction
 from tellusonce.i18n import N_
-from tellusonce.mailout import EmailTemplateMissing, queue_email, render_email, rendered_bodies
+from tellusonce.mailout.queue import queue_email
+from tellusonce.mailout.render import EmailTemplateMissing, rendered_bodies
+from tellusonce.mailout.send import OutboundMailer
 from tellusonce.migrate import alembic_config, current_revision, upgrade
 from tellusonce.models import OutgoingEmail, OutgoingState
 from tellusonce.settings import Settings
@@ -183,15 +184,3 @@ def test_the_outbox_refuses_a_row_with_neither_bodies_nor_a_template_to_render_t
                                  state=OutgoingState.QUEUED, attempts=0, next_attempt_at=now))
     with pytest.raises(IntegrityError, match="renderable"):
         db_session.flush()
-
-
-def test_render_email_names_a_missing_template_and_a_missing_variable() -> None:
-    with pytest.raises(EmailTemplateMissing, match="no_such_template"):
-        render_email("no_such_template", {})
-    with pytest.raises(Exception, match="link"):
-        render_email("verify_email", {"hours": 1})
-
-
-def test_an_unknown_language_falls_back_to_english() -> None:
-    text, _ = render_email("verify_email", {"link": "https://x.test/v", "hours": 1}, language="xx")
-    assert text.startswith("Confirm your email address")

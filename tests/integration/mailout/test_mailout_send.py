@@ -13,12 +13,21 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from sqlalchemy import Engine, select
 
-from mail.outbound import LEASE, MAX_ATTEMPTS, OutboundConfigError, OutboundMailer, parse_outbound, retry_delay
 from tellusonce import mailout
 from tellusonce.clock import utcnow
 from tellusonce.db import transaction
 from tellusonce.i18n import N_
-from tellusonce.mailout import queue_email, render_email
+from tellusonce.mailout import render
+from tellusonce.mailout.queue import queue_email
+from tellusonce.mailout.render import render_email
+from tellusonce.mailout.send import (
+    LEASE,
+    MAX_ATTEMPTS,
+    OutboundConfigError,
+    OutboundMailer,
+    parse_outbound,
+    retry_delay,
+)
 from tellusonce.models import OutgoingEmail, OutgoingState
 from tellusonce.settings import Settings
 from tests.integration.mail.relay import Relay
@@ -137,10 +146,10 @@ def welsh_catalogue(tmp_path, monkeypatch):
         write_mo(mo, catalogue)
     monkeypatch.setattr(mailout, "TRANSLATIONS", tmp_path / "translations")
     mailout._translations.cache_clear()
-    mailout.email_environment.cache_clear()
+    render.email_environment.cache_clear()
     yield
     mailout._translations.cache_clear()
-    mailout.email_environment.cache_clear()
+    render.email_environment.cache_clear()
 
 
 def test_an_email_is_rendered_when_sent_in_the_language_its_row_records(outbox, settings, welsh_catalogue):

@@ -1,10 +1,10 @@
-"""The outbound sender: renders and delivers queued ``OutgoingEmail`` rows (``tellusonce mail send``).
+"""Sending queued email: the sender renders and delivers ``OutgoingEmail`` rows (``tellusonce mail send``).
 
 ``TELLUSONCE_OUTBOUND_MAIL=smtp://host:port`` sends through that relay; in
 ``capture`` mode (demo and test) a row is marked ``captured`` and read at
 ``/dev/mail``. A row is claimed with a lease in a short transaction (so no
 database lock is held while talking to the relay), rendered from its template,
-context and language (``tellusonce.mailout.rendered_bodies``), sent, and its
+context and language (``render.rendered_bodies``), sent, and its
 outcome recorded in another: a sent or captured row keeps the bodies that went
 out. A temporary failure (a 4xx, a refused connection, a timeout) is retried
 with exponential backoff and jitter; a permanent one (5xx) or too many attempts
@@ -26,14 +26,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from tellusonce.clock import utcnow
+from tellusonce.data.mailout import claim_due_emails, record_email_outcome
 from tellusonce.db import transaction
-from tellusonce.mailout import message_headers, rendered_bodies
+from tellusonce.mailout.render import Bodies, build_message, rendered_bodies
 from tellusonce.models import OutgoingEmail, OutgoingState
 from tellusonce.settings import Settings
 
@@ -44,7 +44,6 @@ FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
 MAX_ATTEMPTS = 12  # about a day of trying
 SMTP_TIMEOUT = 30
-Bodies = tuple[str, str | None]  # plain text, HTML
 
 
 class OutboundConfigError(ValueError):
@@ -86,22 +85,6 @@ def retry_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta
     return base * (1 + jitter)
 
 
-def build_message(row: OutgoingEmail, bodies: Bodies, settings: Settings) -> EmailMessage:
-    """The message for ``row`` with ``bodies`` (``rendered_bodies(row)``)."""
-    text, html = bodies
-    message = EmailMessage()
-    for name, value in message_headers(row, sender_address=settings.sender_address, mail_domain=settings.mail_domain):
-        message[name] = value
-    message.set_content(text)
-    if html:
-        message.add_alternative(html, subtype="html")
-    for attachment in row.attachments or []:
-        maintype, _, subtype = attachment["content_type"].partition("/")
-        message.add_attachment(attachment["content"].encode("utf-8"), maintype=maintype or "application",
-                               subtype=subtype or "octet-stream", filename=attachment["filename"])
-    return message
-
-
 class OutboundMailer:
     """Sends what is due, in batches; one instance per process."""
 
@@ -138,17 +121,7 @@ class OutboundMailer:
 
     def _claim(self, now: datetime) -> list[OutgoingEmail]:
         with transaction(self.engine) as session:
-            rows = list(session.scalars(
-                select(OutgoingEmail)
-                .where(OutgoingEmail.state == OutgoingState.QUEUED, OutgoingEmail.next_attempt_at <= now)
-                .order_by(OutgoingEmail.next_attempt_at, OutgoingEmail.id)
-                .limit(self.batch)
-                .with_for_update(skip_locked=True)
-            ))
-            for row in rows:
-                row.attempts = (row.attempts or 0) + 1
-                row.next_attempt_at = now + LEASE  # ours until then; due again if we die mid-send
-            session.flush()
+            rows = claim_due_emails(session, now=now, limit=self.batch, lease=LEASE)
             session.expunge_all()
             return rows
 
@@ -187,7 +160,9 @@ class OutboundMailer:
     def _deliver(self, smtp: smtplib.SMTP, row: OutgoingEmail, bodies: Bodies) -> tuple[str | None, bool]:
         """None when the relay took it; else the error and whether it is permanent."""
         try:
-            refused = smtp.send_message(build_message(row, bodies, self.settings),
+            message = build_message(row, bodies, sender_address=self.settings.sender_address,
+                                    mail_domain=self.settings.mail_domain)
+            refused = smtp.send_message(message,
                                         from_addr=self.settings.sender_address, to_addrs=[row.to_address])
         except smtplib.SMTPRecipientsRefused as e:
             code, reply = next(iter(e.recipients.values()))
@@ -217,17 +192,11 @@ class OutboundMailer:
 
     def _record(self, row_id: uuid.UUID, *, state: str, sent_at: datetime | None = None, error: str | None = None,
                 next_attempt_at: datetime | None = None, bodies: Bodies | None = None) -> None:
-        """The outcome of an attempt; ``bodies``, what went out, for a row sent or captured."""
+        """The outcome of an attempt, in a transaction of its own; ``bodies``, what went out, for a row
+        sent or captured."""
         with transaction(self.engine) as session:
-            row = session.get(OutgoingEmail, row_id)
-            if row is None:
-                return
-            row.state = state
-            row.last_error = error[:2000] if error else row.last_error
-            row.sent_at = sent_at or row.sent_at
-            row.next_attempt_at = next_attempt_at if state == OutgoingState.QUEUED else None
-            if bodies is not None:
-                row.body_text, row.body_html = bodies
+            record_email_outcome(session, row_id, state=state, sent_at=sent_at, error=error,
+                                 next_attempt_at=next_attempt_at, bodies=bodies)
 
 
 class SenderLoop:
