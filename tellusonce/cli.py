@@ -171,6 +171,25 @@ def audit_verify() -> None:
     click.echo(f"Audit trail intact: {result.checked} events in {result.chains} chains.")
 
 
+# -- report journeys --------------------------------------------------------------------
+
+
+@main.group()
+def journeys() -> None:
+    """Report journeys in progress (a citizen's answers between pages)."""
+
+
+@journeys.command("sweep")
+@with_appcontext
+def journeys_sweep() -> None:
+    """Delete the journeys untouched for a day (the dispatch worker also does, every ten minutes)."""
+    from tellusonce.data.journeys import sweep_journeys
+
+    with engine_for(settings().database_url) as engine, transaction(engine) as session:
+        swept = sweep_journeys(session, now=utcnow())
+    click.echo(f"Deleted {swept} expired report journeys.")
+
+
 # -- running ----------------------------------------------------------------------------
 
 

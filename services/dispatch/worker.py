@@ -31,6 +31,7 @@ import logging
 import os
 import socket
 import sys
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -75,6 +76,9 @@ class WorkerConfig:
     batch: int = 1000
     poll_interval: float = 0.5
     heartbeat_interval: float = 5.0
+    # Report journeys a day past their last change are deleted this often, beside the heartbeat
+    # (``tellusonce.data.journeys``): citizens' answers are not kept once they have expired.
+    journey_sweep_interval: float = 600.0
     # A job is not started with less lease left than this (the request could outlive it).
     lease_margin: timedelta = timedelta(seconds=20)
     record_batch: int = 500
@@ -377,12 +381,25 @@ class Worker:
                 "failed": self.stats.failed}
 
     async def _heartbeat(self) -> None:
+        swept_at: float | None = None
         while True:  # the first beat was run's
             await asyncio.sleep(self.config.heartbeat_interval)
             try:
                 await self._in_db(worker_db.heartbeat, now=utcnow(), **self._beat_kwargs())
             except DATABASE_TROUBLE as e:
                 log.warning("heartbeat failed: %s", _short(e), extra={"worker": self.name})
+            if swept_at is None or time.monotonic() - swept_at >= self.config.journey_sweep_interval:
+                swept_at = time.monotonic()
+                await self._sweep_journeys()
+
+    async def _sweep_journeys(self) -> None:
+        try:
+            swept = await self._in_db(worker_db.sweep_journeys, now=utcnow())
+        except DATABASE_TROUBLE as e:
+            log.warning("sweeping expired report journeys failed: %s", _short(e), extra={"worker": self.name})
+            return
+        if swept:
+            log.info("deleted %d expired report journeys", swept, extra={"worker": self.name, "event": "journeys_swept"})
 
 
 class Lanes:

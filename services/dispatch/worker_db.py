@@ -44,6 +44,7 @@ from sqlalchemy import Engine
 from services.dispatch.jobs import Claim, claim_jobs
 from services.dispatch.retry import next_attempt_at
 from tellusonce.data.dispatch import Health, beat, disable_endpoint, note_delivery_health
+from tellusonce.data.journeys import sweep_journeys as delete_expired_journeys
 from tellusonce.data.outbox import AttemptRecord, AttemptResult, record_attempts, release_claims
 from tellusonce.db import make_engine, transaction
 from tellusonce.models import AttemptOutcome
@@ -124,6 +125,12 @@ def heartbeat(ctx: DbContext, *, worker: str, started_at: datetime, now: datetim
         beat(session, worker=worker, started_at=started_at, now=now, delivered=delivered, failed=failed,
              stopped=stopped)
 
+
+
+def sweep_journeys(ctx: DbContext, *, now: datetime) -> int:
+    """Delete the report journeys that have expired (the web never reads them again)."""
+    with transaction(ctx.engine) as session:
+        return delete_expired_journeys(session, now=now)
 
 # -- where the database side runs -------------------------------------------------------
 

@@ -6,6 +6,7 @@ from tellusonce.models.citizen import Citizen, EmailToken, PersonDetails, TokenP
 from tellusonce.models.consent import ConsentEvent, ConsentEventKind, ConsentGrant, ConsentScope
 from tellusonce.models.department import ChannelKind, Department, DepartmentApiKey
 from tellusonce.models.inbound import InboundMessage, InboundStatus
+from tellusonce.models.journey import ReportJourney
 from tellusonce.models.mailout import OutgoingEmail, OutgoingState
 from tellusonce.models.outbox import (
     AttemptOutcome,
@@ -41,6 +42,7 @@ __all__ = [
     "OutgoingEmail",
     "OutgoingState",
     "PersonDetails",
+    "ReportJourney",
     "ReportState",
     "Subject",
     "TokenPurpose",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 from account_helpers import emails_to, post_form
 from flask import Flask
@@ -23,7 +22,7 @@ from sqlalchemy import select
 
 from tellusonce.db import session_factory, transaction
 from tellusonce.mailout.render import rendered_bodies
-from tellusonce.models import ChangeReport, Citizen, Department, Notification
+from tellusonce.models import ChangeReport, Citizen, Department, Notification, ReportJourney
 from tellusonce.web.database import start_writing
 from tests.factories import make_citizen
 
@@ -157,25 +156,24 @@ def test_sending_twice_makes_one_report_and_one_email(app: Flask, client: FlaskC
     assert client.get("/report/check").location == first.location
 
 
-def test_a_sent_journey_is_remembered_in_the_session_and_its_file_is_not_written_again(
-        app: Flask, client: FlaskClient) -> None:
+def test_a_sent_journey_is_deleted_and_remembered_in_the_session(app: Flask, client: FlaskClient) -> None:
     signed_in(app, client)
     report_a_move(client, submit=False)
-    [path] = (Path(app.instance_path) / "journeys").glob("*.json")
-    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    with transaction(app.extensions["tellusonce.engine"], writer=False) as session:
+        journey_id = session.scalars(select(ReportJourney.id)).one()
     sent = post_form(client, "/report/check", {})
     assert sent.status_code == 303
-    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    assert count(app, ReportJourney) == 0  # the answers are gone with the sending
     with transaction(app.extensions["tellusonce.engine"], writer=False) as session:
         report_id = session.scalars(select(ChangeReport.id)).one()
     with client.session_transaction() as cookie:
-        assert cookie["report_journey_sent"] == [path.stem, str(report_id)]
+        assert cookie["report_journey_sent"] == [journey_id, str(report_id)]
     assert client.get("/report/check").location == sent.location
     # The mark is for that journey alone: a new one is checked and sent afresh.
     report_a_move(client, submit=False)
     with client.session_transaction() as cookie:
         assert "report_journey_sent" not in cookie
-        cookie["report_journey_sent"] = [path.stem, str(report_id)]
+        cookie["report_journey_sent"] = [journey_id, str(report_id)]
     assert client.get("/report/check").status_code == 200
 
 
