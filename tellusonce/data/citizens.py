@@ -130,6 +130,14 @@ def write_profile(session: Session, citizen: Citizen, values: Mapping[str, Any])
         set_committed_value(citizen, name, value)
 
 
+def set_language(session: Session, citizen: Citizen, language: str) -> None:
+    """Record the language the citizen wants us to write to them in (``en`` or ``cy``)."""
+    if language not in ("en", "cy"):
+        raise ValueError(f"not a language the service writes in: {language!r}")
+    citizen.language = language
+    session.flush()
+
+
 def profile_answers(citizen: Citizen) -> dict[str, Any]:
     """The citizen's profile by attribute name, for pre-filling a change (only what is set)."""
     answers: dict[str, Any] = {"email": citizen.email}

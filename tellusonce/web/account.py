@@ -28,6 +28,7 @@ from tellusonce.data.citizens import (
     get_citizen_by_email,
     issue_token,
     mark_email_verified,
+    set_language,
     set_password,
     spend_open_tokens,
     update_profile,
@@ -112,6 +113,8 @@ def register() -> str | Response:
     if current_citizen() is not None:
         return redirect(url_for("account.profile"))
     form = RegisterForm()
+    if form.language.data is None:  # asked with the page's language chosen
+        form.language.data = page_language()
     if not form.validate_on_submit():
         return render_template("account/register.html", form=form)
     db = get_session()
@@ -120,7 +123,7 @@ def register() -> str | Response:
     citizen = get_citizen_by_email(db, address)
     if citizen is None:
         try:
-            citizen = create_citizen(db, email=address, password_hash=password_hash)
+            citizen = create_citizen(db, email=address, password_hash=password_hash, language=form.language.data)
         except EmailTaken:
             citizen = get_citizen_by_email(db, address)
         else:
@@ -293,5 +296,6 @@ def profile() -> str | Response:
             "phone": normalise_phone(form.phone.data) if form.phone.data else None,
         },
     )
+    set_language(get_session(), citizen, form.language.data)
     flash(_("Your details have been saved."), "success")
     return redirect_next("account.profile")
