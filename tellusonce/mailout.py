@@ -39,6 +39,8 @@ from tellusonce.settings import PROJECT_ROOT
 EMAIL_TEMPLATES = PROJECT_ROOT / "templates" / "email"
 TRANSLATIONS = PROJECT_ROOT / "tellusonce" / "translations"
 LANGUAGES = ("en", "cy")
+# An email to someone whose language is not known: the Welsh, then the English (text only).
+BILINGUAL = "cy+en"
 ATTACHMENT_KEYS = frozenset({"filename", "content_type", "content"})
 SENDER_NAME = "Tell us once"
 # Headers the sender writes itself (or the MIME parts do): an email's own ``headers`` cannot replace them.
@@ -81,6 +83,8 @@ def email_environment(language: str = "en", directory: Path = EMAIL_TEMPLATES) -
 
 def render_email(template: str, context: Mapping[str, Any], *, language: str = "en") -> tuple[str, str | None]:
     """The plain-text body and, if the template has one, the HTML body."""
+    if language == BILINGUAL:
+        return "\n\n* * *\n\n".join(render_email(template, context, language=one)[0] for one in ("cy", "en")), None
     env = email_environment(language)
     try:
         text = env.get_template(f"{template}.txt").render(context)
@@ -95,6 +99,8 @@ def render_email(template: str, context: Mapping[str, Any], *, language: str = "
 
 def translate_subject(subject: str, context: Mapping[str, Any], *, language: str = "en") -> str:
     """Translate a subject marked with ``N_`` and fill in ``%(name)s`` placeholders from ``context``."""
+    if language == BILINGUAL:
+        return " / ".join(translate_subject(subject, context, language=one) for one in ("cy", "en"))
     translated = translations_for(language).gettext(subject)
     if "%(" in translated:
         translated = translated % {k: v for k, v in context.items()}

@@ -98,7 +98,7 @@ def _send_verification(citizen: Citizen) -> None:
     queue_email(
         db, to=citizen.email, subject=N_("Confirm your email address"), template="verify_email",
         context={"link": _link("account.verify", token=token), "hours": 24}, purpose="verify_email",
-        language=page_language(), related_id=citizen.id,
+        language=citizen.language, related_id=citizen.id,
     )
 
 
@@ -134,7 +134,7 @@ def register() -> str | Response:
         queue_email(
             db, to=citizen.email, subject=N_("You already have an account"), template="account_exists",
             context={"sign_in_link": _link("account.sign_in"), "reset_link": _link("account.reset_request")},
-            purpose="account_exists", language=page_language(), related_id=citizen.id,
+            purpose="account_exists", language=citizen.language, related_id=citizen.id,
         )
     return _check_your_email(address, "verify")
 
@@ -239,7 +239,7 @@ def reset_request() -> str | Response:
         queue_email(
             db, to=citizen.email, subject=N_("Reset your password"), template="reset_password",
             context={"link": _link("account.reset_password", token=token), "hours": 1},
-            purpose="reset_password", language=page_language(), related_id=citizen.id,
+            purpose="reset_password", language=citizen.language, related_id=citizen.id,
         )
     return _check_your_email(address, "reset")
 
@@ -264,7 +264,7 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
     queue_email(
         db, to=citizen.email, subject=N_("Your password has been changed"), template="password_changed",
         context={"reset_link": _link("account.reset_request")}, purpose="password_changed",
-        language=page_language(), related_id=citizen.id,
+        language=citizen.language, related_id=citizen.id,
     )
     sign_in(citizen)
     flash(_("Your password has been changed. You are signed in, and signed out everywhere else."), "success")
