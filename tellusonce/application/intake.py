@@ -360,7 +360,8 @@ def _to_queue(citizen_id: uuid.UUID, report_id: uuid.UUID, reference: str, chang
         notifications.append({
             "id": notification_id, "report_id": report_id, "citizen_id": citizen_id,
             "department_id": rp.department.id, "change_type": change_type, "state": NotificationState.PENDING,
-            "payload": minimise(plan.change.data, rp.fields, protected_address=plan.change.protected_address),
+            "payload": minimise(plan.change.data, rp.fields, protected_address=plan.change.protected_address,
+                                language=language if rp.department.receives_language else None),
             "consent_receipt_id": receipt_id, "attempt_count": 0, "next_attempt_at": now,
             "created_at": now, "updated_at": now,
         })

@@ -26,6 +26,7 @@ class DepartmentLike(Protocol):
     active: bool
     receives: dict[str, list[str]]
     needs_protected_address: bool
+    receives_language: bool
 
 
 @dataclass(frozen=True)
@@ -109,11 +110,15 @@ def decide(
     return Decision(True, grant.scope, fields, withheld, grant.id, grant.receipt_id)
 
 
-def minimise(data: Mapping[str, Any], fields: Sequence[str], *, protected_address: bool) -> dict[str, Any]:
-    """Only the fields a department may have; it is always told when an address is protected."""
+def minimise(data: Mapping[str, Any], fields: Sequence[str], *, protected_address: bool,
+             language: str | None = None) -> dict[str, Any]:
+    """Only the fields a department may have; it is always told when an address is protected.
+    ``language`` (the citizen's, given only where the registry grants it) is added as ``language``."""
     payload = {name: data[name] for name in fields if name in data}
     if protected_address:
         payload["protected_address"] = True
+    if language is not None:
+        payload["language"] = language
     return payload
 
 

@@ -1,9 +1,13 @@
-"""citizen.language: the account's recorded language preference, English or Welsh only
+"""citizen.language: the account's recorded language preference, English or Welsh only;
+department.receives_language: which organisations are told it
 
 The column has been there since 0001, always "en" from the web. It becomes the language a
 person chose when they made their account (Welsh Language Standard 2): it gets a server
 default of "en" and a check that it is one of the languages the service writes in (triggers
 on SQLite). Rows holding anything else (none should) become "en".
+
+``department.receives_language`` (false until the registry is synced again) says whether an
+organisation's notifications carry the citizen's language, as the registry grants.
 
 Revision ID: 0006
 Revises: 0005
@@ -31,6 +35,8 @@ TRIGGERS = {
 
 
 def upgrade() -> None:
+    # A plain ADD COLUMN (not a batch rebuild: other tables' foreign keys point at department).
+    op.add_column('department', sa.Column('receives_language', sa.Boolean(), server_default=sa.false(), nullable=False))
     op.execute(f"UPDATE citizen SET language = 'en' WHERE language IS NULL OR NOT ({CHECK})")
     if op.get_bind().dialect.name == "sqlite":
         for name, when in TRIGGERS.items():
@@ -43,6 +49,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column('department', 'receives_language')
     if op.get_bind().dialect.name == "sqlite":
         for name in TRIGGERS:
             op.execute(f"DROP TRIGGER {name}")
