@@ -21,6 +21,7 @@ from mail import replies
 from mail.handler import confirmation_address
 from mail.mime import MAX_DEPTH, ReadMessage
 from mail.parser import MAX_LINE_CHARS, MAX_LINES, ParsedChange
+from mail.written_language import written_language
 from tellusonce.application.intake import ChangeRequest, IntakeError, Plan, RecipientStatus, hold_change, plan_change
 from tellusonce.clock import uk_date
 from tellusonce.data.citizens import get_citizen_by_email
@@ -30,7 +31,7 @@ from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
 from tellusonce.domain.fields import canonical_email
 from tellusonce.domain.reporter import account_updates, detail_names, in_words
 from tellusonce.domain.validation import ChangeInvalid, FieldError
-from tellusonce.mailout import translations_for
+from tellusonce.i18n import BILINGUAL, translations_for
 from tellusonce.mailout.render import format_day
 from tellusonce.models import Citizen, Department, InboundMessage, InboundStatus
 from tellusonce.settings import Settings
@@ -112,7 +113,8 @@ def _unknown_sender(session: Session, read: ReadMessage, address: str, *, settin
     if not replies.may_explain_registration(session, address, now=now) or not replies.may_reply(
             session, address, now=now):
         return InboundStatus.PROCESSED, "not answered: unknown sender already told how to register", None
-    language = "cy" if read.headers.get("content-language", "").lower().startswith("cy") else "en"
+    # No account, so no recorded language: the language they wrote in, or both (Welsh first).
+    language = written_language(read.text, read.subject, read.headers.get("content-language", "")) or BILINGUAL
     replies.queue_reply(
         session, settings=settings, read=read, now=now, to=address, purpose=replies.UNKNOWN_SENDER,
         template="mail_unknown_sender", language=language,

@@ -16,7 +16,7 @@ import re
 from functools import cache, lru_cache
 
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
-from tellusonce.mailout import LANGUAGES, translations_for
+from tellusonce.i18n import LANGUAGES, translations_for
 
 CHANGE = "#change"
 TELL = "#tell"

@@ -15,8 +15,7 @@ from mail.mime import ReadMessage
 from tellusonce.application.intake import RecipientPlan, RecipientStatus
 from tellusonce.data.mailout import emails_sent_to
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
-from tellusonce.i18n import N_
-from tellusonce.mailout import translations_for
+from tellusonce.i18n import N_, translations_for
 from tellusonce.mailout.queue import queue_email
 from tellusonce.mailout.render import answer_text
 from tellusonce.models import Department, OutgoingEmail

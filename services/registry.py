@@ -25,7 +25,7 @@ ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 SECRET_ENV_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{2,99}$")
 KEYS = {
     "id", "name", "controller", "purpose", "name_cy", "purpose_cy", "contact_url", "channel", "webhook_url", "secret_env",
-    "email", "allow_private_network", "needs_protected_address", "receives", "reasons",
+    "email", "allow_private_network", "needs_protected_address", "receives", "receives_language", "reasons",
 }
 REQUIRED = ("id", "name", "purpose", "channel", "receives")
 
@@ -49,6 +49,7 @@ class DepartmentEntry:
     contact_url: str | None = None
     allow_private_network: bool = False
     needs_protected_address: bool = False
+    receives_language: bool = False
     # In Welsh, where the registry gives them; without them Welsh pages show the English.
     name_cy: str | None = None
     purpose_cy: str | None = None
@@ -157,6 +158,7 @@ class _Checker:
             contact_url=table.get("contact_url"),
             allow_private_network=table.get("allow_private_network", False),
             needs_protected_address=table.get("needs_protected_address", False),
+            receives_language=table.get("receives_language", False),
         )
 
     def _check_fields(self, index: int, table: dict[str, Any]) -> str:
@@ -176,7 +178,7 @@ class _Checker:
         for key in ("name", "purpose", "name_cy", "purpose_cy", "controller", "contact_url", "webhook_url", "secret_env", "email"):
             if key in table and (not isinstance(table[key], str) or not table[key].strip()):
                 self.fail(ident, key, "must be a non-empty string")
-        for key in ("allow_private_network", "needs_protected_address"):
+        for key in ("allow_private_network", "needs_protected_address", "receives_language"):
             if key in table and not isinstance(table[key], bool):
                 self.fail(ident, key, "must be true or false")
         return ident
@@ -264,6 +266,7 @@ def sync_registry(session: Session, registry: Registry) -> list[str]:
             "allow_private_network": entry.allow_private_network,
             "needs_protected_address": entry.needs_protected_address,
             "receives": entry.receives,
+            "receives_language": entry.receives_language,
             "reasons": entry.reasons,
             "active": True,
         }

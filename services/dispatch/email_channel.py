@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 
 from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.events import CONTENT_TYPE
-from tellusonce.i18n import N_
-from tellusonce.mailout import translations_for
+from tellusonce.i18n import N_, translations_for
 from tellusonce.mailout.queue import queue_email
 from tellusonce.mailout.render import answer_text
 from tellusonce.models import Department, OutgoingEmail

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
+from tellusonce.data.citizens import get_citizen
 from tellusonce.data.consent import (
     GrantRow,
     add_event,
@@ -27,6 +28,7 @@ from tellusonce.data.consent import (
 )
 from tellusonce.data.departments import get_department
 from tellusonce.domain.consent import GrantView, ReceiptParty, build_receipt
+from tellusonce.i18n import LANGUAGES, translations_for
 from tellusonce.models import ConsentEvent, ConsentEventKind, ConsentGrant, ConsentScope, Department
 
 
@@ -64,7 +66,8 @@ def grant_consent(
     grant and its event are written with the caller's next flush.
     """
     new = NewGrant(department, change_types, scope, report_id, expires_at)
-    grant_row, event_row = _grant_rows(citizen_id, new, now=now, report_reference=report_reference)
+    grant_row, event_row = _grant_rows(citizen_id, new, now=now, report_reference=report_reference,
+                                       language=_language_of(session, citizen_id))
     event = add_grant(session, grant_row, event_row)
     if audit:
         record_event(session, actor=f"citizen:{citizen_id}", action="consent.granted",
@@ -76,10 +79,13 @@ def grant_consent(
 
 
 def new_grant_rows(citizen_id: uuid.UUID, grants: Sequence[NewGrant], *, now: datetime,
-                   report_reference: str | None = None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+                   report_reference: str | None = None,
+                   language: str = "en") -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Grants and their "granted" events with the receipts, as column values for ``data.consent.insert_grants``
-    (made before anything is written, so a caller can keep its write transaction short)."""
-    return [_grant_rows(citizen_id, new, now=now, report_reference=report_reference) for new in grants]
+    (made before anything is written, so a caller can keep its write transaction short). ``language``
+    is the citizen's recorded one, that of the receipts' words."""
+    return [_grant_rows(citizen_id, new, now=now, report_reference=report_reference, language=language)
+            for new in grants]
 
 
 def withdraw_consent(session: Session, *, citizen_id: uuid.UUID, grant_id: uuid.UUID,
@@ -100,7 +106,7 @@ def withdraw_consent(session: Session, *, citizen_id: uuid.UUID, grant_id: uuid.
         raise LookupError(grant.department_id)
     row = _event_row(grant.id, grant.citizen_id, department, ConsentEventKind.WITHDRAWN, uuid.uuid4(), now,
                      change_types=grant.change_types, scope=grant.scope, expires_at=grant.expires_at,
-                     report_reference=None)
+                     report_reference=None, language=_language_of(session, citizen_id))
     event = add_event(session, grant, row)
     cancelled = cancel_queued_under(session, grant.receipt_id, now=now)
     record_event(session, actor=f"citizen:{citizen_id}", action="consent.withdrawn", subject_type="consent_grant",
@@ -136,21 +142,27 @@ def active_grants(session: Session, citizen_id: uuid.UUID, *, now: datetime) -> 
     return [g for g in grants_not_withdrawn(session, citizen_id) if to_view(g).in_force(now)]
 
 
+def _language_of(session: Session, citizen_id: uuid.UUID) -> str:
+    """The citizen's recorded language (English for an id with no account)."""
+    citizen = get_citizen(session, citizen_id)
+    return citizen.language if citizen is not None else "en"
+
+
 def _view(row: GrantRow) -> GrantView:
     return GrantView(id=row.id, department_id=row.department_id, scope=row.scope,
                      change_types=frozenset(row.change_types), granted_at=row.granted_at, receipt_id=row.receipt_id,
                      report_id=row.report_id, expires_at=row.expires_at, withdrawn_at=row.withdrawn_at)
 
 
-def _party(department: Department) -> ReceiptParty:
+def _party(department: Department, language: str) -> ReceiptParty:
     return ReceiptParty(
-        id=department.id, name=department.name, controller=department.controller,
-        purpose=department.purpose, contact_url=department.contact_url, receives=department.receives,
+        id=department.id, name=department.name_in(language), controller=department.controller,
+        purpose=department.purpose_in(language), contact_url=department.contact_url, receives=department.receives,
     )
 
 
 def _grant_rows(citizen_id: uuid.UUID, new: NewGrant, *, now: datetime,
-                report_reference: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+                report_reference: str | None, language: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The grant and its "granted" event with the receipt, as column values; refuses what cannot be granted."""
     department = new.department
     change_types = sorted(set(new.change_types))
@@ -170,16 +182,19 @@ def _grant_rows(citizen_id: uuid.UUID, new: NewGrant, *, now: datetime,
     }
     event = _event_row(grant_id, citizen_id, department, ConsentEventKind.GRANTED, receipt_id, now,
                        change_types=change_types, scope=new.scope, expires_at=new.expires_at,
-                       report_reference=report_reference)
+                       report_reference=report_reference, language=language)
     return grant, event
 
 
 def _event_row(grant_id: uuid.UUID, citizen_id: uuid.UUID, department: Department, kind: str, receipt_id: uuid.UUID,
                now: datetime, *, change_types: Sequence[str], scope: str, expires_at: datetime | None,
-               report_reference: str | None) -> dict[str, Any]:
+               report_reference: str | None, language: str) -> dict[str, Any]:
+    """The consent event row with its receipt, whose words for people are in ``language`` (the citizen's)."""
+    language = language if language in LANGUAGES else "en"
     receipt = build_receipt(
-        receipt_id=receipt_id, event=kind, at=now, citizen_id=citizen_id, recipient=_party(department),
+        receipt_id=receipt_id, event=kind, at=now, citizen_id=citizen_id, recipient=_party(department, language),
         change_types=change_types, scope=scope, expires_at=expires_at, report_reference=report_reference,
+        language=language, gettext=translations_for(language).gettext,
     )
     return {"id": uuid.uuid4(), "grant_id": grant_id, "citizen_id": citizen_id, "department_id": department.id,
             "kind": kind, "at": now, "receipt_id": receipt_id, "receipt": receipt}

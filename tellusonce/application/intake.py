@@ -247,7 +247,8 @@ def plan_submission(session: Session, citizen: Citizen, request: ChangeRequest, 
     }
     if hold:
         return Submission(request, plan, row, person, [], [], plan.recipients, {}, True, now)
-    queued = _to_queue(citizen.id, report_id, reference, change_type.id, plan, now=now)
+    queued = _to_queue(citizen.id, report_id, reference, change_type.id, plan, now=now,
+                       language=citizen.language)
     return Submission(request, plan, row, person, queued.grants, queued.notifications, queued.outcomes,
                       _account_updates(citizen, request, plan), False, now)
 
@@ -296,7 +297,8 @@ def confirm_held_change(session: Session, report: ChangeReport, *, now: datetime
         update_details=bool(held.get("update_details")) if update_details is None else update_details,
     )
     plan = plan_change(session, report.citizen, request, now=now, report_id=report.id)
-    queued = _to_queue(report.citizen_id, report.id, report.reference, report.change_type, plan, now=now)
+    queued = _to_queue(report.citizen_id, report.id, report.reference, report.change_type, plan, now=now,
+                       language=report.citizen.language)
     report.state = ReportState.SUBMITTED
     report.submitted_at = now
     report.pending_request = None
@@ -334,7 +336,7 @@ def _earlier(session: Session, citizen_id: uuid.UUID, key: str | None, print_: s
 
 
 def _to_queue(citizen_id: uuid.UUID, report_id: uuid.UUID, reference: str, change_type: str, plan: Plan, *,
-              now: datetime) -> _Queued:
+              now: datetime, language: str) -> _Queued:
     """The consents given with the report, and one notification per recipient told, as rows."""
     given = [rp for rp in plan.recipients if rp.status == RecipientStatus.QUEUED and rp.consent]
     grants = new_grant_rows(citizen_id, [
@@ -342,7 +344,7 @@ def _to_queue(citizen_id: uuid.UUID, report_id: uuid.UUID, reference: str, chang
                  scope=ConsentScope.STANDING if rp.consent == "always" else ConsentScope.ONE_OFF,
                  report_id=None if rp.consent == "always" else report_id)
         for rp in given
-    ], now=now, report_reference=reference)
+    ], now=now, report_reference=reference, language=language)
     receipts = {grant["department_id"]: grant["receipt_id"] for grant, _ in grants}
     outcomes: list[RecipientPlan] = []
     notifications: list[dict[str, Any]] = []
@@ -358,7 +360,8 @@ def _to_queue(citizen_id: uuid.UUID, report_id: uuid.UUID, reference: str, chang
         notifications.append({
             "id": notification_id, "report_id": report_id, "citizen_id": citizen_id,
             "department_id": rp.department.id, "change_type": change_type, "state": NotificationState.PENDING,
-            "payload": minimise(plan.change.data, rp.fields, protected_address=plan.change.protected_address),
+            "payload": minimise(plan.change.data, rp.fields, protected_address=plan.change.protected_address,
+                                language=language if rp.department.receives_language else None),
             "consent_receipt_id": receipt_id, "attempt_count": 0, "next_attempt_at": now,
             "created_at": now, "updated_at": now,
         })

@@ -130,6 +130,14 @@ def write_profile(session: Session, citizen: Citizen, values: Mapping[str, Any])
         set_committed_value(citizen, name, value)
 
 
+def set_language(session: Session, citizen: Citizen, language: str) -> None:
+    """Record the language the citizen wants us to write to them in (``en`` or ``cy``)."""
+    if language not in ("en", "cy"):
+        raise ValueError(f"not a language the service writes in: {language!r}")
+    citizen.language = language
+    session.flush()
+
+
 def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 

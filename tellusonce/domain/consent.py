@@ -7,7 +7,7 @@ tested over any sequence of grants, withdrawals and expiries. The default is no.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ class DepartmentLike(Protocol):
     active: bool
     receives: dict[str, list[str]]
     needs_protected_address: bool
+    receives_language: bool
 
 
 @dataclass(frozen=True)
@@ -109,11 +110,15 @@ def decide(
     return Decision(True, grant.scope, fields, withheld, grant.id, grant.receipt_id)
 
 
-def minimise(data: Mapping[str, Any], fields: Sequence[str], *, protected_address: bool) -> dict[str, Any]:
-    """Only the fields a department may have; it is always told when an address is protected."""
+def minimise(data: Mapping[str, Any], fields: Sequence[str], *, protected_address: bool,
+             language: str | None = None) -> dict[str, Any]:
+    """Only the fields a department may have; it is always told when an address is protected.
+    ``language`` (the citizen's, given only where the registry grants it) is added as ``language``."""
     payload = {name: data[name] for name in fields if name in data}
     if protected_address:
         payload["protected_address"] = True
+    if language is not None:
+        payload["language"] = language
     return payload
 
 
@@ -127,6 +132,19 @@ class ReceiptParty:
     receives: Mapping[str, Sequence[str]]
 
 
+# The receipt's words for people, translated into the citizen's language when it is built.
+RECEIPT_CONTROLLER = N_("Tell us once")
+RECEIPT_ROLE = N_("the service that passes your change on")
+RECEIPT_UNTIL_WITHDRAWN = N_("until withdrawn")
+RECEIPT_UNTIL_DATE = N_("until the date given or withdrawn")
+RECEIPT_THIS_REPORT = N_("this report only")
+RECEIPT_HOW_TO_WITHDRAW = N_("Sign in to Tell us once, go to 'Your consents' and choose 'Withdraw' next to %(name)s.")
+
+
+def _as_written(message: str) -> str:
+    return message
+
+
 def build_receipt(
     *,
     receipt_id: uuid.UUID,
@@ -138,14 +156,21 @@ def build_receipt(
     scope: str,
     expires_at: datetime | None,
     report_reference: str | None,
+    language: str = "en",
+    gettext: Callable[[str], str] = _as_written,
 ) -> dict[str, Any]:
     """A consent receipt with the Kantara Consent Receipt / ISO/IEC TS 27560 fields, as stored.
+
+    Its words for people (the controller's name and role, the recipient's name and purpose, the
+    data categories, the duration's description, how to withdraw) are in ``language``, through
+    ``gettext`` (the caller's catalogue for it), with ``recipient`` named and described in it
+    already; its machine fields (ids, codes, dates, change types, scope) are the same in any.
 
     The citizen downloads it as ``published_receipt`` makes it: naming its schema at the
     service's address, which is not the receipt's to keep (the address can move).
     """
     categories = sorted(
-        {get_change_type(t).field(f).label for t in change_types for f in recipient.receives.get(t, ())}
+        {gettext(get_change_type(t).field(f).label) for t in change_types for f in recipient.receives.get(t, ())}
     )
     return {
         "version": RECEIPT_VERSION,
@@ -153,9 +178,9 @@ def build_receipt(
         "event": event,
         "timestamp": at.isoformat(),
         "jurisdiction": "GB",
-        "language": "en",
+        "language": language,
         "piiPrincipalId": str(citizen_id),
-        "dataController": {"name": "Tell us once", "role": "the service that passes your change on"},
+        "dataController": {"name": gettext(RECEIPT_CONTROLLER), "role": gettext(RECEIPT_ROLE)},
         "recipient": {
             "id": recipient.id,
             "name": recipient.name,
@@ -169,11 +194,11 @@ def build_receipt(
         "reportReference": report_reference,
         "duration": {
             "until": expires_at.isoformat() if expires_at else None,
-            "description": "until withdrawn" if expires_at is None else "until the date given or withdrawn",
+            "description": gettext(RECEIPT_UNTIL_WITHDRAWN if expires_at is None else RECEIPT_UNTIL_DATE),
         }
         if scope == "standing"
-        else {"until": None, "description": "this report only"},
-        "howToWithdraw": f"Sign in to Tell us once, go to 'Your consents' and choose 'Withdraw' next to {recipient.name}.",
+        else {"until": None, "description": gettext(RECEIPT_THIS_REPORT)},
+        "howToWithdraw": gettext(RECEIPT_HOW_TO_WITHDRAW) % {"name": recipient.name},
         "legalBasis": "consent (UK GDPR Article 6(1)(a))",
         "thirdPartyDisclosure": True,
     }

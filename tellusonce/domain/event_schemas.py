@@ -33,6 +33,12 @@ CONSENT_RECEIPT_ID = {
     "title": "Consent receipt id",
     "description": "The consent receipt this was sent under (its receiptId); the citizen holds the same receipt.",
 }
+LANGUAGE = {
+    "enum": ["cy", "en"],
+    "title": "The language to write in",
+    "description": "The language the person wants to be written to in: cy (Welsh) or en (English). "
+                   "Sent only to organisations the registry grants it to.",
+}
 PROTECTED_ADDRESS = {
     "type": "boolean",
     "title": "The address is protected",
@@ -59,7 +65,11 @@ def event_data_schema(change_type: ChangeType, departments: Iterable[DepartmentL
     properties = {name: change["properties"][name] for name in change_type.field_names if name in received}
     if change_type.can_protect_address:
         properties["protected_address"] = PROTECTED_ADDRESS
+    told_language = [d for d in recipients if d.receives_language]
+    if told_language:
+        properties["language"] = LANGUAGE
     properties["consent_receipt_id"] = CONSENT_RECEIPT_ID
+    language_always = bool(recipients) and len(told_language) == len(recipients)
     schema: dict[str, Any] = {
         "$schema": JSON_SCHEMA_DIALECT,
         "$id": change_type.event_schema_url(base_url),
@@ -71,7 +81,8 @@ def event_data_schema(change_type: ChangeType, departments: Iterable[DepartmentL
         ),
         "type": "object",
         "properties": properties,
-        "required": [name for name in change_type.field_names if name in always] + ["consent_receipt_id"],
+        "required": [name for name in change_type.field_names if name in always]
+                    + (["language"] if language_always else []) + ["consent_receipt_id"],
         "additionalProperties": False,
     }
     groups = [group for group in change_type.any_of if recipients and all(set(group) <= kept for kept in given)]

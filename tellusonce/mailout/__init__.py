@@ -10,27 +10,6 @@ caused it is committed and the request that caused it does not pay for rendering
 sent), sends it through the relay or, in demo and test mode, captures it for ``/dev/mail``, and
 keeps what went out in the row.
 
-Emails are written in the languages below, from the same Babel catalogues as the web pages, with a
-plain Jinja2 environment (no Flask), so every process writes email the same way.
+Emails are written in the languages of ``tellusonce.i18n``, from the same Babel catalogues as the web
+pages, with a plain Jinja2 environment (no Flask), so every process writes email the same way.
 """
-
-from __future__ import annotations
-
-from functools import lru_cache
-
-from babel.support import NullTranslations, Translations
-
-from tellusonce.settings import PROJECT_ROOT
-
-TRANSLATIONS = PROJECT_ROOT / "tellusonce" / "translations"
-LANGUAGES = ("en", "cy")
-
-
-def translations_for(language: str) -> NullTranslations:
-    """Babel translations for ``language``; English (the source strings) when there are none."""
-    return _translations(language if language in LANGUAGES else "en")
-
-
-@lru_cache(maxsize=len(LANGUAGES))
-def _translations(language: str) -> NullTranslations:
-    return Translations.load(str(TRANSLATIONS), [language], domain="messages")

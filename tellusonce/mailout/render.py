@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Tem
 
 from tellusonce.domain.changetypes import ChangeType
 from tellusonce.domain.fields import display_phone
-from tellusonce.mailout import LANGUAGES, translations_for
+from tellusonce.i18n import BILINGUAL, LANGUAGES, translations_for
 from tellusonce.models import OutgoingEmail
 from tellusonce.settings import PROJECT_ROOT
 
@@ -65,6 +65,8 @@ def text_template(template: str, language: str = "en") -> Template:
 
 def render_email(template: str, context: Mapping[str, Any], *, language: str = "en") -> tuple[str, str | None]:
     """The plain-text body and, if the template has one, the HTML body."""
+    if language == BILINGUAL:
+        return "\n\n* * *\n\n".join(render_email(template, context, language=one)[0] for one in ("cy", "en")), None
     text = text_template(template, language).render(context)
     try:
         html_template = email_environment(language).get_template(f"{template}.html")
@@ -75,6 +77,8 @@ def render_email(template: str, context: Mapping[str, Any], *, language: str = "
 
 def translate_subject(subject: str, context: Mapping[str, Any], *, language: str = "en") -> str:
     """Translate a subject marked with ``N_`` and fill in ``%(name)s`` placeholders from ``context``."""
+    if language == BILINGUAL:
+        return " / ".join(translate_subject(subject, context, language=one) for one in ("cy", "en"))
     translated = translations_for(language).gettext(subject)
     if "%(" in translated:
         translated = translated % {k: v for k, v in context.items()}

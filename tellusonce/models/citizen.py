@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tellusonce.models.base import Base, Timestamped, UUIDKey
@@ -14,6 +14,7 @@ from tellusonce.models.base import Base, Timestamped, UUIDKey
 
 class Citizen(UUIDKey, Timestamped, Base):
     __tablename__ = "citizen"
+    __table_args__ = (CheckConstraint("language IN ('en', 'cy')", name="language"),)
 
     email: Mapped[str] = mapped_column(String(320), unique=True)
     email_verified_at: Mapped[datetime | None]
@@ -27,7 +28,10 @@ class Citizen(UUIDKey, Timestamped, Base):
     town: Mapped[str | None] = mapped_column(String(100))
     postcode: Mapped[str | None] = mapped_column(String(8))
     phone: Mapped[str | None] = mapped_column(String(32))
-    language: Mapped[str] = mapped_column(String(5), default="en")
+    # The language we write to them in (Welsh Language Standard 2): asked when the account is
+    # made, changeable in Your details or by the language link while signed in. Pages follow it
+    # after the visitor's explicit choice; every email to them is written in it.
+    language: Mapped[str] = mapped_column(String(5), default="en", server_default="en")
     # Flask's session is a signed cookie the server cannot delete: each cookie carries the
     # version it was issued under, and signing out or resetting the password bumps it, so
     # every older cookie stops working.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, String, Text, literal_column
+from sqlalchemy import JSON, ForeignKey, String, Text, false, literal_column
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tellusonce.models.base import Base, Timestamped, UUIDKey
@@ -33,6 +33,9 @@ class Department(Timestamped, Base):
     email_address: Mapped[str | None] = mapped_column(String(320))
     allow_private_network: Mapped[bool] = mapped_column(default=False)
     needs_protected_address: Mapped[bool] = mapped_column(default=False)
+    # Whether its notifications carry the citizen's preferred language ("cy" or "en"), so that it
+    # can write back in Welsh; the registry grants it (``receives_language``).
+    receives_language: Mapped[bool] = mapped_column(default=False, server_default=false())
     # {change type: [field, ...]} — exactly what this department receives.
     receives: Mapped[dict[str, list[str]]] = mapped_column(JSON)
     # {change type: "why it needs it"}, shown on the open register.

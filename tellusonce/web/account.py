@@ -30,6 +30,7 @@ from tellusonce.data.citizens import (
     get_citizen_by_email,
     issue_token,
     mark_email_verified,
+    set_language,
     set_password,
     spend_open_tokens,
     update_profile,
@@ -103,7 +104,7 @@ def _send_verification(citizen: Citizen) -> None:
     queue_email(
         db, to=citizen.email, subject=N_("Confirm your email address"), template="verify_email",
         context={"link": _link("account.verify", token=token), "hours": 24}, purpose="verify_email",
-        language=page_language(), related_id=citizen.id,
+        language=citizen.language, related_id=citizen.id,
     )
 
 
@@ -118,6 +119,8 @@ def register() -> str | Response:
     if current_citizen() is not None:
         return redirect(url_for("account.profile"))
     form = RegisterForm()
+    if form.language.data is None:  # asked with the page's language chosen
+        form.language.data = page_language()
     if not form.validate_on_submit():
         return render_template("account/register.html", form=form)
     db = get_session()
@@ -126,7 +129,7 @@ def register() -> str | Response:
     citizen = get_citizen_by_email(db, address)
     if citizen is None:
         try:
-            citizen = create_citizen(db, email=address, password_hash=password_hash)
+            citizen = create_citizen(db, email=address, password_hash=password_hash, language=form.language.data)
         except EmailTaken:
             citizen = get_citizen_by_email(db, address)
         else:
@@ -137,7 +140,7 @@ def register() -> str | Response:
         queue_email(
             db, to=citizen.email, subject=N_("You already have an account"), template="account_exists",
             context={"sign_in_link": _link("account.sign_in"), "reset_link": _link("account.reset_request")},
-            purpose="account_exists", language=page_language(), related_id=citizen.id,
+            purpose="account_exists", language=citizen.language, related_id=citizen.id,
         )
     return _check_your_email(address, "verify")
 
@@ -242,7 +245,7 @@ def reset_request() -> str | Response:
         queue_email(
             db, to=citizen.email, subject=N_("Reset your password"), template="reset_password",
             context={"link": _link("account.reset_password", token=token), "hours": 1},
-            purpose="reset_password", language=page_language(), related_id=citizen.id,
+            purpose="reset_password", language=citizen.language, related_id=citizen.id,
         )
     return _check_your_email(address, "reset")
 
@@ -267,7 +270,7 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
     queue_email(
         db, to=citizen.email, subject=N_("Your password has been changed"), template="password_changed",
         context={"reset_link": _link("account.reset_request")}, purpose="password_changed",
-        language=page_language(), related_id=citizen.id,
+        language=citizen.language, related_id=citizen.id,
     )
     sign_in(citizen)
     flash(_("Your password has been changed. You are signed in, and signed out everywhere else."), "success")
@@ -299,5 +302,6 @@ def profile() -> str | Response:
             "phone": normalise_phone(form.phone.data) if form.phone.data else None,
         },
     )
+    set_language(get_session(), citizen, form.language.data)
     flash(_("Your details have been saved."), "success")
     return redirect_next("account.profile")

@@ -8,13 +8,14 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from govuk_frontend_wtf.wtforms_widgets import GovSubmitInput, GovTextInput
-from wtforms import HiddenField, PasswordField, StringField, SubmitField
+from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSubmitInput, GovTextInput
+from wtforms import HiddenField, PasswordField, RadioField, SelectChoice, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from tellusonce.clock import today
 from tellusonce.domain.changetypes import EARLIEST_BIRTH
 from tellusonce.domain.passwords import password_problem
+from tellusonce.i18n import LANGUAGES
 from tellusonce.web.forms import (
     EMAIL_LABEL,
     PASSWORD_LABEL,
@@ -57,6 +58,27 @@ class NewPassword:
             raise ValidationError(_(problem))
 
 
+# Each language named in itself, as the language link names it.
+LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("cy", "Cymraeg")]
+LANGUAGE_QUESTION = lazy_gettext("Which language would you like us to use when we write to you?")
+
+
+class KnownLanguage:
+    """One of the languages the service writes in (a radio answer altered by hand is not)."""
+
+    def __call__(self, form: Any, field: Any) -> None:
+        if field.data not in LANGUAGES:
+            raise ValidationError(_("Select the language you would like us to use when we write to you"))
+
+
+def language_field() -> RadioField:
+    """Welsh Language Standard 2's question: the language of every email to the account. The page
+    chooses the answer already (the page's language when the account is made, the recorded one
+    in Your details), so a form sent without it keeps what the page showed."""
+    return RadioField(LANGUAGE_QUESTION, choices=LANGUAGE_CHOICES, validators=[KnownLanguage()],
+                      validate_choice=False, widget=GovRadioInput())
+
+
 def _email_field() -> StringField:
     return StringField(
         EMAIL_LABEL,
@@ -77,6 +99,7 @@ class RegisterForm(StripWhitespaceForm):
         widget=GovukPasswordInput(),
         render_kw={"autocomplete": "new-password"},
     )
+    language = language_field()
     submit = SubmitField(lazy_gettext("Create account"), widget=GovSubmitInput())
 
 
@@ -178,4 +201,5 @@ class ProfileForm(StripWhitespaceForm):
         validators=[DomainFormat("phone")], widget=GovTextInput(),
         render_kw={"autocomplete": "tel", "type": "tel"},
     )
+    language = language_field()
     submit = SubmitField(lazy_gettext("Save your details"), widget=GovSubmitInput())

@@ -45,7 +45,6 @@ from tellusonce.web.auth import current_citizen
 from tellusonce.web.database import get_session
 from tellusonce.web.department_names import marked_name, organisation_name
 from tellusonce.web.display import answer_text
-from tellusonce.web.language import page_language
 
 log = logging.getLogger(__name__)
 bp = Blueprint("email_confirm", __name__, url_prefix="/confirm-email-change")
@@ -158,10 +157,11 @@ def _acknowledge(citizen: Citizen, result: IntakeResult) -> None:
         context={
             "reference": report.reference,
             "change_label": get_change_type(report.change_type).label,
-            "organisations": [organisation_name(o.department) for o in result.outcomes if o.status == RecipientStatus.QUEUED],
+            "organisations": [organisation_name(o.department, citizen.language) for o in result.outcomes
+                              if o.status == RecipientStatus.QUEUED],
             "link": settings.base_url + url_for("track.report", reference=report.reference),
         },
-        purpose="mail_confirmed", language=page_language(), related_id=report.id,
+        purpose="mail_confirmed", language=citizen.language, related_id=report.id,
     )
 
 

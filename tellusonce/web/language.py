@@ -2,8 +2,10 @@
 
 ``/language/<code>?next=<path>`` remembers the choice in a cookie and goes back to the
 same page (``next`` must be a path on this site: anything else goes to the start page).
-Every page is shown in, and every email a request queues is written in, ``page_language()``:
-the explicit choice, else the browser's Accept-Language, else English.
+Every page is shown in ``page_language()``: the explicit choice, else the signed-in account's
+recorded language (Welsh Language Standard 2), else the browser's Accept-Language, else English.
+Email to a citizen with an account is written in the account's language (``Citizen.language``),
+whatever the page.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from flask import Blueprint, Flask, abort, current_app, has_request_context, red
 from flask_babel import get_locale
 from werkzeug.wrappers import Response
 
-from tellusonce.mailout import LANGUAGES
-from tellusonce.web.auth import safe_next
+from tellusonce.i18n import LANGUAGES
+from tellusonce.web.auth import current_citizen, safe_next
 
 DEFAULT = "en"
 COOKIE = "tellusonce_language"
@@ -45,12 +47,17 @@ def chosen_language() -> str | None:
 
 
 def select_locale() -> str:
-    """Flask-Babel's locale selector; English outside a request (the CLI's messages). An
-    account's recorded language preference (Welsh Language Standard 2) belongs after the
-    explicit choice and before Accept-Language."""
+    """Flask-Babel's locale selector; English outside a request (the CLI's messages). The explicit
+    choice, then the signed-in account's recorded language, then Accept-Language, then English."""
     if not has_request_context():
         return DEFAULT
-    return chosen_language() or request.accept_languages.best_match(LANGUAGES) or DEFAULT
+    return chosen_language() or account_language() or request.accept_languages.best_match(LANGUAGES) or DEFAULT
+
+
+def account_language() -> str | None:
+    """The signed-in citizen's recorded language, if someone is signed in."""
+    citizen = current_citizen()
+    return citizen.language if citizen is not None and citizen.language in LANGUAGES else None
 
 
 def page_language() -> str:

@@ -58,6 +58,7 @@ def register_entry(department: Department) -> dict[str, Any]:
         "contact_url": department.contact_url,
         "channel": department.channel,
         "receives_protected_address": department.needs_protected_address,
+        "receives_language": department.receives_language,
         "receives": receives,
     }
 

@@ -48,7 +48,6 @@ from tellusonce.web.database import get_session, start_writing
 from tellusonce.web.department_names import organisation_name
 from tellusonce.web.forms import StripWhitespaceForm
 from tellusonce.web.journey import Journey, current_journey, mark_submitted, save_journey
-from tellusonce.web.language import page_language
 from tellusonce.web.report_answers import answer_rows, preview_rows
 from tellusonce.web.report_pages import DECLARATION, field_labels, page_of_field
 
@@ -215,7 +214,8 @@ def _submitted(journey: Journey, result: IntakeResult) -> Response:
 
 def _confirmation_email(citizen: Citizen, planned: Submission) -> dict[str, Any]:
     settings = current_app.config["SETTINGS"]
-    told = [organisation_name(o.department) for o in planned.outcomes if o.status == RecipientStatus.QUEUED]
+    told = [organisation_name(o.department, citizen.language) for o in planned.outcomes
+            if o.status == RecipientStatus.QUEUED]
     return compose_email(
         to=citizen.email, subject=N_("Change reported: %(reference)s"), template="report_submitted",
         context={
@@ -224,7 +224,7 @@ def _confirmation_email(citizen: Citizen, planned: Submission) -> dict[str, Any]
             "organisations": told,
             "link": settings.base_url + url_for("track.report", reference=planned.reference),
         },
-        purpose="report_submitted", language=page_language(), related_id=planned.report_id,
+        purpose="report_submitted", language=citizen.language, related_id=planned.report_id,
     )
 
 

@@ -7,7 +7,7 @@ bound to their citizen; a row is deleted when its report is sent and swept a day
 after its last change. Journeys in progress as files are not carried over: those
 citizens are asked to start again (the files can be deleted once this runs).
 
-Revision ID: 0006_journeys
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-02 14:40:00
 """
@@ -19,7 +19,7 @@ from alembic import op
 
 import tellusonce.models.base
 
-revision: str = '0006_journeys'
+revision: str = '0006'
 down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from tellusonce.db import transaction
-from tellusonce.mailout.render import rendered_bodies
+from tellusonce.i18n import translations_for
+from tellusonce.mailout.render import render_email, rendered_bodies
 from tellusonce.models import ChangeReport, InboundStatus, ReportState
 from tests.integration.mail.messages import add_citizen, outgoing, process_all, typed
 
@@ -74,3 +75,47 @@ def test_a_welsh_email_missing_details_is_answered_with_the_layout_in_welsh(list
     assert "Newid: Symud tŷ" in text and "Dweud wrth: " in text
     assert "Llinell 1 y cyfeiriad: " in text and "Dyddiad symud: " in text
     assert "Tell:" not in text and "Change:" not in text
+
+
+# Someone without an account is answered in the language they wrote in, or in both, Welsh first.
+
+def _stranger_reply(engine, mail_settings, deliver, body: str, *, content_language: str | None = None, **headers: str):
+    message = typed(body, sender="stranger@example.net", **headers)
+    if content_language:  # after the body: setting the content drops every Content- header
+        message["Content-Language"] = content_language
+    deliver(message)
+    process_all(engine, mail_settings)
+    [reply] = outgoing(engine)
+    assert reply.purpose == "mail_unknown_sender"
+    return reply
+
+
+def test_a_stranger_writing_in_welsh_is_answered_in_welsh(listener, deliver, engine, mail_settings):
+    reply = _stranger_reply(engine, mail_settings, deliver, MOVE, subject="Symud tŷ")
+    assert reply.language == "cy"
+    assert "/account/create" in rendered_bodies(reply)[0]
+
+
+def test_a_stranger_writing_in_english_is_answered_in_english(listener, deliver, engine, mail_settings):
+    from tests.integration.mail.messages import MOVE as ENGLISH_MOVE
+
+    reply = _stranger_reply(engine, mail_settings, deliver, ENGLISH_MOVE)
+    assert reply.language == "en"
+
+
+def test_a_stranger_whose_language_cannot_be_told_is_answered_in_welsh_then_english(
+        listener, deliver, engine, mail_settings):
+    reply = _stranger_reply(engine, mail_settings, deliver, "DVLA\nCF10 1AA\n", subject="DVLA")
+    assert reply.language == "cy+en"
+    welsh = translations_for("cy").gettext
+    text, html = rendered_bodies(reply)
+    welsh_text = render_email("mail_unknown_sender", reply.context, language="cy")[0]
+    english_text = render_email("mail_unknown_sender", reply.context, language="en")[0]
+    assert text.index(welsh_text.strip()) < text.index(english_text.strip())
+    assert html is None
+    assert reply.subject == f"{welsh('Report a change by email')} / Report a change by email"
+
+
+def test_the_content_language_header_settles_it(listener, deliver, engine, mail_settings):
+    reply = _stranger_reply(engine, mail_settings, deliver, "DVLA\nCF10 1AA\n", content_language="cy-GB")
+    assert reply.language == "cy"

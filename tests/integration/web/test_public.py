@@ -86,7 +86,10 @@ def test_each_event_data_schema_is_served_with_the_receipt_id_and_only_fields_so
     received = {name for o in client.get("/organisations.json").json["organisations"]
                 for r in o["receives"] if r["change_type"] == type_id for name in (f["name"] for f in r["fields"])}
     told_when_protected = {"protected_address"} if type_id == "address" else set()
-    assert set(schema["properties"]) == received | told_when_protected | {"consent_receipt_id"}
+    told_language = {"language"} if any(
+        o["receives_language"] for o in client.get("/organisations.json").json["organisations"]
+        if any(r["change_type"] == type_id for r in o["receives"])) else set()
+    assert set(schema["properties"]) == received | told_when_protected | told_language | {"consent_receipt_id"}
     assert "consent_receipt_id" in schema["required"] and schema["additionalProperties"] is False
 
 

@@ -20,6 +20,7 @@ class Dept:
     receives: dict[str, list[str]] = field(default_factory=dict)
     needs_protected_address: bool = False
     active: bool = True
+    receives_language: bool = False
 
 
 def _schema(change_type: str, *departments: Dept) -> dict:
@@ -64,3 +65,20 @@ def test_a_change_nobody_receives_has_a_schema_of_the_receipt_id_alone():
     schema = _schema("birth", Dept("a", {"name": ["given_names"]}), Dept("off", {"birth": ["town"]}, active=False))
     assert schema["properties"] == {"consent_receipt_id": schema["properties"]["consent_receipt_id"]}
     assert schema["required"] == ["consent_receipt_id"]
+
+
+def test_the_language_is_in_the_schema_where_the_registry_grants_it_and_required_where_all_are_told_it():
+    told = Dept("welsh", {"address": ["given_names", "move_date"]}, receives_language=True)
+    other = Dept("other", {"address": ["given_names", "move_date"]})
+    schema = _schema("address", told)
+    assert schema["properties"]["language"]["enum"] == ["cy", "en"]
+    assert "language" in schema["required"]
+    sent = minimise({"given_names": "Siân", "move_date": "2026-11-01"}, ["given_names", "move_date"],
+                    protected_address=False, language="cy")
+    assert sent["language"] == "cy"
+    assert _valid(schema, {**sent, "consent_receipt_id": RECEIPT})
+    assert not _valid(schema, {**sent, "language": "fr", "consent_receipt_id": RECEIPT})
+    both = _schema("address", told, other)
+    assert "language" in both["properties"] and "language" not in both["required"]
+    assert "language" not in _schema("address", other)["properties"]
+    assert "language" not in minimise({"given_names": "Ada"}, ["given_names"], protected_address=False, language=None)

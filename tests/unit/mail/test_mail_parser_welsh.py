@@ -12,7 +12,7 @@ from mail.parser import parse_change
 from mail.replies import blank_template
 from tellusonce.domain.changetypes import CHANGE_TYPES
 from tellusonce.domain.validation import validate_change
-from tellusonce.mailout import translations_for
+from tellusonce.i18n import translations_for
 
 TODAY = date(2026, 11, 22)
 DEPARTMENTS = {
