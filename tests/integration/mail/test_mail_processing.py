@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.db import transaction
 from tellusonce.mailout.render import rendered_bodies
 from tellusonce.models import ChangeReport, EmailToken, InboundMessage, InboundStatus, ReportState
 from tests.factories import NOW
-from tests.integration.mail.messages import MOVE, add_citizen, inbound, outgoing, process_all, typed
+from tests.integration.mail.messages import (
+    MOVE,
+    add_citizen,
+    inbound,
+    language_check_lifted,
+    outgoing,
+    process_all,
+    typed,
+)
 
 
 def test_a_verified_citizens_change_is_held_and_a_confirmation_link_sent_to_their_own_address(
@@ -167,28 +174,6 @@ def test_the_same_change_already_reported_on_the_web_is_recognised_as_a_duplicat
         assert len(session.scalars(select(ChangeReport)).all()) == 1
 
 
-@contextmanager
-def _language_check_lifted(engine):
-    sqlite = engine.dialect.name == "sqlite"
-    lift = (["DROP TRIGGER ck_citizen_language_insert"] if sqlite
-            else ["ALTER TABLE citizen DROP CONSTRAINT ck_citizen_language"])
-    with engine.begin() as connection:
-        for statement in lift:
-            connection.execute(text(statement))
-    try:
-        yield
-    finally:
-        with engine.begin() as connection:
-            if sqlite:
-                connection.execute(text(
-                    "CREATE TRIGGER ck_citizen_language_insert BEFORE INSERT ON citizen FOR EACH ROW "
-                    "WHEN NOT (NEW.language IN ('en', 'cy')) "
-                    "BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: ck_citizen_language'); END"))
-            else:
-                connection.execute(text("ALTER TABLE citizen ADD CONSTRAINT ck_citizen_language "
-                                        "CHECK (language IN ('en', 'cy')) NOT VALID"))
-
-
 def test_a_processing_failure_quarantines_the_message_with_its_reason_and_reprocessing_recovers_it(
         listener, deliver, engine, mail_settings):
     from mail.processing import reprocess
@@ -196,7 +181,7 @@ def test_a_processing_failure_quarantines_the_message_with_its_reason_and_reproc
 
     # A language the service has no locale for makes dates unformattable: bad data, found while processing.
     # The database refuses such a language since migration 0007, so the test lifts that check for its one row.
-    with _language_check_lifted(engine):
+    with language_check_lifted(engine):
         add_citizen(engine, language="zz")
     deliver(typed(MOVE))
     [outcome] = process_all(engine, mail_settings)

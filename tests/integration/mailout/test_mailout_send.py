@@ -13,7 +13,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from sqlalchemy import Engine, select
 
-from tellusonce import mailout
+from tellusonce import i18n
 from tellusonce.clock import utcnow
 from tellusonce.db import transaction
 from tellusonce.i18n import N_
@@ -144,11 +144,11 @@ def welsh_catalogue(tmp_path, monkeypatch):
     folder.mkdir(parents=True)
     with open(folder / "messages.mo", "wb") as mo:
         write_mo(mo, catalogue)
-    monkeypatch.setattr(mailout, "TRANSLATIONS", tmp_path / "translations")
-    mailout._translations.cache_clear()
+    monkeypatch.setattr(i18n, "TRANSLATIONS", tmp_path / "translations")
+    i18n._translations.cache_clear()
     render.email_environment.cache_clear()
     yield
-    mailout._translations.cache_clear()
+    i18n._translations.cache_clear()
     render.email_environment.cache_clear()
 
 
