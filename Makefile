@@ -11,7 +11,7 @@ COMPILED := $(CATALOGUES:.po=.mo)
 EXTRACT_OPTIONS := -F babel.cfg -k N_ -k lazy_gettext --add-location=file --sort-output --no-wrap
 export TELLUSONCE_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: setup run test check bench assets translations clean
+.PHONY: setup run test check bench assets translations screenshots clean
 
 setup: $(STAMP) static/.built $(COMPILED)
 
@@ -56,6 +56,10 @@ check: setup
 
 test: check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The screenshots in docs/screenshots/ (English, and Welsh as cy-*.png), taken by the browser tests.
+screenshots: setup
+	TELLUSONCE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -q
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -14,11 +14,13 @@ import re
 import uuid
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
+from tellusonce.i18n import N_
 from tellusonce.mailout.render import message_headers, rendered_bodies
-from tellusonce.models import OutgoingEmail
+from tellusonce.models import OutgoingEmail, OutgoingState
 from tellusonce.web.database import get_session
 
 bp = Blueprint("devmail", __name__, url_prefix="/dev/mail")
@@ -40,6 +42,15 @@ def linkify(text: str) -> Markup:
     return Markup("".join(parts))
 
 
+# Each email's state in the mailbox's words (the page's language).
+STATES: dict[str, str] = {OutgoingState.QUEUED: N_("Waiting to send"), OutgoingState.SENT: N_("Sent"),
+          OutgoingState.CAPTURED: N_("Kept here"), OutgoingState.FAILED: N_("Could not be sent")}
+
+
+def email_state(state: str) -> str:
+    return _(STATES[state]) if state in STATES else state
+
+
 @bp.get("/")
 def inbox() -> str:
     to = (request.args.get("to") or "").strip()
@@ -47,7 +58,7 @@ def inbox() -> str:
     if to:
         query = query.where(func.lower(OutgoingEmail.to_address) == to.lower())
     emails = get_session().scalars(query).all()
-    return render_template("devmail/inbox.html", emails=emails, to=to)
+    return render_template("devmail/inbox.html", emails=emails, to=to, email_state=email_state)
 
 
 def _email(email_id: str) -> OutgoingEmail:

@@ -71,6 +71,17 @@ def horizontal_overflow(page: Any) -> int:
     return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
 
 
+def page_fits(page: Any) -> str:
+    """What scrolls sideways at the window's width ("" when nothing): the page wider than its
+    viewport (``document.documentElement.scrollWidth > clientWidth``) or than the window."""
+    wide = page.evaluate("""() => ({scroll: document.documentElement.scrollWidth,
+        client: document.documentElement.clientWidth, window: window.innerWidth})""")
+    if wide["scroll"] > wide["client"] or wide["scroll"] > wide["window"]:
+        return (f"the page scrolls sideways: {wide['scroll']} px wide in a viewport of {wide['client']} px "
+                f"(window {wide['window']} px)")
+    return ""
+
+
 def boxes_scrolling_sideways(page: Any) -> list[str]:
     """Elements whose own content scrolls sideways (a wide table in a scrolling box): on a phone
     that hides half of what they show as surely as the page scrolling does."""
@@ -104,9 +115,8 @@ def check_accessible(page: Any, *, widths: tuple[int, ...] = WIDTHS) -> None:
             violations = axe_violations(page)
             if violations:
                 problems.append(f"at {width} px on {page.url}:\n{_describe(violations)}")
-            overflow = horizontal_overflow(page)
-            if overflow > 0:
-                problems.append(f"at {width} px on {page.url}: the page scrolls sideways by {overflow} px")
+            if overflow := page_fits(page):
+                problems.append(f"at {width} px on {page.url}: {overflow}")
     finally:
         page.set_viewport_size(original)
     assert not problems, "\n".join(problems)

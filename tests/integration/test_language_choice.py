@@ -101,7 +101,7 @@ def test_the_choice_survives_signing_out_and_in(app: Flask, client: FlaskClient)
 
 
 @pytest.mark.parametrize("target", [
-    "//evil.example", "https://evil.example/", "http:evil.example", "/\\evil.example", "\\\\evil.example",
+    "//evil.example", "https://evil.example", "https://evil.example/", "http:evil.example", "/\\evil.example", "\\\\evil.example",
     "/\t/evil.example", "/\n/evil.example", "/\x7f/evil.example", "javascript:alert(1)", "evil.example", "", " /",
 ])
 def test_the_language_link_never_sends_anyone_to_another_site(client: FlaskClient, target: str) -> None:
@@ -161,3 +161,19 @@ def test_the_cookies_page_names_the_language_cookie(client: FlaskClient, accept:
     page = check_page(client.get("/cookies", headers={"Accept-Language": accept}))
     row = next(tr for tr in page.select("tbody tr") if tr.find("code").get_text() == COOKIE)
     assert row.get_text(" ", strip=True).startswith(f"{COOKIE} {purpose}")
+
+
+def test_switching_language_mid_journey_keeps_every_answer_so_far(app: Flask, client: FlaskClient) -> None:
+    signed_in(app, client)
+    start_change(client, "address")
+    post_form(client, "/report/questions/new-address",
+              {"address_line_1": "4 Canal Wharf", "town": "Leeds", "postcode": "LS11 5PS"})
+    post_form(client, "/report/questions/move-date", {"move_date": ["1", "11", "2026"]})
+    page = check_page(client.get("/report/questions/previous-address"))
+    assert _choose(client, page) == "/report/questions/previous-address"
+    welsh = check_page(client.get("/report/questions/move-date"))
+    assert welsh.html["lang"] == "cy"
+    assert [welsh.find("input", attrs={"id": f"move_date-{part}"})["value"] for part in ("day", "month", "year")] == [
+        "01", "11", "2026"]
+    back = check_page(client.get("/report/questions/new-address"))
+    assert back.find("input", attrs={"id": "postcode"})["value"] == "LS11 5PS"
