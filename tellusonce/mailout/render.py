@@ -20,12 +20,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Tem
 
 from tellusonce.domain.changetypes import ChangeType
 from tellusonce.domain.fields import display_phone
-from tellusonce.i18n import BILINGUAL, LANGUAGES, translations_for
+from tellusonce.i18n import BILINGUAL, LANGUAGES, N_, translations_for
 from tellusonce.models import OutgoingEmail
 from tellusonce.settings import PROJECT_ROOT
 
 EMAIL_TEMPLATES = PROJECT_ROOT / "templates" / "email"
-SENDER_NAME = "Tell us once"
+SENDER_NAME = N_("Tell us once")
 # Headers the sender writes itself (or the MIME parts do): an email's own ``headers`` cannot replace them.
 FIXED_HEADERS = frozenset({"from", "to", "subject", "date", "message-id", "content-type", "mime-version",
                            "content-transfer-encoding", "bcc", "cc"})
@@ -99,6 +99,13 @@ def rendered_bodies(email: OutgoingEmail) -> tuple[str, str | None]:
     return render_email(email.template, email.context or {}, language=email.language or "en")
 
 
+def sender_name(language: str) -> str:
+    """The name the From header gives the service, in the email's language (both for a bilingual one)."""
+    if language == BILINGUAL:
+        return " / ".join(sender_name(one) for one in ("cy", "en"))
+    return translations_for(language).gettext(SENDER_NAME)
+
+
 def message_headers(email: OutgoingEmail, *, sender_address: str, mail_domain: str) -> list[tuple[str, str]]:
     """The headers of the message sent for ``email``, in order (the body's MIME headers aside).
 
@@ -106,7 +113,7 @@ def message_headers(email: OutgoingEmail, *, sender_address: str, mail_domain: s
     in the demo mailbox is what their mail program would show: Reply-To, In-Reply-To and the rest.
     """
     headers = [
-        ("From", formataddr((SENDER_NAME, sender_address))),
+        ("From", formataddr((sender_name(email.language or "en"), sender_address))),
         ("To", email.to_address),
         ("Subject", email.subject),
         ("Date", format_datetime(email.created_at)),
