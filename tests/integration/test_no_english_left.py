@@ -13,7 +13,8 @@ said how (``ARGUMENTS``). Each page is read twice with the same browser state, i
   marked for translation.
 
 The emails are those the pages queued while being read in Welsh (every account email, the
-confirmation of a report), each rendered as it is sent.
+confirmation of a report), each rendered as it is sent. The replies to changes sent by email
+go through the same check in ``tests/integration/mail/test_mail_in_welsh.py``, beside the listener.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from tellusonce.db import transaction
 from tellusonce.i18n import translations_for
 from tellusonce.mailout.render import render_email, rendered_bodies
 from tellusonce.models import ChangeReport, InboundStatus, ReportState
+from tests.english_left import english_in_email, english_on_page
 from tests.integration.mail.messages import add_citizen, outgoing, process_all, typed
 
 MOVE = """Bore da,
@@ -119,3 +120,31 @@ def test_a_stranger_whose_language_cannot_be_told_is_answered_in_welsh_then_engl
 def test_the_content_language_header_settles_it(listener, deliver, engine, mail_settings):
     reply = _stranger_reply(engine, mail_settings, deliver, "DVLA\nCF10 1AA\n", content_language="cy-GB")
     assert reply.language == "cy"
+
+
+def test_every_reply_to_a_welsh_email_is_in_welsh(listener, deliver, engine, mail_settings):
+    """Each email the mail channel sends, read by the English-left check of the pages' emails."""
+    add_citizen(engine, language="cy")
+    deliver(typed(MOVE, subject="Symud tŷ"))
+    process_all(engine, mail_settings)
+    deliver(typed(MOVE, subject="Symud tŷ"))  # the same change again: a duplicate
+    deliver(typed("Newid: symud tŷ\nDweud wrth: CThEF\n", subject="Symud"))  # details missing
+    process_all(engine, mail_settings)
+    confirm_at = outgoing(engine)[0].headers["Reply-To"]
+    deliver(typed("Na, nid fi oedd hwn\n", subject="Re: Cadarnhewch"), to=confirm_at)
+    deliver(typed("CADARNHAU\n", subject="Re: Cadarnhewch"), to=confirm_at)
+    deliver(typed(MOVE, sender="stranger@example.net", subject="Symud tŷ"))
+    process_all(engine, mail_settings)
+
+    replies = outgoing(engine)
+    assert {"mail_confirm_change", "mail_duplicate", "mail_problems", "mail_not_confirmed",
+            "mail_unknown_sender"} <= {r.template for r in replies}
+    problems = []
+    for reply in replies:
+        assert reply.language == "cy", f"{reply.purpose} was sent in {reply.language}"
+        text, html = rendered_bodies(reply)
+        problems += [f"{reply.purpose} (subject): {m!r}" for m in english_in_email(reply.subject)]
+        problems += [f"{reply.purpose} (text): {m!r}" for m in english_in_email(text)]
+        if html:
+            problems += [f"{reply.purpose} (HTML): {m!r}" for m in english_on_page(html)]
+    assert not problems, f"{len(problems)} English texts in Welsh replies:\n" + "\n".join(problems)
