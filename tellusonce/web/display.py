@@ -20,6 +20,7 @@ from tellusonce.domain.fields import display_phone
 from tellusonce.i18n import N_
 from tellusonce.models import ChangeReport, ChannelKind, Notification, NotificationState
 from tellusonce.web.department_names import organisation_name
+from tellusonce.web.report_pages import field_labels
 
 # Each notification state in plain words, and the colour of its tag.
 STATES: dict[str, tuple[str, str]] = {
@@ -41,6 +42,12 @@ def state_words(state: str) -> str:
 def state_tag(state: str) -> dict[str, str]:
     words, classes = STATES.get(state, (state, "govuk-tag--grey"))
     return {"text": _(words), "classes": classes}
+
+
+def told_fields(n: Notification) -> list[str]:
+    """What a notification tells its organisation, as the labels of its details ("Postcode", "Date you moved").
+    Whether an address is protected is how it is sent, not a detail of its own."""
+    return field_labels(n.change_type, [k for k in n.payload if k != "protected_address"])
 
 
 def details_label(n: Notification) -> str:

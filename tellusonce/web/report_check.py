@@ -44,6 +44,7 @@ from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
 from tellusonce.mailout.queue import compose_email, insert_email
 from tellusonce.models import Citizen
+from tellusonce.web import display
 from tellusonce.web.database import get_session, start_writing
 from tellusonce.web.department_names import organisation_name
 from tellusonce.web.forms import StripWhitespaceForm
@@ -285,6 +286,7 @@ def confirmation_context(citizen: Citizen, reference: str) -> dict[str, Any]:
     return {
         "report": report,
         "change_type": get_change_type(report.change_type),
-        "organisations": [organisation_name(n.department) for n in notifications],
+        "organisations": [{"name": organisation_name(n.department), "fields": display.told_fields(n),
+                           "receipt": str(n.consent_receipt_id)} for n in notifications],
         "duplicate": duplicate,
     }

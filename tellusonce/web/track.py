@@ -33,7 +33,6 @@ from tellusonce.web import display
 from tellusonce.web.auth import current_citizen, login_required
 from tellusonce.web.database import get_session
 from tellusonce.web.department_names import marked_name, organisation_name
-from tellusonce.web.report_pages import field_labels
 
 bp = Blueprint("track", __name__)
 
@@ -124,12 +123,12 @@ def _notification_view(n: Notification, attempt: Any) -> dict[str, Any]:
         times.append((_("Cancelled"), n.cancelled_at))
     if attempt is not None and n.state in (NotificationState.RETRYING, NotificationState.DEAD):
         times.append((_("Last tried"), attempt.finished_at))
-    fields = [k for k in n.payload if k != "protected_address"]
     return {
         "notification": n,
         "name": marked_name(n.department),
         "times": times,
-        "fields": field_labels(n.change_type, fields),
+        "fields": display.told_fields(n),
+        "receipt": str(n.consent_receipt_id),
         "details_label": display.details_label(n),
         "attempts": n.attempt_count,
         "cancelled_by_withdrawal": n.state == NotificationState.CANCELLED,
@@ -141,7 +140,7 @@ def _notification_view(n: Notification, attempt: Any) -> dict[str, Any]:
 def disclosures() -> str:
     page = list_disclosures(get_session(), _citizen().id, page=_page_arg(), size=DISCLOSURES_PER_PAGE)
     rows = [{"notification": n, "change_label": get_change_type(n.change_type).label,
-             "fields": field_labels(n.change_type, [k for k in n.payload if k != "protected_address"])}
+             "fields": display.told_fields(n)}
             for n in page.items]
     return render_template("track/disclosures.html", page=page, rows=rows, full_width=True,
                            pagination=pagination("track.disclosures", page.number, page.pages))
