@@ -92,6 +92,9 @@ def build_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(report.bp)
     app.register_blueprint(track.bp)
     app.register_blueprint(consents.bp)
+    from tellusonce.web import your_data
+
+    app.register_blueprint(your_data.bp)
     if not settings.is_production:
         from tellusonce.web import devmail
 
