@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from mail.authentication import DNSFunc, check_authentication
 from mail.changes import handle_change
 from mail.confirmation import handle_confirmation_reply
+from mail.data_rights import handle_data_rights, rights_in
 from mail.handler import recipient_for
 from mail.mime import ReadMessage
 from mail.reading import MessageReader, ReadFailed, Reading
@@ -139,6 +140,10 @@ def _act(session: Session, message: InboundMessage, reading: Reading, token: str
         status, reason, report_id = handle_confirmation_reply(session, read, token, settings=settings, now=now)
         return Outcome(status, reason, report_id)
     assert reading.parsed is not None
+    rights = rights_in(reading)
+    if rights:
+        status, reason, report_id = handle_data_rights(session, message, read, rights, settings=settings, now=now)
+        return Outcome(status, reason, report_id)
     status, reason, report_id = handle_change(session, message, read, reading.parsed, settings=settings, now=now)
     return Outcome(status, reason, report_id)
 

@@ -28,7 +28,8 @@ UNKNOWN_SENDER = "mail_unknown_sender"
 DUPLICATE = "mail_duplicate"
 NOT_CONFIRMED = "mail_not_confirmed"
 CONFIRMED = "mail_confirmed"
-REPLY_PURPOSES = (CONFIRM, PROBLEMS, UNKNOWN_SENDER, DUPLICATE, NOT_CONFIRMED, CONFIRMED)
+DATA_RIGHTS = "mail_data_rights_received"
+REPLY_PURPOSES = (CONFIRM, PROBLEMS, UNKNOWN_SENDER, DUPLICATE, NOT_CONFIRMED, CONFIRMED, DATA_RIGHTS)
 MAX_REPLIES_PER_HOUR = 5
 UNKNOWN_SENDER_EVERY = timedelta(days=1)
 
@@ -39,6 +40,7 @@ SUBJECTS = {
     DUPLICATE: N_("You have already told us about this change"),
     NOT_CONFIRMED: N_("Your change has not been confirmed"),
     CONFIRMED: N_("Change reported: %(reference)s"),
+    DATA_RIGHTS: N_("We have your request about your data"),
 }
 _MESSAGE_ID = re.compile(r"<[^<>\s\"]{1,250}>")
 _SHORT_NAME = re.compile(r"\(([^()]{2,12})\)\s*$")

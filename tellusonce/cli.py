@@ -171,6 +171,56 @@ def audit_verify() -> None:
     click.echo(f"Audit trail intact: {result.checked} events in {result.chains} chains.")
 
 
+# -- data-rights requests ---------------------------------------------------------------
+
+
+@main.group()
+def requests() -> None:
+    """Requests for a data right that arrived by email, for a person to answer."""
+
+
+@requests.command("list")
+@click.option("--all", "include_closed", is_flag=True, help="Closed requests too.")
+@with_appcontext
+def requests_list(include_closed: bool) -> None:
+    """Requests still to answer, the soonest due first (an overdue one says so)."""
+    from tellusonce.clock import today
+    from tellusonce.data.requests import list_requests
+
+    with engine_for(settings().database_url) as engine, transaction(engine, writer=False) as session:
+        rows = list_requests(session, include_closed=include_closed)
+        if not rows:
+            click.echo("No data-rights requests." if include_closed else "No open data-rights requests.")
+        for r in rows:
+            late = " OVERDUE" if r.state == "open" and r.due_on < today() else ""
+            click.echo(f"{r.id.hex[:12]}  due {r.due_on.isoformat()}{late}  {r.state:6}  {', '.join(r.rights):28}"
+                       f"  {r.from_address}  received {r.received_at:%Y-%m-%d %H:%M}")
+
+
+@requests.command("close")
+@click.argument("request_id")
+@click.option("--note", default=None, help="What was done (kept with the request, not personal data).")
+@with_appcontext
+def requests_close(request_id: str, note: str | None) -> None:
+    """Mark a request answered."""
+    import getpass
+
+    from tellusonce.data.audit import record_event
+    from tellusonce.data.requests import close_request, find_request
+
+    with engine_for(settings().database_url) as engine, transaction(engine) as session:
+        request = find_request(session, request_id)
+        if request is None:
+            raise click.ClickException(f"no single data-rights request has the id {request_id!r}: see 'requests list --all'")
+        if request.state == "closed":
+            raise click.ClickException(f"request {request.id.hex[:12]} was closed already, on {request.closed_at:%Y-%m-%d}")
+        by = getpass.getuser()
+        close_request(session, request, by=by, note=note, now=utcnow())
+        record_event(session, actor=f"operator:{by}", action="data_rights.closed", subject_type="data_rights_request",
+                     subject_id=request.id)
+    click.echo(f"Closed data-rights request {request.id.hex[:12]}.")
+
+
 # -- report journeys --------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from tellusonce.models.outbox import (
     NotificationState,
 )
 from tellusonce.models.report import ChangeReport, Channel, ReportState, Subject
+from tellusonce.models.requests import DataRightsRequest, RequestState
 from tellusonce.models.worker import WorkerHeartbeat
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "ConsentEventKind",
     "ConsentGrant",
     "ConsentScope",
+    "DataRightsRequest",
     "DeliveryAttempt",
     "DeliveryTally",
     "Department",
@@ -44,6 +46,7 @@ __all__ = [
     "PersonDetails",
     "ReportJourney",
     "ReportState",
+    "RequestState",
     "Subject",
     "TokenPurpose",
     "WorkerHeartbeat",
