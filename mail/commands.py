@@ -127,15 +127,12 @@ def mail_reprocess(message_id: str) -> None:
 @with_appcontext
 def mail_send(once: bool) -> None:
     """Deliver queued email through TELLUSONCE_OUTBOUND_MAIL (or capture it in demo and test mode)."""
-    from tellusonce.mailout.send import OutboundConfigError, OutboundMailer, SenderLoop
+    from tellusonce.mailout.send import OutboundMailer, SenderLoop
 
     settings = _settings()
     engine = _engine()
     try:
-        try:
-            mailer = OutboundMailer(engine, settings)
-        except OutboundConfigError as e:
-            raise click.ClickException(str(e)) from e
+        mailer = OutboundMailer(engine, settings)  # its relay read and checked with the settings at start-up
         if once:
             total = {"sent": 0, "captured": 0, "retrying": 0, "failed": 0}
             while (summary := mailer.send_due()).total:
@@ -146,7 +143,7 @@ def mail_send(once: bool) -> None:
         loop = SenderLoop(mailer)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: loop.stopping.set())
-        where = "captured for /dev/mail" if mailer.relay is None else f"via smtp://{mailer.relay.host}:{mailer.relay.port}"
+        where = "captured for /dev/mail" if mailer.relay is None else f"via {mailer.relay.url}"
         click.echo(f"mail sender running; email is {where}")
         loop.run()
     finally:

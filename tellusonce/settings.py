@@ -9,10 +9,14 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+
+from tellusonce.outbound_relay import OutboundConfigError, Relay, parse_outbound
 
 PREFIX = "TELLUSONCE_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +41,12 @@ class Settings:
     receiver_listen: str = "127.0.0.1:5001"
     public_url: str = ""
     mail_domain: str = "tellusonce.localhost"
+    # capture (demo and test), smtps://host:port or smtp://host:port?starttls=required (tellusonce/mailout/relay.py);
+    # plain smtp://host:port only outside production. The login, sent only over TLS, and a private CA's PEM file:
     outbound_mail: str = "capture"
+    outbound_mail_username: str = ""
+    outbound_mail_password: str = field(default="", repr=False)
+    outbound_mail_ca_file: Path | None = None
     mail_from: str = ""
     departments: Path = PROJECT_ROOT / "config" / "departments.toml"
     max_message_bytes: int = 10 * 1024 * 1024
@@ -111,6 +120,16 @@ class Settings:
             return self.privacy_contact
         return f"data-protection@{self.mail_domain}"
 
+    @cached_property
+    def outbound_relay(self) -> Relay | None:
+        """The relay outbound email goes through (None: captured for /dev/mail), read from
+        TELLUSONCE_OUTBOUND_MAIL and the settings beside it; SettingsError in one line if it is not one."""
+        try:
+            return parse_outbound(self.outbound_mail, username=self.outbound_mail_username,
+                                  password=self.outbound_mail_password, ca_file=self.outbound_mail_ca_file)
+        except OutboundConfigError as e:
+            raise SettingsError(str(e)) from e
+
     @property
     def base_url(self) -> str:
         """The public address of the web pages, used in links sent by email."""
@@ -169,7 +188,14 @@ class Settings:
         if self.outbound_mail == "capture":
             missing.append(
                 "TELLUSONCE_OUTBOUND_MAIL is 'capture', which keeps email inside the service: "
-                "production needs an SMTP relay, TELLUSONCE_OUTBOUND_MAIL=smtp://host:port."
+                "production needs an SMTP relay over TLS, TELLUSONCE_OUTBOUND_MAIL=smtps://host:465 or "
+                "smtp://host:587?starttls=required."
+            )
+        elif (relay := self._relay_if_readable()) is not None and relay.tls == "none":
+            missing.append(
+                f"TELLUSONCE_OUTBOUND_MAIL is {relay.url}, which sends email in clear, and the service's email "
+                f"carries personal data: use TLS, smtps://{relay.host}:465 or "
+                f"smtp://{relay.host}:587?starttls=required (the ports your relay listens on)."
             )
         if not self.privacy_contact:
             missing.append(
@@ -194,6 +220,13 @@ class Settings:
             )
         return missing
 
+    def _relay_if_readable(self) -> Relay | None:
+        """The relay, or None if the setting cannot be read (which ``_check_values`` says)."""
+        try:
+            return self.outbound_relay
+        except SettingsError:
+            return None
+
     def _defaults_for_the_mode(self) -> dict[str, Any]:
         """A secret key outside production (kept under the instance folder in demo mode) and the
         SQLite file under the instance folder, for whichever of them is unset."""
@@ -216,6 +249,7 @@ class Settings:
                 "so set it to the https:// address of the service."
             )
         _check_rate_limits(self)
+        _check_relay(self.outbound_relay)
         if self.clock_offset and not self.is_test:
             raise SettingsError("TELLUSONCE_CLOCK_OFFSET is for tests only: unset it, or set TELLUSONCE_MODE=test.")
         if not self.mail_parse_seconds > 0:
@@ -244,6 +278,20 @@ def _demo_secret(instance_path: Path) -> str:
         raise SettingsError(
             f"TELLUSONCE_INSTANCE_PATH is {str(instance_path)!r}, where the demo cannot keep its files "
             f"({e.strerror or e}): set it to a folder this user can write."
+        ) from e
+
+
+def _check_relay(relay: Relay | None) -> None:
+    """The CA file, if one is named, must hold certificates: found at start-up, not at the first email."""
+    if relay is None or relay.ca_file is None:
+        return
+    try:
+        relay.ssl_context()
+    except (OSError, ssl.SSLError) as e:
+        raise SettingsError(
+            f"TELLUSONCE_OUTBOUND_MAIL_CA_FILE is {str(relay.ca_file)!r}, which cannot be read as PEM certificates "
+            f"({getattr(e, 'strerror', None) or getattr(e, 'reason', None) or e}): set it to the relay's CA "
+            f"certificate file, or unset it to trust the system's authorities."
         ) from e
 
 

@@ -1,6 +1,7 @@
 """Helpers for dispatch tests: a real HTTP server on 127.0.0.1 playing the departments,
-functions to queue and dispatch, and the processes a process has started (``living_children``,
-for the drills and the gunicorn tests). The fixtures are in tests/integration/conftest.py.
+functions to queue and dispatch, ``tellusonce dispatch`` as a process of its own
+(``worker_process``, for the drills), and the processes a process has started
+(``living_children``, for the drills and the gunicorn tests). The fixtures are in tests/integration/conftest.py.
 
 ``DepartmentServer`` answers ``POST /hooks/<department>`` as each department has
 been told to behave: 200, a status with headers (500, 503 + Retry-After, 410),
@@ -12,10 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,10 +35,10 @@ from services.dispatch.worker import Stats, Worker, WorkerConfig
 from services.registry import load_registry, sync_registry
 from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.db import transaction
-from tellusonce.models import Department, Notification
-from tellusonce.settings import Settings
-from tests.conftest import REGISTRY
-from tests.factories import NOW, address_answers, make_citizen
+from tellusonce.models import Department, Notification, NotificationState, WorkerHeartbeat
+from tellusonce.settings import PROJECT_ROOT, Settings
+from tests.conftest import REGISTRY, TEST_SECRET_KEY
+from tests.factories import NOW, address_answers, clock_env, make_citizen
 
 WEBHOOK_DEPARTMENTS = ("dvla", "hmrc", "dwp", "hmpo", "leeds-council-tax", "leeds-electoral-registration")
 
@@ -181,6 +187,16 @@ def notifications(engine: Engine) -> list[Notification]:
         return list(session.scalars(select(Notification)))
 
 
+def all_delivered(engine: Engine) -> bool:
+    return {n.state for n in notifications(engine)} == {NotificationState.DELIVERED}
+
+
+def running_workers(engine: Engine) -> int:
+    """How many workers say, by their heartbeat, that they are running."""
+    with transaction(engine, writer=False) as session:
+        return len(session.scalars(select(WorkerHeartbeat).where(WorkerHeartbeat.stopped_at.is_(None))).all())
+
+
 def states(engine: Engine) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {}
     for n in notifications(engine):
@@ -248,6 +264,32 @@ class BackgroundWorker:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+@contextmanager
+def worker_process(database_url: str, tmp_path: Path, *args: str,
+                   new_session: bool = False) -> Iterator[subprocess.Popen[bytes]]:
+    """``tellusonce dispatch`` in its own process (and, with ``new_session``, its own process
+    group, as a terminal would start it); killed and reaped however the test ends. Its output
+    goes to ``worker-<n>.log`` in ``tmp_path``."""
+    env = dict(os.environ, **clock_env(), TELLUSONCE_MODE="test", TELLUSONCE_SECRET_KEY=TEST_SECRET_KEY,
+               TELLUSONCE_DATABASE_URL=database_url, TELLUSONCE_INSTANCE_PATH=str(tmp_path / "instance"))
+    log = (tmp_path / f"worker-{len(list(tmp_path.glob('worker-*')))}.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "tellusonce.cli", "dispatch", *args],
+                               cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log, start_new_session=new_session)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+            process.kill()
+        process.wait(timeout=30)
+        log.close()
+
+
+def worker_log(tmp_path: Path) -> str:
+    """What the ``worker_process`` workers of a test wrote."""
+    return "".join(p.read_text(errors="replace") for p in sorted(tmp_path.glob("worker-*.log")))
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> None:

@@ -35,12 +35,15 @@ def claim_due_emails(session: Session, *, now: datetime, limit: int, lease: time
 
 def record_email_outcome(session: Session, email_id: uuid.UUID, *, state: str, sent_at: datetime | None = None,
                          error: str | None = None, next_attempt_at: datetime | None = None,
-                         bodies: tuple[str, str | None] | None = None) -> None:
+                         bodies: tuple[str, str | None] | None = None, attempts: int | None = None) -> None:
     """The outcome of one attempt: its new state, the error if any, when it is due again (only while
-    queued), and for an email sent or captured the bodies that went out. Flushed."""
+    queued), for an email sent or captured the bodies that went out, and ``attempts`` to set the count
+    back when the attempt does not count (the relay refused the sender, not the email). Flushed."""
     row = session.get(OutgoingEmail, email_id)
     if row is None:
         return
+    if attempts is not None:
+        row.attempts = attempts
     row.state = state
     row.last_error = error[:ERROR_CHARS] if error else row.last_error
     row.sent_at = sent_at or row.sent_at

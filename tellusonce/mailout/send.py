@@ -1,14 +1,21 @@
 """Sending queued email: the sender renders and delivers ``OutgoingEmail`` rows (``tellusonce mail send``).
 
-``TELLUSONCE_OUTBOUND_MAIL=smtp://host:port`` sends through that relay; in
-``capture`` mode (demo and test) a row is marked ``captured`` and read at
+``TELLUSONCE_OUTBOUND_MAIL`` names the relay (``smtps://``, ``smtp://…?starttls=required``, or
+plain ``smtp://`` outside production; ``tellusonce/outbound_relay.py``), and every email goes
+through it over TLS, logged in as it asks (``relay.connect``), the email channel's to departments
+included; in ``capture`` mode (demo and test) a row is marked ``captured`` and read at
 ``/dev/mail``. A row is claimed with a lease in a short transaction (so no
 database lock is held while talking to the relay), rendered from its template,
 context and language (``render.rendered_bodies``), sent, and its
 outcome recorded in another: a sent or captured row keeps the bodies that went
 out. A temporary failure (a 4xx, a refused connection, a timeout) is retried
 with exponential backoff and jitter; a permanent one (5xx) or too many attempts
-marks it ``failed`` with the error. A row that cannot be rendered (its template
+marks it ``failed`` with the error. A relay that cannot be used as configured
+(its certificate not trusted, a failed TLS handshake, no STARTTLS when it is required, a login
+refused) fails every email alike and only an operator can mend it: neither failed nor retried
+in a minute, the batch goes back to the queue with that error on each row, not counted as an
+attempt, and this sender leaves the relay alone for ``RELAY_HOLD`` (one login tried per
+sender per quarter of an hour, not one per batch, which could lock the account). A row that cannot be rendered (its template
 gone or changed since it was queued) is retried the same way, so a sender
 deployed behind the web app catches up, and it never holds up the rest of its
 batch. A row is never deleted, and a sender killed mid-send leaves the row to
@@ -26,13 +33,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
 from tellusonce.clock import utcnow
 from tellusonce.data.mailout import claim_due_emails, record_email_outcome
 from tellusonce.db import transaction
+from tellusonce.mailout.relay import RelayRefused, connect
 from tellusonce.mailout.render import Bodies, build_message, rendered_bodies
 from tellusonce.models import OutgoingEmail, OutgoingState
 from tellusonce.settings import Settings
@@ -44,16 +51,7 @@ FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
 MAX_ATTEMPTS = 12  # about a day of trying
 SMTP_TIMEOUT = 30
-
-
-class OutboundConfigError(ValueError):
-    """TELLUSONCE_OUTBOUND_MAIL is neither ``capture`` nor ``smtp://host:port``."""
-
-
-@dataclass(frozen=True)
-class Relay:
-    host: str
-    port: int
+RELAY_HOLD = timedelta(minutes=15)  # how long a sender leaves alone a relay that refused it (RelayRefused)
 
 
 @dataclass(frozen=True)
@@ -66,16 +64,6 @@ class SendSummary:
     @property
     def total(self) -> int:
         return self.sent + self.captured + self.retrying + self.failed
-
-
-def parse_outbound(value: str) -> Relay | None:
-    """``capture`` -> None; ``smtp://host:port`` -> the relay."""
-    if value == "capture":
-        return None
-    parts = urlsplit(value)
-    if parts.scheme != "smtp" or not parts.hostname:
-        raise OutboundConfigError(f"TELLUSONCE_OUTBOUND_MAIL must be 'capture' or smtp://host:port, not {value!r}")
-    return Relay(parts.hostname, parts.port or 25)
 
 
 def retry_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
@@ -91,13 +79,16 @@ class OutboundMailer:
     def __init__(self, engine: Engine, settings: Settings, *, batch: int = 50) -> None:
         self.engine = engine
         self.settings = settings
-        self.relay = parse_outbound(settings.outbound_mail)
+        self.relay = settings.outbound_relay
         self.batch = batch
         self.worker = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.relay_held_until: datetime | None = None  # set when the relay refused this sender (RELAY_HOLD)
 
     def send_due(self, *, now: datetime | None = None) -> SendSummary:
         """Send (or capture) every row due now; how each went."""
         now = now or utcnow()
+        if self.relay_held_until is not None and now < self.relay_held_until:
+            return SendSummary()
         claimed = self._claim(now)
         if not claimed:
             return SendSummary()
@@ -115,7 +106,7 @@ class OutboundMailer:
                     failed += 1
         if not ready:
             return SendSummary(retrying=retrying, failed=failed)
-        done = self._capture(ready, now) if self.relay is None else self._send(ready)
+        done = self._capture(ready, now) if self.relay is None else self._send(ready, now)
         return SendSummary(sent=done.sent, captured=done.captured, retrying=done.retrying + retrying,
                            failed=done.failed + failed)
 
@@ -130,17 +121,21 @@ class OutboundMailer:
             self._record(row.id, state=OutgoingState.CAPTURED, sent_at=now, bodies=bodies)
         return SendSummary(captured=len(rows))
 
-    def _send(self, rows: Sequence[tuple[OutgoingEmail, Bodies]]) -> SendSummary:
+    def _send(self, rows: Sequence[tuple[OutgoingEmail, Bodies]], now: datetime) -> SendSummary:
         assert self.relay is not None
         sent = retrying = failed = 0
         try:
-            smtp = smtplib.SMTP(self.relay.host, self.relay.port, timeout=SMTP_TIMEOUT)
-        except (OSError, smtplib.SMTPException) as e:
+            smtp = connect(self.relay, timeout=SMTP_TIMEOUT)
+        except RelayRefused as e:
+            self._hold(rows, str(e), now)
+            return SendSummary(retrying=len(rows))
+        except (OSError, smtplib.SMTPException) as e:  # unreachable, or a 4xx to EHLO, STARTTLS or AUTH
+            why = f"{self.relay.url} answered {e.smtp_code} {_text(e.smtp_error)}" \
+                if isinstance(e, smtplib.SMTPResponseException) else f"cannot reach {self.relay.url}: {e}"
             for row, _ in rows:
-                retrying += self._failed(row, f"cannot reach {self.relay.host}:{self.relay.port}: {e}", permanent=False)
+                retrying += self._failed(row, why, permanent=False)
             return SendSummary(retrying=retrying, failed=len(rows) - retrying)
         try:
-            smtp.ehlo_or_helo_if_needed()
             for row, bodies in rows:
                 error, permanent = self._deliver(smtp, row, bodies)
                 if error is None:
@@ -178,6 +173,18 @@ class OutboundMailer:
             return f"{code} {reply.decode(errors='replace')}", code >= 500
         return None, False
 
+    def _hold(self, rows: Sequence[tuple[OutgoingEmail, Bodies]], error: str, now: datetime) -> None:
+        """The relay refused this sender: every row back to the queue, due when the hold ends, with the reason
+        and its attempt not counted (the relay was never asked to take it)."""
+        self.relay_held_until = now + RELAY_HOLD
+        log.error("the outbound relay refused this sender; %s emails wait %s minutes: %s", len(rows),
+                  int(RELAY_HOLD.total_seconds() // 60), error)
+        for row, _ in rows:
+            self._record(row.id, state=OutgoingState.QUEUED, next_attempt_at=self.relay_held_until,
+                         attempts=row.attempts - 1,
+                         error=f"not sent: {error}; tried again after {self.relay_held_until:%H:%M} UTC, once "
+                               f"the relay's settings are mended")
+
     def _failed(self, row: OutgoingEmail, error: str, *, permanent: bool) -> bool:
         """Record a failure; True if it will be retried."""
         retry = not permanent and row.attempts < MAX_ATTEMPTS
@@ -191,12 +198,17 @@ class OutboundMailer:
         return retry
 
     def _record(self, row_id: uuid.UUID, *, state: str, sent_at: datetime | None = None, error: str | None = None,
-                next_attempt_at: datetime | None = None, bodies: Bodies | None = None) -> None:
+                next_attempt_at: datetime | None = None, bodies: Bodies | None = None,
+                attempts: int | None = None) -> None:
         """The outcome of an attempt, in a transaction of its own; ``bodies``, what went out, for a row
-        sent or captured."""
+        sent or captured; ``attempts``, the attempts counted, when this one is not."""
         with transaction(self.engine) as session:
             record_email_outcome(session, row_id, state=state, sent_at=sent_at, error=error,
-                                 next_attempt_at=next_attempt_at, bodies=bodies)
+                                 next_attempt_at=next_attempt_at, bodies=bodies, attempts=attempts)
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
 class SenderLoop:

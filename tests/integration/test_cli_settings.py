@@ -58,8 +58,9 @@ def test_a_command_without_settings_refuses_in_one_line_naming_every_setting_pro
     ("TELLUSONCE_RATELIMIT_STORAGE_URL", "memcached://cache:11211", "TELLUSONCE_RATELIMIT_STORAGE_URL must be redis://"),
     ("TELLUSONCE_FORWARDED_ALLOW_IPS", "127.0.0.1,the proxy", "TELLUSONCE_FORWARDED_ALLOW_IPS must list"),
     ("TELLUSONCE_PROXY_HOPS", "0", "TELLUSONCE_PROXY_HOPS must be"),
+    ("TELLUSONCE_OUTBOUND_MAIL", "smtp://relay.example?tls=on", "TELLUSONCE_OUTBOUND_MAIL has the option 'tls'"),
 ], ids=["mode", "whole-number", "unparsable-database", "unsupported-database", "instance-folder", "privacy",
-        "rate-limit-store", "proxies", "proxy-hops"])
+        "rate-limit-store", "proxies", "proxy-hops", "outbound-mail-option"])
 def test_a_wrong_setting_is_named_in_one_line(tmp_path, setting, value, named):
     env = {"TELLUSONCE_MODE": "demo", "TELLUSONCE_INSTANCE_PATH": str(tmp_path / "instance"), setting: value}
     for args in (("db", "upgrade"), ("--help",)):
@@ -89,7 +90,7 @@ def production(tmp_path: Path, **changes: str | None) -> dict[str, str]:
     """A production environment that can start, with ``changes`` (``None`` unsets a variable)."""
     env = {
         "TELLUSONCE_SECRET_KEY": "p" * 48,
-        "TELLUSONCE_OUTBOUND_MAIL": "smtp://127.0.0.1:2525",
+        "TELLUSONCE_OUTBOUND_MAIL": "smtp://127.0.0.1:2525?starttls=required",
         "TELLUSONCE_PRIVACY_CONTACT": "dpo@council.example",
         "TELLUSONCE_DATABASE_URL": f"sqlite:///{tmp_path / 'tellusonce.sqlite3'}",
         "TELLUSONCE_PUBLIC_URL": "https://tellusonce.example",
@@ -128,8 +129,11 @@ def test_production_with_every_setting_starts_and_loads_the_production_example_r
     ({"PRIVACY_CONTACT": None}, ("dispatch",), "TELLUSONCE_PRIVACY_CONTACT is not set"),
     ({"DEPARTMENTS": str(PROJECT_ROOT / "config" / "no-such-registry.toml")},
      ("smtpd",), "TELLUSONCE_DEPARTMENTS: "),
+    ({"OUTBOUND_MAIL": "smtp://127.0.0.1:2525"}, ("mail", "send"),
+     "TELLUSONCE_OUTBOUND_MAIL is smtp://127.0.0.1:2525, which sends email in clear"),
+    ({"OUTBOUND_MAIL": "smtp://127.0.0.1:2525"}, ("dispatch",), "smtp://127.0.0.1:587?starttls=required"),
 ], ids=["no-database", "no-public-url", "http-public-url", "memory-rate-limits", "memory-with-two-processes",
-        "no-privacy-contact", "unreadable-registry"])
+        "no-privacy-contact", "unreadable-registry", "mail-in-clear", "mail-in-clear-dispatch"])
 def test_production_refuses_a_setting_that_only_works_on_one_machine_in_one_line(tmp_path, changes, command, says):
     result = tellusonce(*command, cwd=tmp_path, **production(tmp_path, **changes))
     assert "Traceback" not in result.stderr, result.stderr

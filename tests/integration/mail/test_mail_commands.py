@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import smtplib
-import subprocess
-import sys
 import time
 from email import policy
 
@@ -19,10 +16,8 @@ from sqlalchemy import select
 from tellusonce.cli import DEMO_PROCESSES, main
 from tellusonce.db import transaction
 from tellusonce.models import InboundMessage, InboundStatus, OutgoingEmail, OutgoingState
-from tellusonce.settings import PROJECT_ROOT
-from tests.conftest import TEST_SECRET_KEY
-from tests.factories import clock_env
 from tests.integration.mail.messages import MOVE, add_citizen, language_check_lifted, process_all, typed
+from tests.mail_helpers import listener_process
 
 
 def run(app, *args):
@@ -76,30 +71,19 @@ def test_mail_send_once_captures_queued_email_in_test_mode(app, listener, delive
 
 @pytest.mark.slow
 def test_kill_9_right_after_250_loses_nothing(database_url, engine, database_cleaner, tmp_path):
-    env = dict(os.environ, **clock_env(), TELLUSONCE_MODE="test", TELLUSONCE_SECRET_KEY=TEST_SECRET_KEY,
-               TELLUSONCE_DATABASE_URL=database_url, TELLUSONCE_SMTP_LISTEN="127.0.0.1:0",
-               TELLUSONCE_MAIL_DOMAIN="tellusonce.test", TELLUSONCE_INSTANCE_PATH=str(tmp_path))
-    process = subprocess.Popen([sys.executable, "-m", "tellusonce.cli", "smtpd", "--no-processing"], env=env,
-                               cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        assert process.stdout is not None
-        ready = process.stdout.readline()
-        port = int(re.search(r"smtp://127\.0\.0\.1:(\d+)", ready).group(1))
-        bodies = [typed(f"Change: address\nPostcode: LS{n} 1AA\n").as_bytes(policy=policy.SMTP) for n in range(1, 6)]
-        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
-            for body in bodies:
-                smtp.sendmail("ada@example.org", ["changes@tellusonce.test"], body)
-            os.kill(process.pid, signal.SIGKILL)  # the moment the last 250 arrives
-            started = time.monotonic()
-            process.wait(timeout=10)
-            assert time.monotonic() - started < 5
+        with listener_process(database_url, tmp_path, "--no-processing") as listener:
+            bodies = [typed(f"Change: address\nPostcode: LS{n} 1AA\n").as_bytes(policy=policy.SMTP)
+                      for n in range(1, 6)]
+            with smtplib.SMTP("127.0.0.1", listener.port, timeout=10) as smtp:
+                for body in bodies:
+                    smtp.sendmail("ada@example.org", ["changes@tellusonce.test"], body)
+                os.kill(listener.process.pid, signal.SIGKILL)  # the moment the last 250 arrives
+                started = time.monotonic()
+                listener.process.wait(timeout=10)
+                assert time.monotonic() - started < 5
         with transaction(engine, writer=False) as session:
             kept = [m.raw for m in session.scalars(select(InboundMessage).order_by(InboundMessage.received_at))]
         assert kept == bodies
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
         database_cleaner(engine)

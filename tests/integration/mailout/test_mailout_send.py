@@ -23,9 +23,7 @@ from tellusonce.mailout.render import render_email
 from tellusonce.mailout.send import (
     LEASE,
     MAX_ATTEMPTS,
-    OutboundConfigError,
     OutboundMailer,
-    parse_outbound,
     retry_delay,
 )
 from tellusonce.models import OutgoingEmail, OutgoingState
@@ -241,15 +239,6 @@ def test_backoff_doubles_up_to_an_hour():
     assert retry_delay(1).total_seconds() == pytest.approx(30, rel=0.21)
     assert retry_delay(3).total_seconds() == pytest.approx(120, rel=0.21)
     assert retry_delay(30).total_seconds() == pytest.approx(3600, rel=0.21)
-
-
-def test_the_outbound_setting_is_capture_or_an_smtp_address():
-    assert parse_outbound("capture") is None
-    assert parse_outbound("smtp://mail.example.org:2525").port == 2525
-    assert parse_outbound("smtp://mail.example.org").port == 25
-    for wrong in ("https://mail.example.org", "smtp://", "mail.example.org:25"):
-        with pytest.raises(OutboundConfigError):
-            parse_outbound(wrong)
 
 
 def test_queued_rows_are_found_in_due_order(outbox, settings):

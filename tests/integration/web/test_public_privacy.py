@@ -11,7 +11,7 @@ from page_checks import check_page
 from tellusonce import create_app
 from tellusonce.settings import Settings, SettingsError
 
-PRODUCTION = {"TELLUSONCE_SECRET_KEY": "s" * 40, "TELLUSONCE_OUTBOUND_MAIL": "smtp://mail.example:25",
+PRODUCTION = {"TELLUSONCE_SECRET_KEY": "s" * 40, "TELLUSONCE_OUTBOUND_MAIL": "smtps://mail.example:465",
               "TELLUSONCE_DATABASE_URL": "postgresql://tellusonce@db.example/tellusonce",
               "TELLUSONCE_PUBLIC_URL": "https://tellusonce.example", "TELLUSONCE_RATELIMIT_STORAGE_URL": "redis://redis.example:6379/0"}
 

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,44 +17,25 @@ from sqlalchemy import select
 from tellusonce.clock import utcnow
 from tellusonce.db import make_engine, transaction
 from tellusonce.migrate import upgrade
-from tellusonce.models import AttemptOutcome, DeliveryAttempt, NotificationState, WorkerHeartbeat
-from tellusonce.settings import PROJECT_ROOT
+from tellusonce.models import AttemptOutcome, DeliveryAttempt, NotificationState
 from tests import private_postgres
-from tests.conftest import TEST_SECRET_KEY
 from tests.dispatch_helpers import (
     BackgroundWorker,
+    all_delivered,
     dispatch_once,
     free_port,
     living_children,
     notifications,
     point_at,
     reset_departments,
+    running_workers,
     submit,
     wait_for,
+    worker_log,
+    worker_process,
 )
-from tests.factories import clock_env
 
 pytestmark = pytest.mark.slow
-
-
-@contextmanager
-def worker_process(database_url: str, tmp_path: Path, *args: str,
-                   new_session: bool = False) -> Iterator[subprocess.Popen[bytes]]:
-    """``tellusonce dispatch`` in its own process (and, with ``new_session``, its own process
-    group, as a terminal would start it); killed and reaped however the test ends."""
-    env = dict(os.environ, **clock_env(), TELLUSONCE_MODE="test", TELLUSONCE_SECRET_KEY=TEST_SECRET_KEY,
-               TELLUSONCE_DATABASE_URL=database_url, TELLUSONCE_INSTANCE_PATH=str(tmp_path / "instance"))
-    log = (tmp_path / f"worker-{len(list(tmp_path.glob('worker-*')))}.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "tellusonce.cli", "dispatch", *args],
-                               cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log, start_new_session=new_session)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGCONT)
-            process.kill()
-        process.wait(timeout=30)
-        log.close()
 
 
 def _alive(pid: int) -> bool:
@@ -65,15 +43,6 @@ def _alive(pid: int) -> bool:
         return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def _delivered(engine) -> bool:
-    return {n.state for n in notifications(engine)} == {NotificationState.DELIVERED}
-
-
-def _running(engine) -> int:
-    with transaction(engine, writer=False) as session:
-        return len(session.scalars(select(WorkerHeartbeat).where(WorkerHeartbeat.stopped_at.is_(None))).all())
 
 
 def test_kill_9_mid_batch_loses_nothing_and_a_redelivery_carries_the_same_webhook_id(
@@ -90,9 +59,9 @@ def test_kill_9_mid_batch_loses_nothing_and_a_redelivery_carries_the_same_webhoo
         doomed.kill()  # SIGKILL: no chance to finish, record or give anything back
         doomed.wait(timeout=10)
         wait_for(lambda: not any(_alive(pid) for pid in helpers), timeout=10)  # no orphan goes on
-    assert not _delivered(committed)
+    assert not all_delivered(committed)
     with BackgroundWorker(committed, settings):  # takes over once the dead worker's leases end
-        wait_for(lambda: _delivered(committed), timeout=30)
+        wait_for(lambda: all_delivered(committed), timeout=30)
     received = Counter(department_server.ids())
     assert set(received) == {str(n.id) for n in queued}
     bodies: dict[str, bytes] = {}
@@ -113,8 +82,8 @@ def test_a_signal_to_the_whole_group_stops_the_worker_cleanly_and_its_claims_go_
                         new_session=True) as worker:
         wait_for(lambda: len(department_server.received) >= 2, timeout=30)
         os.killpg(worker.pid, signum)
-        assert worker.wait(timeout=30) == 0, _worker_log(tmp_path)
-    assert "trying again" not in _worker_log(tmp_path)  # the database side did not die of the signal
+        assert worker.wait(timeout=30) == 0, worker_log(tmp_path)
+    assert "trying again" not in worker_log(tmp_path)  # the database side did not die of the signal
     by_state = Counter(n.state for n in notifications(committed))
     assert by_state[NotificationState.DELIVERED] >= 2, by_state
     assert set(by_state) == {NotificationState.DELIVERED, NotificationState.PENDING}, by_state
@@ -165,9 +134,9 @@ def test_several_worker_processes_never_deliver_one_notification_twice_at_once(
     # Two requests at a time per department each, so that no one worker can take all the work.
     options = (database_url, tmp_path, "--department-concurrency", "2")
     with worker_process(*options) as a, worker_process(*options) as b, worker_process(*options) as c:
-        wait_for(lambda: _running(committed) == 3, timeout=60)
+        wait_for(lambda: running_workers(committed) == 3, timeout=60)
         queued = submit(committed, ("dvla", "hmrc", "dwp", "hmpo"), count=40, now=utcnow())
-        wait_for(lambda: _delivered(committed), timeout=60)
+        wait_for(lambda: all_delivered(committed), timeout=60)
         for process in (a, b, c):
             process.send_signal(signal.SIGTERM)
         assert [p.wait(timeout=20) for p in (a, b, c)] == [0, 0, 0]
@@ -176,10 +145,6 @@ def test_several_worker_processes_never_deliver_one_notification_twice_at_once(
     with transaction(committed, writer=False) as session:
         workers = set(session.scalars(select(DeliveryAttempt.worker)))
     assert len(workers) >= 2  # the work was shared
-
-
-def _worker_log(tmp_path: Path) -> str:
-    return "".join(p.read_text(errors="replace") for p in sorted(tmp_path.glob("worker-*.log")))
 
 
 @pytest.fixture
@@ -212,10 +177,10 @@ def test_postgresql_restarted_under_load_the_worker_backs_off_and_recovers_alone
                 assert worker.poll() is None, f"the worker died while PostgreSQL was down ({mode})"
                 own_postgres.start()  # on the same port; nobody tells the worker
                 try:
-                    wait_for(lambda: _delivered(engine), timeout=40)
+                    wait_for(lambda: all_delivered(engine), timeout=40)
                 except AssertionError:
                     raise AssertionError(f"not everything was delivered after a {mode} restart; the worker's "
-                                         f"log:\n{_worker_log(tmp_path)[-3000:]}") from None
+                                         f"log:\n{worker_log(tmp_path)[-3000:]}") from None
             assert worker.poll() is None
             worker.send_signal(signal.SIGTERM)
             assert worker.wait(timeout=20) == 0
@@ -224,7 +189,7 @@ def test_postgresql_restarted_under_load_the_worker_backs_off_and_recovers_alone
             attempts = session.scalars(select(DeliveryAttempt)).all()
     finally:
         engine.dispose()
-    assert "trying again in" in _worker_log(tmp_path)  # it said it was backing off
+    assert "trying again in" in worker_log(tmp_path)  # it said it was backing off
     assert len(queued) == 2 * 20 * len(departments)  # both rounds' notifications
     assert {n.id for n in final} == {n.id for n in queued}
     assert {n.state for n in final} == {NotificationState.DELIVERED}
