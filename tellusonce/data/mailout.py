@@ -35,12 +35,15 @@ def claim_due_emails(session: Session, *, now: datetime, limit: int, lease: time
 
 def record_email_outcome(session: Session, email_id: uuid.UUID, *, state: str, sent_at: datetime | None = None,
                          error: str | None = None, next_attempt_at: datetime | None = None,
-                         bodies: tuple[str, str | None] | None = None) -> None:
+                         bodies: tuple[str, str | None] | None = None, provider_id: str | None = None) -> None:
     """The outcome of one attempt: its new state, the error if any, when it is due again (only while
-    queued), and for an email sent or captured the bodies that went out. Flushed."""
+    queued), for an email sent or captured the bodies that went out, and the provider's id for an
+    email a provider took (GOV.UK Notify's notification id). Flushed."""
     row = session.get(OutgoingEmail, email_id)
     if row is None:
         return
+    if provider_id is not None:
+        row.provider_id = provider_id
     row.state = state
     row.last_error = error[:ERROR_CHARS] if error else row.last_error
     row.sent_at = sent_at or row.sent_at
@@ -61,3 +64,28 @@ def emails_sent_to(session: Session, address: str, *, purposes: Iterable[str], s
             OutgoingEmail.purpose.in_(list(purposes)),
         )
     ) or 0
+
+
+def email_for_receipt(session: Session, *, reference: uuid.UUID | None, provider_id: str) -> OutgoingEmail | None:
+    """The email a provider's delivery receipt is about, locked for update: the one whose id the provider
+    was given as its reference, or else the one the provider's id was recorded on."""
+    if reference is not None:
+        row = session.scalar(select(OutgoingEmail).where(OutgoingEmail.id == reference).with_for_update())
+        if row is not None:
+            return row
+    return session.scalar(
+        select(OutgoingEmail).where(OutgoingEmail.provider_id == provider_id).order_by(OutgoingEmail.id).limit(1)
+        .with_for_update()
+    )
+
+
+def record_delivery_status(session: Session, email: OutgoingEmail, *, provider_id: str, status: str, at: datetime,
+                           delivered: bool) -> None:
+    """A delivery receipt on ``email``: its status as of ``at``, when it was delivered if it was, and the
+    provider's id if none was recorded yet (a receipt can overtake the sender's own record). Flushed."""
+    email.provider_id = email.provider_id or provider_id
+    email.delivery_status = status
+    email.delivery_status_at = at
+    if delivered:
+        email.delivered_at = at
+    session.flush()
