@@ -35,15 +35,12 @@ def claim_due_emails(session: Session, *, now: datetime, limit: int, lease: time
 
 def record_email_outcome(session: Session, email_id: uuid.UUID, *, state: str, sent_at: datetime | None = None,
                          error: str | None = None, next_attempt_at: datetime | None = None,
-                         bodies: tuple[str, str | None] | None = None, provider_id: str | None = None) -> None:
+                         bodies: tuple[str, str | None] | None = None) -> None:
     """The outcome of one attempt: its new state, the error if any, when it is due again (only while
-    queued), for an email sent or captured the bodies that went out, and the provider's id for an
-    email a provider took (GOV.UK Notify's notification id). Flushed."""
+    queued), and for an email sent or captured the bodies that went out. Flushed."""
     row = session.get(OutgoingEmail, email_id)
     if row is None:
         return
-    if provider_id is not None:
-        row.provider_id = provider_id
     row.state = state
     row.last_error = error[:ERROR_CHARS] if error else row.last_error
     row.sent_at = sent_at or row.sent_at
@@ -64,6 +61,15 @@ def emails_sent_to(session: Session, address: str, *, purposes: Iterable[str], s
             OutgoingEmail.purpose.in_(list(purposes)),
         )
     ) or 0
+
+
+def record_provider_id(session: Session, email_id: uuid.UUID, provider_id: str | None) -> None:
+    """The provider's id for an email it took (GOV.UK Notify's notification id), unless a delivery
+    receipt that overtook the sender has recorded it already. Flushed."""
+    row = session.get(OutgoingEmail, email_id)
+    if row is not None and provider_id and row.provider_id is None:
+        row.provider_id = provider_id
+        session.flush()
 
 
 def email_for_receipt(session: Session, *, reference: uuid.UUID | None, provider_id: str) -> OutgoingEmail | None:

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine
 
 from tellusonce.clock import utcnow
-from tellusonce.data.mailout import claim_due_emails, record_email_outcome
+from tellusonce.data.mailout import claim_due_emails, record_email_outcome, record_provider_id
 from tellusonce.db import transaction
 from tellusonce.mailout.notify import NOTIFY, NotifyDelivery, NotifyProvider
 from tellusonce.mailout.render import Bodies, build_message, rendered_bodies
@@ -198,7 +198,8 @@ class OutboundMailer:
                 with transaction(self.engine) as session:
                     # What went out is the plain text: Notify makes the HTML from it.
                     record_email_outcome(session, row.id, state=OutgoingState.SENT, sent_at=utcnow(),
-                                         bodies=(bodies[0], None), provider_id=outcome.notification_id)
+                                         bodies=(bodies[0], None))
+                    record_provider_id(session, row.id, outcome.notification_id)
                 sent += 1
                 continue
             if outcome.unreachable:
