@@ -144,6 +144,8 @@ def mail_send(once: bool) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: loop.stopping.set())
         where = "captured for /dev/mail" if mailer.relay is None else f"via {mailer.relay.url}"
+        if mailer.notify is not None:
+            where = f"via GOV.UK Notify ({mailer.notify.base_url})"
         click.echo(f"mail sender running; email is {where}")
         loop.run()
     finally:

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 Tls = Literal["none", "starttls", "implicit"]
 
 SETTING = "TELLUSONCE_OUTBOUND_MAIL"
-FORMS = "capture, smtps://host:port or smtp://host:port?starttls=required"
+FORMS = "capture, notify, smtps://host:port or smtp://host:port?starttls=required"
 
 
 class OutboundConfigError(ValueError):
@@ -57,7 +57,10 @@ class Relay:
 def parse_outbound(value: str, *, username: str = "", password: str = "",
                    ca_file: Path | None = None) -> Relay | None:
     """``capture`` -> None; an ``smtp://`` or ``smtps://`` address (with the login and CA file beside it) -> the
-    relay. ``OutboundConfigError`` in one line for anything else."""
+    relay; ``notify`` (GOV.UK Notify, ``tellusonce.mailout.notify``) -> None, no relay. ``OutboundConfigError``
+    in one line for anything else."""
+    if value == "notify":
+        return None
     if value == "capture":
         if username or password or ca_file:
             raise OutboundConfigError(f"{SETTING} is 'capture', which sends nothing: unset {SETTING}_USERNAME, "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import ssl
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from tellusonce.outbound_relay import OutboundConfigError, Relay, parse_outbound
 
@@ -41,7 +43,8 @@ class Settings:
     receiver_listen: str = "127.0.0.1:5001"
     public_url: str = ""
     mail_domain: str = "tellusonce.localhost"
-    # capture (demo and test), smtps://host:port or smtp://host:port?starttls=required (tellusonce/mailout/relay.py);
+    # capture (demo and test), notify (GOV.UK Notify), smtps://host:port or smtp://host:port?starttls=required
+    # (tellusonce/mailout/relay.py);
     # plain smtp://host:port only outside production. The login, sent only over TLS, and a private CA's PEM file:
     outbound_mail: str = "capture"
     outbound_mail_username: str = ""
@@ -86,6 +89,16 @@ class Settings:
     # address or a web page (https://…) a person reads, shown on the privacy notice. Required in
     # production; demo and test mode show data-protection@<mail domain>.
     privacy_contact: str = ""
+    # GOV.UK Notify, when TELLUSONCE_OUTBOUND_MAIL=notify (docs/operations.md, "Sending email through GOV.UK
+    # Notify"): the API key; the Notify email template every email goes through (subject ((subject)), body
+    # ((body))), and the one for an email with a file ((link_to_file)); a reply-to address id; the API's
+    # address (Notify's own unless set); the bearer token Notify sends with delivery receipts.
+    notify_api_key: str = ""
+    notify_template_id: str = ""
+    notify_file_template_id: str = ""
+    notify_reply_to_id: str = ""
+    notify_base_url: str = ""
+    notify_callback_token: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -188,8 +201,8 @@ class Settings:
         if self.outbound_mail == "capture":
             missing.append(
                 "TELLUSONCE_OUTBOUND_MAIL is 'capture', which keeps email inside the service: "
-                "production needs an SMTP relay over TLS, TELLUSONCE_OUTBOUND_MAIL=smtps://host:465 or "
-                "smtp://host:587?starttls=required."
+                "production needs GOV.UK Notify, TELLUSONCE_OUTBOUND_MAIL=notify, or an SMTP relay over TLS, "
+                "TELLUSONCE_OUTBOUND_MAIL=smtps://host:465 or smtp://host:587?starttls=required."
             )
         elif (relay := self._relay_if_readable()) is not None and relay.tls == "none":
             missing.append(
@@ -258,6 +271,7 @@ class Settings:
             raise SettingsError(
                 "Set both TELLUSONCE_SMTP_TLS_CERT and TELLUSONCE_SMTP_TLS_KEY to offer STARTTLS, or neither."
             )
+        _check_notify(self)
 
     def secret(self, name: str) -> str | None:
         """A secret named by the registry (an environment variable), if set."""
@@ -346,6 +360,55 @@ def trusted_networks(setting: str) -> tuple[ipaddress.IPv4Network | ipaddress.IP
         except ValueError as e:
             raise ValueError(entry) from e
     return tuple(networks)
+
+
+NOTIFY_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# A GOV.UK Notify API key: its name, then the service id and the secret, each a UUID, joined by hyphens.
+NOTIFY_API_KEY = re.compile(rf"\S+-{NOTIFY_UUID}-{NOTIFY_UUID}", re.IGNORECASE)
+NOTIFY_CALLBACK_TOKEN_CHARS = 32  # in production; Notify itself takes 10 or more
+
+
+def _check_notify(settings: Settings) -> None:
+    """Refuse GOV.UK Notify settings that cannot work, one line each, never echoing a secret."""
+    if settings.outbound_mail == "notify":
+        if not settings.notify_api_key:
+            raise SettingsError(
+                "TELLUSONCE_OUTBOUND_MAIL is notify but TELLUSONCE_NOTIFY_API_KEY is not set (the API key from "
+                "the API integration page of your service in GOV.UK Notify)."
+            )
+        if not NOTIFY_API_KEY.fullmatch(settings.notify_api_key):
+            raise SettingsError(
+                "TELLUSONCE_NOTIFY_API_KEY is not a GOV.UK Notify API key: one is its name, the service id and the "
+                "secret, like name-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx."
+            )
+        if not settings.notify_template_id:
+            raise SettingsError(
+                "TELLUSONCE_OUTBOUND_MAIL is notify but TELLUSONCE_NOTIFY_TEMPLATE_ID is not set (the id of the "
+                "Notify email template whose subject is ((subject)) and whose body is ((body)))."
+            )
+    for name in ("notify_template_id", "notify_file_template_id", "notify_reply_to_id"):
+        value = getattr(settings, name)
+        if value and not re.fullmatch(NOTIFY_UUID, value, re.IGNORECASE):
+            raise SettingsError(f"{PREFIX}{name.upper()} must be the id GOV.UK Notify shows for it, like "
+                                f"f33517ff-2a88-4f6e-b855-c550268ce08a, not {value!r}.")
+    if settings.notify_base_url:
+        schemes = ("https",) if settings.is_production else ("https", "http")
+        try:
+            parts = urlsplit(settings.notify_base_url)
+            usable = parts.scheme in schemes and bool(parts.hostname) and not (parts.query or parts.fragment)
+        except ValueError:
+            usable = False
+        if not usable:
+            raise SettingsError(
+                f"TELLUSONCE_NOTIFY_BASE_URL must be the {' or '.join(s + '://' for s in schemes)} address of the "
+                f"Notify API, like https://api.notifications.service.gov.uk, not {settings.notify_base_url!r}."
+            )
+    token = settings.notify_callback_token
+    if token and settings.is_production and len(token) < NOTIFY_CALLBACK_TOKEN_CHARS:
+        raise SettingsError(
+            f"TELLUSONCE_NOTIFY_CALLBACK_TOKEN must be at least {NOTIFY_CALLBACK_TOKEN_CHARS} characters long (a "
+            "random secret, also typed into Notify's callbacks page)."
+        )
 
 
 def _check_privacy_contact(contact: str, service_address: str) -> None:

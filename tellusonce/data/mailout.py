@@ -64,3 +64,37 @@ def emails_sent_to(session: Session, address: str, *, purposes: Iterable[str], s
             OutgoingEmail.purpose.in_(list(purposes)),
         )
     ) or 0
+
+
+def record_provider_id(session: Session, email_id: uuid.UUID, provider_id: str | None) -> None:
+    """The provider's id for an email it took (GOV.UK Notify's notification id), unless a delivery
+    receipt that overtook the sender has recorded it already. Flushed."""
+    row = session.get(OutgoingEmail, email_id)
+    if row is not None and provider_id and row.provider_id is None:
+        row.provider_id = provider_id
+        session.flush()
+
+
+def email_for_receipt(session: Session, *, reference: uuid.UUID | None, provider_id: str) -> OutgoingEmail | None:
+    """The email a provider's delivery receipt is about, locked for update: the one whose id the provider
+    was given as its reference, or else the one the provider's id was recorded on."""
+    if reference is not None:
+        row = session.scalar(select(OutgoingEmail).where(OutgoingEmail.id == reference).with_for_update())
+        if row is not None:
+            return row
+    return session.scalar(
+        select(OutgoingEmail).where(OutgoingEmail.provider_id == provider_id).order_by(OutgoingEmail.id).limit(1)
+        .with_for_update()
+    )
+
+
+def record_delivery_status(session: Session, email: OutgoingEmail, *, provider_id: str, status: str, at: datetime,
+                           delivered: bool) -> None:
+    """A delivery receipt on ``email``: its status as of ``at``, when it was delivered if it was, and the
+    provider's id if none was recorded yet (a receipt can overtake the sender's own record). Flushed."""
+    email.provider_id = email.provider_id or provider_id
+    email.delivery_status = status
+    email.delivery_status_at = at
+    if delivered:
+        email.delivered_at = at
+    session.flush()

@@ -20,6 +20,9 @@ gone or changed since it was queued) is retried the same way, so a sender
 deployed behind the web app catches up, and it never holds up the rest of its
 batch. A row is never deleted, and a sender killed mid-send leaves the row to
 be sent again once its lease ends (at least once, with the same Message-ID).
+
+``TELLUSONCE_OUTBOUND_MAIL=notify`` sends through GOV.UK Notify instead (``notify.py``), with the
+same claims, retries and records, and Notify's id for each email kept on its row.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from tellusonce.clock import utcnow
-from tellusonce.data.mailout import claim_due_emails, record_email_outcome
+from tellusonce.data.mailout import claim_due_emails, record_email_outcome, record_provider_id
 from tellusonce.db import transaction
+from tellusonce.mailout.notify import NOTIFY, NotifyDelivery, NotifyProvider
 from tellusonce.mailout.relay import RelayRefused, connect
 from tellusonce.mailout.render import Bodies, build_message, rendered_bodies
 from tellusonce.models import OutgoingEmail, OutgoingState
@@ -79,7 +83,8 @@ class OutboundMailer:
     def __init__(self, engine: Engine, settings: Settings, *, batch: int = 50) -> None:
         self.engine = engine
         self.settings = settings
-        self.relay = settings.outbound_relay
+        self.notify = NotifyProvider.from_settings(settings) if settings.outbound_mail == NOTIFY else None
+        self.relay = None if self.notify else settings.outbound_relay
         self.batch = batch
         self.worker = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self.relay_held_until: datetime | None = None  # set when the relay refused this sender (RELAY_HOLD)
@@ -106,7 +111,10 @@ class OutboundMailer:
                     failed += 1
         if not ready:
             return SendSummary(retrying=retrying, failed=failed)
-        done = self._capture(ready, now) if self.relay is None else self._send(ready, now)
+        if self.notify is not None:
+            done = self._send_through_notify(ready)
+        else:
+            done = self._capture(ready, now) if self.relay is None else self._send(ready, now)
         return SendSummary(sent=done.sent, captured=done.captured, retrying=done.retrying + retrying,
                            failed=done.failed + failed)
 
@@ -184,6 +192,30 @@ class OutboundMailer:
                          attempts=row.attempts - 1,
                          error=f"not sent: {error}; tried again after {self.relay_held_until:%H:%M} UTC, once "
                                f"the relay's settings are mended")
+
+    def _send_through_notify(self, rows: Sequence[tuple[OutgoingEmail, Bodies]]) -> SendSummary:
+        """Each row to GOV.UK Notify, recording its notification id; once Notify does not answer at
+        all, the rest of the batch waits for the next try too."""
+        assert self.notify is not None
+        sent = retrying = failed = 0
+        unreachable: NotifyDelivery | None = None
+        for row, bodies in rows:
+            outcome = unreachable or self.notify.deliver(row, bodies)
+            if outcome.error is None:
+                with transaction(self.engine) as session:
+                    # What went out is the plain text: Notify makes the HTML from it.
+                    record_email_outcome(session, row.id, state=OutgoingState.SENT, sent_at=utcnow(),
+                                         bodies=(bodies[0], None))
+                    record_provider_id(session, row.id, outcome.notification_id)
+                sent += 1
+                continue
+            if outcome.unreachable:
+                unreachable = outcome
+            if self._failed(row, outcome.error, permanent=outcome.permanent):
+                retrying += 1
+            else:
+                failed += 1
+        return SendSummary(sent=sent, retrying=retrying, failed=failed)
 
     def _failed(self, row: OutgoingEmail, error: str, *, permanent: bool) -> bool:
         """Record a failure; True if it will be retried."""

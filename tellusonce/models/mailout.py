@@ -3,7 +3,8 @@
 A row records what to render (``template``, its ``context`` as JSON, the ``language``); the
 outbound sender renders the bodies when it sends or captures the row and stores them, so the
 row then shows exactly what went out. Rows written before migration 0003 were rendered when
-queued: they have their bodies and no template.
+queued: they have their bodies and no template. An email sent through GOV.UK Notify keeps
+Notify's id for it and what Notify's delivery receipts said (migration 0008).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class OutgoingEmail(UUIDKey, Base):
     __table_args__ = (
         Index("ix_outgoing_email_state_due", "state", "next_attempt_at"),
         Index("ix_outgoing_email_to_created", "to_address", "created_at"),
+        Index("ix_outgoing_email_provider_id", "provider_id"),
         # Something to send: the bodies, or a template to render them from.
         CheckConstraint("body_text IS NOT NULL OR template IS NOT NULL", name="renderable"),
     )
@@ -56,3 +58,9 @@ class OutgoingEmail(UUIDKey, Base):
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     related_id: Mapped[uuid.UUID | None]
+    # A provider that reports delivery (GOV.UK Notify): its id for the email, and what its last delivery
+    # receipt said (``delivered``, ``permanent-failure`` …), as of when, and when the email was delivered.
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    delivery_status: Mapped[str | None] = mapped_column(String(20))
+    delivery_status_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]

@@ -103,6 +103,9 @@ def build_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
+    from tellusonce.web import notify_receipts
+
+    app.register_blueprint(notify_receipts.bp)
     errors.init_app(app)
     navigation.init_app(app)
     language.init_app(app)

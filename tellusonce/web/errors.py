@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from tellusonce.web.auth import safe_next
 
 log = logging.getLogger(__name__)
-MACHINE_PREFIXES = ("/api/", "/schemas/")
+MACHINE_PREFIXES = ("/api/", "/schemas/", "/notify/")  # JSON in, JSON out; no forms, no pages
 PAGES = {400: "errors/400.html", 403: "errors/403.html", 404: "errors/404.html", 405: "errors/405.html",
          413: "errors/413.html", 415: "errors/415.html", 429: "errors/429.html", 500: "errors/500.html"}
 
