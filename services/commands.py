@@ -1,4 +1,5 @@
-"""The dispatch commands of ``tellusonce``: dispatch, dead-letters, departments ping|key|enable, receiver.
+"""The dispatch commands of ``tellusonce``: dispatch, dead-letters, notices send, departments ping|key|enable,
+receiver.
 
 ``register(main)`` adds them to the ``tellusonce`` group (``tellusonce/cli.py``).
 """
@@ -322,10 +323,40 @@ def receiver() -> None:
     ])
 
 
+# -- notices ----------------------------------------------------------------------------
+
+
+@click.group("notices")
+def notices() -> None:
+    """Emails to citizens about what became of their reports."""
+
+
+@notices.command("send")
+@with_appcontext
+def notices_send() -> None:
+    """Queue the emails due now: every organisation has a report, or one could not be told (every
+    `tellusonce dispatch` also does this, every 30 seconds)."""
+    from services.dispatch.notices import send_due_notices
+
+    engine = _engine()
+    queued = 0
+    try:
+        while True:  # a batch a transaction, until none is due
+            with transaction(engine) as session:
+                batch = send_due_notices(session, settings=_settings(), now=utcnow())
+            queued += batch
+            if not batch:
+                break
+    finally:
+        engine.dispose()
+    click.echo(ngettext("%(num)d email about a report queued", "%(num)d emails about reports queued", queued))
+
+
 def register(main: click.Group) -> None:
     """Add the dispatch commands to ``tellusonce`` (its ``departments`` group must exist)."""
     main.add_command(dispatch)
     main.add_command(dead_letters)
+    main.add_command(notices)
     main.add_command(receiver)
     departments = main.commands["departments"]
     assert isinstance(departments, click.Group)

@@ -80,6 +80,9 @@ class Settings:
     # Dispatch: webhook requests in flight at once per worker process, and to any one department.
     dispatch_concurrency: int = 50
     dispatch_department_concurrency: int = 10
+    # A report's outcomes (every organisation has it; one could not be told) are emailed to the
+    # citizen once none has come for this many minutes, so that several make one email.
+    report_notice_quiet_minutes: float = 5.0
     # When set, /metrics answers only to "Authorization: Bearer <token>" (it shows counts, no personal data).
     metrics_token: str = ""
     # Test mode only: the service's clock runs this many seconds from the machine's, so that a
@@ -267,6 +270,8 @@ class Settings:
             raise SettingsError("TELLUSONCE_CLOCK_OFFSET is for tests only: unset it, or set TELLUSONCE_MODE=test.")
         if not self.mail_parse_seconds > 0:
             raise SettingsError("TELLUSONCE_MAIL_PARSE_SECONDS must be a number of seconds more than 0, like 5.")
+        if not self.report_notice_quiet_minutes >= 0:
+            raise SettingsError("TELLUSONCE_REPORT_NOTICE_QUIET_MINUTES must be a number of minutes, 0 or more, like 5.")
         if (self.smtp_tls_cert is None) != (self.smtp_tls_key is None):
             raise SettingsError(
                 "Set both TELLUSONCE_SMTP_TLS_CERT and TELLUSONCE_SMTP_TLS_KEY to offer STARTTLS, or neither."

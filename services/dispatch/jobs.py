@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,11 +23,19 @@ from sqlalchemy.orm import Session
 from services.dispatch.email_channel import queue_department_email
 from services.dispatch.signing import MissingSecret, department_secrets
 from services.dispatch.webhook import url_problem
+from tellusonce.application.report_notices import note_outcomes
 from tellusonce.data.consent import receipts_in_force
 from tellusonce.data.dispatch import BREAKER_THRESHOLD, all_departments
-from tellusonce.data.outbox import AttemptRecord, Claimed, claim_due, open_department_ids, record_attempts
+from tellusonce.data.outbox import (
+    AttemptRecord,
+    AttemptResult,
+    Claimed,
+    claim_due,
+    open_department_ids,
+    record_attempts,
+)
 from tellusonce.domain.events import EventError, build_event
-from tellusonce.models import AttemptOutcome, ChannelKind, Department
+from tellusonce.models import AttemptOutcome, ChannelKind, Department, NotificationState
 from tellusonce.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -108,8 +117,31 @@ def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int,
                  allowed=n.consent_receipt_id in allowed,
                  target=targets.get(n.department_id))
     if claim.settled:
-        record_attempts(session, claim.settled, worker=worker, now=now)
+        recorded = record_attempts(session, claim.settled, worker=worker, now=now)
+        note_recorded(session, claim.settled, recorded, channels={d.id: d.channel for d in departments.values()},
+                      now=now)
     return claim
+
+
+def note_recorded(session: Session, records: list[AttemptRecord], recorded: Mapping[uuid.UUID, AttemptResult], *,
+                  channels: Mapping[str, str], now: datetime) -> int:
+    """Mark the reports whose notifications these recorded attempts moved to an outcome the citizen
+    may be emailed about (in the recording transaction); how many reports."""
+    outcomes = []
+    for r in records:
+        stood, _number, next_at = recorded[r.notification_id]
+        if stood:
+            outcomes.append((r.notification_id, state_after(r.outcome, next_at), channels.get(r.department_id, "")))
+    return note_outcomes(session, outcomes, now=now)
+
+
+def state_after(outcome: str, next_attempt_at: datetime | None) -> str:
+    """The state an attempt that stood left its notification in (``tellusonce.data.outbox``)."""
+    if outcome == AttemptOutcome.DELIVERED:
+        return NotificationState.DELIVERED
+    if outcome == AttemptOutcome.CANCELLED:
+        return NotificationState.CANCELLED
+    return NotificationState.RETRYING if next_attempt_at is not None else NotificationState.DEAD
 
 
 def even_shares(rooms: Mapping[str, int], limit: int) -> dict[str, int]:

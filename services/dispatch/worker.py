@@ -79,6 +79,9 @@ class WorkerConfig:
     # Report journeys a day past their last change are deleted this often, beside the heartbeat
     # (``tellusonce.data.journeys``): citizens' answers are not kept once they have expired.
     journey_sweep_interval: float = 600.0
+    # Reports quiet since their last outcome get their email to the citizen this often, beside the
+    # heartbeat (services/dispatch/notices.py; the quiet period is TELLUSONCE_REPORT_NOTICE_QUIET_MINUTES).
+    notice_sweep_interval: float = 30.0
     # A job is not started with less lease left than this (the request could outlive it).
     lease_margin: timedelta = timedelta(seconds=20)
     record_batch: int = 500
@@ -382,6 +385,7 @@ class Worker:
 
     async def _heartbeat(self) -> None:
         swept_at: float | None = None
+        noticed_at: float | None = None
         while True:  # the first beat was run's
             await asyncio.sleep(self.config.heartbeat_interval)
             try:
@@ -391,6 +395,17 @@ class Worker:
             if swept_at is None or time.monotonic() - swept_at >= self.config.journey_sweep_interval:
                 swept_at = time.monotonic()
                 await self._sweep_journeys()
+            if noticed_at is None or time.monotonic() - noticed_at >= self.config.notice_sweep_interval:
+                noticed_at = time.monotonic()
+                await self._sweep_notices()
+
+    async def _sweep_notices(self) -> None:
+        try:
+            await self._in_db(worker_db.sweep_notices, now=utcnow())
+        except DATABASE_TROUBLE as e:
+            log.warning("emailing report notices failed: %s", _short(e), extra={"worker": self.name})
+        except Exception:  # a bug, not the database: logged, and the heartbeat beats on (tried again next time)
+            log.exception("emailing report notices failed unexpectedly", extra={"worker": self.name})
 
     async def _sweep_journeys(self) -> None:
         try:

@@ -41,9 +41,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
-from services.dispatch.jobs import Claim, claim_jobs
+from services.dispatch.jobs import Claim, claim_jobs, note_recorded
+from services.dispatch.notices import send_due_notices
 from services.dispatch.retry import next_attempt_at
-from tellusonce.data.dispatch import Health, beat, disable_endpoint, note_delivery_health
+from tellusonce.data.dispatch import Health, beat, department_channels, disable_endpoint, note_delivery_health
 from tellusonce.data.journeys import sweep_journeys as delete_expired_journeys
 from tellusonce.data.outbox import AttemptRecord, AttemptResult, record_attempts, release_claims
 from tellusonce.db import make_engine, transaction
@@ -88,6 +89,8 @@ def record_results(ctx: DbContext, *, worker: str, results: list[AttemptRecord],
         # A retry's next time follows the schedule from its attempt number (known only when recorded).
         recorded.results = record_attempts(session, results, worker=worker, now=now,
                                            schedule=partial(_retry_time, now=now))
+        # Outcomes the citizen may be emailed about mark their reports, in this same transaction.
+        note_recorded(session, results, recorded.results, channels=department_channels(session), now=now)
         health: dict[str, list[int]] = {}
         for r in results:
             stood = recorded.results[r.notification_id][0]
@@ -131,6 +134,12 @@ def sweep_journeys(ctx: DbContext, *, now: datetime) -> int:
     """Delete the report journeys that have expired (the web never reads them again)."""
     with transaction(ctx.engine) as session:
         return delete_expired_journeys(session, now=now)
+
+
+def sweep_notices(ctx: DbContext, *, now: datetime) -> int:
+    """Email citizens whose reports have had outcomes and been quiet since (services/dispatch/notices.py)."""
+    with transaction(ctx.engine) as session:
+        return send_due_notices(session, settings=ctx.settings, now=now)
 
 # -- where the database side runs -------------------------------------------------------
 

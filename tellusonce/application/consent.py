@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tellusonce.application.report_notices import note_withdrawal
 from tellusonce.data.audit import record_event
 from tellusonce.data.citizens import get_citizen
 from tellusonce.data.consent import (
@@ -109,6 +110,8 @@ def withdraw_consent(session: Session, *, citizen_id: uuid.UUID, grant_id: uuid.
                      report_reference=None, language=_language_of(session, citizen_id))
     event = add_event(session, grant, row)
     cancelled = cancel_queued_under(session, grant.receipt_id, now=now)
+    if cancelled:  # what is left of those reports may now all be received
+        note_withdrawal(session, grant.receipt_id, now=now)
     record_event(session, actor=f"citizen:{citizen_id}", action="consent.withdrawn", subject_type="consent_grant",
                  subject_id=grant.id, details={"department": grant.department_id, "cancelled": cancelled}, at=now)
     return event, cancelled

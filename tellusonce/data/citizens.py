@@ -138,6 +138,12 @@ def set_language(session: Session, citizen: Citizen, language: str) -> None:
     session.flush()
 
 
+def set_report_emails(session: Session, citizen: Citizen, wanted: bool) -> None:
+    """Whether the citizen is emailed about what happens to their reports."""
+    citizen.report_emails = wanted
+    session.flush()
+
+
 def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 

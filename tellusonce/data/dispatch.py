@@ -33,6 +33,11 @@ def all_departments(session: Session) -> list[Department]:
     return list(session.scalars(select(Department).order_by(Department.id)))
 
 
+def department_channels(session: Session) -> dict[str, str]:
+    """Each department's channel, by id."""
+    return {row.id: row.channel for row in session.execute(select(Department.id, Department.channel))}
+
+
 def report_references(session: Session, report_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
     ids = list(set(report_ids))
     if not ids:

@@ -8,6 +8,7 @@ from tellusonce.models.department import ChannelKind, Department, DepartmentApiK
 from tellusonce.models.inbound import InboundMessage, InboundStatus
 from tellusonce.models.journey import ReportJourney
 from tellusonce.models.mailout import OutgoingEmail, OutgoingState
+from tellusonce.models.notice import ReportNotice
 from tellusonce.models.outbox import (
     AttemptOutcome,
     DeliveryAttempt,
@@ -45,6 +46,7 @@ __all__ = [
     "OutgoingState",
     "PersonDetails",
     "ReportJourney",
+    "ReportNotice",
     "ReportState",
     "RequestState",
     "Subject",

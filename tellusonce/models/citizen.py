@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tellusonce.models.base import Base, Timestamped, UUIDKey
@@ -36,6 +36,9 @@ class Citizen(UUIDKey, Timestamped, Base):
     # version it was issued under, and signing out or resetting the password bumps it, so
     # every older cookie stops working.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Whether we email them when every organisation has a report, or one could not be told
+    # (Your details; on unless they turn it off). docs/reporting-on-the-web.md.
+    report_emails: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     @property
     def is_verified(self) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy.orm import Session
 
+from tellusonce.application.report_notices import note_outcomes
 from tellusonce.clock import utcnow
 from tellusonce.data.apikeys import Authentication, KeyProblem, authenticate
 from tellusonce.data.dispatch import mark_fetched, report_references
@@ -117,9 +118,11 @@ def _fetched(notifications: list[Notification]) -> list[Notification]:
     if not waiting or _department().channel != ChannelKind.FEED:
         return notifications
     session = get_session()
-    mark_fetched(session, g.department_id, waiting, now=utcnow())
+    now = utcnow()
+    mark_fetched(session, g.department_id, waiting, now=now)
     for n in notifications:
         session.refresh(n)
+    note_outcomes(session, [(n.id, n.state, ChannelKind.FEED) for n in notifications if n.id in waiting], now=now)
     return notifications
 
 
@@ -173,9 +176,13 @@ def notification(notification_id: str) -> Response:
 def ack(notification_id: str) -> Response:
     session = get_session()
     found = _own_notification(session, notification_id)
-    acknowledged = found and acknowledge(session, department_id=g.department_id, notification_id=found.id, now=utcnow())
+    already = found is not None and found.state == NotificationState.ACKNOWLEDGED
+    now = utcnow()
+    acknowledged = found and acknowledge(session, department_id=g.department_id, notification_id=found.id, now=now)
     if not acknowledged:
         return _error(404, "No notification of yours has this id.")
+    if not already:  # "received": the citizen may be due an email (in this same transaction)
+        note_outcomes(session, [(acknowledged.id, acknowledged.state, _department().channel)], now=now)
     [item] = _represent(session, [acknowledged])
     return jsonify(item)
 

@@ -84,6 +84,9 @@ def build_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)
+    from tellusonce.web import report_emails
+
+    app.register_blueprint(report_emails.bp)
     from tellusonce.web import email_confirm
 
     app.register_blueprint(email_confirm.bp)

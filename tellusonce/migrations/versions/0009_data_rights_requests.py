@@ -1,7 +1,7 @@
 """data_rights_request: emails asking for a data right, kept for a person to answer
 
-Revision ID: 0013
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02 18:10:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import tellusonce.models.base
 
-revision: str = '0013'
-down_revision: str | None = '0007'
+revision: str = '0009'
+down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
