@@ -12,7 +12,7 @@ settings and 32 concurrent clients:
 2. floor: a bare endpoint doing only CSRF, the session and the rows a submission
    writes, in one transaction (``intake_floor.floor_app``, writing again the rows of
    one of the project's own submissions);
-3. ceiling: a bare Flask endpoint (``ceiling_app``) that inserts one row into the
+3. ceiling: a bare Flask endpoint (``support.web.ceiling_app``) that inserts one row into the
    same database per POST;
    before any is timed, each client sends one request that is not (the workers'
    first requests compile templates and statements). The three apps then run side
@@ -36,183 +36,55 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
-import secrets
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import aiohttp  # noqa: E402
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert, select  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+from support.web import (  # noqa: E402
+    CLIENTS,
+    COOKIE,
+    ROUNDS,
+    WORKERS,
+    Gunicorn,
+    Journey,
+    Work,
+    app_env,
+    csrf_token,
+    databases,
+    fresh_database,
+    log,
+    prepare,
+    sign_in,
+    signed_in,
+    start_ceiling,
+    take_turns,
+    warm_up,
+)
 
-from services.registry import load_registry, sync_registry  # noqa: E402
 from tellusonce.application.consent import grant_consent  # noqa: E402
 from tellusonce.application.intake import ChangeRequest, submit_change  # noqa: E402
 from tellusonce.clock import utcnow  # noqa: E402
-from tellusonce.db import make_engine, session_factory, transaction  # noqa: E402
-from tellusonce.domain.passwords import hash_password  # noqa: E402
-from tellusonce.migrate import wipe_and_upgrade  # noqa: E402
+from tellusonce.db import make_engine, transaction  # noqa: E402
 from tellusonce.models import ChangeReport, Citizen, Department  # noqa: E402
 
-CLIENTS = 32
 COUNT = int(os.environ.get("TELLUSONCE_BENCH_INTAKE_COUNT", "960"))
-ROUNDS = 3  # turns each app takes, in alternation
-WORKERS = max(2, 2 * (os.cpu_count() or 1))
-PASSWORD = "benchmark horse battery staple"
 RECIPIENTS = ("dvla", "hmrc", "leeds-council-tax")
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
-COOKIE = "tellusonce_session"
-
-ceiling_metadata = MetaData()
-ceiling_table = Table(
-    "bench_ceiling", ceiling_metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("body", String(200)),
-    Column("created_at", DateTime(timezone=True)),
-)
 
 
-def ceiling_app() -> Any:
-    """The ceiling: a bare Flask endpoint that inserts one row per POST (gunicorn "intake:ceiling_app()")."""
-    from flask import Flask, request
-
-    engine = make_engine(os.environ["TELLUSONCE_DATABASE_URL"])
-    writers = session_factory(engine, writer=True)
-    app = Flask("ceiling")
-
-    @app.post("/insert")
-    def insert_one() -> tuple[str, int]:
-        with writers() as session, session.begin():
-            session.execute(insert(ceiling_table).values(body=request.form.get("body", ""), created_at=utcnow()))
-        return "", 201
-
-    return app
-
-
-STARTED = time.monotonic()
-
-
-def log(message: str) -> None:
-    print(f"{time.monotonic() - STARTED:6.1f}s {message}", file=sys.stderr, flush=True)
-
-
-def fresh_database(url: str | None, workdir: Path) -> str:
-    url = url or f"sqlite:///{workdir / 'intake.sqlite3'}"
-    wipe_and_upgrade(url)
-    return url
-
-
-def prepare(url: str) -> list[str]:
-    """Registry, the ceiling's table and one verified citizen per client (on a migrated database); their emails."""
-    engine = make_engine(url)
-    ceiling_metadata.create_all(engine)
-    password_hash = hash_password(PASSWORD)
-    emails = [f"bench-{i}-{secrets.token_hex(3)}@example.org" for i in range(CLIENTS + 2)]
-    with transaction(engine) as session:
-        sync_registry(session, load_registry(ROOT / "config" / "departments.toml"))
-        for email in emails:
-            session.add(Citizen(email=email, password_hash=password_hash, email_verified_at=utcnow(), session_version=0,
-                                given_names="Amara", family_name="Okafor", date_of_birth=date(1988, 4, 12),
-                                ni_number="AB123456C", address_line_1="12 Hill Street", town="Leeds",
-                                postcode="LS1 1AA"))
-    engine.dispose()
-    return emails
-
-
-class Gunicorn:
-    """gunicorn on an ephemeral port (it binds port 0; the port is read from its log).
-
-    Its log (gunicorn's own and the app's) goes to a file, as a deployment's would, rather than
-    to a pipe that this process drains: draining it here would take turns for this process's
-    one interpreter lock with the clients being timed, and a slow reader stalls the workers.
-    """
-
-    def __init__(self, app: str, env: dict[str, str], chdir: Path, log_path: Path) -> None:
-        self.log_path = log_path
-        with open(log_path, "wb") as log_file:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--workers", str(WORKERS),
-                 "--chdir", str(chdir), "--log-level", "info", "--no-control-socket", app],
-                env=env, stderr=log_file,
-            )
-        self.url = ""
-        deadline = time.monotonic() + 60
-        while not self.url:
-            match = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", log_path.read_text(errors="replace"))
-            if match:
-                self.url = match.group(1)
-            elif self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"gunicorn {app} did not start:\n{self.tail()}")
-            else:
-                time.sleep(0.05)
-        while time.monotonic() < deadline:  # until a worker answers
-            try:
-                urllib.request.urlopen(self.url + "/healthz", timeout=5).close()
-                break
-            except urllib.error.HTTPError:
-                break
-            except OSError:
-                time.sleep(0.1)
-
-    def tail(self, lines: int = 50) -> str:
-        return "".join(self.log_path.read_text(errors="replace").splitlines(keepends=True)[-lines:])
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def _token(body: str) -> str:
-    found = CSRF.search(body)
-    assert found, "no CSRF token on the page"
-    return found.group(1) or found.group(2)
-
-
-class Journey:
-    """One client's session cookie, carried by hand so that journeys stay independent."""
-
-    def __init__(self, http: aiohttp.ClientSession, base: str, cookie: str = "") -> None:
-        self.http, self.base, self.cookie = http, base, cookie
-
-    async def request(self, method: str, path: str, data: Any = None, *, expect: int = 200) -> str:
-        headers = {"Cookie": f"{COOKIE}={self.cookie}"} if self.cookie else {}
-        async with self.http.request(method, self.base + path, data=data, headers=headers, allow_redirects=False) as r:
-            body = await r.text()
-            if COOKIE in r.cookies:
-                self.cookie = r.cookies[COOKIE].value
-            if r.status != expect:
-                raise RuntimeError(f"{method} {path}: {r.status} (expected {expect}) {body[:300]}")
-            return body
-
-
-async def sign_in(http: aiohttp.ClientSession, base: str, email: str) -> str:
-    journey = Journey(http, base)
-    token = _token(await journey.request("GET", "/account/sign-in"))
-    await journey.request("POST", "/account/sign-in", {"csrf_token": token, "email": email, "password": PASSWORD}, expect=302)
-    return journey.cookie
-
-
-async def ready_to_send(http: aiohttp.ClientSession, base: str, signed_in: str, n: int) -> tuple[str, str]:
+async def ready_to_send(http: aiohttp.ClientSession, base: str, cookie: str, n: int) -> tuple[str, str]:
     """Walk one move up to "check your answers"; the cookie and CSRF token for the final POST."""
-    journey = Journey(http, base, signed_in)
-    token = _token(await journey.request("GET", "/report/change"))
+    journey = Journey(http, base, cookie)
+    token = csrf_token(await journey.request("GET", "/report/change"))
     today = utcnow().date()
     steps: list[tuple[str, dict[str, Any]]] = [
         ("/report/change", {"change_type": "address"}),
@@ -236,30 +108,6 @@ async def prepare_journeys(base: str, emails: Sequence[str], count: int) -> list
             return [await ready_to_send(http, base, cookies[i], i * per_client + j) for j in range(per_client)]
 
         return list(await asyncio.gather(*(client(i) for i in range(CLIENTS))))
-
-
-async def fire(base: str, path: str, work: list[list[Any]], expect: int) -> tuple[float, list[float]]:
-    """Each of the 32 clients sends its requests one after another; wall time and latencies (s)."""
-    latencies: list[float] = []
-    connector = aiohttp.TCPConnector(limit=CLIENTS)
-    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as http:
-
-        async def client(items: list[Any]) -> None:
-            for headers, data in items:
-                started = time.perf_counter()
-                async with http.post(base + path, data=data, headers=headers, allow_redirects=False) as r:
-                    await r.read()
-                    if r.status != expect:
-                        raise RuntimeError(f"POST {path}: {r.status}")
-                latencies.append(time.perf_counter() - started)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(client(items) for items in work))
-        return time.perf_counter() - started, latencies
-
-
-def p99(latencies: list[float]) -> float:
-    return statistics.quantiles(latencies, n=100)[98] * 1000
 
 
 def many_reports(url: str, email: str, count: int) -> None:
@@ -291,14 +139,6 @@ async def time_page(base: str, cookie: str, path: str, times: int = 30) -> float
     return statistics.median(durations) * 1000
 
 
-def app_env(label: str, url: str, workdir: Path) -> dict[str, str]:
-    """The environment the apps run in: demo mode on ``url``, sign-in limits out of the clients' way."""
-    return dict(os.environ, TELLUSONCE_MODE="demo", TELLUSONCE_SECRET_KEY=secrets.token_urlsafe(48),
-                TELLUSONCE_DATABASE_URL=url, TELLUSONCE_INSTANCE_PATH=str(workdir / f"instance-{label}"),
-                TELLUSONCE_ACCOUNT_RATE_LIMIT="1000000 per minute",
-                TELLUSONCE_ACCOUNT_RATE_LIMIT_PER_ADDRESS="1000000 per minute")
-
-
 def _a_report(url: str) -> Any:
     """The id of one report the app wrote (one of the warm-up's): the floor writes its rows again."""
     engine = make_engine(url)
@@ -320,28 +160,24 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
     try:
         log(f"[{label}] {CLIENTS} clients walk {COUNT + CLIENTS} journeys up to 'check your answers' (not timed)")
         prepared = asyncio.run(prepare_journeys(server.url, emails, COUNT + CLIENTS))
-        work = [[({"Cookie": f"{COOKIE}={cookie}"}, {"csrf_token": token}) for cookie, token in items] for items in prepared]
+        work: Work = [[("/report/check", {"Cookie": f"{COOKIE}={cookie}"}, {"csrf_token": token}) for cookie, token in items]
+                      for items in prepared]
         log(f"[{label}] warming up: {CLIENTS} final submissions, one per client (not timed)")
-        asyncio.run(fire(server.url, "/report/check", [items[:1] for items in work], 303))
-        work = [items[1:] for items in work]
-        ceiling_server = Gunicorn("intake:ceiling_app()", dict(env, PYTHONPATH=str(ROOT)), ROOT / "bench",
-                                  workdir / f"gunicorn-{label}-ceiling.log")
-        asyncio.run(fire(ceiling_server.url, "/insert", [[({}, {"body": f"warm-up {i}"})] for i in range(CLIENTS)], 201))
-        inserts = [[({}, {"body": f"row {i}-{j}"}) for j in range(len(items))] for i, items in enumerate(work)]
+        work = warm_up(server.url, "POST", work, 303)
+        ceiling_server = start_ceiling(label, env, workdir)
+        inserts = warm_up(ceiling_server.url, "POST", [[("/insert", {}, {"body": f"row {i}-{j}"}) for j in range(len(items) + 1)]
+                                                       for i, items in enumerate(work)], 201)
         floor_server = intake_floor.start_floor(label, url, workdir, env, _a_report(url))
         floor_work = asyncio.run(intake_floor.floor_journeys(floor_server.url, COUNT + CLIENTS))
         before = intake_floor.counts(url)
-        asyncio.run(fire(floor_server.url, "/submit", [items[:1] for items in floor_work], 303))
-        floor_work = [items[1:] for items in floor_work]
+        floor_work = warm_up(floor_server.url, "POST", floor_work, 303)
         # The three apps take turns, a share of the work each, so that all meet the same machine:
         # on a shared machine one app timed after another can meet a different one.
-        project, floor, ceiling = Timing(), Timing(), Timing()
+        project, floor, ceiling = take_turns([(server.url, "POST", work, 303), (floor_server.url, "POST", floor_work, 303),
+                                              (ceiling_server.url, "POST", inserts, 201)])
         for turn in range(ROUNDS):
-            project.add(*asyncio.run(fire(server.url, "/report/check", [items[turn::ROUNDS] for items in work], 303)))
-            floor.add(*asyncio.run(fire(floor_server.url, "/submit", [items[turn::ROUNDS] for items in floor_work], 303)))
-            ceiling.add(*asyncio.run(fire(ceiling_server.url, "/insert", [items[turn::ROUNDS] for items in inserts], 201)))
-            log(f"[{label}] turn {turn + 1} of {ROUNDS}: project {project.rates[-1]:.0f}/s, floor {floor.rates[-1]:.0f}/s, "
-                f"ceiling {ceiling.rates[-1]:.0f}/s")
+            log(f"[{label}] turn {turn + 1} of {ROUNDS}: project {project.rates[turn]:.0f}/s, floor {floor.rates[turn]:.0f}/s, "
+                f"ceiling {ceiling.rates[turn]:.0f}/s")
         log(f"[{label}] project: {project.per_s:.0f}/s, p99 {project.p99_ms:.0f} ms; "
             f"floor: {floor.per_s:.0f}/s, p99 {floor.p99_ms:.0f} ms; ceiling: {ceiling.per_s:.0f}/s, p99 {ceiling.p99_ms:.0f} ms")
         written = {table: n - before[table] for table, n in intake_floor.counts(url).items()}
@@ -353,7 +189,7 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
         one, thousand = emails[CLIENTS], emails[CLIENTS + 1]
         many_reports(url, one, 1)
         many_reports(url, thousand, 1000)
-        cookies = asyncio.run(_cookies(server.url, [one, thousand]))
+        cookies = asyncio.run(signed_in(server.url, [one, thousand]))
         page = {
             "one_report_ms": asyncio.run(time_page(server.url, cookies[0], "/changes")),
             "thousand_reports_ms": asyncio.run(time_page(server.url, cookies[1], "/changes")),
@@ -366,50 +202,6 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
                 running.stop()
     return {"database": label, "ratio": project.per_s / ceiling.per_s, "floor_ratio": project.per_s / floor.per_s,
             "project": project, "floor": floor, "ceiling": ceiling, "your_changes": page, "submissions": project.count}
-
-
-class Timing:
-    """One app's timed turns: wall time and every request's latency."""
-
-    def __init__(self) -> None:
-        self.wall = 0.0
-        self.latencies: list[float] = []
-        self.rates: list[float] = []  # each turn's requests per second
-
-    def add(self, wall: float, latencies: list[float]) -> None:
-        self.wall += wall
-        self.latencies += latencies
-        self.rates.append(len(latencies) / wall)
-
-    @property
-    def count(self) -> int:
-        return len(self.latencies)
-
-    @property
-    def per_s(self) -> float:
-        return self.count / self.wall
-
-    @property
-    def p99_ms(self) -> float:
-        return p99(self.latencies)
-
-    @property
-    def median_ms(self) -> float:
-        return statistics.median(self.latencies) * 1000
-
-
-async def _cookies(base: str, emails: Sequence[str]) -> list[str]:
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
-        return [await sign_in(http, base, e) for e in emails]
-
-
-def databases() -> list[tuple[str, str | None]]:
-    """(label, URL) of each database to run on: SQLite (a fresh file) always, PostgreSQL when given."""
-    postgres = os.environ.get("TELLUSONCE_BENCH_DATABASE_URL")
-    if not postgres:
-        log("TELLUSONCE_BENCH_DATABASE_URL is not set: PostgreSQL is skipped (its schema would be dropped and rebuilt)")
-        return [("sqlite", None)]
-    return [("sqlite", None), ("postgresql", postgres)]
 
 
 def main() -> None:
@@ -438,6 +230,7 @@ def main() -> None:
             "your_changes_ms": {k: round(v, 1) for k, v in r["your_changes"].items()},
         } for r in results},
     }))
+
 
 if __name__ == "__main__":
     main()

@@ -20,7 +20,7 @@ of a real submission made through the real app at the start of the run (sign in,
 to three organisations, send), read back as the database driver holds them, so the floor
 follows the schema as it changes.
 
-The floor and the ceiling (``intake.ceiling_app``) run under the same gunicorn settings and
+The floor and the ceiling (``support.web.ceiling_app``) run under the same gunicorn settings and
 32 clients, taking turns as in ``intake.py``, on SQLite and (with
 TELLUSONCE_BENCH_DATABASE_URL, whose schema is dropped and rebuilt) PostgreSQL. Prints one
 JSON line: {"bench": "intake_floor", "ratio": floor ÷ ceiling (the lower database's), …}.
@@ -50,25 +50,27 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import aiohttp  # noqa: E402
-from intake import (  # noqa: E402
+from intake import ready_to_send  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+from support.web import (  # noqa: E402
     CLIENTS,
     COOKIE,
     ROUNDS,
     WORKERS,
     Gunicorn,
     Journey,
-    Timing,
-    _token,
+    Work,
     app_env,
+    csrf_token,
     databases,
-    fire,
     fresh_database,
     log,
     prepare,
-    ready_to_send,
     sign_in,
+    start_ceiling,
+    take_turns,
+    warm_up,
 )
-from sqlalchemy import func, select  # noqa: E402
 
 from tellusonce.db import make_engine  # noqa: E402
 from tellusonce.models import AuditEvent, ChangeReport, ConsentEvent, ConsentGrant, Notification, OutgoingEmail  # noqa: E402
@@ -237,14 +239,14 @@ async def one_real_submission(base: str, email: str) -> None:
         await Journey(http, base, cookie).request("POST", "/report/check", {"csrf_token": token}, expect=303)
 
 
-async def floor_journeys(base: str, count: int) -> list[list[tuple[dict[str, str], dict[str, str]]]]:
-    """Per client, ``count / CLIENTS`` (cookie, CSRF token) pairs, each a session of its own."""
+async def floor_journeys(base: str, count: int) -> Work:
+    """Per client, ``count / CLIENTS`` submissions to the floor, each in a session of its own."""
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
 
-        async def one() -> tuple[dict[str, str], dict[str, str]]:
+        async def one() -> tuple[str, dict[str, str], dict[str, str]]:
             journey = Journey(http, base)
-            token = _token(await journey.request("GET", "/start"))
-            return {"Cookie": f"{COOKIE}={journey.cookie}"}, {"csrf_token": token}
+            token = csrf_token(await journey.request("GET", "/start"))
+            return "/submit", {"Cookie": f"{COOKIE}={journey.cookie}"}, {"csrf_token": token}
 
         per_client = -(-count // CLIENTS)
         return [[await one() for _ in range(per_client)] for _ in range(CLIENTS)]
@@ -291,19 +293,16 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
     engine.dispose()
     before = counts(url)
     floor = start_floor(label, url, workdir, env, report_id)
-    ceiling = Gunicorn("intake:ceiling_app()", env, ROOT / "bench", workdir / f"gunicorn-{label}-ceiling.log")
+    ceiling = start_ceiling(label, env, workdir)
     try:
-        work = asyncio.run(floor_journeys(floor.url, COUNT + CLIENTS))
-        asyncio.run(fire(floor.url, "/submit", [items[:1] for items in work], 303))
-        asyncio.run(fire(ceiling.url, "/insert", [[({}, {"body": f"warm-up {i}"})] for i in range(CLIENTS)], 201))
-        work = [items[1:] for items in work]
-        inserts = [[({}, {"body": f"row {i}-{j}"}) for j in range(len(items))] for i, items in enumerate(work)]
-        timings = {"floor": Timing(), "ceiling": Timing()}
+        work = warm_up(floor.url, "POST", asyncio.run(floor_journeys(floor.url, COUNT + CLIENTS)), 303)
+        inserts = warm_up(ceiling.url, "POST", [[("/insert", {}, {"body": f"row {i}-{j}"}) for j in range(len(items) + 1)]
+                                                for i, items in enumerate(work)], 201)
+        floor_timing, ceiling_timing = take_turns([(floor.url, "POST", work, 303), (ceiling.url, "POST", inserts, 201)])
+        timings = {"floor": floor_timing, "ceiling": ceiling_timing}
         for turn in range(ROUNDS):
-            timings["floor"].add(*asyncio.run(fire(floor.url, "/submit", [items[turn::ROUNDS] for items in work], 303)))
-            timings["ceiling"].add(*asyncio.run(fire(ceiling.url, "/insert", [items[turn::ROUNDS] for items in inserts], 201)))
-            log(f"[{label}] turn {turn + 1} of {ROUNDS}: floor {timings['floor'].rates[-1]:.0f}/s, "
-                f"ceiling {timings['ceiling'].rates[-1]:.0f}/s")
+            log(f"[{label}] turn {turn + 1} of {ROUNDS}: floor {floor_timing.rates[turn]:.0f}/s, "
+                f"ceiling {ceiling_timing.rates[turn]:.0f}/s")
     finally:
         floor.stop()
         ceiling.stop()

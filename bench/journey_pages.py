@@ -10,7 +10,7 @@ clients, each signed in with a move started:
    and citizen, the form pre-filled and rendered);
 2. project POST: the same page answered (CSRF, the journey read, the answers validated by the
    domain, the journey written, committed; a 302 to the next page);
-3. ceiling GET and POST: a bare Flask app (``ceiling_app``) that reads one row by its key, or
+3. ceiling GET and POST: a bare Flask app (``support.web.ceiling_app``) that reads one row by its key, or
    inserts one row, in one transaction per request, on the same database.
 
 With TELLUSONCE_BENCH_COMPARE_ROOT naming another checkout (say, one before journeys moved to
@@ -44,64 +44,30 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import aiohttp  # noqa: E402
-from intake import (  # noqa: E402
+from support.web import (  # noqa: E402
+    CEILING_ROWS,
     CLIENTS,
     COOKIE,
+    ROUNDS,
     Gunicorn,
     Journey,
-    Timing,
-    _token,
+    Work,
     app_env,
-    ceiling_table,
+    csrf_token,
     databases,
     fresh_database,
     log,
     prepare,
     sign_in,
+    start_ceiling,
+    take_turns,
+    warm_up,
 )
-from sqlalchemy import insert, select  # noqa: E402
-
-from tellusonce.clock import utcnow  # noqa: E402
-from tellusonce.db import make_engine, session_factory  # noqa: E402
 
 COMPARE_ROOT = os.environ.get("TELLUSONCE_BENCH_COMPARE_ROOT")
 COUNT = int(os.environ.get("TELLUSONCE_BENCH_JOURNEY_COUNT", "960"))
-ROUNDS = 3
 PAGE = "/report/questions/new-address"
 ANSWER = {"address_line_1": "4 Canal Wharf", "town": "Leeds", "postcode": "LS11 5PS"}
-CEILING_ROWS = 100
-
-
-def ceiling_app() -> Any:
-    """The ceiling: one row read by its key (GET) or one row inserted (POST), one transaction each
-    (gunicorn "journey_pages:ceiling_app()")."""
-    from flask import Flask, request
-
-    engine = make_engine(os.environ["TELLUSONCE_DATABASE_URL"])
-    readers, writers = session_factory(engine), session_factory(engine, writer=True)
-    app = Flask("ceiling")
-
-    @app.get("/read/<int:row>")
-    def read_one(row: int) -> tuple[str, int]:
-        with readers() as session, session.begin():
-            body = session.execute(select(ceiling_table.c.body).where(ceiling_table.c.id == row)).scalar_one()
-        return body, 200
-
-    @app.post("/insert")
-    def insert_one() -> tuple[str, int]:
-        with writers() as session, session.begin():
-            session.execute(insert(ceiling_table).values(body=request.form.get("body", ""), created_at=utcnow()))
-        return "", 201
-
-    return app
-
-
-def _ceiling_rows(url: str) -> None:
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        connection.execute(insert(ceiling_table), [{"body": f"row {i}", "created_at": utcnow()}
-                                                   for i in range(CEILING_ROWS)])
-    engine.dispose()
 
 
 async def _journeys(base: str, emails: list[str]) -> list[tuple[str, str]]:
@@ -110,7 +76,7 @@ async def _journeys(base: str, emails: list[str]) -> list[tuple[str, str]]:
 
         async def one(email: str) -> tuple[str, str]:
             journey = Journey(http, base, await sign_in(http, base, email))
-            token = _token(await journey.request("GET", "/report/change"))
+            token = csrf_token(await journey.request("GET", "/report/change"))
             await journey.request("POST", "/report/change", {"csrf_token": token, "change_type": "address"},
                                   expect=302)
             return journey.cookie, token
@@ -118,33 +84,9 @@ async def _journeys(base: str, emails: list[str]) -> list[tuple[str, str]]:
         return list(await asyncio.gather(*(one(e) for e in emails[:CLIENTS])))
 
 
-async def fire(base: str, method: str, work: list[list[tuple[str, dict[str, str], Any]]],
-               expect: int) -> tuple[float, list[float]]:
-    """Each of the 32 clients sends its requests one after another; wall time and latencies (s)."""
-    import time
-
-    latencies: list[float] = []
-    connector = aiohttp.TCPConnector(limit=CLIENTS)
-    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as http:
-
-        async def client(items: list[tuple[str, dict[str, str], Any]]) -> None:
-            for path, headers, data in items:
-                started = time.perf_counter()
-                async with http.request(method, base + path, data=data, headers=headers, allow_redirects=False) as r:
-                    await r.read()
-                    if r.status != expect:
-                        raise RuntimeError(f"{method} {path}: {r.status}")
-                latencies.append(time.perf_counter() - started)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(client(items) for items in work))
-        return time.perf_counter() - started, latencies
-
-
 def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
     log(f"[{label}] preparing the database")
     emails = prepare(url)
-    _ceiling_rows(url)
     env = app_env(label, url, workdir)
     server = Gunicorn("tellusonce:create_app()", env, ROOT, workdir / f"gunicorn-{label}.log")
     ceiling: Gunicorn | None = None
@@ -153,8 +95,7 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
         if COMPARE_ROOT:
             other = Gunicorn("tellusonce:create_app()", dict(env, TELLUSONCE_INSTANCE_PATH=str(workdir / "compare")),
                              Path(COMPARE_ROOT), workdir / f"gunicorn-{label}-compare.log")
-        ceiling = Gunicorn("journey_pages:ceiling_app()", dict(env, PYTHONPATH=str(ROOT)), ROOT / "bench",
-                           workdir / f"gunicorn-{label}-ceiling.log")
+        ceiling = start_ceiling(label, env, workdir)
         per_client = -(-COUNT // CLIENTS)
         gets, posts = _page_work(server.url, emails, per_client)
         other_gets, other_posts = _page_work(other.url, emails, per_client) if other else ([], [])
@@ -166,12 +107,8 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
                  (ceiling.url, "GET", reads, 200), (ceiling.url, "POST", inserts, 201)]
         if other is not None:
             kinds += [(other.url, "GET", other_gets, 200), (other.url, "POST", other_posts, 302)]
-        for base, method, work, expect in kinds:
-            asyncio.run(fire(base, method, [items[:1] for items in work], expect))
-        timings = [Timing() for _ in kinds]
-        for turn in range(ROUNDS):
-            for (base, method, work, expect), timing in zip(kinds, timings, strict=True):
-                timing.add(*asyncio.run(fire(base, method, [i[1 + turn::ROUNDS] for i in work], expect)))
+        timings = take_turns([(base, method, warm_up(base, method, work, expect), expect)
+                              for base, method, work, expect in kinds])
         page_get, page_post, bare_read, bare_insert = timings[:4]
         for turn in range(ROUNDS):
             log(f"[{label}] turn {turn + 1} of {ROUNDS}: GET {page_get.rates[turn]:.0f}/s (bare read "
@@ -194,7 +131,7 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
     return result
 
 
-def _page_work(base: str, emails: list[str], per_client: int) -> tuple[list[Any], list[Any]]:
+def _page_work(base: str, emails: list[str], per_client: int) -> tuple[Work, Work]:
     """Each client's GETs and POSTs of the question page, on the app at ``base``."""
     clients = asyncio.run(_journeys(base, emails))
     gets = [[(PAGE, {"Cookie": f"{COOKIE}={cookie}"}, None)] * (per_client + 1) for cookie, _ in clients]

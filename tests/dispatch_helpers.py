@@ -204,6 +204,15 @@ def states(engine: Engine) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in result.items()}
 
 
+def deliver_one(engine: Engine, settings: Settings, department: str = "dvla", **dispatch: Any) -> Notification:
+    """One change told to ``department``, then the worker run once (``dispatch_once``): its notification
+    as it then stands."""
+    submit(engine, (department,))
+    dispatch_once(engine, settings, **dispatch)
+    [notification] = notifications(engine)
+    return notification
+
+
 # The workers here run their database side on a thread unless a test asks for the process: the
 # same functions, without spawning a process per test. The process is covered by
 # services/dispatch/test_worker_db.py and by the drills, which run `tellusonce dispatch`.

@@ -149,14 +149,18 @@ def format_day(day: date, language: str) -> str:
 
 
 def answer_text(change_type: ChangeType, name: str, value: Any, language: str) -> str:
-    """An answer as an email shows it to a person: "1 November 2026", "Yes", "Marriage", "07911 123456"."""
+    """An answer as a person reads it, on a page or in an email, in ``language``: "1 November 2026",
+    "Yes", "Marriage", "07911 123456", "Not given"."""
     f = change_type.field(name)
     gettext = translations_for(language).gettext
-    if f.kind == "date" and isinstance(value, str):
+    if value in (None, ""):
+        return gettext("Not given")
+    if f.kind == "date":
         try:
-            return format_day(date.fromisoformat(value), language)
-        except ValueError:
-            return value
+            day = value if isinstance(value, date) else date.fromisoformat(value)
+        except (TypeError, ValueError):
+            return str(value)
+        return format_day(day, language)
     if f.kind in ("bool", "declaration"):
         return gettext("Yes") if value is True else gettext("No") if value is False else str(value)
     if f.kind == "choice":

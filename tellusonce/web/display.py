@@ -7,7 +7,6 @@ the reader's language through Flask-Babel.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from babel.dates import format_date as babel_date
 from flask import Flask
@@ -15,8 +14,6 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from tellusonce.clock import UK
-from tellusonce.domain.changetypes import get_change_type
-from tellusonce.domain.fields import display_phone
 from tellusonce.i18n import N_
 from tellusonce.models import ChangeReport, ChannelKind, Notification, NotificationState
 from tellusonce.web.department_names import organisation_name
@@ -97,25 +94,6 @@ def govuk_time(value: datetime | None) -> str:
     hour = local.hour % 12 or 12
     clock = f"{hour}:{local.minute:02d}" + (_("am") if local.hour < 12 else _("pm"))
     return _("%(date)s at %(time)s", date=govuk_date(local.date()), time=clock)
-
-
-def answer_text(change_type: str, name: str, value: Any) -> str:
-    """An answer as the citizen would say it."""
-    f = get_change_type(change_type).field(name)
-    if value in (None, ""):
-        return _("Not given")
-    if f.kind == "date":
-        try:
-            return govuk_date(value)
-        except (TypeError, ValueError):
-            return str(value)
-    if f.kind in ("bool", "declaration"):
-        return _("Yes") if value is True else _("No") if value is False else str(value)
-    if f.kind == "choice":
-        return next((_(text) for v, text in f.choices if v == value), str(value))
-    if f.kind == "phone" and isinstance(value, str):
-        return display_phone(value)
-    return str(value)
 
 
 def init_app(app: Flask) -> None:

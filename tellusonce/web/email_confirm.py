@@ -19,7 +19,6 @@ import logging
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask import session as browser_session
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -40,11 +39,12 @@ from tellusonce.domain.reporter import account_updates, detail_names, in_words
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
 from tellusonce.mailout.queue import queue_email
+from tellusonce.mailout.render import answer_text
 from tellusonce.models import ChangeReport, Citizen, EmailToken, ReportState, TokenPurpose
 from tellusonce.web.auth import current_citizen
 from tellusonce.web.database import get_session
 from tellusonce.web.department_names import marked_name, organisation_name
-from tellusonce.web.display import answer_text
+from tellusonce.web.language import page_language
 
 log = logging.getLogger(__name__)
 bp = Blueprint("email_confirm", __name__, url_prefix="/confirm-email-change")
@@ -113,7 +113,7 @@ def check(token: str) -> str | Response | tuple[str, int]:
     previews = [
         {"name": marked_name(rp.department),
          "rows": [{"key": {"text": _(change_type.field(n).label)},
-                   "value": {"text": answer_text(change_type.id, n, plan.change.data.get(n))}}
+                   "value": {"text": answer_text(change_type, n, plan.change.data.get(n), page_language())}}
                   for n in rp.fields if n in plan.change.data]}
         for rp in plan.queued
     ]
@@ -123,7 +123,7 @@ def check(token: str) -> str | Response | tuple[str, int]:
     held = report.pending_request or {}
     return render_template("email_confirm/check.html", report=report, change_type=change_type, previews=previews,
                            not_told=not_told, token=token,
-                           account_details=in_words(names, str(get_locale() or "en")) if names else None,
+                           account_details=in_words(names, page_language()) if names else None,
                            update_details="yes" if held.get("update_details") else "no")
 
 

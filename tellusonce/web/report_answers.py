@@ -17,7 +17,8 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from tellusonce.domain.changetypes import ChangeType
-from tellusonce.web.display import answer_text
+from tellusonce.mailout.render import answer_text
+from tellusonce.web.language import page_language
 from tellusonce.web.report_pages import Answer, pages_for
 
 # "from" is a Python keyword, so it cannot be written as url_for's keyword argument.
@@ -39,8 +40,8 @@ def answer_value(change_type: ChangeType, answer: Answer, data: Mapping[str, Any
     an address a line per answer ("Not given" when none of them was)."""
     names = answer.fields if names is None else names
     if len(answer.fields) == 1:
-        return _bdi(answer_text(change_type.id, names[0], data.get(names[0])))
-    parts = [answer_text(change_type.id, n, data[n]) for n in names if _given(data, n)]
+        return _bdi(answer_text(change_type, names[0], data.get(names[0]), page_language()))
+    parts = [answer_text(change_type, n, data[n], page_language()) for n in names if _given(data, n)]
     if not parts:
         return _bdi(_("Not given"))
     if answer.lines:
@@ -86,4 +87,4 @@ def preview_rows(change_type: ChangeType, data: Mapping[str, Any], fields: Seque
 
 
 def _single(change_type: ChangeType, data: Mapping[str, Any], name: str) -> tuple[str, Markup]:
-    return _(change_type.field(name).label), _bdi(answer_text(change_type.id, name, data[name]))
+    return _(change_type.field(name).label), _bdi(answer_text(change_type, name, data[name], page_language()))

@@ -18,7 +18,6 @@ from typing import Any
 
 from babel.support import NullTranslations, Translations
 from flask import abort, current_app, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput
 from sqlalchemy.orm import Session
@@ -49,6 +48,7 @@ from tellusonce.web.database import get_session, start_writing
 from tellusonce.web.department_names import organisation_name
 from tellusonce.web.forms import StripWhitespaceForm
 from tellusonce.web.journey import Journey, current_journey, mark_submitted, save_journey
+from tellusonce.web.language import page_language
 from tellusonce.web.report_answers import answer_rows, preview_rows
 from tellusonce.web.report_pages import DECLARATION, field_labels, page_of_field
 
@@ -88,10 +88,10 @@ class _WTFormsTranslations:
     (Flask-WTF's loads it from disk again in every request that builds a form with choices)."""
 
     def gettext(self, string: str) -> str:
-        return str(_wtforms_catalogue(str(get_locale() or "en")).ugettext(string))
+        return str(_wtforms_catalogue(page_language()).ugettext(string))
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
-        return str(_wtforms_catalogue(str(get_locale() or "en")).ungettext(singular, plural, n))
+        return str(_wtforms_catalogue(page_language()).ungettext(singular, plural, n))
 
 
 @lru_cache(maxsize=8)
@@ -173,7 +173,7 @@ def _account_details(citizen: Citizen, plan: Plan) -> str | None:
     if not updates_account(plan.change.change_type):
         return None
     names = [_(name) for name in detail_names(account_updates(citizen, plan.change.change_type.id, plan.change.data))]
-    return in_words(names, str(get_locale() or "en")) if names else None
+    return in_words(names, page_language()) if names else None
 
 
 def _send(session: Session, citizen: Citizen, journey: Journey, form: StripWhitespaceForm | None) -> Response | None:

@@ -17,7 +17,7 @@ from tellusonce.application.consent import withdraw_consent
 from tellusonce.data.outbox import claim_due
 from tellusonce.db import transaction
 from tellusonce.models import ConsentGrant, Notification, NotificationState
-from tests.dispatch_helpers import BackgroundWorker, dispatch_once, notifications, point_at, states, submit, wait_for
+from tests.dispatch_helpers import BackgroundWorker, dispatch_once, notifications, states, submit, wait_for
 from tests.factories import NOW
 
 
@@ -30,10 +30,9 @@ def test_the_database_side_is_a_process_where_there_is_more_than_one_core(monkey
 
 @pytest.mark.parametrize("database_process", [True, False], ids=["process", "thread"])
 def test_either_database_side_settles_every_kind_of_outcome_and_its_logs_reach_the_worker(
-        committed, settings, department_server, caplog, database_process):
-    point_at(committed, department_server)
-    department_server.behave("hmrc", 500)
-    department_server.behave("dwp", 410)
+        committed, settings, departments, caplog, database_process):
+    departments.behave("hmrc", 500)
+    departments.behave("dwp", 410)
     queued = submit(committed, ("dvla", "hmrc", "dwp", "leeds-council-tax", "leeds-electoral-registration"))
     by_department = {n.department_id: n for n in queued}
     with transaction(committed) as session:  # claimed by a worker that died, so the claim checks consent again
@@ -49,7 +48,7 @@ def test_either_database_side_settles_every_kind_of_outcome_and_its_logs_reach_t
     assert states(committed) == {"dvla": ["delivered"], "hmrc": ["retrying"], "dwp": ["dead"],
                                  "leeds-council-tax": ["cancelled"], "leeds-electoral-registration": ["dead"]}
     assert (stats.delivered, stats.cancelled, stats.dead) == (1, 1, 2)
-    assert sorted(department_server.ids()) == sorted(str(by_department[d].id) for d in ("dvla", "hmrc", "dwp"))
+    assert sorted(departments.ids()) == sorted(str(by_department[d].id) for d in ("dvla", "hmrc", "dwp"))
     # Logged on the database side (the claim's consent check and event building), seen here.
     messages = {r.getMessage() for r in caplog.records}
     assert f"notification {by_department['leeds-council-tax'].id} cancelled: consent withdrawn" in messages
@@ -57,18 +56,17 @@ def test_either_database_side_settles_every_kind_of_outcome_and_its_logs_reach_t
         in messages
 
 
-def test_a_database_process_that_dies_is_replaced_and_nothing_is_lost(committed, settings, department_server, caplog):
-    point_at(committed, department_server)
-    department_server.behave("dvla", delay=0.05)
+def test_a_database_process_that_dies_is_replaced_and_nothing_is_lost(committed, settings, departments, caplog):
+    departments.behave("dvla", delay=0.05)
     queued = submit(committed, ("dvla",), count=30)
     with BackgroundWorker(committed, settings, database_process=True, department_concurrency=2,
                           lease=timedelta(seconds=3), lease_margin=timedelta(seconds=1)) as worker:
-        wait_for(lambda: len(department_server.received) >= 4)
+        wait_for(lambda: len(departments.received) >= 4)
         assert worker.worker is not None and worker.worker._db is not None
         [doomed] = worker.worker._db._executor._processes  # type: ignore[union-attr]
         os.kill(doomed, signal.SIGKILL)
         wait_for(lambda: {n.state for n in notifications(committed)} == {NotificationState.DELIVERED}, timeout=30)
         [replacement] = worker.worker._db._executor._processes  # type: ignore[union-attr]
     assert replacement != doomed
-    assert set(department_server.ids()) == {str(n.id) for n in queued}
+    assert set(departments.ids()) == {str(n.id) for n in queued}
     assert "trying again" in caplog.text

@@ -46,14 +46,13 @@ def _alive(pid: int) -> bool:
 
 
 def test_kill_9_mid_batch_loses_nothing_and_a_redelivery_carries_the_same_webhook_id(
-        committed, settings, department_server, database_url, tmp_path):
-    point_at(committed, department_server)
+        committed, settings, departments, database_url, tmp_path):
     for department in ("dvla", "hmrc", "dwp"):
-        department_server.behave(department, delay=0.05)
+        departments.behave(department, delay=0.05)
     queued = submit(committed, ("dvla", "hmrc", "dwp"), count=10, now=utcnow())
     with worker_process(database_url, tmp_path, "--lease", "2", "--department-concurrency", "2",
                         "--database-side", "process") as doomed:
-        wait_for(lambda: len(department_server.received) >= 6, timeout=30)
+        wait_for(lambda: len(departments.received) >= 6, timeout=30)
         helpers = living_children(doomed.pid)  # its database process (and multiprocessing's tracker)
         assert helpers
         doomed.kill()  # SIGKILL: no chance to finish, record or give anything back
@@ -62,10 +61,10 @@ def test_kill_9_mid_batch_loses_nothing_and_a_redelivery_carries_the_same_webhoo
     assert not all_delivered(committed)
     with BackgroundWorker(committed, settings):  # takes over once the dead worker's leases end
         wait_for(lambda: all_delivered(committed), timeout=30)
-    received = Counter(department_server.ids())
+    received = Counter(departments.ids())
     assert set(received) == {str(n.id) for n in queued}
     bodies: dict[str, bytes] = {}
-    for request in department_server.received:  # a redelivery is the same event, byte for byte
+    for request in departments.received:  # a redelivery is the same event, byte for byte
         assert bodies.setdefault(request.headers["webhook-id"], request.body) == request.body
 
 
@@ -74,13 +73,12 @@ def test_kill_9_mid_batch_loses_nothing_and_a_redelivery_carries_the_same_webhoo
     signal.SIGTERM,  # a service manager stopping the unit: systemd signals every process of its control group
 ], ids=["ctrl-c", "sigterm-to-the-group"])
 def test_a_signal_to_the_whole_group_stops_the_worker_cleanly_and_its_claims_go_back(
-        committed, department_server, database_url, tmp_path, signum):
-    point_at(committed, department_server)
-    department_server.behave("dvla", delay=0.3)
+        committed, departments, database_url, tmp_path, signum):
+    departments.behave("dvla", delay=0.3)
     submit(committed, ("dvla",), count=20, now=utcnow())
     with worker_process(database_url, tmp_path, "--department-concurrency", "2", "--database-side", "process",
                         new_session=True) as worker:
-        wait_for(lambda: len(department_server.received) >= 2, timeout=30)
+        wait_for(lambda: len(departments.received) >= 2, timeout=30)
         os.killpg(worker.pid, signum)
         assert worker.wait(timeout=30) == 0, worker_log(tmp_path)
     assert "trying again" not in worker_log(tmp_path)  # the database side did not die of the signal
@@ -91,16 +89,15 @@ def test_a_signal_to_the_whole_group_stops_the_worker_cleanly_and_its_claims_go_
 
 
 def test_a_worker_stopped_past_its_lease_is_overtaken_and_its_late_result_refused(
-        committed, settings, department_server, database_url, tmp_path):
+        committed, settings, departments, database_url, tmp_path):
     if committed.dialect.name != "postgresql":
         pytest.skip("a process paused inside a SQLite write transaction keeps the one write lock, so no "
                     "worker could take over; the drill runs on PostgreSQL (the lease logic itself is tested "
                     "on both in data/test_outbox.py)")
-    point_at(committed, department_server)
-    department_server.behave("dvla", delay=0.5)
+    departments.behave("dvla", delay=0.5)
     [queued] = submit(committed, ("dvla",), now=utcnow())
     with worker_process(database_url, tmp_path, "--lease", "2") as paused:
-        wait_for(lambda: len(department_server.received) == 1, timeout=30)
+        wait_for(lambda: len(departments.received) == 1, timeout=30)
         paused.send_signal(signal.SIGSTOP)
         time.sleep(2.5)  # past the paused worker's lease
         stats = dispatch_once(committed, settings, now=utcnow(), name="overtaker")
@@ -120,17 +117,16 @@ def test_a_worker_stopped_past_its_lease_is_overtaken_and_its_late_result_refuse
         attempts = session.scalars(select(DeliveryAttempt).order_by(DeliveryAttempt.finished_at)).all()
     assert {(a.worker == "overtaker", a.outcome) for a in attempts} == {
         (True, AttemptOutcome.DELIVERED), (False, AttemptOutcome.LEASE_LOST)}
-    assert department_server.ids() == [str(queued.id)] * 2
+    assert departments.ids() == [str(queued.id)] * 2
 
 
 def test_several_worker_processes_never_deliver_one_notification_twice_at_once(
-        committed, settings, department_server, database_url, tmp_path):
+        committed, settings, departments, database_url, tmp_path):
     if committed.dialect.name != "postgresql":
         pytest.skip("several worker processes share the queue on PostgreSQL (FOR UPDATE SKIP LOCKED); "
                     "SQLite has one writer and runs one worker")
-    point_at(committed, department_server)
     for department in ("dvla", "hmrc", "dwp", "hmpo"):
-        department_server.behave(department, delay=0.05)
+        departments.behave(department, delay=0.05)
     # Two requests at a time per department each, so that no one worker can take all the work.
     options = (database_url, tmp_path, "--department-concurrency", "2")
     with worker_process(*options) as a, worker_process(*options) as b, worker_process(*options) as c:
@@ -140,8 +136,8 @@ def test_several_worker_processes_never_deliver_one_notification_twice_at_once(
         for process in (a, b, c):
             process.send_signal(signal.SIGTERM)
         assert [p.wait(timeout=20) for p in (a, b, c)] == [0, 0, 0]
-    assert department_server.max_in_flight_per_id == 1
-    assert Counter(department_server.ids()) == Counter({str(n.id): 1 for n in queued})
+    assert departments.max_in_flight_per_id == 1
+    assert Counter(departments.ids()) == Counter({str(n.id): 1 for n in queued})
     with transaction(committed, writer=False) as session:
         workers = set(session.scalars(select(DeliveryAttempt.worker)))
     assert len(workers) >= 2  # the work was shared

@@ -1,19 +1,16 @@
-"""The email channel, and the circuit breaker's arithmetic."""
+"""The email channel: a department that takes its changes by email gets a readable summary with the event attached."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 from sqlalchemy import select
 
-from tellusonce.data.dispatch import BREAKER_THRESHOLD, note_delivery_health
 from tellusonce.db import transaction
 from tellusonce.domain.events import parse_event
 from tellusonce.mailout.render import render_email, rendered_bodies
-from tellusonce.models import Department, NotificationState, OutgoingEmail
+from tellusonce.models import NotificationState, OutgoingEmail
 from tests.dispatch_helpers import dispatch_once, notifications, submit
-from tests.factories import NOW
 
 
 def test_an_email_department_gets_a_readable_summary_with_the_event_attached(committed, settings):
@@ -37,22 +34,6 @@ def test_an_email_department_gets_a_readable_summary_with_the_event_attached(com
     assert attachment["content_type"] == "application/cloudevents+json"
     event = parse_event(attachment["content"].encode())
     assert event.get_id() == str(queued.id) and json.loads(attachment["content"])["data"]["postcode"] == "LS11 5PS"
-
-
-def test_the_circuit_opens_after_five_failures_doubles_with_each_failed_trial_and_closes_on_success(db_session):
-    health = note_delivery_health(db_session, "dvla", succeeded=False, failures=BREAKER_THRESHOLD - 1, now=NOW)
-    assert not health.opened and health.consecutive_failures == 4
-    health = note_delivery_health(db_session, "dvla", succeeded=False, failures=3, now=NOW)
-    assert health.circuit_open_until == NOW + timedelta(seconds=30) and health.consecutive_failures == 5
-    health = note_delivery_health(db_session, "dvla", succeeded=False, failures=1, now=NOW)
-    assert health.circuit_open_until == NOW + timedelta(seconds=60)
-    for _ in range(10):
-        health = note_delivery_health(db_session, "dvla", succeeded=False, failures=1, now=NOW)
-    assert health.circuit_open_until == NOW + timedelta(minutes=10)
-    note_delivery_health(db_session, "dvla", succeeded=True, failures=0, now=NOW)
-    dvla = db_session.get(Department, "dvla")
-    db_session.refresh(dvla)
-    assert dvla.consecutive_failures == 0 and dvla.circuit_open_until is None
 
 
 def test_a_department_email_queued_before_it_named_the_schema_is_still_written(committed, settings):

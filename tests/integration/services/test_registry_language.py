@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from journey_helpers import report_a_move, signed_in
 from sqlalchemy import select
 
 from services.registry import RegistryError, load_registry
 from tellusonce.db import transaction
 from tellusonce.models import Notification
+from tellusonce.settings import PROJECT_ROOT
+from tests.journey_helpers import report_a_move, signed_in
 
-REGISTRY = Path(__file__).resolve().parents[2] / "config" / "departments.toml"
+REGISTRY = PROJECT_ROOT / "config" / "departments.toml"
 
 
 def _payloads(app: Flask) -> dict[str, dict]:

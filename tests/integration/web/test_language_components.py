@@ -5,15 +5,15 @@ pagination) is Welsh on a Welsh page and stays English on an English one."""
 from __future__ import annotations
 
 import pytest
-from account_helpers import csrf_token, make_citizen, sign_in
 from bs4 import BeautifulSoup
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_babel import force_locale
-from journey_helpers import signed_in, start_change
-from page_checks import check_page
 
 from tellusonce.web.track import pagination
+from tests.account_helpers import csrf_token, make_citizen, sign_in
+from tests.journey_helpers import signed_in, start_change
+from tests.page_checks import check_page
 
 WELSH = {"Accept-Language": "cy"}
 

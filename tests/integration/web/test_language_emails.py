@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from account_helpers import PASSWORD, latest_email, make_citizen, post_form
 from flask import Flask
 from flask.testing import FlaskClient
-from journey_helpers import report_a_move, signed_in
+
+from tests.account_helpers import PASSWORD, latest_email, make_citizen, post_form
+from tests.journey_helpers import report_a_move, signed_in
 
 
 def test_the_first_email_is_in_the_language_chosen_on_an_english_page(app: Flask, client: FlaskClient) -> None:

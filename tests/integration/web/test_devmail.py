@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 from flask import Flask
 from flask.testing import FlaskClient
-from page_checks import check_page
 from sqlalchemy import Engine
 
 from tellusonce import create_app
@@ -19,6 +18,7 @@ from tellusonce.mailout.render import build_message, rendered_bodies
 from tellusonce.mailout.send import OutboundMailer
 from tellusonce.models import OutgoingEmail
 from tellusonce.settings import Settings
+from tests.page_checks import check_page
 
 
 def _queue(app: Flask, to: str, link: str) -> str:

@@ -5,15 +5,15 @@ the explicit choice and before the browser's Accept-Language."""
 from __future__ import annotations
 
 import pytest
-from account_helpers import PASSWORD, make_citizen, post_form, sign_in
 from flask import Flask
 from flask.testing import FlaskClient
-from page_checks import check_page
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from tellusonce.db import transaction
 from tellusonce.models import Citizen
+from tests.account_helpers import PASSWORD, make_citizen, post_form, sign_in
+from tests.page_checks import check_page
 
 QUESTION_EN = "Which language would you like us to use when we write to you?"
 QUESTION_CY = "Pa iaith hoffech chi i ni ei defnyddio wrth ysgrifennu atoch chi?"

@@ -32,9 +32,9 @@ from tests.integration.mail.relay import Relay
 
 
 @pytest.fixture
-def outbox(engine: Engine, database_cleaner):
-    yield engine
-    database_cleaner(engine)
+def outbox(committed: Engine) -> Engine:
+    """The database the sender commits to (``committed``: emptied before and after)."""
+    return committed
 
 
 def queue(engine: Engine, *, to: str = "ada@example.org", html: bool = False, language: str = "en") -> OutgoingEmail:

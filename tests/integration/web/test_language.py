@@ -6,12 +6,13 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from account_helpers import latest_email, post_form
 from bs4 import BeautifulSoup, Tag
 from flask import Flask
 from flask.testing import FlaskClient
-from journey_helpers import signed_in, start_change
-from page_checks import check_page
+
+from tests.account_helpers import latest_email, post_form
+from tests.journey_helpers import signed_in, start_change
+from tests.page_checks import check_page
 
 COOKIE = "tellusonce_language"  # named on the cookies page
 

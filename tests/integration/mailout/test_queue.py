@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any
 
 import pytest
 from alembic import command
@@ -22,18 +23,20 @@ from tellusonce.migrate import alembic_config, current_revision, upgrade
 from tellusonce.models import OutgoingEmail, OutgoingState
 from tellusonce.settings import Settings
 
+# An email queue_email accepts; each test changes what it is about.
+AN_EMAIL: dict[str, Any] = {"to": "ada@example.com", "subject": N_("Reset your password"), "template": "reset_password",
+                            "context": {"link": "https://x.test/r", "hours": 1}, "purpose": "test"}
+
+
+def queue(session: Session, **changes: Any) -> OutgoingEmail:
+    return queue_email(session, **{**AN_EMAIL, **changes})
+
 
 def test_queue_email_writes_a_queued_row_with_what_to_render_and_renders_it_later(db_session: Session) -> None:
     related = uuid.uuid4()
-    email = queue_email(
-        db_session,
-        to="ada@example.com",
-        subject=N_("Confirm your email address"),
-        template="verify_email",
-        context={"link": "https://tellusonce.test/account/verify/abc?x=1&y=2", "hours": 24},
-        purpose="verify_email",
-        related_id=related,
-    )
+    email = queue(db_session, subject=N_("Confirm your email address"), template="verify_email",
+                  context={"link": "https://tellusonce.test/account/verify/abc?x=1&y=2", "hours": 24},
+                  purpose="verify_email", related_id=related)
     db_session.expire_all()  # read back what the database holds, JSON and all
     stored = db_session.scalars(select(OutgoingEmail).where(OutgoingEmail.id == email.id)).one()
     assert stored.state == OutgoingState.QUEUED
@@ -53,54 +56,33 @@ def test_queue_email_writes_a_queued_row_with_what_to_render_and_renders_it_late
 
 
 def test_queue_email_escapes_context_in_html_but_not_in_text(db_session: Session) -> None:
-    email = queue_email(
-        db_session,
-        to="ada@example.com",
-        subject=N_("Reset your password"),
-        template="reset_password",
-        context={"link": "https://x.test/<script>", "hours": 2},
-        purpose="reset_password",
-    )
+    email = queue(db_session, context={"link": "https://x.test/<script>", "hours": 2})
     text, html = rendered_bodies(email)
     assert "https://x.test/<script>" in text
     assert html is not None and "https://x.test/&lt;script&gt;" in html and "<script>" not in html
 
 
 def test_queue_email_keeps_headers_and_text_attachments(db_session: Session) -> None:
-    email = queue_email(
-        db_session,
-        to="ada@example.com",
-        subject=N_("Your password has been changed"),
-        template="password_changed",
-        context={"reset_link": "https://x.test/reset"},
-        purpose="password_changed",
-        headers={"In-Reply-To": "<m1@example.com>", "Auto-Submitted": "auto-replied"},
-        attachments=[{"filename": "receipt.json", "content_type": "application/json", "content": "{}"}],
-    )
+    email = queue(db_session, subject=N_("Your password has been changed"), template="password_changed",
+                  context={"reset_link": "https://x.test/reset"},
+                  headers={"In-Reply-To": "<m1@example.com>", "Auto-Submitted": "auto-replied"},
+                  attachments=[{"filename": "receipt.json", "content_type": "application/json", "content": "{}"}])
     assert email.headers == {"In-Reply-To": "<m1@example.com>", "Auto-Submitted": "auto-replied"}
     assert email.attachments == [{"content": "{}", "content_type": "application/json", "filename": "receipt.json"}]
     assert rendered_bodies(email)[1] is None
 
 
 def test_queue_email_fills_subject_placeholders_from_the_context(db_session: Session) -> None:
-    email = queue_email(
-        db_session,
-        to="ada@example.com",
-        subject=N_("Your change %(reference)s"),
-        template="password_changed",
-        context={"reset_link": "https://x.test/reset", "reference": "TUO-7K3M-9QX2"},
-        purpose="test",
-    )
+    email = queue(db_session, subject=N_("Your change %(reference)s"),
+                  context={**AN_EMAIL["context"], "reference": "TUO-7K3M-9QX2"})
     assert email.subject == "Your change TUO-7K3M-9QX2"
 
 
 def test_queue_email_refuses_line_breaks_in_the_address_or_headers(db_session: Session) -> None:
     with pytest.raises(ValueError, match="line break"):
-        queue_email(db_session, to="a@example.com\nBcc: b@example.com", subject="x", template="password_changed",
-                    context={"reset_link": "x"}, purpose="test")
+        queue(db_session, to="a@example.com\nBcc: b@example.com")
     with pytest.raises(ValueError, match="line break"):
-        queue_email(db_session, to="a@example.com", subject="x", template="password_changed",
-                    context={"reset_link": "x"}, purpose="test", headers={"References": "a\r\nBcc: b"})
+        queue(db_session, headers={"References": "a\r\nBcc: b"})
 
 
 def _outbox_size(session: Session) -> int:
@@ -110,8 +92,7 @@ def _outbox_size(session: Session) -> int:
 def test_queue_email_refuses_a_missing_template_before_anything_is_written(db_session: Session) -> None:
     before = _outbox_size(db_session)
     with pytest.raises(EmailTemplateMissing, match="templates/email/no_such_template.txt"):
-        queue_email(db_session, to="a@example.com", subject=N_("Reset your password"), template="no_such_template",
-                    context={"link": "x"}, purpose="test")
+        queue(db_session, template="no_such_template")
     assert not db_session.new and _outbox_size(db_session) == before
 
 
@@ -128,8 +109,7 @@ def test_queue_email_refuses_a_context_that_is_not_json_before_anything_is_writt
 ) -> None:
     before = _outbox_size(db_session)
     with pytest.raises(ValueError, match=message):
-        queue_email(db_session, to="a@example.com", subject=N_("Reset your password"), template="reset_password",
-                    context={"link": "https://x.test/r", "hours": 1, **context}, purpose="test")
+        queue(db_session, context={**AN_EMAIL["context"], **context})
     assert not db_session.new and _outbox_size(db_session) == before
 
 
@@ -162,8 +142,7 @@ def test_email_queued_before_0003_keeps_its_bodies_and_0003_is_undone_only_once_
         assert (old.body_text, old.template, old.context, old.language) == ("Rendered when queued.\n", None, None, None)
 
         with transaction(engine) as session:
-            queue_email(session, to="new@example.com", subject=N_("Reset your password"), template="reset_password",
-                        context={"link": "https://x.test/r", "hours": 1}, purpose="reset_password")
+            queue(session, to="new@example.com")
         command.downgrade(alembic_config(database_url), "0003")
         with pytest.raises(RuntimeError, match="1 emails have no body yet"):
             command.downgrade(alembic_config(database_url), "0002")

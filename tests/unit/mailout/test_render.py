@@ -1,14 +1,15 @@
-"""Rendering an email's bodies from its template, in its language."""
+"""Rendering an email's bodies from its template, in its language, and an answer as a person reads it."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.utils import formataddr
 
 import pytest
 
-from tellusonce.mailout.render import EmailTemplateMissing, message_headers, render_email
+from tellusonce.domain.changetypes import CHANGE_TYPES
+from tellusonce.mailout.render import EmailTemplateMissing, answer_text, message_headers, render_email
 from tellusonce.models import OutgoingEmail
 
 
@@ -22,6 +23,22 @@ def test_render_email_names_a_missing_template_and_a_missing_variable() -> None:
 def test_an_unknown_language_falls_back_to_english() -> None:
     text, _ = render_email("verify_email", {"link": "https://x.test/v", "hours": 1}, language="xx")
     assert text.startswith("Confirm your email address")
+
+
+@pytest.mark.parametrize(("change_type", "name", "value", "language", "shown"), [
+    ("name", "change_date", "2026-11-01", "en", "1 November 2026"),
+    ("name", "change_date", "2026-11-01", "cy", "1 Tachwedd 2026"),
+    ("name", "change_date", date(2026, 11, 1), "cy", "1 Tachwedd 2026"),
+    ("name", "change_date", "the first", "en", "the first"),
+    ("name", "reason", "marriage", "cy", "Priodas"),
+    ("address", "others_moving", True, "cy", "Ie"),
+    ("address", "others_moving", False, "en", "No"),
+    ("address", "address_line_2", None, "en", "Not given"),
+    ("address", "address_line_2", "", "cy", "Heb ei roi"),
+])
+def test_an_answer_reads_the_same_on_a_page_and_in_an_email_in_the_readers_language(
+        change_type: str, name: str, value: object, language: str, shown: str) -> None:
+    assert answer_text(CHANGE_TYPES[change_type], name, value, language) == shown
 
 
 @pytest.mark.parametrize(("language", "name"), [

@@ -12,8 +12,6 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from journey_helpers import signed_in, submitted_report
-from page_checks import check_page
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
@@ -23,6 +21,8 @@ from tellusonce.clock import utcnow
 from tellusonce.db import transaction
 from tellusonce.models import Department, Notification, NotificationState
 from tests.conftest import REGISTRY
+from tests.journey_helpers import signed_in, submitted_report
+from tests.page_checks import check_page
 
 WELSH = {"Accept-Language": "cy"}
 
@@ -156,7 +156,7 @@ def test_the_signed_in_pages_name_the_organisations_in_welsh(app: Flask, client:
 
 
 def test_the_report_journey_offers_the_organisations_by_their_welsh_names(app: Flask, client: FlaskClient) -> None:
-    from journey_helpers import answer_pages, move_answers, start_change
+    from tests.journey_helpers import answer_pages, move_answers, start_change
 
     signed_in(app, client)
     client.get("/language/cy?next=/")

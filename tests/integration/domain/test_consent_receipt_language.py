@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from flask import Flask
 from flask.testing import FlaskClient
-from journey_helpers import report_a_move, signed_in
 from sqlalchemy import select
 
 from tellusonce.db import transaction
 from tellusonce.models import ConsentEvent
+from tests.journey_helpers import report_a_move, signed_in
 
 MACHINE = ("version", "event", "jurisdiction", "piiPrincipalId", "changeTypes", "scope", "legalBasis",
            "thirdPartyDisclosure")

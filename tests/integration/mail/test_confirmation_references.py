@@ -12,18 +12,18 @@ import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from account_helpers import csrf_token
 from flask import Flask
 from flask.testing import FlaskClient
-from journey_helpers import signed_in, submitted_report
-from page_checks import check_page
 from sqlalchemy import select
 
 from tellusonce.clock import utcnow
 from tellusonce.db import transaction
 from tellusonce.mailout.render import rendered_bodies
 from tellusonce.models import ChangeReport, Citizen, ReportState
+from tests.account_helpers import csrf_token
 from tests.integration.mail.messages import MOVE, add_citizen, outgoing, process_all, typed
+from tests.journey_helpers import signed_in, submitted_report
+from tests.page_checks import check_page
 
 LONDON = ZoneInfo("Europe/London")
 
