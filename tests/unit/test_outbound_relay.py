@@ -36,10 +36,10 @@ def test_the_login_and_the_private_ca_go_with_a_relay_over_tls(tmp_path: Path):
 
 
 @pytest.mark.parametrize(("value", "says"), [
-    ("https://mail.example.org", "must be capture, smtps://host:port or smtp://host:port?starttls=required"),
-    ("smtp://", "must be capture, smtps://"),
-    ("mail.example.org:25", "must be capture, smtps://"),
-    ("smtp://mail.example.org:25/relay", "must be capture, smtps://"),
+    ("https://mail.example.org", "must be capture, notify, smtps://host:port or smtp://host:port?starttls=required"),
+    ("smtp://", "must be capture, notify, smtps://"),
+    ("mail.example.org:25", "must be capture, notify, smtps://"),
+    ("smtp://mail.example.org:25/relay", "must be capture, notify, smtps://"),
     ("smtp://mail.example.org:port", "is not an address"),
     ("smtp://mail.example.org:70000", "is not an address"),
     ("smtp://mail.example.org:0", "the port must be from 1 to 65535"),
