@@ -13,6 +13,7 @@ from tellusonce.models.outbox import (
     DeliveryAttempt,
     DeliveryTally,
     Notification,
+    NotificationKind,
     NotificationState,
 )
 from tellusonce.models.report import ChangeReport, Channel, ReportState, Subject
@@ -38,6 +39,7 @@ __all__ = [
     "InboundMessage",
     "InboundStatus",
     "Notification",
+    "NotificationKind",
     "NotificationState",
     "OutgoingEmail",
     "OutgoingState",
