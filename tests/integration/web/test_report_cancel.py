@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from account_helpers import post_form
+from english_left import english_on_page
 from flask import Flask
 from flask.testing import FlaskClient
 from journey_helpers import signed_in, submitted_report
 from page_checks import check_page, page_title
 from sqlalchemy import select, update
 
-from account_helpers import post_form
-from english_left import english_on_page
 from tellusonce.clock import utcnow
 from tellusonce.db import transaction
 from tellusonce.models import ChangeReport, Notification, NotificationKind, NotificationState
