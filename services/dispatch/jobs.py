@@ -152,10 +152,17 @@ def withheld_because(n: Claimed, *, consent_in_force: bool) -> str | None:
     cancellation event is sent whatever became of its report: it is what the organisation must hear.
     """
     if not consent_in_force:
-        return "consent withdrawn before delivery; nothing was sent"
+        return "consent withdrawn"
     if n.kind == NotificationKind.CHANGE and n.report_state == ReportState.CANCELLED:
-        return "the report was cancelled before delivery; nothing was sent"
+        return "report cancelled"
     return None
+
+
+# What the attempt log says of a notification withheld (``withheld_because``).
+WITHHELD = {
+    "consent withdrawn": "consent withdrawn before delivery; nothing was sent",
+    "report cancelled": "the report was cancelled before delivery; nothing was sent",
+}
 
 
 def _prepare(session: Session, claim: Claim, n: Claimed, department: Department, *, settings: Settings,
@@ -166,7 +173,7 @@ def _prepare(session: Session, claim: Claim, n: Claimed, department: Department,
                                            started_at=now, finished_at=now, error=error))
 
     if withheld:
-        settle(AttemptOutcome.CANCELLED, withheld)
+        settle(AttemptOutcome.CANCELLED, WITHHELD[withheld])
         claim.cancelled += 1
         log.info("notification %s cancelled: %s", n.id, withheld, extra=_extra(n))
         return
