@@ -54,6 +54,8 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    status: int | None = None  # what it was answered, once answered
+    answered: float | None = None  # when (monotonic)
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Behaviour:
     hang: float = 0.0  # seconds to wait before answering
     trickle: float = 0.0  # seconds between bytes of the answer
     delay: float = 0.0  # a short think before answering 2xx
+    fail_first: int = 0  # answer 503 to the first this many requests of each webhook-id, then ``status``
 
 
 class DepartmentServer:
@@ -70,6 +73,7 @@ class DepartmentServer:
         self.behaviour: dict[str, Behaviour] = {}
         self.received: list[Received] = []
         self.in_flight: dict[str, int] = {}
+        self.tries: dict[str, int] = {}  # requests seen for each webhook-id
         self.max_in_flight_per_id = 0
         self.lock = threading.Lock()
         self.released = threading.Event()
@@ -103,15 +107,22 @@ class DepartmentServer:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 webhook_id = headers.get("webhook-id", "")
+                behaviour = server.behaviour.get(department, Behaviour())
                 with server.lock:
-                    server.received.append(Received(department, headers, body, time.monotonic()))
+                    received = Received(department, headers, body, time.monotonic())
+                    server.received.append(received)
                     server.in_flight[webhook_id] = server.in_flight.get(webhook_id, 0) + 1
                     server.max_in_flight_per_id = max(server.max_in_flight_per_id, server.in_flight[webhook_id])
+                    server.tries[webhook_id] = server.tries.get(webhook_id, 0) + 1
+                    if server.tries[webhook_id] <= behaviour.fail_first:
+                        behaviour = Behaviour(status=503, delay=behaviour.delay)
                 try:
-                    self._answer(server.behaviour.get(department, Behaviour()))
+                    self._answer(behaviour)
                 finally:
                     with server.lock:
                         server.in_flight[webhook_id] -= 1
+                        received.status = behaviour.status
+                        received.answered = time.monotonic()
 
             def _answer(self, b: Behaviour) -> None:
                 if b.hang:

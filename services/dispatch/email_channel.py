@@ -15,14 +15,15 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tellusonce.domain.changetypes import get_change_type
-from tellusonce.domain.events import CONTENT_TYPE
+from tellusonce.domain.events import CONTENT_TYPE, event_word
 from tellusonce.i18n import N_, translations_for
 from tellusonce.mailout.queue import queue_email
 from tellusonce.mailout.render import answer_text
-from tellusonce.models import Department, OutgoingEmail
+from tellusonce.models import Department, NotificationKind, OutgoingEmail
 
 PURPOSE = "department_notification"
 SUBJECT = N_("Change of circumstances %(reference)s: %(change)s")
+CANCELLED_SUBJECT = N_("Cancelled: change of circumstances %(reference)s: %(change)s")
 
 
 def summary_fields(change_type: str, payload: Mapping[str, Any], *, language: str = "en") -> list[list[str]]:
@@ -50,11 +51,15 @@ def queue_department_email(
     created_at: datetime,
     event_body: bytes,
     base_url: str,
+    kind: str = NotificationKind.CHANGE,
 ) -> OutgoingEmail:
+    """The department's email for a notification: the change, or (``kind`` cancellation) word that
+    the change a notification told of is cancelled, naming that notification and nothing more."""
     if not department.email_address:
         raise ValueError(f"department {department.id} has no email address")
     filename = f"tellusonce-{notification_id}.json"
     language = "en"
+    cancelled = kind == NotificationKind.CANCELLATION
     gettext = translations_for(language).gettext
     change_label = gettext(get_change_type(change_type).label)
     context = {
@@ -64,17 +69,19 @@ def queue_department_email(
         "reference": reference,
         "notification_id": str(notification_id),
         "reported": created_at.strftime("%d %B %Y %H:%M UTC"),
-        "fields": summary_fields(change_type, payload, language=language),
+        "fields": [] if cancelled else summary_fields(change_type, payload, language=language),
         "consent_receipt_id": str(consent_receipt_id),
         "filename": filename,
         "ack_url": f"{base_url.rstrip('/')}/api/v1/notifications/{notification_id}/ack",
-        "dataschema": get_change_type(change_type).event_schema_url(base_url),
+        "dataschema": get_change_type(change_type).event_schema_url(base_url, event_word(kind)),
     }
+    if cancelled:
+        context["original_notification_id"] = str(payload.get("original_notification_id", ""))
     return queue_email(
         session,
         to=department.email_address,
-        subject=SUBJECT,
-        template="department_notification",
+        subject=CANCELLED_SUBJECT if cancelled else SUBJECT,
+        template="department_cancellation" if cancelled else "department_notification",
         context=context,
         purpose=PURPOSE,
         language=language,

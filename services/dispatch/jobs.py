@@ -1,8 +1,9 @@
 """Turning claimed notifications into jobs, in the worker's claim transaction.
 
 Everything that needs no network happens here, in the same transaction as the
-claim: the consent check (withdrawn: cancelled, nothing sent), building the
-event (cannot be built: dead at once, blocking nothing), and the email channel
+claim: the check before sending (consent withdrawn, or the report cancelled by
+the citizen: cancelled, nothing sent; ``withheld_because``), building the event
+(cannot be built: dead at once, blocking nothing), and the email channel
 (queueing the email is its delivery). What is left are webhook jobs: plain
 frozen values the event loop can send without touching the database.
 """
@@ -35,7 +36,7 @@ from tellusonce.data.outbox import (
     record_attempts,
 )
 from tellusonce.domain.events import EventError, build_event
-from tellusonce.models import AttemptOutcome, ChannelKind, Department, NotificationState
+from tellusonce.models import AttemptOutcome, ChannelKind, Department, NotificationKind, NotificationState, ReportState
 from tellusonce.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ def claim_jobs(session: Session, *, worker: str, settings: Settings, limit: int,
     allowed = receipts_in_force(session, (n.consent_receipt_id for n in claimed), now=now)
     for n in claimed:
         _prepare(session, claim, n, departments[n.department_id], settings=settings, now=now,
-                 allowed=n.consent_receipt_id in allowed,
+                 withheld=withheld_because(n, consent_in_force=n.consent_receipt_id in allowed),
                  target=targets.get(n.department_id))
     if claim.settled:
         recorded = record_attempts(session, claim.settled, worker=worker, now=now)
@@ -175,22 +176,43 @@ def _webhook_problem(settings: Settings, department: Department, targets: dict[s
     return None
 
 
+def withheld_because(n: Claimed, *, consent_in_force: bool) -> str | None:
+    """Why a claimed notification must not be sent after all, or None: the one check before sending.
+
+    Its consent was withdrawn; or it tells of a change whose report the citizen has cancelled
+    (a dead letter replayed, or a claim taken over from a worker that stopped mid-send). A
+    cancellation event is sent whatever became of its report: it is what the organisation must hear.
+    """
+    if not consent_in_force:
+        return "consent withdrawn"
+    if n.kind == NotificationKind.CHANGE and n.report_state == ReportState.CANCELLED:
+        return "report cancelled"
+    return None
+
+
+# What the attempt log says of a notification withheld (``withheld_because``).
+WITHHELD = {
+    "consent withdrawn": "consent withdrawn before delivery; nothing was sent",
+    "report cancelled": "the report was cancelled before delivery; nothing was sent",
+}
+
+
 def _prepare(session: Session, claim: Claim, n: Claimed, department: Department, *, settings: Settings,
-             now: datetime, allowed: bool, target: WebhookTarget | None) -> None:
-    """Settle what needs no network (withdrawn, unbuildable, the email channel) or make the webhook job."""
+             now: datetime, withheld: str | None, target: WebhookTarget | None) -> None:
+    """Settle what needs no network (withheld, unbuildable, the email channel) or make the webhook job."""
     def settle(outcome: str, error: str | None = None) -> None:
         claim.settled.append(AttemptRecord(notification_id=n.id, department_id=n.department_id, outcome=outcome,
                                            started_at=now, finished_at=now, error=error))
 
-    if not allowed:
-        settle(AttemptOutcome.CANCELLED, "consent withdrawn before delivery; nothing was sent")
+    if withheld:
+        settle(AttemptOutcome.CANCELLED, WITHHELD[withheld])
         claim.cancelled += 1
-        log.info("notification %s cancelled: consent withdrawn", n.id, extra=_extra(n))
+        log.info("notification %s cancelled: %s", n.id, withheld, extra=_extra(n))
         return
     try:
         body = build_event(notification_id=n.id, change_type=n.change_type, report_reference=n.report_reference,
                            payload=n.payload, consent_receipt_id=n.consent_receipt_id, created_at=n.created_at,
-                           source=settings.base_url)
+                           source=settings.base_url, kind=n.kind)
     except EventError as e:
         settle(AttemptOutcome.PERMANENT, str(e))
         claim.dead += 1
@@ -205,7 +227,7 @@ def _prepare(session: Session, claim: Claim, n: Claimed, department: Department,
             queue_department_email(
                 session, department=department, notification_id=n.id, change_type=n.change_type,
                 reference=n.report_reference, payload=json.loads(n.payload), consent_receipt_id=n.consent_receipt_id,
-                created_at=n.created_at, event_body=body, base_url=settings.base_url,
+                created_at=n.created_at, event_body=body, base_url=settings.base_url, kind=n.kind,
             )
     except (ValueError, LookupError, TypeError, TemplateError) as e:
         settle(AttemptOutcome.PERMANENT, f"cannot write the email: {e}")

@@ -18,10 +18,8 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from tellusonce.application.consent import active_grants, grant_consent, withdraw_consent
+from tellusonce.data.outbox import CANCELLABLE  # what withdrawing a grant cancels (``withdraw_consent``)
 from tellusonce.models import ConsentEvent, ConsentGrant, ConsentScope, Department, Notification, NotificationState
-
-# What withdrawing a grant cancels (see ``withdraw_consent``).
-CANCELLABLE = (NotificationState.PENDING, NotificationState.RETRYING)
 
 
 @dataclass(frozen=True)

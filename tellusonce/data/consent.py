@@ -8,15 +8,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 
+from tellusonce.data.outbox import cancel_queued
 from tellusonce.models import (
     ConsentEvent,
     ConsentGrant,
     ConsentScope,
     Notification,
-    NotificationState,
 )
 
 _GRANTS = cast(Table, ConsentGrant.__table__)
@@ -107,17 +107,8 @@ def find_grant(session: Session, citizen_id: uuid.UUID, grant_id: uuid.UUID) -> 
 
 def cancel_queued_under(session: Session, receipt_id: uuid.UUID, *, now: datetime) -> int:
     """Cancel the notifications queued under this consent receipt and not yet sent; how many."""
-    session.flush()
-    result = session.connection().execute(
-        update(Notification)
-        .where(
-            Notification.consent_receipt_id == receipt_id,
-            Notification.state.in_([NotificationState.PENDING, NotificationState.RETRYING]),
-        )
-        .values(state=NotificationState.CANCELLED, cancelled_at=now, next_attempt_at=None,
-                last_error="consent withdrawn before delivery")
-    )
-    return result.rowcount
+    return len(cancel_queued(session, Notification.consent_receipt_id == receipt_id, now=now,
+                             reason="consent withdrawn before delivery"))
 
 
 def get_receipt(session: Session, *, citizen_id: uuid.UUID, receipt_id: uuid.UUID) -> ConsentEvent | None:

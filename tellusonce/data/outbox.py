@@ -37,9 +37,11 @@ from tellusonce.models import (
     DeliveryAttempt,
     Department,
     Notification,
+    NotificationKind,
     NotificationState,
+    ReportState,
 )
-from tellusonce.models.outbox import CLAIMABLE_SQL, DEAD_SQL
+from tellusonce.models.outbox import CLAIMABLE_SQL, DEAD_SQL, IN_ORDER_SQL
 
 PUSH_CHANNELS = (ChannelKind.WEBHOOK, ChannelKind.EMAIL)
 _N = cast(Table, Notification.__table__)
@@ -49,9 +51,42 @@ _IDS = bindparam("ids", expanding=True, type_=_N.c.id.type)
 
 
 def insert_notifications(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Queue notifications (``pending``, with their payloads already minimised): one statement."""
+    """Queue notifications (``pending``, with their payloads already minimised): one statement.
+    A follow-up (a cancellation, a correction) is a row like any other, with its ``kind``,
+    ``original_id`` and ``after_id`` (``chain_tails``)."""
     if rows:
         session.connection().execute(_INSERT_NOTIFICATIONS, rows)
+
+
+# Queued and in no worker's hands: what withdrawing consent or cancelling a report cancels at once.
+# (A notification being delivered is left to finish; the worker's check before sending catches the rest.)
+CANCELLABLE = (NotificationState.PENDING, NotificationState.RETRYING)
+
+
+def cancel_queued(session: Session, *conditions: ColumnElement[bool], now: datetime,
+                  reason: str) -> list[tuple[uuid.UUID, str]]:
+    """Cancel the notifications matching ``conditions`` that are still queued (``CANCELLABLE``);
+    the (id, department id) of each one cancelled. A notification claimed meanwhile is not one of
+    them: it is on its way, and the worker checks consent and the report again before sending."""
+    session.flush()
+    rows = session.execute(
+        update(Notification)
+        .where(*conditions, Notification.state.in_(CANCELLABLE))
+        .values(state=NotificationState.CANCELLED, cancelled_at=now, next_attempt_at=None, last_error=reason,
+                updated_at=now)
+        .returning(Notification.id, Notification.department_id)
+        .execution_options(synchronize_session=False)
+    )
+    return [(row.id, row.department_id) for row in rows]
+
+
+def chain_tails(session: Session, report_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    """For each department told of a report, its last notification: the one a new follow-up waits
+    for (``after_id``), so that per report and department they are delivered in order."""
+    rows = session.execute(select(Notification.id, Notification.department_id, Notification.after_id)
+                           .where(Notification.report_id == report_id)).all()
+    waited_for = {row.after_id for row in rows}
+    return {row.department_id: row.id for row in rows if row.id not in waited_for}
 
 
 def department_open(now: Any, channels: Sequence[Any]) -> ColumnElement[bool]:
@@ -85,8 +120,8 @@ class Claimed(NamedTuple):
     consent_receipt_id: uuid.UUID
     created_at: datetime
     lease_expires_at: datetime
-
-
+    kind: str = NotificationKind.CHANGE  # a NotificationKind: which event it is
+    report_state: str = ReportState.SUBMITTED  # the report's state when claimed (cancelled: not sent)
 
 
 def claim_due(
@@ -130,8 +165,9 @@ def claim_due(
     statement = _claim_statement(driver, len(shares), len(channels), ranked=sum(n for _, n in shares) > limit)
     rows = driver.execute(connection, statement, parameters)
     claimed = [Claimed(driver.read_uuid(id_), reference, department_id, change_type, payload,
-                       driver.read_uuid(receipt_id), driver.read_time(created_at), until)
-               for id_, reference, department_id, change_type, payload, receipt_id, created_at in rows]
+                       driver.read_uuid(receipt_id), driver.read_time(created_at), until, kind, report_state)
+               for id_, reference, department_id, change_type, payload, receipt_id, created_at, kind, report_state
+               in rows]
     claimed.sort(key=lambda c: c.created_at)  # oldest first into the senders' lanes
     return claimed
 
@@ -140,13 +176,15 @@ def claim_due(
 def _claim_statement(driver: Driver, departments: int, channels: int, *, ranked: bool) -> str:
     """The claim for ``departments`` shares: each department's oldest due notifications up to
     its share (one range of ``ix_notification_claimable`` each, read in order, locked there
-    with SKIP LOCKED on PostgreSQL); when they come to more than the limit, each one's oldest
-    first, then second, …; every one claimed until the lease ends (``next_attempt_at`` too:
-    when the lease runs out the row is due again, for any worker)."""
+    with SKIP LOCKED on PostgreSQL), each only once the one before it for its report is no
+    longer claimable (``IN_ORDER_SQL``: a cancellation never overtakes its original); when
+    they come to more than the limit, each one's oldest first, then second, …; every one
+    claimed until the lease ends (``next_attempt_at`` too: when the lease runs out the row is
+    due again, for any worker)."""
     lock = "" if driver.is_sqlite else " FOR UPDATE SKIP LOCKED"
     parts = " UNION ALL ".join(
         f"SELECT * FROM (SELECT id, department_id, next_attempt_at FROM notification"
-        f" WHERE department_id = :department{i} AND {CLAIMABLE_SQL} AND next_attempt_at <= :now"
+        f" WHERE department_id = :department{i} AND {CLAIMABLE_SQL} AND next_attempt_at <= :now AND {IN_ORDER_SQL}"
         f" ORDER BY next_attempt_at LIMIT :share{i}{lock}) AS part{i}"
         for i in range(departments))
     chosen = (f"SELECT id FROM (SELECT id, next_attempt_at, row_number() OVER"
@@ -161,7 +199,7 @@ def _claim_statement(driver: Driver, departments: int, channels: int, *, ranked:
         f" WHERE id IN ({chosen}) AND department_id IN (SELECT id FROM department WHERE {is_open})"
         f" RETURNING id, (SELECT reference FROM change_report WHERE change_report.id = notification.report_id),"
         f" department_id, change_type, {'payload' if driver.is_sqlite else 'payload::text'}, consent_receipt_id,"
-        f" created_at"
+        f" created_at, kind, (SELECT state FROM change_report WHERE change_report.id = notification.report_id)"
     )
 
 

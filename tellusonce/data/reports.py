@@ -17,11 +17,12 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, select, union_all
+from sqlalchemy import Table, and_, bindparam, delete, insert, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from tellusonce.models import ChangeReport, Citizen, PersonDetails
+from tellusonce.data.driver import changed_rows
+from tellusonce.models import ChangeReport, Citizen, PersonDetails, ReportState
 
 _REPORTS = cast(Table, ChangeReport.__table__)
 _PEOPLE = cast(Table, PersonDetails.__table__)
@@ -108,3 +109,16 @@ def attach_report(session: Session, row: Mapping[str, Any], citizen: Citizen) ->
     make_transient_to_detached(report)
     session.add(report)
     return report
+
+
+def mark_cancelled(session: Session, report_id: uuid.UUID, *, states: Sequence[str], now: datetime) -> bool:
+    """Cancel a report that is in one of ``states``; False when it is not (already cancelled). On
+    PostgreSQL the row stays locked to the end of the transaction, so a second cancellation of the
+    same report waits for this one and then finds it cancelled."""
+    result = session.execute(
+        update(ChangeReport)
+        .where(ChangeReport.id == report_id, ChangeReport.state.in_(list(states)))
+        .values(state=ReportState.CANCELLED, cancelled_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(changed_rows(result))

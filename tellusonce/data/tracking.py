@@ -19,12 +19,15 @@ from tellusonce.models import (
     ConsentEvent,
     DeliveryAttempt,
     Notification,
+    NotificationKind,
     NotificationState,
     ReportState,
 )
 
 DISCLOSED = (NotificationState.DELIVERED, NotificationState.ACKNOWLEDGED)
-SHOWN_REPORT_STATES = (ReportState.SUBMITTED, ReportState.PENDING_CONFIRMATION)
+SHOWN_REPORT_STATES = (ReportState.SUBMITTED, ReportState.PENDING_CONFIRMATION, ReportState.CANCELLED)
+# A cancellation event discloses nothing (identifiers only): "who has been told what" lists the changes.
+_DISCLOSING = Notification.kind != NotificationKind.CANCELLATION
 T = TypeVar("T")
 
 
@@ -68,7 +71,8 @@ def list_reports(session: Session, citizen_id: uuid.UUID, *, page: int = 1, size
     if reports:
         rows = session.execute(
             select(Notification.report_id, Notification.state, func.count())
-            .where(Notification.citizen_id == citizen_id, Notification.report_id.in_(list(counts)))
+            .where(Notification.citizen_id == citizen_id, Notification.report_id.in_(list(counts)),
+                   Notification.kind == NotificationKind.CHANGE)  # one per organisation told
             .group_by(Notification.report_id, Notification.state)
         )
         for report_id, state, count in rows:
@@ -121,7 +125,7 @@ def _disclosures_query(citizen_id: uuid.UUID) -> Select[Notification]:
     return (
         select(Notification)
         .options(joinedload(Notification.department), joinedload(Notification.report))
-        .where(Notification.citizen_id == citizen_id, Notification.state.in_(DISCLOSED))
+        .where(Notification.citizen_id == citizen_id, Notification.state.in_(DISCLOSED), _DISCLOSING)
         .order_by(Notification.delivered_at.desc(), Notification.id)
     )
 
@@ -130,7 +134,7 @@ def list_disclosures(session: Session, citizen_id: uuid.UUID, *, page: int = 1, 
     """Every notification that reached an organisation, newest first."""
     total = session.scalar(
         select(func.count()).select_from(Notification)
-        .where(Notification.citizen_id == citizen_id, Notification.state.in_(DISCLOSED))
+        .where(Notification.citizen_id == citizen_id, Notification.state.in_(DISCLOSED), _DISCLOSING)
     ) or 0
     number = _page_number(page, total, size)
     items = session.scalars(_disclosures_query(citizen_id).offset((number - 1) * size).limit(size)).all()

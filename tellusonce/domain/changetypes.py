@@ -84,7 +84,12 @@ class ChangeType:
 
     @property
     def event_type(self) -> str:
-        return f"tellusonce.change.{self.id}.v1"
+        return self.follow_up_event_type("")
+
+    def follow_up_event_type(self, word: str) -> str:
+        """The type of an event about this kind of change: ``word`` says what became of it
+        ("cancelled", later "corrected"); empty, the change itself."""
+        return f"tellusonce.change.{self.id}{'.' + word if word else ''}.v1"
 
     @property
     def can_protect_address(self) -> bool:
@@ -95,9 +100,10 @@ class ChangeType:
         """The schema of the change as a citizen submits it."""
         return schema_address(base_url, f"{self.id}.json")
 
-    def event_schema_url(self, base_url: str) -> str:
-        """The schema of an event's data: what a department is sent (the ``dataschema``)."""
-        return schema_address(base_url, f"events/{self.id}.v1.json")
+    def event_schema_url(self, base_url: str, word: str = "") -> str:
+        """The schema of an event's data: what a department is sent (the ``dataschema``); with
+        ``word``, of the event saying what became of the change (``follow_up_event_type``)."""
+        return schema_address(base_url, f"events/{self.id}{'.' + word if word else ''}.v1.json")
 
     def json_schema(self, base_url: str | None = None) -> dict[str, Any]:
         """The change as a citizen submits it; with ``base_url``, as published (with its ``$id``)."""

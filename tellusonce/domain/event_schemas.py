@@ -89,3 +89,33 @@ def event_data_schema(change_type: ChangeType, departments: Iterable[DepartmentL
     if groups:
         schema["allOf"] = [{"anyOf": [{"required": [name]} for name in group]} for group in groups]
     return schema
+
+
+def cancellation_data_schema(change_type: ChangeType, *, base_url: str) -> dict[str, Any]:
+    """The JSON Schema of a cancellation event's ``data`` (``tellusonce.change.<type>.cancelled.v1``):
+    identifiers only, every one required."""
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": change_type.event_schema_url(base_url, "cancelled"),
+        "title": f"{change_type.label}: cancelled",
+        "description": (
+            f"The data of a {change_type.follow_up_event_type('cancelled')} event: the citizen cancelled the "
+            f"report that the {change_type.event_type} event original_notification_id told you of. Act as if "
+            "that change had not been reported. It carries identifiers only, and is always delivered after the "
+            "event it names."
+        ),
+        "type": "object",
+        "properties": {
+            "original_notification_id": {
+                "type": "string", "format": "uuid", "title": "The notification cancelled",
+                "description": "The id of the event this cancels (its CloudEvent id and webhook-id).",
+            },
+            "report_reference": {
+                "type": "string", "title": "The report's reference",
+                "description": "The reference of the report cancelled: the subject of both events.",
+            },
+            "consent_receipt_id": CONSENT_RECEIPT_ID,
+        },
+        "required": ["original_notification_id", "report_reference", "consent_receipt_id"],
+        "additionalProperties": False,
+    }

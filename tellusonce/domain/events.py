@@ -11,6 +11,11 @@ there (``/schemas/events/<type>.v1.json``), so a department can fetch it and val
 The body is the same bytes on every retry: ``id`` is the notification id and ``time``
 is when the notification was made, so a department that de-duplicates by id or by
 body sees one event.
+
+A notification's ``kind`` picks the event's type: the change itself is
+``tellusonce.change.<type>.v1``; a cancellation is ``tellusonce.change.<type>.cancelled.v1``,
+whose data names only the original notification, the report and the consent receipt
+(``cancellation_data``); a correction will be ``….corrected.v1``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
 from tellusonce.domain.changetypes import get_change_type
+from tellusonce.models.outbox import NotificationKind
 
 CONTENT_TYPE = JSONFormat.CONTENT_TYPE  # application/cloudevents+json
 DATA_CONTENT_TYPE = "application/json"
@@ -38,8 +44,30 @@ _ENCODER = json.JSONEncoder(allow_nan=False)
 _string = json.encoder.encode_basestring_ascii  # a str as json.dumps writes it (in C)
 
 
+# The word each kind of notification adds to its event's type and schema ("" for the change itself).
+EVENT_WORDS: dict[str, str] = {
+    NotificationKind.CHANGE: "",
+    NotificationKind.CANCELLATION: "cancelled",
+    NotificationKind.CORRECTION: "corrected",
+}
+
+
 class EventError(ValueError):
     """The notification cannot be turned into an event (a payload that cannot be serialised)."""
+
+
+def event_word(kind: str) -> str:
+    """The word a kind of notification adds to its event's type; ``EventError`` for an unknown kind."""
+    try:
+        return EVENT_WORDS[kind]
+    except KeyError:
+        raise EventError(f"no event for a notification of kind {kind!r}") from None
+
+
+def cancellation_data(*, original_id: uuid.UUID, report_reference: str) -> dict[str, str]:
+    """What a cancellation event's data holds besides the consent receipt id: identifiers only,
+    nothing the organisation was not sent already (so nothing personal at all)."""
+    return {"original_notification_id": str(original_id), "report_reference": report_reference}
 
 
 def build_event(
@@ -51,8 +79,12 @@ def build_event(
     consent_receipt_id: uuid.UUID | str,
     created_at: datetime,
     source: str,
+    kind: str = NotificationKind.CHANGE,
 ) -> bytes:
     """The event's JSON body. Raises ``EventError`` when it cannot be built.
+
+    ``kind`` is the notification's (a ``NotificationKind``): it picks the event's type and
+    ``dataschema``; the data is the payload either way.
 
     ``payload`` is the answers the department may see, or their JSON text as the
     notification's payload column holds it (what ``json.dumps`` wrote): the worker
@@ -66,7 +98,7 @@ def build_event(
     The worker builds one for every delivery, so nothing is checked or written twice.
     """
     try:
-        middle, tail = _envelope(change_type, source)
+        middle, tail = _envelope(change_type, source, event_word(kind))
         if not isinstance(report_reference, str) or not report_reference or created_at.tzinfo is None:
             raise ValueError("the subject must be a non-empty string and the time timezone aware")
         receipt = str(consent_receipt_id)
@@ -97,14 +129,15 @@ def _spliced(payload: str, receipt: str) -> str | None:
 
 
 @lru_cache(maxsize=64)
-def _envelope(change_type: str, source: str) -> tuple[str, str]:
-    """The JSON of the attributes every event of a change type from this source shares, checked
-    by the SDK: the members between "id" and "subject", and those after "time", up to "data"."""
+def _envelope(change_type: str, source: str, word: str = "") -> tuple[str, str]:
+    """The JSON of the attributes every event of a change type (and kind) from this source shares,
+    checked by the SDK: the members between "id" and "subject", and those after "time", up to "data"."""
     kind = get_change_type(change_type)
-    dataschema = kind.event_schema_url(source)
-    CloudEvent({"id": "check", "source": source, "type": kind.event_type, "subject": "check",
+    dataschema = kind.event_schema_url(source, word)
+    event_type = kind.follow_up_event_type(word)
+    CloudEvent({"id": "check", "source": source, "type": event_type, "subject": "check",
                 "datacontenttype": DATA_CONTENT_TYPE, "dataschema": dataschema}, {})
-    middle = f', "source": {_string(source)}, "type": {_string(kind.event_type)}, "subject": '
+    middle = f', "source": {_string(source)}, "type": {_string(event_type)}, "subject": '
     tail = (f', "datacontenttype": {_string(DATA_CONTENT_TYPE)}, "dataschema": {_string(dataschema)},'
             ' "specversion": "1.0", "data": ')
     return middle, tail

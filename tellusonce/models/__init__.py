@@ -14,6 +14,7 @@ from tellusonce.models.outbox import (
     DeliveryAttempt,
     DeliveryTally,
     Notification,
+    NotificationKind,
     NotificationState,
 )
 from tellusonce.models.report import ChangeReport, Channel, ReportState, Subject
@@ -41,6 +42,7 @@ __all__ = [
     "InboundMessage",
     "InboundStatus",
     "Notification",
+    "NotificationKind",
     "NotificationState",
     "OutgoingEmail",
     "OutgoingState",

@@ -25,13 +25,37 @@ class NotificationState(StrEnum):
     CANCELLED = "cancelled"
 
 
-# States a worker may claim (when due) and states that are final for delivery.
+class NotificationKind(StrEnum):
+    """What a notification tells its organisation: the change itself, or a later word about it."""
+
+    CHANGE = "change"  # the report's first notification to an organisation: the change
+    CANCELLATION = "cancellation"  # the citizen cancelled the report that ``original_id`` told of
+    CORRECTION = "correction"  # the citizen corrected it (issue 18; not yet written by anything)
+
+
+# States a worker may claim (when due): still to be delivered. Every other state is final for
+# delivery (delivered, acknowledged, dead, cancelled).
 CLAIMABLE = (NotificationState.PENDING, NotificationState.RETRYING, NotificationState.DELIVERING)
-# The same condition as SQL with its values written out: a query can use the partial index
-# below only when it repeats the index's own condition, which a bound parameter does not.
-# Comparisons joined by OR, not IN: for every row written, SQLite tests the condition on the
-# old and the new row, and an IN list there is an ephemeral table built and cleared each time.
-CLAIMABLE_SQL = "(" + " OR ".join(f"state = '{state.value}'" for state in CLAIMABLE) + ")"
+
+
+def claimable_sql(table: str = "") -> str:
+    """The claimable condition as SQL with its values written out, on ``table``'s row (the one
+    named in the query when not given): a query can use the partial index below only when it
+    repeats the index's own condition, which a bound parameter does not. Comparisons joined by
+    OR, not IN: for every row written, SQLite tests the condition on the old and the new row,
+    and an IN list there is an ephemeral table built and cleared each time."""
+    column = f"{table}.state" if table else "state"
+    return "(" + " OR ".join(f"{column} = '{state.value}'" for state in CLAIMABLE) + ")"
+
+
+CLAIMABLE_SQL = claimable_sql()
+# In order: per report and department, a notification waits for the one before it (``after_id``)
+# until that one is no longer claimable, that is delivered, acknowledged, dead or cancelled. The
+# claim adds it to the claimable condition (it cannot be part of a partial index: a subquery).
+# A final state never becomes claimable again but by an operator's replay of a dead letter, so
+# a claim that reads the one before as final is right whatever else commits meanwhile.
+IN_ORDER_SQL = ("(after_id IS NULL OR NOT EXISTS (SELECT 1 FROM notification AS earlier"
+                f" WHERE earlier.id = notification.after_id AND {claimable_sql('earlier')}))")
 DEAD_SQL = f"state = '{NotificationState.DEAD.value}'"
 
 
@@ -61,6 +85,13 @@ class Notification(UUIDKey, Timestamped, Base):
     citizen_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("citizen.id"), index=True)
     department_id: Mapped[str] = mapped_column(ForeignKey("department.id"))
     change_type: Mapped[str] = mapped_column(String(20))
+    # A NotificationKind. A follow-up (a cancellation, a correction) names the report's first
+    # notification to the department (``original_id``) and waits for the one before it
+    # (``after_id``: IN_ORDER_SQL). Not foreign keys: see migration 0010.
+    kind: Mapped[str] = mapped_column(String(20), default=NotificationKind.CHANGE,
+                                      server_default=NotificationKind.CHANGE.value)
+    original_id: Mapped[uuid.UUID | None]
+    after_id: Mapped[uuid.UUID | None]
     state: Mapped[str] = mapped_column(String(20), default=NotificationState.PENDING)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     consent_receipt_id: Mapped[uuid.UUID]

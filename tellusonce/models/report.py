@@ -53,6 +53,7 @@ class ChangeReport(UUIDKey, Timestamped, Base):
     # While pending confirmation (email): who to tell and the consent given, kept until confirmed.
     pending_request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     submitted_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]  # when the citizen cancelled it (state cancelled)
 
     citizen: Mapped[Citizen] = relationship()
     subject_person: Mapped[PersonDetails | None] = relationship()

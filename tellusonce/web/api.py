@@ -92,9 +92,11 @@ def _represent(session: Session, notifications: list[Notification]) -> list[dict
         reference = references.get(n.report_id, "")
         event = build_event(notification_id=n.id, change_type=n.change_type, report_reference=reference,
                             payload=n.payload, consent_receipt_id=n.consent_receipt_id, created_at=n.created_at,
-                            source=source)
+                            source=source, kind=n.kind)
         items.append({
             "id": str(n.id),
+            "kind": n.kind,
+            "original_id": str(n.original_id) if n.original_id else None,
             "change_type": n.change_type,
             "report_reference": reference,
             "state": n.state,

@@ -6,6 +6,7 @@ from typing import Any
 
 from tellusonce.domain.changetypes import CHANGE_TYPES
 from tellusonce.domain.consent import receipt_schema_url
+from tellusonce.models import NotificationKind
 
 STATES = ["pending", "delivering", "retrying", "delivered", "acknowledged", "dead"]
 UUID = {"type": "string", "format": "uuid"}
@@ -26,6 +27,7 @@ def _dataschema_description(base_url: str) -> str:
     ]
     for t in CHANGE_TYPES.values():
         lines.append(f"- `{t.event_type}`: data {t.event_schema_url(base_url)}, change {t.schema_url(base_url)}")
+        lines.append(f"- `{t.follow_up_event_type('cancelled')}`: data {t.event_schema_url(base_url, 'cancelled')}")
     return "\n".join(lines)
 
 
@@ -114,10 +116,15 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                 },
                 "Notification": {
                     "type": "object",
-                    "required": ["id", "change_type", "report_reference", "state", "created_at", "delivered_at",
-                                 "acknowledged_at", "consent_receipt_id", "ack_url", "event"],
+                    "required": ["id", "kind", "original_id", "change_type", "report_reference", "state", "created_at",
+                                 "delivered_at", "acknowledged_at", "consent_receipt_id", "ack_url", "event"],
                     "properties": {
                         "id": UUID,
+                        "kind": {"type": "string", "enum": [k.value for k in NotificationKind],
+                                 "description": "change: the change itself; cancellation: the citizen cancelled the "
+                                                "report original_id told you of (always listed after it)."},
+                        "original_id": {"type": ["string", "null"], "format": "uuid",
+                                        "description": "For a cancellation, the notification it cancels; else null."},
                         "change_type": {"type": "string", "enum": ["address", "name", "contact", "death", "birth"]},
                         "report_reference": {"type": "string"},
                         "state": {"type": "string", "enum": STATES},
@@ -140,13 +147,14 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         "specversion": {"const": "1.0"},
                         "id": UUID,
                         "source": {"type": "string"},
-                        "type": {"type": "string", "pattern": r"^tellusonce\.change\.[a-z]+\.v1$"},
+                        "type": {"type": "string", "pattern": r"^tellusonce\.change\.[a-z]+(\.cancelled)?\.v1$"},
                         "subject": {"type": "string"},
                         "time": TIME,
                         "datacontenttype": {"const": "application/json"},
                         "dataschema": {
                             "type": "string", "format": "uri",
-                            "enum": [t.event_schema_url(base_url) for t in CHANGE_TYPES.values()],
+                            "enum": [t.event_schema_url(base_url, word) for t in CHANGE_TYPES.values()
+                                     for word in ("", "cancelled")],
                             "description": _dataschema_description(base_url),
                         },
                         "data": {"type": "object", "required": ["consent_receipt_id"],

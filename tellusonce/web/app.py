@@ -90,10 +90,11 @@ def build_app(settings: Settings | None = None) -> Flask:
     from tellusonce.web import email_confirm
 
     app.register_blueprint(email_confirm.bp)
-    from tellusonce.web import consents, report, track
+    from tellusonce.web import consents, report, report_cancel, track
 
     app.register_blueprint(report.bp)
     app.register_blueprint(track.bp)
+    app.register_blueprint(report_cancel.bp)
     app.register_blueprint(consents.bp)
     from tellusonce.web import your_data
 

@@ -27,8 +27,9 @@ from tellusonce.data.tracking import (
     list_reports,
     report_notifications,
 )
+from tellusonce.domain.cancellation import can_cancel
 from tellusonce.domain.changetypes import CHANGE_TYPES, get_change_type
-from tellusonce.models import Citizen, Notification, NotificationState, ReportState
+from tellusonce.models import ChangeReport, Citizen, Notification, NotificationKind, NotificationState, ReportState
 from tellusonce.web import display
 from tellusonce.web.auth import current_citizen, login_required
 from tellusonce.web.database import get_session
@@ -98,9 +99,16 @@ def report(reference: str) -> Response:
     attempts = last_attempts(session, [n.id for n in notifications])
     settled = all(n.state in display.FINAL_STATES for n in notifications) and found.state != ReportState.PENDING_CONFIRMATION
     auto = request.args.get("auto") == "1" and not settled
+    cancellations = {n.original_id: n for n in notifications if n.kind == NotificationKind.CANCELLATION}
+    rows = []
+    for n in notifications:
+        if n.kind == NotificationKind.CHANGE:
+            row = _notification_view(n, attempts.get(n.id))
+            row["cancellation"] = cancellation_view(found, n, cancellations.get(n.id))
+            rows.append(row)
     body = render_template(
         "track/report.html", report=found, change_type=get_change_type(found.change_type),
-        rows=[_notification_view(n, attempts.get(n.id)) for n in notifications], settled=settled, auto=auto,
+        rows=rows, settled=settled, auto=auto, can_cancel=can_cancel(found.state),
         checked_at=utcnow(), refresh_seconds=REFRESH_SECONDS,
     )
     response = Response(body, mimetype="text/html")
@@ -131,8 +139,40 @@ def _notification_view(n: Notification, attempt: Any) -> dict[str, Any]:
         "receipt": str(n.consent_receipt_id),
         "details_label": display.details_label(n),
         "attempts": n.attempt_count,
-        "cancelled_by_withdrawal": n.state == NotificationState.CANCELLED,
+        "cancelled_by_withdrawal": n.state == NotificationState.CANCELLED
+        and not _not_sent_because_cancelled(n.report, n),
     }
+
+
+def cancellation_view(report: ChangeReport, original: Notification,
+                      event: Notification | None) -> dict[str, Any] | None:
+    """What cancelling the report did for one organisation, in words and times, or None (not cancelled):
+    cancelled before it was sent, or told it is cancelled (or being told, or could not be)."""
+    if report.state != ReportState.CANCELLED:
+        return None
+    if event is None:
+        if original.state == NotificationState.CANCELLED and _not_sent_because_cancelled(report, original):
+            return {"words": _("Cancelled before sending"), "times": [(_("Cancelled"), original.cancelled_at)]}
+        return {"words": _("Nothing to tell them: they were never sent it"), "times": []}
+    times: list[tuple[str, Any]] = [(_("Cancellation queued"), event.created_at)]
+    if event.state in (NotificationState.DELIVERED, NotificationState.ACKNOWLEDGED):
+        times.append((_("Told it is cancelled"), event.delivered_at))
+        if event.acknowledged_at:
+            times.append((_("They confirmed they know"), event.acknowledged_at))
+        return {"words": _("Told it is cancelled"), "times": times}
+    if event.state == NotificationState.DEAD:
+        times.append((_("Stopped trying"), event.dead_at))
+        return {"words": _("We could not tell them it is cancelled"), "times": times}
+    if event.state == NotificationState.CANCELLED:
+        return {"words": _("Not told it is cancelled, because you withdrew your consent"), "times": times}
+    if event.state == NotificationState.RETRYING and event.next_attempt_at:
+        times.append((_("Next try"), event.next_attempt_at))
+    return {"words": _("Will be told it is cancelled once they have the report"), "times": times}
+
+
+def _not_sent_because_cancelled(report: ChangeReport, n: Notification) -> bool:
+    """Whether a cancelled notification was cancelled with its report (not by consent withdrawn earlier)."""
+    return report.cancelled_at is not None and n.cancelled_at is not None and n.cancelled_at >= report.cancelled_at
 
 
 @bp.get("/who-has-been-told")

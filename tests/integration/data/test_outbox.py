@@ -256,3 +256,78 @@ def test_the_metrics_tally_agrees_with_the_attempt_log(db_session):
     assert latency.cumulative == [(bound, sum(1 for ms in reached if ms <= bound * 1000))
                                   for bound in LATENCY_BUCKETS]
     assert latency.cumulative[0] == (0.01, 2)  # 4 ms and 10 ms; 11 ms is in the next bucket
+
+
+# -- in order: a follow-up waits for the notification before it ------------------------------
+
+
+def _follow_up(session, original, *, after=None, kind="cancellation", at=NOW):
+    """A follow-up of ``original`` queued behind ``after`` (default: the original), as the
+    cancellation (and later the correction) use cases write one."""
+    import uuid as uuid_
+
+    from tellusonce.data.outbox import insert_notifications
+
+    row = {"id": uuid_.uuid4(), "report_id": original.report_id, "citizen_id": original.citizen_id,
+           "department_id": original.department_id, "change_type": original.change_type, "kind": kind,
+           "original_id": original.id, "after_id": (after or original).id, "state": NotificationState.PENDING,
+           "payload": {}, "consent_receipt_id": original.consent_receipt_id, "attempt_count": 0,
+           "next_attempt_at": at, "created_at": at, "updated_at": at}
+    insert_notifications(session, [row])
+    return row["id"]
+
+
+def _queued_id(result):
+    [notification_id] = [o.notification_id for o in result.outcomes if o.notification_id]
+    return notification_id
+
+
+def _claimed_ids(session, *, now, worker="w"):
+    return {c.id for c in claim_due(session, worker=worker, limit=50, lease=LEASE, now=now, department_ids=["dvla"])}
+
+
+@pytest.mark.parametrize("earlier_state", [NotificationState.PENDING, NotificationState.RETRYING,
+                                           NotificationState.DELIVERING])
+def test_a_follow_up_is_not_claimed_while_the_notification_before_it_is_still_to_deliver(db_session, earlier_state):
+    report = _report(db_session, recipients=["dvla"])
+    original = db_session.get(Notification, _queued_id(report))
+    original.state = earlier_state
+    # Not due (retrying later, or leased): only the follow-up is due, and still it waits.
+    original.next_attempt_at = NOW + timedelta(hours=6)
+    db_session.flush()
+    follow_up = _follow_up(db_session, original)
+    assert _claimed_ids(db_session, now=NOW + timedelta(minutes=1)) == set()
+    # Even when the one before it is due (its lease ran out) the two are never claimed together.
+    original.next_attempt_at = NOW
+    db_session.flush()
+    assert _claimed_ids(db_session, now=NOW + timedelta(minutes=1)) == {original.id}
+    assert follow_up not in _claimed_ids(db_session, now=NOW + timedelta(hours=1))
+
+
+@pytest.mark.parametrize("final_state", [NotificationState.DELIVERED, NotificationState.ACKNOWLEDGED,
+                                         NotificationState.DEAD, NotificationState.CANCELLED])
+def test_a_follow_up_is_claimed_once_the_notification_before_it_is_delivered_dead_or_cancelled(db_session, final_state):
+    report = _report(db_session, recipients=["dvla"])
+    original = db_session.get(Notification, _queued_id(report))
+    original.state = final_state
+    original.next_attempt_at = None
+    db_session.flush()
+    follow_up = _follow_up(db_session, original)
+    assert _claimed_ids(db_session, now=NOW + timedelta(minutes=1)) == {follow_up}
+
+
+def test_a_chain_of_follow_ups_is_claimed_one_at_a_time_in_order(db_session):
+    report = _report(db_session, recipients=["dvla"])
+    original_id = _queued_id(report)
+    original = db_session.get(Notification, original_id)
+    second = _follow_up(db_session, original, kind="correction")
+    third = _follow_up(db_session, original, after=db_session.get(Notification, second))
+    order = []
+    for minute in range(1, 5):
+        now = NOW + timedelta(minutes=minute)
+        claimed = _claimed_ids(db_session, now=now)
+        assert len(claimed) <= 1
+        for notification_id in claimed:
+            order.append(notification_id)
+            _record(db_session, notification_id, worker="w", outcome=AttemptOutcome.DELIVERED, at=now)
+    assert order == [original_id, second, third]

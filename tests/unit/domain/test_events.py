@@ -83,3 +83,34 @@ def test_event_that_cannot_be_serialised_or_has_no_schema_is_an_event_error():
         _event(created_at=NOW.replace(tzinfo=None))
     with pytest.raises(EventError):
         _event(report_reference="")
+
+
+def test_a_cancellation_is_its_own_event_type_naming_the_original_and_nothing_personal():
+    from jsonschema import Draft202012Validator
+
+    from tellusonce.domain.changetypes import get_change_type
+    from tellusonce.domain.event_schemas import cancellation_data_schema
+    from tellusonce.domain.events import cancellation_data
+
+    original = uuid.uuid4()
+    values, body = _event(kind="cancellation",
+                          payload=cancellation_data(original_id=original, report_reference="TUO-ABCD1234"))
+    event = parse_event(body)
+    assert event.get_type() == "tellusonce.change.address.cancelled.v1"
+    assert event.get_dataschema() == "https://tellusonce.example/schemas/events/address.cancelled.v1.json"
+    assert event.get_id() == str(values["notification_id"]) != str(original)
+    assert event.get_subject() == "TUO-ABCD1234"
+    assert event.get_data() == {"original_notification_id": str(original), "report_reference": "TUO-ABCD1234",
+                                "consent_receipt_id": str(values["consent_receipt_id"])}
+    schema = cancellation_data_schema(get_change_type("address"), base_url="https://tellusonce.example")
+    assert schema["$id"] == event.get_dataschema()
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator.validate(event.get_data())
+    assert not validator.is_valid({**event.get_data(), "town": "Leeds"})  # nothing else may ride along
+    # The change itself keeps its type.
+    assert parse_event(_event()[1]).get_type() == "tellusonce.change.address.v1"
+
+
+def test_a_notification_of_an_unknown_kind_cannot_be_built():
+    with pytest.raises(EventError, match="kind"):
+        _event(kind="retraction")
