@@ -16,6 +16,7 @@ from tellusonce.models.outbox import (
     NotificationState,
 )
 from tellusonce.models.report import ChangeReport, Channel, ReportState, Subject
+from tellusonce.models.sign_in import SIGN_INS_KEPT_DAYS, SignInEvent, SignInMethod
 from tellusonce.models.worker import WorkerHeartbeat
 
 __all__ = [
@@ -44,6 +45,9 @@ __all__ = [
     "PersonDetails",
     "ReportJourney",
     "ReportState",
+    "SIGN_INS_KEPT_DAYS",
+    "SignInEvent",
+    "SignInMethod",
     "Subject",
     "TokenPurpose",
     "WorkerHeartbeat",
