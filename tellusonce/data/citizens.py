@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -156,6 +156,7 @@ def issue_token(
     lifetime: timedelta,
     now: datetime,
     report_id: uuid.UUID | None = None,
+    new_email: str | None = None,
     make_secret: Callable[[], str] = lambda: secrets.token_urlsafe(TOKEN_BYTES),
 ) -> str:
     """A new single-use token for an emailed link; the raw value is returned, only its hash kept."""
@@ -168,6 +169,7 @@ def issue_token(
             created_at=now,
             expires_at=now + lifetime,
             report_id=report_id,
+            new_email=new_email,
         )
     )
     session.flush()
@@ -210,3 +212,23 @@ def spend_open_tokens(session: Session, citizen: Citizen, purpose: TokenPurpose,
         .execution_options(synchronize_session=False)
     )
     return changed_rows(result)
+
+
+def spend_tokens(session: Session, citizen: Citizen, purposes: Iterable[TokenPurpose], *, now: datetime) -> int:
+    """``spend_open_tokens`` for several purposes at once."""
+    return sum(spend_open_tokens(session, citizen, purpose, now=now) for purpose in purposes)
+
+
+def change_email(session: Session, citizen: Citizen, address: str, *, now: datetime) -> None:
+    """Give the account ``address`` (canonical form; proved the citizen's by a link sent to it).
+    Raises ``EmailTaken`` if another account has it by now. Every link sent to the old address
+    stops working (confirming it, resetting the password, confirming an emailed change)."""
+    try:
+        with session.begin_nested():
+            citizen.email = address
+            session.flush()
+    except IntegrityError as e:
+        session.refresh(citizen)
+        raise EmailTaken(address) from e
+    mark_email_verified(citizen, now=now)
+    spend_tokens(session, citizen, tuple(TokenPurpose), now=now)

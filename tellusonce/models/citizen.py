@@ -64,6 +64,7 @@ class TokenPurpose(StrEnum):
     VERIFY_EMAIL = "verify_email"
     RESET_PASSWORD = "reset_password"
     CONFIRM_EMAILED_CHANGE = "confirm_emailed_change"
+    CHANGE_EMAIL = "change_email"  # sent to the new address; carries it in ``new_email``
 
 
 class EmailToken(UUIDKey, Base):
@@ -78,3 +79,5 @@ class EmailToken(UUIDKey, Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     report_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("change_report.id"))
+    # A change of address: the address (canonical form) that following the link gives the account.
+    new_email: Mapped[str | None] = mapped_column(String(320))

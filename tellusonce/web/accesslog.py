@@ -1,6 +1,6 @@
 """gunicorn's access log, without the secrets some links carry.
 
-Links emailed to citizens (verify an address, reset a password, confirm an emailed
+Links emailed to citizens (verify an address, reset a password, confirm a new address or an emailed
 change) carry a single-use token in the path. Whoever reads the access log must
 not be able to use them, so the token is replaced before the line is written.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-TOKEN_IN_PATH = re.compile(r"(/(?:verify|reset-password|confirm-email-change)/)[^/?\s\"]+")
+TOKEN_IN_PATH = re.compile(r"(/(?:verify|reset-password|confirm-email-change|confirm-new-email)/)[^/?\s\"]+")
 
 
 def redact(text: str) -> str:

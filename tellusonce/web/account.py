@@ -10,8 +10,6 @@ links cannot use them up.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from datetime import timedelta
 from typing import Any
@@ -33,6 +31,7 @@ from tellusonce.data.citizens import (
     set_language,
     set_password,
     spend_open_tokens,
+    spend_tokens,
     update_profile,
     use_token,
 )
@@ -47,7 +46,7 @@ from tellusonce.domain.passwords import hash_password, needs_rehash, verify_pass
 from tellusonce.extensions import limiter
 from tellusonce.i18n import N_
 from tellusonce.mailout.queue import queue_email
-from tellusonce.models import Citizen, TokenPurpose
+from tellusonce.models import Citizen, SignInMethod, TokenPurpose
 from tellusonce.settings import Settings
 from tellusonce.web.account_forms import (
     ButtonForm,
@@ -60,6 +59,8 @@ from tellusonce.web.account_forms import (
 from tellusonce.web.auth import current_citizen, login_required, redirect_next, safe_next, sign_in, sign_out
 from tellusonce.web.database import get_session
 from tellusonce.web.language import page_language
+from tellusonce.web.limits import account_form, per_client
+from tellusonce.web.sign_ins import note_sign_in
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 log = logging.getLogger(__name__)
@@ -70,28 +71,6 @@ RESET_LIFETIME = timedelta(hours=1)
 
 def _settings() -> Settings:
     return current_app.config["SETTINGS"]
-
-
-def _per_client() -> str:
-    return _settings().account_rate_limit
-
-
-def _per_address() -> str:
-    return _settings().account_rate_limit_per_address
-
-
-def _typed_address() -> str:
-    """The key of the address typed: a keyed hash, so that the shared rate-limit store (Redis) holds
-    no email address, and nobody without the secret can tell which addresses were tried."""
-    typed = (request.form.get("email") or "").strip().lower()[:320]
-    digest = hmac.new(_settings().secret_key.encode(), b"rate-limit:" + typed.encode(), hashlib.sha256)
-    return "address:" + digest.hexdigest()[:32]
-
-
-def _rate_limited(view):
-    """Each account form is limited per client and per address typed, on POST only."""
-    view = limiter.limit(_per_address, key_func=_typed_address, methods=["POST"])(view)
-    return limiter.limit(_per_client, methods=["POST"])(view)
 
 
 def _link(endpoint: str, **values: Any) -> str:
@@ -114,7 +93,7 @@ def _check_your_email(address: str, kind: str) -> Response:
 
 
 @bp.route("/create", methods=["GET", "POST"])
-@_rate_limited
+@account_form
 def register() -> str | Response:
     if current_citizen() is not None:
         return redirect(url_for("account.profile"))
@@ -167,12 +146,13 @@ def verify(token: str) -> str | Response | tuple[str, int]:
     spend_open_tokens(db, citizen, TokenPurpose.VERIFY_EMAIL, now=utcnow())
     record_event(db, actor=f"citizen:{citizen.id}", action="account.verified", subject_type="citizen", subject_id=citizen.id)
     sign_in(citizen)
+    note_sign_in(citizen, SignInMethod.EMAIL_LINK)
     flash(_("Your email address is confirmed and you are signed in."), "success")
     return redirect(url_for("account.profile"))
 
 
 @bp.route("/sign-in", methods=["GET", "POST"], endpoint="sign_in")
-@_rate_limited
+@account_form
 def sign_in_page() -> str | Response:
     form = SignInForm()
     if request.method == "GET":
@@ -185,6 +165,8 @@ def sign_in_page() -> str | Response:
     citizen = get_citizen_by_email(db, canonical_email(form.email.data))
     if not verify_password(citizen.password_hash if citizen else None, form.password.data) or citizen is None:
         form.password.errors.append(_("Enter the email address and password for your account"))
+        if citizen is not None:
+            note_sign_in(citizen, SignInMethod.PASSWORD, succeeded=False)
         log.info("sign-in refused", extra={"event": "sign_in_refused"})
         return render_template("account/sign_in.html", form=form)
     if needs_rehash(citizen.password_hash or ""):
@@ -193,12 +175,13 @@ def sign_in_page() -> str | Response:
         session["unverified_citizen"] = str(citizen.id)
         return redirect(url_for("account.unverified"))
     sign_in(citizen)
+    note_sign_in(citizen, SignInMethod.PASSWORD)
     record_event(db, actor=f"citizen:{citizen.id}", action="account.signed_in", subject_type="citizen", subject_id=citizen.id)
     return redirect_next("public.home")
 
 
 @bp.route("/unverified", methods=["GET", "POST"])
-@limiter.limit(_per_client, methods=["POST"])
+@limiter.limit(per_client, methods=["POST"])
 def unverified() -> str | Response:
     """Signed in with the right password before confirming the address: offer the link again."""
     citizen = get_citizen(get_session(), session.get("unverified_citizen") or "")
@@ -232,7 +215,7 @@ def signed_out() -> str:
 
 
 @bp.route("/reset-password", methods=["GET", "POST"])
-@_rate_limited
+@account_form
 def reset_request() -> str | Response:
     form = ResetRequestForm()
     if not form.validate_on_submit():
@@ -263,7 +246,8 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
     if use_token(db, token, TokenPurpose.RESET_PASSWORD, now=utcnow()) is None:
         return render_template("account/link_expired.html", kind="reset"), 404
     set_password(db, citizen, hash_password(form.password.data))
-    spend_open_tokens(db, citizen, TokenPurpose.RESET_PASSWORD, now=utcnow())
+    # Older reset links, and a change of email address asked for with the old password, stop working.
+    spend_tokens(db, citizen, (TokenPurpose.RESET_PASSWORD, TokenPurpose.CHANGE_EMAIL), now=utcnow())
     # The link proved the address is theirs.
     mark_email_verified(citizen, now=utcnow())
     record_event(db, actor=f"citizen:{citizen.id}", action="account.password_reset", subject_type="citizen", subject_id=citizen.id)
@@ -273,6 +257,7 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
         language=citizen.language, related_id=citizen.id,
     )
     sign_in(citizen)
+    note_sign_in(citizen, SignInMethod.EMAIL_LINK)
     flash(_("Your password has been changed. You are signed in, and signed out everywhere else."), "success")
     return redirect(url_for("account.profile"))
 

@@ -203,3 +203,46 @@ class ProfileForm(StripWhitespaceForm):
     )
     language = language_field()
     submit = SubmitField(lazy_gettext("Save your details"), widget=GovSubmitInput())
+
+
+def _current_password_field() -> PasswordField:
+    return PasswordField(
+        lazy_gettext("Your current password"),
+        validators=[InputRequired(message=lazy_gettext("Enter your current password"))],
+        widget=GovukPasswordInput(),
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class ChangeEmailForm(StripWhitespaceForm):
+    """Change your email address: the new one, and the password to show it is you asking."""
+
+    email = StringField(
+        lazy_gettext("New email address"),
+        description=lazy_gettext("We will send a link to this address. Your address changes when you open it."),
+        validators=[InputRequired(message=lazy_gettext("Enter your new email address")), ValidEmail()],
+        widget=GovTextInput(),
+        render_kw={"autocomplete": "email", "spellcheck": "false", "type": "email"},
+    )
+    password = _current_password_field()
+    submit = SubmitField(lazy_gettext("Send confirmation link"), widget=GovSubmitInput())
+
+
+class ChangePasswordForm(StripWhitespaceForm):
+    """Change your password: the current one, and a new one checked as at sign-up."""
+
+    current_password = _current_password_field()
+    password = PasswordField(
+        lazy_gettext("New password"),
+        description=lazy_gettext(
+            "Use at least 12 characters. Three random words, like ‘coffee train fish’, make a good password."
+        ),
+        validators=[InputRequired(message=lazy_gettext("Enter a new password")), NewPassword()],
+        widget=GovukPasswordInput(),
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(lazy_gettext("Save new password"), widget=GovSubmitInput())
+
+    def __init__(self, *args: Any, account_email: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.account_email = account_email

@@ -80,13 +80,16 @@ def build_app(settings: Settings | None = None) -> Flask:
     limiter.init_app(app)
     database.init_app(app)
 
-    from tellusonce.web import account, errors, navigation, public
+    from tellusonce.web import account, account_email, account_password, errors, navigation, public, sign_ins
 
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)
     from tellusonce.web import report_emails
 
     app.register_blueprint(report_emails.bp)
+    app.register_blueprint(account_email.bp)
+    app.register_blueprint(account_password.bp)
+    app.register_blueprint(sign_ins.bp)
     from tellusonce.web import email_confirm
 
     app.register_blueprint(email_confirm.bp)

@@ -165,10 +165,10 @@ def _held_link(app: Flask, citizen: Citizen) -> str:
         return issue_confirmation(session, me, held.report.id, now=utcnow())
 
 
-def _token(app: Flask, citizen: Citizen, purpose: TokenPurpose) -> str:
+def _token(app: Flask, citizen: Citizen, purpose: TokenPurpose, new_email: str | None = None) -> str:
     with transaction(app.extensions["tellusonce.engine"]) as session:
         me = session.get_one(Citizen, citizen.id)
-        return issue_token(session, me, purpose, lifetime=timedelta(hours=1), now=utcnow())
+        return issue_token(session, me, purpose, lifetime=timedelta(hours=1), now=utcnow(), new_email=new_email)
 
 
 def _emails(app: Flask) -> list[OutgoingEmail]:
@@ -235,6 +235,17 @@ def test_every_page_a_citizen_can_reach_is_in_welsh(app: Flask, citizen: Citizen
             reader.post(rule.replace("<department_id>", "dvla"), name=f"POST {rule} (empty)")
     reader.post("/account/details", {"postcode": "QQ1 1QQ", "given_names": ""},
                 name="POST /account/details (invalid)")
+    reader.post("/account/details/email", {"email": "welsh@example.org", "password": "not the password"},
+                name="POST /account/details/email (invalid)")
+    reader.post("/account/details/password", {"current_password": "not the password", "password": "short"},
+                name="POST /account/details/password (invalid)")
+    change = f"/account/confirm-new-email/{_token(app, citizen, TokenPurpose.CHANGE_EMAIL, new_email='newydd@example.org')}"
+    reader.allowed.append("newydd@example.org")
+    reader.get(change)
+    reader.get("/account/confirm-new-email/not-a-token", name="GET /account/confirm-new-email/<spent token>")
+    other = make_citizen(app, "other-welsh@example.org", given_names="Arall", language="cy")
+    reader.get(f"/account/confirm-new-email/{_token(app, other, TokenPurpose.CHANGE_EMAIL, new_email='x@example.org')}",
+               name="GET /account/confirm-new-email/<another account's token>")
     reader.post("/report/change")
     reader.get("/report/questions/new-address", name="GET /report/questions/<slug> (no journey)")
 
@@ -298,16 +309,22 @@ def test_every_email_the_pages_send_is_in_welsh(app: Flask, citizen: Citizen) ->
     answer_pages(client, move_answers())
     choose(client, ["dvla", "hmrc"])
     send("/report/check", {})
+    make_citizen(app, "taken-welsh@example.org", given_names="Arall", language="cy")
+    send("/account/details/email", {"email": "taken-welsh@example.org", "password": PASSWORD})
+    send("/account/details/email", {"email": "newydd@example.org", "password": PASSWORD})
+    send(f"/account/confirm-new-email/{_token(app, citizen, TokenPurpose.CHANGE_EMAIL, 'newydd2@example.org')}", {})
+    send("/account/details/password", {"current_password": PASSWORD, "password": PASSWORD + "!"})
     client = app.test_client()
     client.set_cookie(COOKIE, "cy", domain="localhost")
     send("/account/create", {"email": "new-welsh@example.org", "password": PASSWORD})
-    send("/account/create", {"email": "welsh@example.org", "password": PASSWORD})
-    send("/account/reset-password", {"email": "welsh@example.org"})
+    send("/account/create", {"email": "newydd2@example.org", "password": PASSWORD})
+    send("/account/reset-password", {"email": "newydd2@example.org"})
     send(f"/account/reset-password/{_token(app, citizen, TokenPurpose.RESET_PASSWORD)}", {"password": PASSWORD + "!"})
 
     emails = _emails(app)
     templates = {e.template for e in emails}
-    assert {"verify_email", "account_exists", "reset_password", "password_changed", "report_submitted"} <= templates
+    assert {"verify_email", "account_exists", "reset_password", "password_changed", "report_submitted",
+            "change_email_confirm", "change_email_requested", "change_email_in_use", "email_changed"} <= templates
     problems = []
     for email in emails:
         made = [str(v) for v in (email.context or {}).values() if isinstance(v, str)]

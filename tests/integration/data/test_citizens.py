@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from tellusonce.clock import utcnow
 from tellusonce.data.citizens import (
     EmailTaken,
+    change_email,
     create_citizen,
     end_sessions,
+    find_token,
     get_citizen,
     get_citizen_by_email,
     hash_token,
@@ -96,3 +98,33 @@ def test_a_citizen_read_by_id_is_the_sessions_own_and_changes_to_it_are_written(
     assert db_session.scalars(select(Citizen.town).where(Citizen.id == created.id)).one() == "Leeds"
     assert get_citizen(db_session, "not an id") is None
     assert get_citizen(db_session, uuid.uuid4()) is None
+
+
+def test_a_change_of_address_token_carries_the_new_address(db_session: Session) -> None:
+    citizen = create_citizen(db_session, email="ada@example.com", password_hash="h")
+    raw = issue_token(db_session, citizen, TokenPurpose.CHANGE_EMAIL, lifetime=timedelta(hours=24), now=utcnow(),
+                      new_email="ada.new@example.com")
+    found = find_token(db_session, raw, TokenPurpose.CHANGE_EMAIL, now=utcnow())
+    assert found is not None and found.new_email == "ada.new@example.com"
+    assert find_token(db_session, raw, TokenPurpose.RESET_PASSWORD, now=utcnow()) is None
+
+
+def test_changing_the_address_spends_every_link_sent_to_the_old_one(db_session: Session) -> None:
+    citizen = create_citizen(db_session, email="ada@example.com", password_hash="h")
+    raws = [issue_token(db_session, citizen, purpose, lifetime=timedelta(hours=1), now=utcnow())
+            for purpose in TokenPurpose]
+    change_email(db_session, citizen, "ada.new@example.com", now=utcnow())
+    assert get_citizen_by_email(db_session, "ada.new@example.com") is citizen
+    assert get_citizen_by_email(db_session, "ada@example.com") is None
+    assert citizen.is_verified
+    assert [find_token(db_session, raw, purpose, now=utcnow()) for raw, purpose in zip(raws, TokenPurpose,
+                                                                                      strict=True)] == [None] * len(raws)
+
+
+def test_an_address_another_account_has_is_refused_and_the_account_keeps_its_own(db_session: Session) -> None:
+    citizen = create_citizen(db_session, email="ada@example.com", password_hash="h")
+    create_citizen(db_session, email="grace@example.com", password_hash="h")
+    with pytest.raises(EmailTaken):
+        change_email(db_session, citizen, "grace@example.com", now=utcnow())
+    assert citizen.email == "ada@example.com"
+    assert get_citizen_by_email(db_session, "ada@example.com") is citizen

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from tellusonce.application.intake import ChangeRequest, submit_change
+from tellusonce.data.citizens import change_email
 from tellusonce.db import transaction
 from tellusonce.mailout.render import rendered_bodies
-from tellusonce.models import ChangeReport, EmailToken, InboundMessage, InboundStatus, ReportState
+from tellusonce.models import ChangeReport, Citizen, EmailToken, InboundMessage, InboundStatus, ReportState
 from tests.factories import NOW
 from tests.integration.mail.messages import (
     MOVE,
@@ -74,6 +75,22 @@ def test_an_unknown_sender_is_told_how_to_register_once_a_day(listener, deliver,
     deliver(typed(MOVE, sender="stranger@example.net"))
     process_all(engine, mail_settings, now=NOW + timedelta(days=1, minutes=1))
     assert len(outgoing(engine)) == 2
+
+
+def test_after_the_account_changes_its_address_mail_from_the_new_one_is_its_and_from_the_old_one_a_strangers(
+        listener, deliver, engine, mail_settings):
+    add_citizen(engine)
+    with transaction(engine) as session:
+        citizen = session.scalars(select(Citizen).where(Citizen.email == "ada@example.org")).one()
+        change_email(session, citizen, "ada.new@example.org", now=NOW)
+    deliver(typed(MOVE, sender="ada.new@example.org"))
+    deliver(typed(MOVE, sender="ada@example.org"))
+    outcomes = process_all(engine, mail_settings)
+    assert outcomes[0].reason.startswith("held as ")
+    assert outcomes[1].reason == "answered: unknown sender told how to register"
+    confirm, stranger = outgoing(engine)
+    assert (confirm.to_address, confirm.purpose) == ("ada.new@example.org", "mail_confirm_change")
+    assert (stranger.to_address, stranger.purpose) == ("ada@example.org", "mail_unknown_sender")
 
 
 def test_an_unverified_account_gets_exactly_the_reply_a_stranger_gets(listener, deliver, engine, mail_settings):

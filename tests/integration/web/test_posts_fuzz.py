@@ -220,6 +220,9 @@ class Site:
             citizen = session.get_one(Citizen, self.citizen.id)
             if endpoint == "account.reset_password":
                 return issue_token(session, citizen, TokenPurpose.RESET_PASSWORD, lifetime=timedelta(hours=1), now=now)
+            if endpoint == "account_email.confirm":
+                return issue_token(session, citizen, TokenPurpose.CHANGE_EMAIL, lifetime=timedelta(hours=1), now=now,
+                                   new_email="fuzzed-new-address@example.com")
             assert endpoint == "email_confirm.confirm", f"say how to make a token for {endpoint}"
             held = hold_change(session, citizen, ChangeRequest(
                 change_type="address", answers=address_answers(given_names="Ada", family_name="Lovelace",
