@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
 from tellusonce.data.driver import Driver, changed_rows, driver_for
+from tellusonce.data.retention import payload_held
 from tellusonce.data.stats import LATENCY_BUCKETS
 from tellusonce.models import (
     AttemptOutcome,
@@ -376,10 +377,11 @@ def dead_letters(session: Session, *, department_id: str | None = None, since: d
 
 def replay_dead(session: Session, *, department_id: str | None = None, since: datetime | None = None,
                 notification_id: uuid.UUID | None = None, now: datetime, actor: str = "operator") -> int:
-    """Put dead letters back in the queue, due now, with a fresh retry schedule."""
+    """Put dead letters back in the queue, due now, with a fresh retry schedule. A dead letter
+    whose details the retention schedule has removed stays dead: there is nothing left to send."""
     count = changed_rows(session.execute(
         update(Notification)
-        .where(*_dead(department_id, since, notification_id))
+        .where(*_dead(department_id, since, notification_id), payload_held(session))
         .values(state=NotificationState.PENDING, next_attempt_at=now, dead_at=None, attempt_count=0)
         .execution_options(synchronize_session=False)
     ))

@@ -16,6 +16,7 @@ from tellusonce.domain.event_schemas import event_data_schema
 from tellusonce.models import Department
 from tellusonce.web import language
 from tellusonce.web.database import get_session
+from tellusonce.web.retention_schedule import retention_rows
 
 bp = Blueprint("public", __name__)
 
@@ -121,7 +122,9 @@ def accessibility() -> str:
 @bp.get("/privacy")
 def privacy() -> str:
     departments = list_departments(get_session())
-    return render_template("public/privacy.html", departments=departments)
+    schedule = current_app.config["RETENTION"]
+    return render_template("public/privacy.html", departments=departments,
+                           retention=retention_rows(schedule, language.page_language()))
 
 
 @bp.get("/cookies")
