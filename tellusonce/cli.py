@@ -186,13 +186,16 @@ def retention() -> None:
 @with_appcontext
 def retention_run(dry_run: bool, batch: int) -> None:
     """Delete or blank what has been kept its period (the dispatcher also does, every ten minutes)."""
-    from tellusonce.application.retention import run_retention
+    from tellusonce.application.retention import NOT_HELD, run_retention
 
     with engine_for(settings().database_url) as engine:
         result = run_retention(lambda: transaction(engine, writer=not dry_run), current_app.config["RETENTION"],
                                now=utcnow, dry_run=dry_run, limit=batch)
     verb = "would be" if dry_run else "were"
     for kind in result.kinds:
+        if kind.kind in NOT_HELD:
+            click.echo(f"{kind.kind.value:22} nothing held: {NOT_HELD[kind.kind]}")
+            continue
         span = f" (from {kind.oldest:%Y-%m-%d %H:%M} to {kind.newest:%Y-%m-%d %H:%M} UTC)" if kind.oldest and kind.newest else ""
         done = "blanked" if kind.action == "blank" else "deleted"
         click.echo(f"{kind.kind.value:22} {kind.removed:>9} {verb} {done}{span}")

@@ -370,8 +370,13 @@ def _dead(department_id: str | None, since: datetime | None, notification_id: uu
 
 
 def dead_letters(session: Session, *, department_id: str | None = None, since: datetime | None = None,
-                 notification_id: uuid.UUID | None = None, limit: int | None = 500) -> Sequence[Notification]:
+                 notification_id: uuid.UUID | None = None, limit: int | None = 500,
+                 replayable: bool = False) -> Sequence[Notification]:
+    """Dead letters, oldest first; with ``replayable``, only those whose details are still held
+    (what ``replay_dead`` would queue again)."""
     query = select(Notification).where(*_dead(department_id, since, notification_id))
+    if replayable:
+        query = query.where(payload_held(session))
     return session.scalars(query.order_by(Notification.dead_at).limit(limit)).all()
 
 
