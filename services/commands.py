@@ -136,6 +136,8 @@ def _dead_letter_lines(session, rows) -> list[str]:
         died = n.dead_at.strftime("%Y-%m-%d %H:%M") if n.dead_at else "?"
         attempts = ngettext("%(num)d attempt", "%(num)d attempts", n.attempt_count)
         error = " ".join((n.last_error or "").split())[:100]
+        if n.payload and all(value is None for value in n.payload.values()):
+            error = f"(details removed by the retention schedule: cannot be replayed) {error}"
         lines.append(f"{n.id}  {references.get(n.report_id, '?'):14} {n.department_id:28} {n.change_type:8} "
                      f"died {died}  {attempts:11} {error}".rstrip())
     return lines
@@ -179,7 +181,7 @@ def dead_letters_replay(notification_id: uuid.UUID | None, department_id: str | 
     try:
         with transaction(engine, writer=not dry_run) as session:
             if dry_run:
-                rows = find(session, limit=None, **chosen)
+                rows = find(session, limit=None, replayable=True, **chosen)
                 for line in _dead_letter_lines(session, rows):
                     click.echo(line)
                 count = len(rows)

@@ -221,23 +221,54 @@ def requests_close(request_id: str, note: str | None) -> None:
     click.echo(f"Closed data-rights request {request.id.hex[:12]}.")
 
 
-# -- report journeys --------------------------------------------------------------------
+# -- retention --------------------------------------------------------------------------
 
 
 @main.group()
-def journeys() -> None:
-    """Report journeys in progress (a citizen's answers between pages)."""
+def retention() -> None:
+    """The retention schedule (config/retention.toml): apply it, and see what is held."""
 
 
-@journeys.command("sweep")
+@retention.command("run")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed, and change nothing.")
+@click.option("--batch", type=click.IntRange(1, 10_000), default=500, show_default=True,
+              help="Rows per batch; each batch is a transaction of its own.")
 @with_appcontext
-def journeys_sweep() -> None:
-    """Delete the journeys untouched for a day (the dispatch worker also does, every ten minutes)."""
-    from tellusonce.data.journeys import sweep_journeys
+def retention_run(dry_run: bool, batch: int) -> None:
+    """Delete or blank what has been kept its period (the dispatcher also does, every ten minutes)."""
+    from tellusonce.application.retention import NOT_HELD, run_retention
 
-    with engine_for(settings().database_url) as engine, transaction(engine) as session:
-        swept = sweep_journeys(session, now=utcnow())
-    click.echo(f"Deleted {swept} expired report journeys.")
+    with engine_for(settings().database_url) as engine:
+        result = run_retention(lambda: transaction(engine, writer=not dry_run), current_app.config["RETENTION"],
+                               now=utcnow, dry_run=dry_run, limit=batch)
+    verb = "would be" if dry_run else "were"
+    for kind in result.kinds:
+        if kind.kind in NOT_HELD:
+            click.echo(f"{kind.kind.value:22} nothing held: {NOT_HELD[kind.kind]}")
+            continue
+        span = f" (from {kind.oldest:%Y-%m-%d %H:%M} to {kind.newest:%Y-%m-%d %H:%M} UTC)" if kind.oldest and kind.newest else ""
+        done = "blanked" if kind.action == "blank" else "deleted"
+        click.echo(f"{kind.kind.value:22} {kind.removed:>9} {verb} {done}{span}")
+    if not dry_run:
+        click.echo(f"{result.removed} removed in all; the longest batch took {result.longest_batch_seconds:.3f} s.")
+
+
+@retention.command("report")
+@with_appcontext
+def retention_report() -> None:
+    """What is held, by kind and age, and how much of it is past its period."""
+    from tellusonce.application.retention import retention_report as report
+
+    with engine_for(settings().database_url) as engine, transaction(engine, writer=False) as session:
+        rows = report(session, current_app.config["RETENTION"], now=utcnow())
+    click.echo(f"{'kind':22} {'kept for':>9} {'then':>6} " + " ".join(f"{label:>9}" for label in rows.ages)
+               + f" {'past it':>9}")
+    for row in rows.kinds:
+        if row.not_held:
+            click.echo(f"{row.kind.value:22} {str(row.keep):>9} {row.then.value:>6}  not held: {row.not_held}")
+            continue
+        click.echo(f"{row.kind.value:22} {str(row.keep):>9} {row.then.value:>6} "
+                   + " ".join(f"{n:>9}" for n in row.by_age) + f" {row.due:>9}")
 
 
 # -- running ----------------------------------------------------------------------------

@@ -52,6 +52,8 @@ class Settings:
     outbound_mail_ca_file: Path | None = None
     mail_from: str = ""
     departments: Path = PROJECT_ROOT / "config" / "departments.toml"
+    # How long each kind of data is kept and what happens then (tellusonce/domain/retention.py).
+    retention: Path = PROJECT_ROOT / "config" / "retention.toml"
     max_message_bytes: int = 10 * 1024 * 1024
     # Inbound SMTP: STARTTLS is offered when both files are set (PEM certificate chain and key).
     smtp_tls_cert: Path | None = None

@@ -50,6 +50,7 @@ from services.dispatch.webhook import Outcome, WebhookSender
 from services.dispatch.worker_db import DatabaseProcess, DatabaseThread, Recorded, open_database_side
 from tellusonce.clock import system_now, utcnow
 from tellusonce.data.outbox import AttemptRecord
+from tellusonce.domain.retention import Schedule, load_schedule
 from tellusonce.models import AttemptOutcome
 from tellusonce.settings import Settings
 
@@ -76,9 +77,9 @@ class WorkerConfig:
     batch: int = 1000
     poll_interval: float = 0.5
     heartbeat_interval: float = 5.0
-    # Report journeys a day past their last change are deleted this often, beside the heartbeat
-    # (``tellusonce.data.journeys``): citizens' answers are not kept once they have expired.
-    journey_sweep_interval: float = 600.0
+    # The retention schedule (config/retention.toml: journeys, raw mail, payloads …) is applied
+    # this often, a batch at a time between claims and records (``tellusonce.application.retention``).
+    retention_interval: float = 600.0
     # Reports quiet since their last outcome get their email to the citizen this often, beside the
     # heartbeat (services/dispatch/notices.py; the quiet period is TELLUSONCE_REPORT_NOTICE_QUIET_MINUTES).
     notice_sweep_interval: float = 30.0
@@ -127,8 +128,9 @@ def worker_name() -> str:
 class Worker:
     def __init__(self, engine: Engine, settings: Settings, *, sender: WebhookSender,
                  config: WorkerConfig | None = None, clock: Callable[[], datetime] = utcnow,
-                 name: str | None = None) -> None:
+                 name: str | None = None, retention: Schedule | None = None) -> None:
         self.engine = engine
+        self.retention = retention or load_schedule(settings.retention)
         self.settings = settings
         self.sender = sender
         self.config = config or WorkerConfig.from_settings(settings)
@@ -185,6 +187,7 @@ class Worker:
     async def _deliver(self, *, once: bool) -> None:
         recorder = asyncio.create_task(self._recorder())
         heart = asyncio.create_task(self._heartbeat())
+        keeper = asyncio.create_task(self._retention())
         senders = [asyncio.create_task(self._sender()) for _ in range(self.config.concurrency)]
         try:
             await self._claim_loop(once=once)
@@ -196,7 +199,8 @@ class Worker:
             self._result_came.set()
             await recorder
             heart.cancel()
-            await asyncio.gather(heart, return_exceptions=True)
+            keeper.cancel()
+            await asyncio.gather(heart, keeper, return_exceptions=True)
             released = await self._retrying_db("giving claims back", worker_db.release, worker=self.name,
                                                now=self.clock())
             if released:
@@ -384,7 +388,6 @@ class Worker:
                 "failed": self.stats.failed}
 
     async def _heartbeat(self) -> None:
-        swept_at: float | None = None
         noticed_at: float | None = None
         while True:  # the first beat was run's
             await asyncio.sleep(self.config.heartbeat_interval)
@@ -392,9 +395,6 @@ class Worker:
                 await self._in_db(worker_db.heartbeat, now=utcnow(), **self._beat_kwargs())
             except DATABASE_TROUBLE as e:
                 log.warning("heartbeat failed: %s", _short(e), extra={"worker": self.name})
-            if swept_at is None or time.monotonic() - swept_at >= self.config.journey_sweep_interval:
-                swept_at = time.monotonic()
-                await self._sweep_journeys()
             if noticed_at is None or time.monotonic() - noticed_at >= self.config.notice_sweep_interval:
                 noticed_at = time.monotonic()
                 await self._sweep_notices()
@@ -407,14 +407,33 @@ class Worker:
         except Exception:  # a bug, not the database: logged, and the heartbeat beats on (tried again next time)
             log.exception("emailing report notices failed unexpectedly", extra={"worker": self.name})
 
-    async def _sweep_journeys(self) -> None:
-        try:
-            swept = await self._in_db(worker_db.sweep_journeys, now=utcnow())
-        except DATABASE_TROUBLE as e:
-            log.warning("sweeping expired report journeys failed: %s", _short(e), extra={"worker": self.name})
-            return
-        if swept:
-            log.info("deleted %d expired report journeys", swept, extra={"worker": self.name, "event": "journeys_swept"})
+    async def _retention(self) -> None:
+        """Apply the retention schedule now and every ``retention_interval`` seconds, one batch per
+        call to the database side, so claims and records go on between batches. Workers on other
+        hosts doing the same take other rows (``tellusonce.data.retention``)."""
+        while True:
+            await self.apply_retention()
+            await asyncio.sleep(self.config.retention_interval)
+
+    async def apply_retention(self) -> dict[str, int]:
+        removed: dict[str, int] = {}
+        for rule in self.retention.rules:
+            after: Any = None
+            while not self.stopping:
+                try:
+                    batch = await self._in_db(worker_db.retention_batch, rule=rule, now=utcnow(), after=after)
+                except DATABASE_TROUBLE as e:
+                    log.warning("applying the retention schedule failed: %s", _short(e), extra={"worker": self.name})
+                    return removed
+                if batch.removed:
+                    removed[rule.kind.value] = removed.get(rule.kind.value, 0) + batch.removed
+                if batch.done:
+                    break
+                after = batch.after
+        if removed:
+            log.info("retention: %s", ", ".join(f"{count} {kind}" for kind, count in removed.items()),
+                     extra={"worker": self.name, "event": "retention_applied", "removed": removed})
+        return removed
 
 
 class Lanes:

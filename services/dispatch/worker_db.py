@@ -44,10 +44,11 @@ from sqlalchemy import Engine
 from services.dispatch.jobs import Claim, claim_jobs, note_recorded
 from services.dispatch.notices import send_due_notices
 from services.dispatch.retry import next_attempt_at
+from tellusonce.application.retention import Batch, run_batch
 from tellusonce.data.dispatch import Health, beat, department_channels, disable_endpoint, note_delivery_health
-from tellusonce.data.journeys import sweep_journeys as delete_expired_journeys
 from tellusonce.data.outbox import AttemptRecord, AttemptResult, record_attempts, release_claims
 from tellusonce.db import make_engine, transaction
+from tellusonce.domain.retention import Rule
 from tellusonce.models import AttemptOutcome
 from tellusonce.settings import Settings
 
@@ -130,10 +131,10 @@ def heartbeat(ctx: DbContext, *, worker: str, started_at: datetime, now: datetim
 
 
 
-def sweep_journeys(ctx: DbContext, *, now: datetime) -> int:
-    """Delete the report journeys that have expired (the web never reads them again)."""
+def retention_batch(ctx: DbContext, *, rule: Rule, now: datetime, after: Any) -> Batch:
+    """One batch of the retention schedule for one kind of data, in a transaction of its own."""
     with transaction(ctx.engine) as session:
-        return delete_expired_journeys(session, now=now)
+        return run_batch(session, rule, now=now, after=after)
 
 
 def sweep_notices(ctx: DbContext, *, now: datetime) -> int:

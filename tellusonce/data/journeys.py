@@ -1,8 +1,8 @@
-"""Report journeys in progress: read, write, delete and sweep (``tellusonce.models.ReportJourney``).
+"""Report journeys in progress: read, write and delete (``tellusonce.models.ReportJourney``).
 
 A journey is read only by its id together with its citizen's id, and only while it has not
 expired: an id from one citizen's cookie never opens another's answers, and a journey a day
-old reads as none even before the sweep removes it. Like every data function these flush
+old reads as none even before the retention schedule deletes it (``tellusonce.data.retention``). Like every data function these flush
 and never commit: a page's write is part of the request's one transaction.
 """
 
@@ -51,13 +51,6 @@ def delete_journey(session: Session, journey_id: str, citizen_id: uuid.UUID) -> 
     result = cast(CursorResult[Any], session.execute(
         delete(ReportJourney).where(ReportJourney.id == journey_id, ReportJourney.citizen_id == citizen_id)))
     return result.rowcount > 0
-
-
-def sweep_journeys(session: Session, *, now: datetime) -> int:
-    """Delete every journey past its expiry; how many."""
-    result = cast(CursorResult[Any], session.execute(
-        delete(ReportJourney).where(ReportJourney.expires_at <= now).execution_options(synchronize_session=False)))
-    return result.rowcount
 
 
 def report_for_submission(session: Session, citizen_id: uuid.UUID, submission_key: str) -> uuid.UUID | None:

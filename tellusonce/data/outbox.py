@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from tellusonce.data.audit import record_event
 from tellusonce.data.driver import Driver, changed_rows, driver_for
+from tellusonce.data.retention import payload_held
 from tellusonce.data.stats import LATENCY_BUCKETS
 from tellusonce.models import (
     AttemptOutcome,
@@ -407,17 +408,23 @@ def _dead(department_id: str | None, since: datetime | None, notification_id: uu
 
 
 def dead_letters(session: Session, *, department_id: str | None = None, since: datetime | None = None,
-                 notification_id: uuid.UUID | None = None, limit: int | None = 500) -> Sequence[Notification]:
+                 notification_id: uuid.UUID | None = None, limit: int | None = 500,
+                 replayable: bool = False) -> Sequence[Notification]:
+    """Dead letters, oldest first; with ``replayable``, only those whose details are still held
+    (what ``replay_dead`` would queue again)."""
     query = select(Notification).where(*_dead(department_id, since, notification_id))
+    if replayable:
+        query = query.where(payload_held(session))
     return session.scalars(query.order_by(Notification.dead_at).limit(limit)).all()
 
 
 def replay_dead(session: Session, *, department_id: str | None = None, since: datetime | None = None,
                 notification_id: uuid.UUID | None = None, now: datetime, actor: str = "operator") -> int:
-    """Put dead letters back in the queue, due now, with a fresh retry schedule."""
+    """Put dead letters back in the queue, due now, with a fresh retry schedule. A dead letter
+    whose details the retention schedule has removed stays dead: there is nothing left to send."""
     count = changed_rows(session.execute(
         update(Notification)
-        .where(*_dead(department_id, since, notification_id))
+        .where(*_dead(department_id, since, notification_id), payload_held(session))
         .values(state=NotificationState.PENDING, next_attempt_at=now, dead_at=None, attempt_count=0)
         .execution_options(synchronize_session=False)
     ))

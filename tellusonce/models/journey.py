@@ -17,8 +17,8 @@ class ReportJourney(Base):
 
     ``id`` is the random journey id carried in the signed session cookie; a row is read only
     together with its citizen's id, so a cookie's id never opens another citizen's answers. The
-    row is deleted in the transaction that sends the report, and an untouched one is swept once
-    ``expires_at`` passes (``tellusonce.data.journeys``).
+    row is deleted in the transaction that sends the report, and an untouched one is deleted by the
+    retention schedule a day after its last change (``config/retention.toml``, ``journeys``).
     """
 
     __tablename__ = "report_journey"

@@ -14,8 +14,9 @@ from werkzeug.routing import Map, UnicodeConverter
 
 from tellusonce import logs
 from tellusonce.clock import ShiftedClock, set_clock
+from tellusonce.domain.retention import RetentionError, load_schedule
 from tellusonce.extensions import babel, csrf, limiter
-from tellusonce.settings import PROJECT_ROOT, Settings
+from tellusonce.settings import PROJECT_ROOT, Settings, SettingsError
 from tellusonce.web import database, department_names, display, language, posts, proxies
 
 TEMPLATES = PROJECT_ROOT / "templates"
@@ -29,6 +30,10 @@ def build_app(settings: Settings | None = None) -> Flask:
     if settings.clock_offset:
         set_clock(ShiftedClock(timedelta(seconds=settings.clock_offset)))
     logs.configure(settings)
+    try:  # a schedule with a mistake stops start-up (and every command) naming the line
+        schedule = load_schedule(settings.retention)
+    except RetentionError as e:
+        raise SettingsError(f"TELLUSONCE_RETENTION: {e}") from e
     app = Flask(
         "tellusonce",
         instance_path=str(settings.instance_path),
@@ -38,6 +43,7 @@ def build_app(settings: Settings | None = None) -> Flask:
     )
     app.config.update(
         SETTINGS=settings,
+        RETENTION=schedule,
         SECRET_KEY=settings.secret_key,
         DATABASE_URL=settings.database_url,
         TESTING=settings.is_test,

@@ -16,6 +16,7 @@ from tellusonce.domain.event_schemas import cancellation_data_schema, event_data
 from tellusonce.models import Department
 from tellusonce.web import language
 from tellusonce.web.database import get_session
+from tellusonce.web.retention_schedule import retention_rows
 
 bp = Blueprint("public", __name__)
 
@@ -130,7 +131,9 @@ def accessibility() -> str:
 @bp.get("/privacy")
 def privacy() -> str:
     departments = list_departments(get_session())
-    return render_template("public/privacy.html", departments=departments)
+    schedule = current_app.config["RETENTION"]
+    return render_template("public/privacy.html", departments=departments,
+                           retention=retention_rows(schedule, language.page_language()))
 
 
 @bp.get("/cookies")

@@ -82,3 +82,21 @@ def test_replay_dry_run_says_what_it_would_queue_and_changes_nothing(committed, 
     assert {state_of(committed, dvla), state_of(committed, hmrc)} == {NotificationState.DEAD}
     with transaction(committed, writer=False) as session:
         assert session.scalars(select(AuditEvent).where(AuditEvent.action == "dead_letters.replayed")).all() == []
+
+
+def test_a_dead_letter_whose_details_retention_removed_is_listed_so_and_never_replayed(committed, runner, clock):
+    kept, blanked = submit(committed, ("dvla",), count=2)
+    make_dead(committed, kept)
+    make_dead(committed, blanked, at=NOW - timedelta(days=91))
+    result = runner.invoke(main, ["retention", "run"])
+    assert result.exit_code == 0, result.output
+    assert "dead_letters                   1 were blanked" in result.output
+    [row] = [line for line in runner.invoke(main, ["dead-letters", "list"]).output.splitlines() if str(blanked.id) in line]
+    assert "details removed by the retention schedule: cannot be replayed" in row
+    dry = runner.invoke(main, ["dead-letters", "replay", "--dry-run"])
+    assert str(blanked.id) not in dry.output and "1 dead letter would be queued again" in dry.output
+    refused = runner.invoke(main, ["dead-letters", "replay", "--id", str(blanked.id)])
+    assert refused.exit_code == 1 and "No dead letter has the id" in refused.output
+    assert runner.invoke(main, ["dead-letters", "replay"]).output.strip() == "1 dead letter queued again"
+    assert state_of(committed, blanked) == NotificationState.DEAD
+    assert state_of(committed, kept) == NotificationState.PENDING

@@ -7,6 +7,7 @@ alternates requests; the session cookie goes with the citizen from one to the ot
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -97,7 +98,7 @@ def test_a_journey_untouched_for_a_day_is_not_found(app: Flask, client: FlaskCli
     assert "We could not find your answers" in client.get("/report/change").get_data(as_text=True)
 
 
-def test_expired_journeys_are_swept_by_the_command(app: Flask, client: FlaskClient, clock) -> None:
+def test_expired_journeys_are_deleted_by_the_retention_run(app: Flask, client: FlaskClient, clock) -> None:
     signed_in(app, client)
     start_change(client, "address")
     other = app.test_client()
@@ -106,10 +107,10 @@ def test_expired_journeys_are_swept_by_the_command(app: Flask, client: FlaskClie
     clock.advance(timedelta(hours=25))
     start_change(other, "address")  # a new journey replaces that citizen's old one at once
     assert len(_journey_ids(app)) == 2
-    result = CliRunner().invoke(main, ["journeys", "sweep"], obj=ScriptInfo(create_app=lambda: app),
+    result = CliRunner().invoke(main, ["retention", "run"], obj=ScriptInfo(create_app=lambda: app),
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "Deleted 1 expired report journeys." in result.output
+    assert re.search(r"^journeys +1 were deleted", result.output, re.M), result.output
     assert len(_journey_ids(app)) == 1
 
 
