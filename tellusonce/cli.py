@@ -22,9 +22,10 @@ from tellusonce import create_app
 from tellusonce.clock import utcnow
 from tellusonce.db import engine_for, transaction
 from tellusonce.demo_ready import probes
-from tellusonce.settings import PROJECT_ROOT, Settings, SettingsError
+from tellusonce.resources import CONFIG, FilesMissing
+from tellusonce.settings import Settings, SettingsError
 
-GUNICORN_CONFIG = PROJECT_ROOT / "config" / "gunicorn.conf.py"
+GUNICORN_CONFIG = CONFIG / "gunicorn.conf.py"
 
 # What `tellusonce demo` starts, in order: (name, sub-command, setting with its address).
 DEMO_PROCESSES: list[tuple[str, list[str], str | None]] = [
@@ -51,7 +52,7 @@ class SettingsProblem(NoAppException):
 def _create_app() -> Flask:
     try:
         app = create_app()
-    except SettingsError as e:
+    except (SettingsError, FilesMissing) as e:
         raise SettingsProblem(str(e)) from e
     problem = _production_registry_problem(app.config["SETTINGS"])
     if problem:
@@ -75,7 +76,7 @@ def _production_registry_problem(s: Settings) -> str | None:
     return (f"TELLUSONCE_DEPARTMENTS is {registry.path}, whose webhook_url for {', '.join(plain)} is not https:// "
             f"(the demo registry sends to a receiver on this machine): production sends personal data over https "
             f"only, so set TELLUSONCE_DEPARTMENTS to your own registry, made from "
-            f"{PROJECT_ROOT / 'config' / 'departments.production.example.toml'}.")
+            f"{CONFIG / 'departments.production.example.toml'}.")
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)

@@ -14,9 +14,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from tellusonce.resources import CHECKOUT, CONFIG, DEFAULT_INSTANCE
+
 PREFIX = "TELLUSONCE_"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
+# The top of a checkout, for the tests and benchmarks that run in one (tellusonce/resources.py finds the
+# service's own files, installed or not).
+PROJECT_ROOT = CHECKOUT
 
 Mode = Literal["production", "demo", "test"]
 MODES: tuple[Mode, ...] = ("production", "demo", "test")
@@ -39,7 +42,7 @@ class Settings:
     mail_domain: str = "tellusonce.localhost"
     outbound_mail: str = "capture"
     mail_from: str = ""
-    departments: Path = PROJECT_ROOT / "config" / "departments.toml"
+    departments: Path = CONFIG / "departments.toml"
     max_message_bytes: int = 10 * 1024 * 1024
     # Inbound SMTP: STARTTLS is offered when both files are set (PEM certificate chain and key).
     smtp_tls_cert: Path | None = None

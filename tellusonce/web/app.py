@@ -15,11 +15,9 @@ from werkzeug.routing import Map, UnicodeConverter
 from tellusonce import logs
 from tellusonce.clock import ShiftedClock, set_clock
 from tellusonce.extensions import babel, csrf, limiter
-from tellusonce.settings import PROJECT_ROOT, Settings
+from tellusonce.resources import STATIC, TEMPLATES, TRANSLATIONS, check_page_assets
+from tellusonce.settings import Settings
 from tellusonce.web import database, department_names, display, language, posts, proxies
-
-TEMPLATES = PROJECT_ROOT / "templates"
-STATIC = PROJECT_ROOT / "static"
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +27,7 @@ def build_app(settings: Settings | None = None) -> Flask:
     if settings.clock_offset:
         set_clock(ShiftedClock(timedelta(seconds=settings.clock_offset)))
     logs.configure(settings)
+    check_page_assets()
     app = Flask(
         "tellusonce",
         instance_path=str(settings.instance_path),
@@ -56,7 +55,7 @@ def build_app(settings: Settings | None = None) -> Flask:
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=not settings.ratelimit_storage_url.startswith("memory://"),
         RATELIMIT_HEADERS_ENABLED=True,
         BABEL_DEFAULT_LOCALE="en",
-        BABEL_TRANSLATION_DIRECTORIES=str(PROJECT_ROOT / "tellusonce" / "translations"),
+        BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
     )
     app.jinja_loader = ChoiceLoader(
         [
