@@ -57,7 +57,6 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert, select  # noqa: E402
 
-from services.registry import load_registry, sync_registry  # noqa: E402
 from tellusonce.application.consent import grant_consent  # noqa: E402
 from tellusonce.application.intake import ChangeRequest, submit_change  # noqa: E402
 from tellusonce.clock import utcnow  # noqa: E402
@@ -65,6 +64,7 @@ from tellusonce.db import make_engine, session_factory, transaction  # noqa: E40
 from tellusonce.domain.passwords import hash_password  # noqa: E402
 from tellusonce.migrate import wipe_and_upgrade  # noqa: E402
 from tellusonce.models import ChangeReport, Citizen, Department  # noqa: E402
+from tellusonce_services.registry import load_registry, sync_registry  # noqa: E402
 
 CLIENTS = 32
 COUNT = int(os.environ.get("TELLUSONCE_BENCH_INTAKE_COUNT", "960"))

@@ -16,14 +16,14 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, NoAppException, with_appcontext
 
-from mail.commands import register as register_mail_commands
-from services.commands import register as register_dispatch_commands
 from tellusonce import create_app
 from tellusonce.clock import utcnow
 from tellusonce.db import engine_for, transaction
 from tellusonce.demo_ready import probes
 from tellusonce.resources import CONFIG, FilesMissing
 from tellusonce.settings import Settings, SettingsError
+from tellusonce_mail.commands import register as register_mail_commands
+from tellusonce_services.commands import register as register_dispatch_commands
 
 GUNICORN_CONFIG = CONFIG / "gunicorn.conf.py"
 
@@ -62,7 +62,7 @@ def _create_app() -> Flask:
 
 def _production_registry_problem(s: Settings) -> str | None:
     """In production, what is wrong with the registry every command would use, in one line."""
-    from services.registry import RegistryError, load_registry
+    from tellusonce_services.registry import RegistryError, load_registry
 
     if not s.is_production:
         return None
@@ -115,7 +115,7 @@ def departments() -> None:
 
 
 def _load_registry():
-    from services.registry import RegistryError, load_registry
+    from tellusonce_services.registry import RegistryError, load_registry
 
     s = settings()
     try:
@@ -128,7 +128,7 @@ def _load_registry():
 @with_appcontext
 def departments_sync() -> None:
     """Load config/departments.toml (TELLUSONCE_DEPARTMENTS) into the database."""
-    from services.registry import sync_registry
+    from tellusonce_services.registry import sync_registry
 
     registry = _load_registry()
     with engine_for(settings().database_url) as engine, transaction(engine) as session:

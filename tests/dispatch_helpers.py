@@ -24,13 +24,13 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from services.dispatch.webhook import WebhookSender
-from services.dispatch.worker import Stats, Worker, WorkerConfig
-from services.registry import load_registry, sync_registry
 from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.db import transaction
 from tellusonce.models import Department, Notification
 from tellusonce.settings import Settings
+from tellusonce_services.dispatch.webhook import WebhookSender
+from tellusonce_services.dispatch.worker import Stats, Worker, WorkerConfig
+from tellusonce_services.registry import load_registry, sync_registry
 from tests.conftest import REGISTRY
 from tests.factories import NOW, address_answers, make_citizen
 

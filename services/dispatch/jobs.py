@@ -19,15 +19,15 @@ from typing import NamedTuple
 from jinja2 import TemplateError
 from sqlalchemy.orm import Session
 
-from services.dispatch.email_channel import queue_department_email
-from services.dispatch.signing import MissingSecret, department_secrets
-from services.dispatch.webhook import url_problem
 from tellusonce.data.consent import receipts_in_force
 from tellusonce.data.dispatch import BREAKER_THRESHOLD, all_departments
 from tellusonce.data.outbox import AttemptRecord, Claimed, claim_due, open_department_ids, record_attempts
 from tellusonce.domain.events import EventError, build_event
 from tellusonce.models import AttemptOutcome, ChannelKind, Department
 from tellusonce.settings import Settings
+from tellusonce_services.dispatch.email_channel import queue_department_email
+from tellusonce_services.dispatch.signing import MissingSecret, department_secrets
+from tellusonce_services.dispatch.webhook import url_problem
 
 log = logging.getLogger(__name__)
 

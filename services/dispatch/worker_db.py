@@ -41,14 +41,14 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
-from services.dispatch.jobs import Claim, claim_jobs
-from services.dispatch.retry import next_attempt_at
 from tellusonce.data.dispatch import Health, beat, disable_endpoint, note_delivery_health
 from tellusonce.data.journeys import sweep_journeys as delete_expired_journeys
 from tellusonce.data.outbox import AttemptRecord, AttemptResult, record_attempts, release_claims
 from tellusonce.db import make_engine, transaction
 from tellusonce.models import AttemptOutcome
 from tellusonce.settings import Settings
+from tellusonce_services.dispatch.jobs import Claim, claim_jobs
+from tellusonce_services.dispatch.retry import next_attempt_at
 
 T = TypeVar("T")
 

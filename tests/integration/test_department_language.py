@@ -11,9 +11,9 @@ from flask.testing import FlaskClient
 from journey_helpers import report_a_move, signed_in
 from sqlalchemy import select
 
-from services.registry import RegistryError, load_registry
 from tellusonce.db import transaction
 from tellusonce.models import Notification
+from tellusonce_services.registry import RegistryError, load_registry
 
 REGISTRY = Path(__file__).resolve().parents[2] / "config" / "departments.toml"
 

@@ -17,11 +17,11 @@ from page_checks import check_page
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
-from services.registry import RegistryError, load_registry, sync_registry
 from tellusonce.cli import main
 from tellusonce.clock import utcnow
 from tellusonce.db import transaction
 from tellusonce.models import Department, Notification, NotificationState
+from tellusonce_services.registry import RegistryError, load_registry, sync_registry
 from tests.conftest import REGISTRY
 
 WELSH = {"Accept-Language": "cy"}

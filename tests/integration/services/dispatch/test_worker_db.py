@@ -12,11 +12,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from services.dispatch.worker import WorkerConfig
 from tellusonce.application.consent import withdraw_consent
 from tellusonce.data.outbox import claim_due
 from tellusonce.db import transaction
 from tellusonce.models import ConsentGrant, Notification, NotificationState
+from tellusonce_services.dispatch.worker import WorkerConfig
 from tests.dispatch_helpers import BackgroundWorker, dispatch_once, notifications, point_at, states, submit, wait_for
 from tests.factories import NOW
 
