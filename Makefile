@@ -10,16 +10,24 @@ COMPILED := $(CATALOGUES:.po=.mo)
 # One file per location and sorted msgids, so catalogues edited on two branches merge cleanly.
 EXTRACT_OPTIONS := -F babel.cfg -k N_ -k lazy_gettext --add-location=file --sort-output --no-wrap
 export TELLUSONCE_INSTANCE_PATH ?= $(CURDIR)/instance
+# services/ and mail/ install as tellusonce_services and tellusonce_mail (setup.py), which the editable install
+# maps by an import hook that mypy cannot see (it names a module by its folder): links of those names let it
+# check them as what they are ([tool.mypy] in pyproject.toml).
+TYPECHECK := $(VENV)/typecheck/tellusonce_services $(VENV)/typecheck/tellusonce_mail
 
 .PHONY: setup run test check bench assets translations screenshots wheel clean
 
-setup: $(STAMP) static/.built $(COMPILED)
+setup: $(STAMP) $(TYPECHECK) static/.built $(COMPILED)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
+
+$(VENV)/typecheck/tellusonce_%:
+	mkdir -p $(@D)
+	ln -sfn ../../$* $@
 
 node_modules/.package-lock.json: package.json
 	npm install --no-audit --no-fund --loglevel=error
@@ -65,6 +73,7 @@ DIST ?= dist
 wheel: setup
 	rm -rf build
 	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir $(DIST) .
+	rm -rf build
 	@ls $(DIST)/tellusonce-*.whl
 
 # The screenshots in docs/screenshots/ (English, and Welsh as cy-*.png), taken by the browser tests.

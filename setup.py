@@ -21,7 +21,7 @@ from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
 # Installed name: the checkout's folder.
-RENAMED = {"services": "services", "mail": "mail"}
+RENAMED = {"tellusonce_services": "services", "tellusonce_mail": "mail"}
 # The folders a wheel carries inside the tellusonce package.
 DATA_FOLDERS = ("templates", "static", "config")
 # What `make setup` builds into static/: without them every page is unstyled and its scripts are missing.
