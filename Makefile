@@ -10,16 +10,24 @@ COMPILED := $(CATALOGUES:.po=.mo)
 # One file per location and sorted msgids, so catalogues edited on two branches merge cleanly.
 EXTRACT_OPTIONS := -F babel.cfg -k N_ -k lazy_gettext --add-location=file --sort-output --no-wrap
 export TELLUSONCE_INSTANCE_PATH ?= $(CURDIR)/instance
+# services/ and mail/ install as tellusonce_services and tellusonce_mail (setup.py), which the editable install
+# maps by an import hook that mypy cannot see (it names a module by its folder): links of those names let it
+# check them as what they are ([tool.mypy] in pyproject.toml).
+TYPECHECK := $(VENV)/typecheck/tellusonce_services $(VENV)/typecheck/tellusonce_mail
 
-.PHONY: setup run test check bench assets translations screenshots clean
+.PHONY: setup run test check bench assets translations screenshots wheel clean
 
-setup: $(STAMP) static/.built $(COMPILED)
+setup: $(STAMP) $(TYPECHECK) static/.built $(COMPILED)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
+
+$(VENV)/typecheck/tellusonce_%:
+	mkdir -p $(@D)
+	ln -sfn ../../$* $@
 
 node_modules/.package-lock.json: package.json
 	npm install --no-audit --no-fund --loglevel=error
@@ -57,6 +65,17 @@ check: setup
 test: check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# A wheel of the whole service, to install on a host (docs/operations.md "Installing from a wheel"): the
+# templates, the GOV.UK Frontend assets, the compiled Welsh, the registries and the migrations inside it.
+# Built from the checkout's setuptools (no download); build/ is emptied first, so that a file deleted since
+# the last build cannot ride along.
+DIST ?= dist
+wheel: setup
+	rm -rf build
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir $(DIST) .
+	rm -rf build
+	@ls $(DIST)/tellusonce-*.whl
+
 # The screenshots in docs/screenshots/ (English, and Welsh as cy-*.png), taken by the browser tests.
 screenshots: setup
 	TELLUSONCE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -q
@@ -65,4 +84,4 @@ bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) node_modules static instance .pytest_cache $(COMPILED) $(TRANSLATIONS)/messages.pot
+	rm -rf $(VENV) node_modules static instance .pytest_cache build dist $(COMPILED) $(TRANSLATIONS)/messages.pot

@@ -41,10 +41,6 @@ import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 from sqlalchemy import Engine, func, insert, select, text, update  # noqa: E402
 
-from services.dispatch.signing import department_secrets, signature_headers  # noqa: E402
-from services.dispatch.webhook import WebhookSender  # noqa: E402
-from services.dispatch.worker import Worker, WorkerConfig, tune_process  # noqa: E402
-from services.registry import load_registry, sync_registry  # noqa: E402
 from tellusonce.data.outbox import claim_due  # noqa: E402
 from tellusonce.db import make_engine, transaction  # noqa: E402
 from tellusonce.domain.events import build_event  # noqa: E402
@@ -61,6 +57,10 @@ from tellusonce.models import (  # noqa: E402
     WorkerHeartbeat,
 )
 from tellusonce.settings import Settings  # noqa: E402
+from tellusonce_services.dispatch.signing import department_secrets, signature_headers  # noqa: E402
+from tellusonce_services.dispatch.webhook import WebhookSender  # noqa: E402
+from tellusonce_services.dispatch.worker import Worker, WorkerConfig, tune_process  # noqa: E402
+from tellusonce_services.registry import load_registry, sync_registry  # noqa: E402
 
 CONCURRENCY = int(os.environ.get("TELLUSONCE_BENCH_CONCURRENCY", "50"))
 COUNT = int(os.environ.get("TELLUSONCE_BENCH_COUNT", "6000"))

@@ -4,7 +4,7 @@ In one run, on one database (a fresh SQLite file, or TELLUSONCE_BENCH_DATABASE_U
 
 - ceiling: a plain aiosmtpd server whose handler only inserts the raw bytes into a
   one-column table and commits, then answers 250;
-- project: the real listener (``mail.server.MailListener``: recipient checks, SIZE,
+- project: the real listener (``tellusonce_mail.server.MailListener``: recipient checks, SIZE,
   chunked DATA, the envelope and raw bytes committed by the message store before 250).
 
 Each server runs in its own process; four client threads send the same ~1 KB
@@ -72,7 +72,7 @@ class RawOnly:
 def serve(kind: str, url: str) -> None:
     from aiosmtpd.smtp import SMTP
 
-    from mail.server import MailListener
+    from tellusonce_mail.server import MailListener
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -16,7 +16,7 @@ from typing import Any
 
 import dkim
 
-from mail.mime import ReadMessage
+from tellusonce_mail.mime import ReadMessage
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,6 @@ from gettext import NullTranslations
 
 from sqlalchemy.orm import Session
 
-from mail import replies
-from mail.handler import confirmation_address
-from mail.mime import MAX_DEPTH, ReadMessage
-from mail.parser import MAX_LINE_CHARS, MAX_LINES, ParsedChange
-from mail.written_language import written_language
 from tellusonce.application.intake import ChangeRequest, IntakeError, Plan, RecipientStatus, hold_change, plan_change
 from tellusonce.clock import uk_date
 from tellusonce.data.citizens import get_citizen_by_email
@@ -35,13 +30,18 @@ from tellusonce.i18n import BILINGUAL, translations_for
 from tellusonce.mailout.render import format_day
 from tellusonce.models import Citizen, Department, InboundMessage, InboundStatus
 from tellusonce.settings import Settings
+from tellusonce_mail import replies
+from tellusonce_mail.handler import confirmation_address
+from tellusonce_mail.mime import MAX_DEPTH, ReadMessage
+from tellusonce_mail.parser import MAX_LINE_CHARS, MAX_LINES, ParsedChange
+from tellusonce_mail.written_language import written_language
 
 Result = tuple[str, str, uuid.UUID | None]
 
 
 def handle_change(session: Session, message: InboundMessage, read: ReadMessage, parsed: ParsedChange, *,
                   settings: Settings, now: datetime) -> Result:
-    """Act on the change ``parsed`` from ``read`` (parsed before this transaction, ``mail.reading``)."""
+    """Act on the change ``parsed`` from ``read`` (parsed before this transaction, ``tellusonce_mail.reading``)."""
     address = read.from_address or message.mail_from
     if not address:
         return InboundStatus.PROCESSED, "not answered: no sender address", None

@@ -31,8 +31,8 @@ def _engine() -> Engine:
 @with_appcontext
 def smtpd(no_processing: bool) -> None:
     """Run the inbound mail listener on TELLUSONCE_SMTP_LISTEN, and process what it accepts."""
-    from mail.processing import MessageWorker
-    from mail.server import serve
+    from tellusonce_mail.processing import MessageWorker
+    from tellusonce_mail.server import serve
 
     settings = _settings()
     engine = _engine()
@@ -108,7 +108,7 @@ def mail_show(message_id: str, raw: bool) -> None:
 @with_appcontext
 def mail_reprocess(message_id: str) -> None:
     """Process one stored message again (after a fix), and say what happened."""
-    from mail.processing import reprocess
+    from tellusonce_mail.processing import reprocess
 
     engine = _engine()
     try:

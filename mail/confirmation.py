@@ -13,15 +13,15 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from mail import replies
-from mail.labels import norm
-from mail.mime import ReadMessage
 from tellusonce.application.intake import RecipientStatus, confirm_held_change
 from tellusonce.data.citizens import get_citizen, use_token
 from tellusonce.data.inbound import confirmation_token
 from tellusonce.domain.changetypes import get_change_type
 from tellusonce.models import ChangeReport, InboundStatus, ReportState, TokenPurpose
 from tellusonce.settings import Settings
+from tellusonce_mail import replies
+from tellusonce_mail.labels import norm
+from tellusonce_mail.mime import ReadMessage
 
 CONFIRM_WORDS = frozenset({"confirm", "confirmed", "yes", "ydw", "cadarnhau", "ie"})
 Result = tuple[str, str, uuid.UUID | None]

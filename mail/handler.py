@@ -15,8 +15,8 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from mail.store import Arrival, MessageStore, StoreFailed
 from tellusonce.clock import utcnow
+from tellusonce_mail.store import Arrival, MessageStore, StoreFailed
 
 log = logging.getLogger(__name__)
 

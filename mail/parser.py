@@ -6,7 +6,7 @@
     Tell: DVLA, HMRC
 
 One "Label: value" a line, in any case and spacing, with the words people use
-(``mail.labels``); an address or a name may be given whole or field by field,
+(``tellusonce_mail.labels``); an address or a name may be given whole or field by field,
 and a label with nothing after it takes the lines below it (an address typed on
 several lines). The change is named on a "Change:" line, or in the Subject, or
 is recognised from the labels used. Everything that is not understood is
@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from mail.dates import parse_date
-from mail.labels import (
+from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
+from tellusonce_mail.dates import parse_date
+from tellusonce_mail.labels import (
     ADDRESS_PARTS,
     CHANGE,
     CHOICE_SYNONYMS,
@@ -39,7 +40,6 @@ from mail.labels import (
     lookup,
     norm,
 )
-from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
 
 # Every pattern here takes time in proportion to its input: no two quantifiers can match the
 # same characters one after the other (``\s*[^:]*?\s*`` took minutes on a line of spaces).

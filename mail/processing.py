@@ -7,7 +7,7 @@ database for others:
 1. a short read-only transaction loads the message (and the organisations'
    names, which the parser matches against);
 2. outside any transaction, the message is read and its change parsed in a
-   child process within ``settings.mail_parse_seconds`` (``mail.reading``),
+   child process within ``settings.mail_parse_seconds`` (``tellusonce_mail.reading``),
    and its DKIM signature checked;
 3. one write transaction records the result: the report, the reply, the
    message's new state. If another worker recorded this message meanwhile,
@@ -47,6 +47,13 @@ from tellusonce.data.inbound import get_inbound, next_received
 from tellusonce.db import transaction
 from tellusonce.models import InboundMessage, InboundStatus
 from tellusonce.settings import Settings
+from tellusonce_mail.authentication import DNSFunc, check_authentication
+from tellusonce_mail.changes import handle_change
+from tellusonce_mail.confirmation import handle_confirmation_reply
+from tellusonce_mail.handler import recipient_for
+from tellusonce_mail.mime import ReadMessage
+from tellusonce_mail.reading import MessageReader, ReadFailed, Reading
+from tellusonce_mail.rules import never_answer
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0

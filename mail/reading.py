@@ -26,8 +26,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from mail.mime import ReadMessage, read_message
-from mail.parser import ParsedChange, parse_change
+from tellusonce_mail.mime import ReadMessage, read_message
+from tellusonce_mail.parser import ParsedChange, parse_change
 
 log = logging.getLogger(__name__)
 

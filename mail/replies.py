@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from mail.mime import ReadMessage
 from tellusonce.application.intake import RecipientPlan, RecipientStatus
 from tellusonce.data.mailout import emails_sent_to
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
@@ -20,6 +19,7 @@ from tellusonce.mailout.queue import queue_email
 from tellusonce.mailout.render import answer_text
 from tellusonce.models import Department, OutgoingEmail
 from tellusonce.settings import Settings
+from tellusonce_mail.mime import ReadMessage
 
 # What the mail listener sends, by purpose; all of them count towards the hourly limit.
 CONFIRM = "mail_confirm_change"

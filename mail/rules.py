@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from mail.mime import ReadMessage
+from tellusonce_mail.mime import ReadMessage
 
 _ROBOT_SENDERS = re.compile(
     r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?|owner-.*|.*-request|.*-bounces?|listserv|majordomo)@",

@@ -22,11 +22,11 @@ from concurrent.futures import Future
 from aiosmtpd.smtp import MISSING, SMTP
 from sqlalchemy import Engine
 
-from mail.handler import IntakeHandler
-from mail.smtpdata import DataReader, DataState
-from mail.store import MessageStore
 from tellusonce.db import make_engine
 from tellusonce.settings import Settings
+from tellusonce_mail.handler import IntakeHandler
+from tellusonce_mail.smtpdata import DataReader, DataState
+from tellusonce_mail.store import MessageStore
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ async def _read_data(stream: asyncio.StreamReader, reader: DataReader, *, on_chu
 
 
 class _Session(SMTP):
-    """aiosmtpd's session, with DATA read in chunks (see ``mail.smtpdata``)."""
+    """aiosmtpd's session, with DATA read in chunks (see ``tellusonce_mail.smtpdata``)."""
 
     line_length_limit = LINE_LENGTH_LIMIT
 

@@ -52,8 +52,8 @@ def _engine():
 def dispatch(once: bool, concurrency: int | None, department_concurrency: int | None, lease: float | None,
              timeout: float | None, database_side: str | None) -> None:
     """Deliver queued notifications to departments until stopped (SIGTERM finishes in-flight work)."""
-    from services.dispatch.webhook import WebhookSender
-    from services.dispatch.worker import Worker, WorkerConfig, tune_process
+    from tellusonce_services.dispatch.webhook import WebhookSender
+    from tellusonce_services.dispatch.worker import Worker, WorkerConfig, tune_process
 
     # A stop asked for while the worker is still starting is honoured as soon as it can be.
     early_stop: list[int] = []
@@ -217,9 +217,9 @@ def _department(session, department_id: str):
 @with_appcontext
 def departments_ping(department_id: str) -> None:
     """Send a signed test event to a webhook department and show its answer."""
-    from services.dispatch.signing import MissingSecret, department_secrets, signature_headers
-    from services.dispatch.webhook import WebhookSender
     from tellusonce.domain.events import build_ping
+    from tellusonce_services.dispatch.signing import MissingSecret, department_secrets, signature_headers
+    from tellusonce_services.dispatch.webhook import WebhookSender
 
     settings = _settings()
     engine = _engine()
@@ -308,7 +308,7 @@ def departments_enable(department_id: str) -> None:
 @with_appcontext
 def receiver() -> None:
     """Run the reference department receiver on TELLUSONCE_RECEIVER_LISTEN."""
-    from services.example_receiver.setup import keys_path, mint_demo_keys
+    from tellusonce_services.example_receiver.setup import keys_path, mint_demo_keys
 
     settings = _settings()
     if not settings.is_production:
@@ -321,7 +321,7 @@ def receiver() -> None:
     os.execvp(sys.executable, [
         sys.executable, "-m", "gunicorn", "--bind", settings.receiver_listen, "--workers", "1", "--threads", "8",
         "--access-logfile", "-", "--no-control-socket",  # as config/gunicorn.conf.py says why
-        "services.example_receiver.app:create_receiver_app()",
+        "tellusonce_services.example_receiver.app:create_receiver_app()",
     ])
 
 

@@ -16,15 +16,16 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, NoAppException, with_appcontext
 
-from mail.commands import register as register_mail_commands
-from services.commands import register as register_dispatch_commands
 from tellusonce import create_app
 from tellusonce.clock import utcnow
 from tellusonce.db import engine_for, transaction
 from tellusonce.demo_ready import probes
-from tellusonce.settings import PROJECT_ROOT, Settings, SettingsError
+from tellusonce.resources import CONFIG, FilesMissing
+from tellusonce.settings import Settings, SettingsError
+from tellusonce_mail.commands import register as register_mail_commands
+from tellusonce_services.commands import register as register_dispatch_commands
 
-GUNICORN_CONFIG = PROJECT_ROOT / "config" / "gunicorn.conf.py"
+GUNICORN_CONFIG = CONFIG / "gunicorn.conf.py"
 
 # What `tellusonce demo` starts, in order: (name, sub-command, setting with its address).
 DEMO_PROCESSES: list[tuple[str, list[str], str | None]] = [
@@ -51,7 +52,7 @@ class SettingsProblem(NoAppException):
 def _create_app() -> Flask:
     try:
         app = create_app()
-    except SettingsError as e:
+    except (SettingsError, FilesMissing) as e:
         raise SettingsProblem(str(e)) from e
     problem = _production_registry_problem(app.config["SETTINGS"])
     if problem:
@@ -61,7 +62,7 @@ def _create_app() -> Flask:
 
 def _production_registry_problem(s: Settings) -> str | None:
     """In production, what is wrong with the registry every command would use, in one line."""
-    from services.registry import RegistryError, load_registry
+    from tellusonce_services.registry import RegistryError, load_registry
 
     if not s.is_production:
         return None
@@ -75,7 +76,7 @@ def _production_registry_problem(s: Settings) -> str | None:
     return (f"TELLUSONCE_DEPARTMENTS is {registry.path}, whose webhook_url for {', '.join(plain)} is not https:// "
             f"(the demo registry sends to a receiver on this machine): production sends personal data over https "
             f"only, so set TELLUSONCE_DEPARTMENTS to your own registry, made from "
-            f"{PROJECT_ROOT / 'config' / 'departments.production.example.toml'}.")
+            f"{CONFIG / 'departments.production.example.toml'}.")
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
@@ -114,7 +115,7 @@ def departments() -> None:
 
 
 def _load_registry():
-    from services.registry import RegistryError, load_registry
+    from tellusonce_services.registry import RegistryError, load_registry
 
     s = settings()
     try:
@@ -127,7 +128,7 @@ def _load_registry():
 @with_appcontext
 def departments_sync() -> None:
     """Load config/departments.toml (TELLUSONCE_DEPARTMENTS) into the database."""
-    from services.registry import sync_registry
+    from tellusonce_services.registry import sync_registry
 
     registry = _load_registry()
     with engine_for(settings().database_url) as engine, transaction(engine) as session:

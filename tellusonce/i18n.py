@@ -11,9 +11,8 @@ from functools import lru_cache
 
 from babel.support import NullTranslations, Translations
 
-from tellusonce.settings import PROJECT_ROOT
+from tellusonce.resources import TRANSLATIONS
 
-TRANSLATIONS = PROJECT_ROOT / "tellusonce" / "translations"
 LANGUAGES = ("en", "cy")
 # An email to someone whose language is not known: the Welsh, then the English (text only).
 BILINGUAL = "cy+en"

@@ -12,8 +12,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from tellusonce.db import normalise_url
-
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+from tellusonce.resources import MIGRATIONS
 
 
 def alembic_config(url: str) -> Config:

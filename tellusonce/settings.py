@@ -20,9 +20,12 @@ from urllib.parse import urlsplit
 
 from tellusonce.outbound_relay import OutboundConfigError, Relay, parse_outbound
 
+from tellusonce.resources import CHECKOUT, CONFIG, DEFAULT_INSTANCE
+
 PREFIX = "TELLUSONCE_"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
+# The top of a checkout, for the tests and benchmarks that run in one (tellusonce/resources.py finds the
+# service's own files, installed or not).
+PROJECT_ROOT = CHECKOUT
 
 Mode = Literal["production", "demo", "test"]
 MODES: tuple[Mode, ...] = ("production", "demo", "test")
@@ -51,9 +54,9 @@ class Settings:
     outbound_mail_password: str = field(default="", repr=False)
     outbound_mail_ca_file: Path | None = None
     mail_from: str = ""
-    departments: Path = PROJECT_ROOT / "config" / "departments.toml"
+    departments: Path = CONFIG / "departments.toml"
     # How long each kind of data is kept and what happens then (tellusonce/domain/retention.py).
-    retention: Path = PROJECT_ROOT / "config" / "retention.toml"
+    retention: Path = CONFIG / "retention.toml"
     max_message_bytes: int = 10 * 1024 * 1024
     # Inbound SMTP: STARTTLS is offered when both files are set (PEM certificate chain and key).
     smtp_tls_cert: Path | None = None

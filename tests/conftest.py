@@ -92,8 +92,8 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 def _load_registry(engine: Engine) -> None:
-    from services.registry import load_registry, sync_registry
     from tellusonce.db import transaction
+    from tellusonce_services.registry import load_registry, sync_registry
 
     with transaction(engine) as session:
         sync_registry(session, load_registry(REGISTRY))

@@ -30,9 +30,6 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from services.dispatch.webhook import WebhookSender
-from services.dispatch.worker import Stats, Worker, WorkerConfig
-from services.registry import load_registry, sync_registry
 from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.db import transaction
 from tellusonce.models import Department, Notification, NotificationState, WorkerHeartbeat

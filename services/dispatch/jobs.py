@@ -38,6 +38,9 @@ from tellusonce.data.outbox import (
 from tellusonce.domain.events import EventError, build_event
 from tellusonce.models import AttemptOutcome, ChannelKind, Department, NotificationKind, NotificationState, ReportState
 from tellusonce.settings import Settings
+from tellusonce_services.dispatch.email_channel import queue_department_email
+from tellusonce_services.dispatch.signing import MissingSecret, department_secrets
+from tellusonce_services.dispatch.webhook import url_problem
 
 log = logging.getLogger(__name__)
 

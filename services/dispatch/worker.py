@@ -43,16 +43,16 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from services.dispatch import worker_db
-from services.dispatch.jobs import Claim, Job
-from services.dispatch.signing import signature_headers
-from services.dispatch.webhook import Outcome, WebhookSender
-from services.dispatch.worker_db import DatabaseProcess, DatabaseThread, Recorded, open_database_side
 from tellusonce.clock import system_now, utcnow
 from tellusonce.data.outbox import AttemptRecord
 from tellusonce.domain.retention import Schedule, load_schedule
 from tellusonce.models import AttemptOutcome
 from tellusonce.settings import Settings
+from tellusonce_services.dispatch import worker_db
+from tellusonce_services.dispatch.jobs import Claim, Job
+from tellusonce_services.dispatch.signing import signature_headers
+from tellusonce_services.dispatch.webhook import Outcome, WebhookSender
+from tellusonce_services.dispatch.worker_db import DatabaseProcess, DatabaseThread, Recorded, open_database_side
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -51,6 +51,8 @@ from tellusonce.db import make_engine, transaction
 from tellusonce.domain.retention import Rule
 from tellusonce.models import AttemptOutcome
 from tellusonce.settings import Settings
+from tellusonce_services.dispatch.jobs import Claim, claim_jobs
+from tellusonce_services.dispatch.retry import next_attempt_at
 
 T = TypeVar("T")
 

@@ -3,7 +3,7 @@
 Events are acknowledged after they are stored, never inside the webhook
 request, so the answer to Tell us once is quick. An acknowledgement that fails
 (the API is down, no key yet) is tried again on the next pass. The same thread
-first pulls the feed departments' feeds (``services.example_receiver.feed``), every few
+first pulls the feed departments' feeds (``tellusonce_services.example_receiver.feed``), every few
 seconds, so what they fetch is acknowledged in the same pass.
 """
 
@@ -17,9 +17,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from services.example_receiver.feed import FeedPuller
-from services.example_receiver.setup import load_keys
-from services.example_receiver.store import Store
+from tellusonce_services.example_receiver.feed import FeedPuller
+from tellusonce_services.example_receiver.setup import load_keys
+from tellusonce_services.example_receiver.store import Store
 
 log = logging.getLogger(__name__)
 # The API is reached directly, whatever proxy the environment names.

@@ -1,12 +1,12 @@
 """The receiver's web app: ``POST /hooks/<department>`` takes events; ``/`` and ``/inbox/<id>`` show them.
 
 Run it with ``tellusonce receiver`` (on TELLUSONCE_RECEIVER_LISTEN) or
-``gunicorn "services.example_receiver.app:create_receiver_app()"``. It reads the same
+``gunicorn "tellusonce_services.example_receiver.app:create_receiver_app()"``. It reads the same
 registry and settings as the service: each department's signing secrets come
 from the environment variable its registry entry names (in demo and test mode
 they are derived as the dispatcher derives them). The feed departments are not
 sent anything: the receiver pulls their feeds through the department API, as
-their own systems would (``services.example_receiver.feed``), and shows and acknowledges
+their own systems would (``tellusonce_services.example_receiver.feed``), and shows and acknowledges
 those events beside the webhooks'.
 """
 
@@ -22,14 +22,14 @@ from flask import Flask, Response, abort, jsonify, render_template_string, reque
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from services.dispatch.signing import MissingSecret, department_secrets
-from services.example_receiver.acker import Acker
-from services.example_receiver.feed import FeedPuller
-from services.example_receiver.setup import keys_path
-from services.example_receiver.store import Store
-from services.registry import load_registry
 from tellusonce.domain.events import PING_TYPE, EventError, parse_event
 from tellusonce.settings import Settings
+from tellusonce_services.dispatch.signing import MissingSecret, department_secrets
+from tellusonce_services.example_receiver.acker import Acker
+from tellusonce_services.example_receiver.feed import FeedPuller
+from tellusonce_services.example_receiver.setup import keys_path
+from tellusonce_services.example_receiver.store import Store
+from tellusonce_services.registry import load_registry
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024

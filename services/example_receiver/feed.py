@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from services.example_receiver.setup import load_keys
-from services.example_receiver.store import Store
+from tellusonce_services.example_receiver.setup import load_keys
+from tellusonce_services.example_receiver.store import Store
 
 log = logging.getLogger(__name__)
 # The API is reached directly, whatever proxy the environment names.

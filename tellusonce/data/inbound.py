@@ -19,7 +19,7 @@ CONFIRMATION_LIFETIME = timedelta(hours=24)
 
 def next_received(session: Session) -> InboundMessage | None:
     """The oldest message not yet processed. Not locked: it is read outside any write transaction,
-    and whoever records it checks that it is still received (``mail.processing``)."""
+    and whoever records it checks that it is still received (``tellusonce_mail.processing``)."""
     return session.scalars(
         select(InboundMessage)
         .where(InboundMessage.status == InboundStatus.RECEIVED)

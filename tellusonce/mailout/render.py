@@ -22,9 +22,9 @@ from tellusonce.domain.changetypes import ChangeType
 from tellusonce.domain.fields import display_phone
 from tellusonce.i18n import BILINGUAL, LANGUAGES, N_, translations_for
 from tellusonce.models import OutgoingEmail
-from tellusonce.settings import PROJECT_ROOT
+from tellusonce.resources import TEMPLATES
 
-EMAIL_TEMPLATES = PROJECT_ROOT / "templates" / "email"
+EMAIL_TEMPLATES = TEMPLATES / "email"
 SENDER_NAME = N_("Tell us once")
 # Headers the sender writes itself (or the MIME parts do): an email's own ``headers`` cannot replace them.
 FIXED_HEADERS = frozenset({"from", "to", "subject", "date", "message-id", "content-type", "mime-version",

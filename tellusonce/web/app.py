@@ -16,11 +16,9 @@ from tellusonce import logs
 from tellusonce.clock import ShiftedClock, set_clock
 from tellusonce.domain.retention import RetentionError, load_schedule
 from tellusonce.extensions import babel, csrf, limiter
-from tellusonce.settings import PROJECT_ROOT, Settings, SettingsError
+from tellusonce.resources import STATIC, TEMPLATES, TRANSLATIONS, check_page_assets
+from tellusonce.settings import Settings, SettingsError
 from tellusonce.web import database, department_names, display, language, posts, proxies
-
-TEMPLATES = PROJECT_ROOT / "templates"
-STATIC = PROJECT_ROOT / "static"
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +28,7 @@ def build_app(settings: Settings | None = None) -> Flask:
     if settings.clock_offset:
         set_clock(ShiftedClock(timedelta(seconds=settings.clock_offset)))
     logs.configure(settings)
+    check_page_assets()
     try:  # a schedule with a mistake stops start-up (and every command) naming the line
         schedule = load_schedule(settings.retention)
     except RetentionError as e:
@@ -62,7 +61,7 @@ def build_app(settings: Settings | None = None) -> Flask:
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=not settings.ratelimit_storage_url.startswith("memory://"),
         RATELIMIT_HEADERS_ENABLED=True,
         BABEL_DEFAULT_LOCALE="en",
-        BABEL_TRANSLATION_DIRECTORIES=str(PROJECT_ROOT / "tellusonce" / "translations"),
+        BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
     )
     app.jinja_loader = ChoiceLoader(
         [

@@ -7,10 +7,10 @@ from datetime import timedelta
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
-from services.registry import load_registry, sync_registry
 from tellusonce.data.departments import list_departments, registry
 from tellusonce.db import session_factory, transaction
 from tellusonce.models import Department
+from tellusonce_services.registry import load_registry, sync_registry
 from tests.conftest import REGISTRY
 
 

@@ -20,12 +20,12 @@ import pytest
 from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
-from services.registry import load_registry
 from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.cli import main
 from tellusonce.db import transaction
 from tellusonce.domain.changetypes import CHANGE_TYPES
 from tellusonce.models import ChangeReport, OutgoingEmail
+from tellusonce_services.registry import load_registry
 from tests.conftest import REGISTRY
 from tests.dispatch_helpers import dispatch_once, point_at, states
 from tests.factories import NOW, address_answers, death_answers, make_citizen

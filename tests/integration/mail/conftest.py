@@ -10,8 +10,8 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy import Engine
 
-from mail.server import ListenerThread
 from tellusonce.settings import Settings
+from tellusonce_mail.server import ListenerThread
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from email.utils import make_msgid
 
 from sqlalchemy import Engine, select, text
 
-from mail.processing import Outcome, process_next
 from tellusonce.db import transaction
 from tellusonce.models import InboundMessage, OutgoingEmail
 from tellusonce.settings import Settings
+from tellusonce_mail.processing import Outcome, process_next
 from tests.factories import NOW, make_citizen
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import dkim
 import pytest
 
-from mail.authentication import check_authentication
-from mail.mime import read_message
+from tellusonce_mail.authentication import check_authentication
+from tellusonce_mail.mime import read_message
 
 MESSAGE = (b"From: Ada <ada@example.org>\r\nTo: changes@tellusonce.test\r\nSubject: Moving house\r\n"
            b"Authentication-Results: mx.tellusonce.test; spf=pass smtp.mailfrom=example.org; dmarc=pass\r\n"

@@ -193,8 +193,8 @@ def test_the_same_change_already_reported_on_the_web_is_recognised_as_a_duplicat
 
 def test_a_processing_failure_quarantines_the_message_with_its_reason_and_reprocessing_recovers_it(
         listener, deliver, engine, mail_settings):
-    from mail.processing import reprocess
     from tellusonce.models import Citizen
+    from tellusonce_mail.processing import reprocess
 
     # A language the service has no locale for makes dates unformattable: bad data, found while processing.
     # The database refuses such a language since migration 0007, so the test lifts that check for its one row.
@@ -221,8 +221,8 @@ def test_the_listener_process_works_through_what_it_accepts_on_its_own(mail_sett
     import smtplib
     import time
 
-    from mail.processing import MessageWorker
-    from mail.server import ListenerThread
+    from tellusonce_mail.processing import MessageWorker
+    from tellusonce_mail.server import ListenerThread
 
     add_citizen(engine)
     worker = MessageWorker(engine, mail_settings, poll=30).start()  # woken by each commit, not by polling

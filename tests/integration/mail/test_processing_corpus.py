@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy import insert, select
 
-from mail.processing import process_next
 from tellusonce.clock import utcnow
 from tellusonce.db import transaction
 from tellusonce.models import ChangeReport, InboundMessage, InboundStatus, ReportState
 from tellusonce.settings import Settings
+from tellusonce_mail.processing import process_next
 from tests.factories import NOW
 from tests.integration.mail.messages import add_citizen, inbound, outgoing, process_all
 from tests.unit.mail.strategies import messages

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import smtplib
 
-from mail.processing import MessageWorker, reader_for
-from mail.server import ListenerThread
 from tellusonce.models import InboundStatus
+from tellusonce_mail.processing import MessageWorker, reader_for
+from tellusonce_mail.server import ListenerThread
 from tests.account_helpers import make_citizen, sign_in
 from tests.dispatch_helpers import BackgroundWorker, DepartmentServer, point_at, reset_departments, submit, wait_for
 from tests.integration.mail.messages import BAD, add_citizen, inbound, slow_html

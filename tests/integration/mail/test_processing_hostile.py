@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-from mail.processing import process_next, reprocess
-from mail.reading import MessageReader
 from tellusonce.mailout.render import rendered_bodies
 from tellusonce.models import InboundStatus
+from tellusonce_mail.processing import process_next, reprocess
+from tellusonce_mail.reading import MessageReader
 from tests.dispatch_helpers import wait_for
 from tests.integration.mail.messages import BAD, add_citizen, inbound, outgoing, process_all, slow_html
 

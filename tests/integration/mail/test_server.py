@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from mail.server import ListenerThread
 from tellusonce.db import make_engine, transaction
 from tellusonce.models import InboundMessage, InboundStatus
 from tellusonce.settings import Settings
+from tellusonce_mail.server import ListenerThread
 
 MESSAGE = (
     b"From: Ada <ada@example.org>\r\nTo: changes@tellusonce.test\r\nSubject: Moving house\r\n"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from services.registry import RegistryError, load_registry, sync_registry
 from tellusonce.models import Department
+from tellusonce_services.registry import RegistryError, load_registry, sync_registry
 from tests.conftest import REGISTRY
 
 

@@ -10,7 +10,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from services.registry import RegistryError, load_registry
 from tellusonce.db import transaction
 from tellusonce.models import Notification
 from tellusonce.settings import PROJECT_ROOT

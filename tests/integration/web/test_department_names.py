@@ -15,11 +15,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
-from services.registry import RegistryError, load_registry, sync_registry
 from tellusonce.cli import main
 from tellusonce.clock import utcnow
 from tellusonce.db import transaction
 from tellusonce.models import Department, Notification, NotificationState
+from tellusonce_services.registry import RegistryError, load_registry, sync_registry
 from tests.conftest import REGISTRY
 from tests.journey_helpers import signed_in, submitted_report
 from tests.page_checks import check_page

@@ -24,10 +24,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mail
-from mail.mime import read_message
-from mail.parser import parse_change
-from mail.smtpdata import DataReader
+import tellusonce_mail
+from tellusonce_mail.mime import read_message
+from tellusonce_mail.parser import parse_change
+from tellusonce_mail.smtpdata import DataReader
 
 BOUND = 0.5  # seconds of processor time for one call; a backtracking pattern takes far longer
 RUN = 20_000  # characters in a run: a quadratic pattern takes seconds on this, a linear one microseconds
@@ -38,8 +38,8 @@ ALWAYS = (" ", "\t", "x", "a", "1", "\u00a0")  # whitespace, a letter, a digit: 
 
 def _patterns() -> dict[str, re.Pattern]:
     found: dict[str, re.Pattern] = {}
-    for module_info in pkgutil.iter_modules(mail.__path__):
-        module = importlib.import_module(f"mail.{module_info.name}")
+    for module_info in pkgutil.iter_modules(tellusonce_mail.__path__):
+        module = importlib.import_module(f"tellusonce_mail.{module_info.name}")
         for name, value in vars(module).items():
             if isinstance(value, re.Pattern):
                 found[f"{module_info.name}.{name}"] = value
@@ -130,7 +130,7 @@ def test_a_pattern_takes_bounded_time_on_any_runs_of_its_characters(name):
 
 def test_every_pattern_in_mail_is_a_named_module_constant_so_that_it_is_tried_here():
     inline = re.compile(r"\bre\.(?:match|search|fullmatch|findall|finditer|sub|subn|split)\(")
-    offenders = [f"{path.name}:{n}" for path in sorted(Path(mail.__path__[0]).glob("*.py"))
+    offenders = [f"{path.name}:{n}" for path in sorted(Path(tellusonce_mail.__path__[0]).glob("*.py"))
                  for n, line in enumerate(path.read_text().splitlines(), start=1) if inline.search(line)]
     assert offenders == []
     assert len(PATTERNS) >= 20
@@ -169,7 +169,7 @@ def test_an_html_only_message_with_a_pre_line_of_800_dashes_and_an_x_is_read_at_
 def test_a_welsh_date_with_long_runs_of_ordinals_and_mutations_is_read_at_once():
     """The Welsh ordinals ("1af", "21ain") and "o" before a month ("o Fedi") add optional groups to
     the date patterns: each is tried once, however long the run."""
-    from mail.dates import parse_date
+    from tellusonce_mail.dates import parse_date
 
     for text in ("1" + "af" * RUN, "1af " + "o " * RUN + "Fedi", "21ain o " + "f" * RUN + " 2026",
                  "Dydd Sul " * (RUN // 9) + "1 Tachwedd 2026", "Medi 1" + "ain" * RUN):

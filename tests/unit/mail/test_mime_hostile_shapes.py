@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from mail.mime import MAX_DEPTH, read_message
-from mail.parser import MAX_LINE_CHARS, MAX_LINES, parse_change
+from tellusonce_mail.mime import MAX_DEPTH, read_message
+from tellusonce_mail.parser import MAX_LINE_CHARS, MAX_LINES, parse_change
 
 TODAY = date(2026, 11, 22)
 DEPARTMENTS = {"dvla": ("Driver and Vehicle Licensing Agency (DVLA)",), "hmrc": ("HM Revenue and Customs (HMRC)",)}

@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 
-from mail.dates import parse_date
-from mail.mime import read_message, typed_text
-from mail.parser import parse_change, split_address, split_name
 from tellusonce.domain.validation import ChangeInvalid, validate_change
+from tellusonce_mail.dates import parse_date
+from tellusonce_mail.mime import read_message, typed_text
+from tellusonce_mail.parser import parse_change, split_address, split_name
 
 TODAY = date(2026, 11, 22)
 DEPARTMENTS = {
@@ -189,8 +189,8 @@ def test_nul_characters_in_headers_and_body_are_dropped():
 
 @pytest.mark.parametrize("change_type_id", ["address", "name", "contact", "death", "birth"])
 def test_every_line_of_the_blank_template_is_understood(change_type_id):
-    from mail.replies import blank_template
     from tellusonce.domain.changetypes import CHANGE_TYPES
+    from tellusonce_mail.replies import blank_template
 
     change_type = CHANGE_TYPES[change_type_id]
     filled = "\n".join(f"{line}Filled in" if line.endswith(": ") else line

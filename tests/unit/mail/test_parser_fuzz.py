@@ -7,12 +7,12 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mail.labels import SYNONYMS
-from mail.mime import read_message
-from mail.parser import parse_change
-from mail.rules import never_answer
 from tellusonce.domain.changetypes import CHANGE_TYPES
 from tellusonce.domain.validation import ChangeInvalid, validate_change
+from tellusonce_mail.labels import SYNONYMS
+from tellusonce_mail.mime import read_message
+from tellusonce_mail.parser import parse_change
+from tellusonce_mail.rules import never_answer
 from tests.unit.mail.strategies import header_text, messages
 
 TODAY = date(2026, 11, 22)

@@ -7,12 +7,12 @@ from datetime import date
 
 import pytest
 
-from mail.dates import parse_date
-from mail.parser import parse_change
-from mail.replies import blank_template
 from tellusonce.domain.changetypes import CHANGE_TYPES
 from tellusonce.domain.validation import validate_change
 from tellusonce.i18n import translations_for
+from tellusonce_mail.dates import parse_date
+from tellusonce_mail.parser import parse_change
+from tellusonce_mail.replies import blank_template
 
 TODAY = date(2026, 11, 22)
 DEPARTMENTS = {

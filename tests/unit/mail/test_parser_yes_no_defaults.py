@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from mail.parser import parse_change
-from mail.replies import blank_template
 from tellusonce.domain.changetypes import CHANGE_TYPES
 from tellusonce.domain.validation import validate_change
+from tellusonce_mail.parser import parse_change
+from tellusonce_mail.replies import blank_template
 
 
 def test_the_blank_template_says_a_left_out_yes_or_no_answer_means_no():

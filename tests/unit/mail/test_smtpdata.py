@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mail.smtpdata import DataReader, DataState
+from tellusonce_mail.smtpdata import DataReader, DataState
 
 line_text = st.text(alphabet=".ab \t", max_size=12).map(str.encode)
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
-from services.dispatch.signing import derived_secret
 from tellusonce.db import transaction
 from tellusonce.domain.events import parse_event
 from tellusonce.models import AttemptOutcome, AuditEvent, DeliveryAttempt, Department, NotificationState
+from tellusonce_services.dispatch.signing import derived_secret
 from tests.conftest import TEST_SECRET_KEY
 from tests.dispatch_helpers import deliver_one, dispatch_once, free_port, notifications, point_at, states, submit
 from tests.factories import NOW

@@ -12,7 +12,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from services.dispatch.worker import WorkerConfig
 from tellusonce.application.consent import withdraw_consent
 from tellusonce.data.outbox import claim_due
 from tellusonce.db import transaction

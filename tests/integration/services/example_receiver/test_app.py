@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.dispatch.signing import derived_secret, signature_headers
-from services.example_receiver.app import create_receiver_app
-from services.example_receiver.setup import mint_demo_keys
 from tellusonce.models import NotificationState
+from tellusonce_services.dispatch.signing import derived_secret, signature_headers
+from tellusonce_services.example_receiver.app import create_receiver_app
+from tellusonce_services.example_receiver.setup import mint_demo_keys
 from tests.conftest import TEST_SECRET_KEY
 from tests.dispatch_helpers import ServedApp, dispatch_once, notifications, point_at, submit
 from tests.factories import NOW

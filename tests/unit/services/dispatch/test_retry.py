@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from services.dispatch.retry import MAX_ATTEMPTS, next_attempt_at
+from tellusonce_services.dispatch.retry import MAX_ATTEMPTS, next_attempt_at
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks import Webhook
 
-from services.dispatch.signing import MissingSecret, department_secrets, derived_secret, signature_headers
 from tellusonce.settings import Settings
+from tellusonce_services.dispatch.signing import MissingSecret, department_secrets, derived_secret, signature_headers
 
 TEST = Settings(mode="test", secret_key="k" * 40)
 PRODUCTION = Settings(mode="production", secret_key="k" * 40, outbound_mail="smtp://mail:25")

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.dispatch.webhook import (
+from tellusonce.settings import Settings
+from tellusonce_services.dispatch.webhook import (
     Outcome,
     WebhookSender,
     classify,
@@ -15,7 +16,6 @@ from services.dispatch.webhook import (
     parse_retry_after,
     url_problem,
 )
-from tellusonce.settings import Settings
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 TEST = Settings(mode="test", secret_key="k" * 40)

@@ -6,8 +6,8 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
-from services.dispatch.jobs import Job
-from services.dispatch.worker import Lanes
+from tellusonce_services.dispatch.jobs import Job
+from tellusonce_services.dispatch.worker import Lanes
 
 LEASE = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

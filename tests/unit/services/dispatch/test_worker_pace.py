@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from services.dispatch.jobs import even_shares
-from services.dispatch.worker import Pace
 from tellusonce.data.outbox import AttemptRecord
+from tellusonce_services.dispatch.jobs import even_shares
+from tellusonce_services.dispatch.worker import Pace
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from services.example_receiver.acker import Acker
-from services.example_receiver.feed import FeedPuller
-from services.example_receiver.store import Store
+from tellusonce_services.example_receiver.acker import Acker
+from tellusonce_services.example_receiver.feed import FeedPuller
+from tellusonce_services.example_receiver.store import Store
 
 
 def _tables(path: Path) -> set[str]:
