@@ -76,7 +76,6 @@ from tellusonce.application.intake import ChangeRequest, submit_change  # noqa: 
 from tellusonce.clock import utcnow  # noqa: E402
 from tellusonce.db import make_engine, transaction  # noqa: E402
 from tellusonce.models import ChangeReport, Citizen, Department  # noqa: E402
-from tellusonce_services.registry import load_registry, sync_registry  # noqa: E402
 
 COUNT = int(os.environ.get("TELLUSONCE_BENCH_INTAKE_COUNT", "960"))
 RECIPIENTS = ("dvla", "hmrc", "leeds-council-tax")

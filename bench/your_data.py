@@ -26,7 +26,6 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
 
-from services.registry import load_registry, sync_registry  # noqa: E402
 from tellusonce.application.data_export import export_archive  # noqa: E402
 from tellusonce.application.intake import ChangeRequest, submit_change  # noqa: E402
 from tellusonce.clock import utcnow  # noqa: E402
@@ -35,6 +34,7 @@ from tellusonce.db import make_engine, transaction  # noqa: E402
 from tellusonce.mailout.queue import queue_email  # noqa: E402
 from tellusonce.migrate import wipe_and_upgrade  # noqa: E402
 from tellusonce.models import Citizen, DeliveryAttempt, Notification, NotificationState  # noqa: E402
+from tellusonce_services.registry import load_registry, sync_registry  # noqa: E402
 
 REPORTS = int(os.environ.get("TELLUSONCE_BENCH_YOUR_DATA_REPORTS", "1000"))
 RECIPIENTS = ["dvla", "hmrc", "leeds-council-tax"]

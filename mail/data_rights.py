@@ -14,10 +14,6 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from mail import replies
-from mail.mime import ReadMessage
-from mail.reading import Reading
-from mail.written_language import written_language
 from tellusonce.clock import uk_date
 from tellusonce.data.audit import record_event
 from tellusonce.data.citizens import get_citizen_by_email
@@ -28,6 +24,10 @@ from tellusonce.i18n import BILINGUAL, N_
 from tellusonce.mailout.queue import queue_email
 from tellusonce.models import InboundMessage, InboundStatus
 from tellusonce.settings import Settings
+from tellusonce_mail import replies
+from tellusonce_mail.mime import ReadMessage
+from tellusonce_mail.reading import Reading
+from tellusonce_mail.written_language import written_language
 
 # For the operator who answers it: in English, as the operator's commands are.
 OPERATOR_SUBJECT = "Data rights request from %(address)s: answer by %(due)s"

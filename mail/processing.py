@@ -33,14 +33,6 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from mail.authentication import DNSFunc, check_authentication
-from mail.changes import handle_change
-from mail.confirmation import handle_confirmation_reply
-from mail.data_rights import handle_data_rights, rights_in
-from mail.handler import recipient_for
-from mail.mime import ReadMessage
-from mail.reading import MessageReader, ReadFailed, Reading
-from mail.rules import never_answer
 from tellusonce.clock import uk_date, utcnow
 from tellusonce.data.departments import list_departments
 from tellusonce.data.inbound import get_inbound, next_received
@@ -50,6 +42,7 @@ from tellusonce.settings import Settings
 from tellusonce_mail.authentication import DNSFunc, check_authentication
 from tellusonce_mail.changes import handle_change
 from tellusonce_mail.confirmation import handle_confirmation_reply
+from tellusonce_mail.data_rights import handle_data_rights, rights_in
 from tellusonce_mail.handler import recipient_for
 from tellusonce_mail.mime import ReadMessage
 from tellusonce_mail.reading import MessageReader, ReadFailed, Reading

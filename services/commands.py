@@ -338,7 +338,7 @@ def notices() -> None:
 def notices_send() -> None:
     """Queue the emails due now: every organisation has a report, or one could not be told (every
     `tellusonce dispatch` also does this, every 30 seconds)."""
-    from services.dispatch.notices import send_due_notices
+    from tellusonce_services.dispatch.notices import send_due_notices
 
     engine = _engine()
     queued = 0

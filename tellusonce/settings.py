@@ -19,7 +19,6 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from tellusonce.outbound_relay import OutboundConfigError, Relay, parse_outbound
-
 from tellusonce.resources import CHECKOUT, CONFIG, DEFAULT_INSTANCE
 
 PREFIX = "TELLUSONCE_"

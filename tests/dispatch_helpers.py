@@ -34,6 +34,9 @@ from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.db import transaction
 from tellusonce.models import Department, Notification, NotificationState, WorkerHeartbeat
 from tellusonce.settings import PROJECT_ROOT, Settings
+from tellusonce_services.dispatch.webhook import WebhookSender
+from tellusonce_services.dispatch.worker import Stats, Worker, WorkerConfig
+from tellusonce_services.registry import load_registry, sync_registry
 from tests.conftest import REGISTRY, TEST_SECRET_KEY
 from tests.factories import NOW, address_answers, clock_env, make_citizen
 

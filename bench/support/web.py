@@ -29,12 +29,12 @@ from typing import Any
 import aiohttp
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert, select
 
-from services.registry import load_registry, sync_registry
 from tellusonce.clock import utcnow
 from tellusonce.db import make_engine, session_factory, transaction
 from tellusonce.domain.passwords import hash_password
 from tellusonce.migrate import wipe_and_upgrade
 from tellusonce.models import Citizen
+from tellusonce_services.registry import load_registry, sync_registry
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CLIENTS = 32

@@ -21,9 +21,6 @@ from typing import NamedTuple
 from jinja2 import TemplateError
 from sqlalchemy.orm import Session
 
-from services.dispatch.email_channel import queue_department_email
-from services.dispatch.signing import MissingSecret, department_secrets
-from services.dispatch.webhook import url_problem
 from tellusonce.application.report_notices import note_outcomes
 from tellusonce.data.consent import receipts_in_force
 from tellusonce.data.dispatch import BREAKER_THRESHOLD, all_departments

@@ -41,9 +41,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
-from services.dispatch.jobs import Claim, claim_jobs, note_recorded
-from services.dispatch.notices import send_due_notices
-from services.dispatch.retry import next_attempt_at
 from tellusonce.application.retention import Batch, run_batch
 from tellusonce.data.dispatch import Health, beat, department_channels, disable_endpoint, note_delivery_health
 from tellusonce.data.outbox import AttemptRecord, AttemptResult, record_attempts, release_claims
@@ -51,7 +48,8 @@ from tellusonce.db import make_engine, transaction
 from tellusonce.domain.retention import Rule
 from tellusonce.models import AttemptOutcome
 from tellusonce.settings import Settings
-from tellusonce_services.dispatch.jobs import Claim, claim_jobs
+from tellusonce_services.dispatch.jobs import Claim, claim_jobs, note_recorded
+from tellusonce_services.dispatch.notices import send_due_notices
 from tellusonce_services.dispatch.retry import next_attempt_at
 
 T = TypeVar("T")

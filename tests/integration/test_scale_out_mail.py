@@ -18,8 +18,8 @@ from email import policy
 import pytest
 from sqlalchemy import Engine
 
-from mail.replies import UNKNOWN_SENDER
 from tellusonce.models import InboundStatus
+from tellusonce_mail.replies import UNKNOWN_SENDER
 from tests.dispatch_helpers import wait_for
 from tests.integration.mail.messages import inbound, outgoing, typed
 from tests.mail_helpers import ListenerProcess, listener_process

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from tellusonce.db import transaction
 from tellusonce.models import Notification
 from tellusonce.settings import PROJECT_ROOT
+from tellusonce_services.registry import RegistryError, load_registry
 from tests.journey_helpers import report_a_move, signed_in
 
 REGISTRY = PROJECT_ROOT / "config" / "departments.toml"

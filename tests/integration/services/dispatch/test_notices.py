@@ -16,7 +16,6 @@ import pytest
 from flask import Flask
 from sqlalchemy import Engine, select
 
-from services.dispatch.notices import PURPOSE, SUBJECTS, send_due_notices
 from tellusonce.application.consent import withdraw_consent
 from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.application.report_notices import note_outcomes
@@ -27,6 +26,7 @@ from tellusonce.domain.notices import NoticeKind
 from tellusonce.mailout.render import render_email, translate_subject
 from tellusonce.models import Citizen, ConsentGrant, Notification, OutgoingEmail
 from tellusonce.settings import Settings
+from tellusonce_services.dispatch.notices import PURPOSE, SUBJECTS, send_due_notices
 from tests.dispatch_helpers import BackgroundWorker, DepartmentServer, dispatch_once, point_at, wait_for
 from tests.english_left import english_in_email, english_on_page
 from tests.factories import address_answers, make_citizen

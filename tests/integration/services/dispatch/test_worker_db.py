@@ -16,6 +16,7 @@ from tellusonce.application.consent import withdraw_consent
 from tellusonce.data.outbox import claim_due
 from tellusonce.db import transaction
 from tellusonce.models import ConsentGrant, Notification, NotificationState
+from tellusonce_services.dispatch.worker import WorkerConfig
 from tests.dispatch_helpers import BackgroundWorker, dispatch_once, notifications, states, submit, wait_for
 from tests.factories import NOW
 
