@@ -36,7 +36,7 @@ from journey_helpers import report_a_move, start_change
 from sqlalchemy import Engine, select, update
 
 from tellusonce import create_app
-from tellusonce.application.intake import ChangeRequest, hold_change
+from tellusonce.application.intake import ChangeRequest, hold_change, submit_change
 from tellusonce.clock import utcnow
 from tellusonce.data.citizens import issue_token
 from tellusonce.data.inbound import issue_confirmation
@@ -126,7 +126,9 @@ class Form:
 
 # How each <argument> of a page's address is filled; a new one must be said here.
 ISSUED = "<issued>"  # a fresh token for each post, as the link in an email carries it
-ARGUMENTS = {"department_id": "dvla", "token": ISSUED, "slug": "every question page of every change"}
+REPORTED = "<reported>"  # a report of the citizen's, sent just now: each post may cancel one
+ARGUMENTS = {"department_id": "dvla", "token": ISSUED, "slug": "every question page of every change",
+             "reference": REPORTED}
 
 
 def page_forms(app: Flask) -> list[Form]:
@@ -207,8 +209,16 @@ class Site:
     def _fill(self, form: Form) -> str:
         path = form.path
         for name, value in form.arguments:
-            path = path.replace(f"<{name}>", self._token(form.endpoint) if value == ISSUED else value)
+            filled = self._token(form.endpoint) if value == ISSUED else self._reported() if value == REPORTED else value
+            path = path.replace(f"<{name}>", filled)
         return path
+
+    def _reported(self) -> str:
+        with transaction(self.engine) as session:
+            citizen = session.get_one(Citizen, self.citizen.id)
+            return submit_change(session, citizen, ChangeRequest(
+                change_type="address", answers=address_answers(), recipients=["dvla"], consent={"dvla": "once"},
+                channel="web", submission_key=uuid.uuid4().hex), now=utcnow()).report.reference
 
     def _token(self, endpoint: str) -> str:
         """A link's token as its email gives it: each post may spend one."""
