@@ -45,6 +45,7 @@ from tellusonce.models import (
     OutgoingEmail,
     OutgoingState,
     ReportJourney,
+    SignInEvent,
 )
 from tellusonce.models.outbox import CLAIMABLE_SQL
 
@@ -163,6 +164,7 @@ KINDS: dict[str, _Kind] = {
         DeliveryAttempt, lambda: DeliveryAttempt.finished_at,
         # Never the attempts of a notification still being delivered.
         lambda s: [~exists().where(Notification.id == DeliveryAttempt.notification_id, text(CLAIMABLE_SQL))]),
+    "sign_ins": _Kind(SignInEvent, lambda: SignInEvent.at, lambda s: []),
 }
 # Kinds held in tables of their own, removed chain by chain (``find_audit_chains``).
 AUDIT = "audit_events"

@@ -30,6 +30,7 @@ class Kind(StrEnum):
     NOTIFICATION_PAYLOADS = "notification_payloads"
     DEAD_LETTERS = "dead_letters"
     DELIVERY_ATTEMPTS = "delivery_attempts"
+    SIGN_INS = "sign_ins"
     CLOSED_ACCOUNTS = "closed_accounts"
     AUDIT_EVENTS = "audit_events"
 
@@ -51,6 +52,7 @@ ACTIONS: dict[Kind, tuple[Action, ...]] = {
     Kind.NOTIFICATION_PAYLOADS: (Action.BLANK,),
     Kind.DEAD_LETTERS: (Action.BLANK,),
     Kind.DELIVERY_ATTEMPTS: (Action.DELETE,),
+    Kind.SIGN_INS: (Action.DELETE,),
     Kind.CLOSED_ACCOUNTS: (Action.BLANK, Action.DELETE),
     Kind.AUDIT_EVENTS: (Action.DELETE,),
 }
@@ -68,6 +70,11 @@ class RetentionError(ValueError):
 class Period:
     count: int
     unit: str  # day, week or year
+
+    @property
+    def days(self) -> int:
+        """The period in days, a year counted as 365 (for a page that says "for 30 days")."""
+        return self.count * (365 if self.unit == "year" else UNITS[self.unit])
 
     def cutoff(self, now: datetime) -> datetime:
         """Data whose time is before this has been kept for the period."""

@@ -19,7 +19,7 @@ from tellusonce.models.outbox import (
 )
 from tellusonce.models.report import ChangeReport, Channel, ReportState, Subject
 from tellusonce.models.requests import DataRightsRequest, RequestState
-from tellusonce.models.sign_in import SIGN_INS_KEPT_DAYS, SignInEvent, SignInMethod
+from tellusonce.models.sign_in import SignInEvent, SignInMethod
 from tellusonce.models.worker import WorkerHeartbeat
 
 __all__ = [
@@ -52,7 +52,6 @@ __all__ = [
     "ReportNotice",
     "ReportState",
     "RequestState",
-    "SIGN_INS_KEPT_DAYS",
     "SignInEvent",
     "SignInMethod",
     "Subject",

@@ -18,8 +18,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tellusonce.models.base import Base, UUIDKey
 
-SIGN_INS_KEPT_DAYS = 30
-
 
 class SignInMethod(StrEnum):
     PASSWORD = "password"

@@ -17,6 +17,7 @@ LABELS = {
     Kind.NOTIFICATION_PAYLOADS: lazy_gettext("Details sent to an organisation"),
     Kind.DEAD_LETTERS: lazy_gettext("Details we could not deliver"),
     Kind.DELIVERY_ATTEMPTS: lazy_gettext("Our record of each try at delivering a message"),
+    Kind.SIGN_INS: lazy_gettext("Each time you signed in, or someone tried to"),
     Kind.CLOSED_ACCOUNTS: lazy_gettext("Closed accounts"),
     Kind.AUDIT_EVENTS: lazy_gettext("Our audit record"),
 }

@@ -11,12 +11,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import ua_parser
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
 
 from tellusonce.clock import utcnow
 from tellusonce.data.sign_ins import MOST_SHOWN, recent_sign_ins, record_sign_in
-from tellusonce.models import SIGN_INS_KEPT_DAYS, Citizen, SignInEvent, SignInMethod
+from tellusonce.domain.retention import Kind
+from tellusonce.models import Citizen, SignInEvent, SignInMethod
 from tellusonce.web.auth import current_citizen, login_required
 from tellusonce.web.database import get_session
 
@@ -56,5 +57,5 @@ def sign_ins() -> str:
     citizen = current_citizen()
     assert citizen is not None
     events = recent_sign_ins(get_session(), citizen.id, since=utcnow() - timedelta(days=SHOWN_DAYS))
-    return render_template("account/sign_ins.html", events=events, days=SHOWN_DAYS, kept_days=SIGN_INS_KEPT_DAYS,
+    return render_template("account/sign_ins.html", events=events, days=SHOWN_DAYS, kept_days=current_app.config["RETENTION"].rule(Kind.SIGN_INS).keep.days,
                            most=MOST_SHOWN, how_words=how_words, browser_words=browser_words)

@@ -28,6 +28,7 @@ from tellusonce.models import (
     Notification,
     OutgoingEmail,
     ReportJourney,
+    SignInEvent,
 )
 from tellusonce.settings import PROJECT_ROOT
 from tests.dispatch_helpers import notifications, submit
@@ -117,6 +118,16 @@ def _audit_chain(engine: Engine, at: datetime) -> Any:
     return chain
 
 
+def _sign_in(engine: Engine, at: datetime) -> Any:
+    with transaction(engine) as session:
+        citizen = make_citizen(session, email=f"signs-{uuid.uuid4().hex[:8]}@example.org")
+        event = SignInEvent(citizen_id=citizen.id, at=at, method="password", succeeded=True, browser="Firefox",
+                            system="Linux")
+        session.add(event)
+        session.flush()
+        return event.id
+
+
 def _held(engine: Engine, kind: Kind, key: Any) -> bool:
     with transaction(engine, writer=False) as session:
         if kind == Kind.JOURNEYS:
@@ -137,6 +148,8 @@ def _held(engine: Engine, kind: Kind, key: Any) -> bool:
             return any(value is not None for value in notification.payload.values())
         if kind == Kind.DELIVERY_ATTEMPTS:
             return session.get(DeliveryAttempt, key) is not None
+        if kind == Kind.SIGN_INS:
+            return session.get(SignInEvent, key) is not None
         assert kind == Kind.AUDIT_EVENTS
         return session.scalar(select(AuditEvent.id).where(AuditEvent.chain == key).limit(1)) is not None
 
@@ -150,6 +163,7 @@ MAKERS: dict[Kind, Callable[[Engine, datetime], Any]] = {
     Kind.NOTIFICATION_PAYLOADS: _notification("acknowledged", delivered="delivered_at", acked="acknowledged_at"),
     Kind.DEAD_LETTERS: _notification("dead", died="dead_at"),
     Kind.DELIVERY_ATTEMPTS: _attempt,
+    Kind.SIGN_INS: _sign_in,
     Kind.AUDIT_EVENTS: _audit_chain,
 }
 
