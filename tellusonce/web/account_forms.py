@@ -120,8 +120,9 @@ class ResetRequestForm(StripWhitespaceForm):
     submit = SubmitField(lazy_gettext("Send reset link"), widget=GovSubmitInput())
 
 
-class NewPasswordForm(StripWhitespaceForm):
-    password = PasswordField(
+def _new_password_field() -> PasswordField:
+    """A new password, checked as at sign-up (``NewPassword``: length, common lists, not the address)."""
+    return PasswordField(
         lazy_gettext("New password"),
         description=lazy_gettext(
             "Use at least 12 characters. Three random words, like ‘coffee train fish’, make a good password."
@@ -130,6 +131,10 @@ class NewPasswordForm(StripWhitespaceForm):
         widget=GovukPasswordInput(),
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class NewPasswordForm(StripWhitespaceForm):
+    password = _new_password_field()
     submit = SubmitField(lazy_gettext("Save new password"), widget=GovSubmitInput())
 
     def __init__(self, *args: Any, account_email: str | None = None, **kwargs: Any) -> None:
@@ -232,15 +237,7 @@ class ChangePasswordForm(StripWhitespaceForm):
     """Change your password: the current one, and a new one checked as at sign-up."""
 
     current_password = _current_password_field()
-    password = PasswordField(
-        lazy_gettext("New password"),
-        description=lazy_gettext(
-            "Use at least 12 characters. Three random words, like ‘coffee train fish’, make a good password."
-        ),
-        validators=[InputRequired(message=lazy_gettext("Enter a new password")), NewPassword()],
-        widget=GovukPasswordInput(),
-        render_kw={"autocomplete": "new-password"},
-    )
+    password = _new_password_field()
     submit = SubmitField(lazy_gettext("Save new password"), widget=GovSubmitInput())
 
     def __init__(self, *args: Any, account_email: str | None = None, **kwargs: Any) -> None:
