@@ -19,7 +19,7 @@ from tellusonce.clock import today, utcnow
 from tellusonce.db import transaction
 from tellusonce.models import Citizen, ConsentGrant
 
-pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
+expect = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed").expect
 
 NOT_PRINTED = (".govuk-header", ".govuk-service-navigation", ".govuk-footer", ".govuk-phase-banner",
                ".app-language-switch", ".govuk-back-link", ".govuk-button")
@@ -68,7 +68,7 @@ def test_the_confirmation_and_the_report_page_print_as_a_record(page: Any, live_
 
     expect_title(page, "Change reported")
     assert page.get_by_role("heading", name="Save or print").is_visible()
-    assert page.get_by_role("button", name="Print this page").is_visible()  # with JavaScript
+    expect(page.get_by_role("button", name="Print this page")).to_be_visible()  # once JavaScript has run
     _check_printed(page, reference, receipts)
     check_accessible(page)
 

@@ -130,7 +130,8 @@ def test_every_reply_to_a_welsh_email_is_in_welsh(listener, deliver, engine, mai
     deliver(typed(MOVE, subject="Symud tŷ"))  # the same change again: a duplicate
     deliver(typed("Newid: symud tŷ\nDweud wrth: CThEF\n", subject="Symud"))  # details missing
     process_all(engine, mail_settings)
-    confirm_at = outgoing(engine)[0].headers["Reply-To"]
+    [confirm] = [m for m in outgoing(engine) if m.purpose == "mail_confirm_change"]
+    confirm_at = confirm.headers["Reply-To"]
     deliver(typed("Na, nid fi oedd hwn\n", subject="Re: Cadarnhewch"), to=confirm_at)
     deliver(typed("CADARNHAU\n", subject="Re: Cadarnhewch"), to=confirm_at)
     deliver(typed(MOVE, sender="stranger@example.net", subject="Symud tŷ"))
