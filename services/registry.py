@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tellusonce.domain.changetypes import CHANGE_TYPES
+from tellusonce.domain.toml_files import read_toml
 from tellusonce.models import ChannelKind, Department
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
@@ -74,15 +74,8 @@ class Registry:
 
 def load_registry(path: Path, *, receiver_url: str = "http://127.0.0.1:5001") -> Registry:
     """Read and check the registry. ``{receiver_url}`` in a webhook URL becomes ``receiver_url``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise RegistryError(f"{path}: cannot read the department registry ({e.strerror}).") from e
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise RegistryError(f"{path}: not valid TOML: {e}") from e
-    checker = _Checker(path, text.splitlines())
+    document, lines = read_toml(path, "the department registry", RegistryError)
+    checker = _Checker(path, lines)
     unknown_top = sorted(set(document) - {"department"})
     if unknown_top:
         checker.fail(None, unknown_top[0], f"unknown table {unknown_top[0]!r}; the registry holds [[department]] tables only")

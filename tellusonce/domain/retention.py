@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, NoReturn
+
+from tellusonce.domain.toml_files import read_toml
 
 
 class Kind(StrEnum):
@@ -113,15 +114,8 @@ class Schedule:
 
 def load_schedule(path: Path) -> Schedule:
     """Read and check the schedule: one table per kind, every kind present."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise RetentionError(f"{path}: cannot read the retention schedule ({e.strerror}).") from e
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise RetentionError(f"{path}: not valid TOML: {e}") from e
-    checker = _Checker(path, text.splitlines())
+    document, lines = read_toml(path, "the retention schedule", RetentionError)
+    checker = _Checker(path, lines)
     rules = [checker.rule(name, table) for name, table in document.items()]
     missing = [kind.value for kind in Kind if kind.value not in document]
     if missing:
