@@ -29,8 +29,8 @@ SWITCH = ".app-language-switch"
 ATTRIBUTES = ("aria-label", "alt", "title", "placeholder")
 _PLACEHOLDER = re.compile(r"%\([^)]+\)[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]|%%")
 _TAG = re.compile(r"<[^>]+>")
-# An address, a link, a cookie's or a template's name: code, not words.
-_CODE = re.compile(r"@|://|\w_\w")
+# An address, a link, a cookie's or a template's name, an id (a consent receipt's UUID): code, not words.
+_CODE = re.compile(r"@|://|\w_\w|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 _WORD = re.compile(r"[^\W\d_]{2,}")
 # Words a message of this length or more is looked for anywhere in the text; a shorter one
 # ("Yes", "Day", "Change") only as a text of its own, a label or a button.

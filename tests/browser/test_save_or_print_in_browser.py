@@ -67,14 +67,14 @@ def test_the_confirmation_and_the_report_page_print_as_a_record(page: Any, live_
     page.get_by_role("button", name="Sign in").click()
 
     expect_title(page, "Change reported")
-    assert page.get_by_role("heading", name="Save or print").is_visible()
+    expect(page.get_by_role("heading", name="Save or print")).to_be_visible()
     expect(page.get_by_role("button", name="Print this page")).to_be_visible()  # once JavaScript has run
     _check_printed(page, reference, receipts)
     check_accessible(page)
 
     page.goto(f"/changes/{reference}")
     expect_title(page, f"Change {reference}")
-    assert page.get_by_role("heading", name="Save or print").is_visible()
+    expect(page.get_by_role("heading", name="Save or print")).to_be_visible()
     _check_printed(page, reference, receipts)
     check_accessible(page)
 
