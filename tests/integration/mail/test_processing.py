@@ -88,9 +88,11 @@ def test_after_the_account_changes_its_address_mail_from_the_new_one_is_its_and_
     outcomes = process_all(engine, mail_settings)
     assert outcomes[0].reason.startswith("held as ")
     assert outcomes[1].reason == "answered: unknown sender told how to register"
-    confirm, stranger = outgoing(engine)
-    assert (confirm.to_address, confirm.purpose) == ("ada.new@example.org", "mail_confirm_change")
-    assert (stranger.to_address, stranger.purpose) == ("ada@example.org", "mail_unknown_sender")
+    # Replies written at one moment have no order: compare them as a set.
+    assert {(reply.to_address, reply.purpose) for reply in outgoing(engine)} == {
+        ("ada.new@example.org", "mail_confirm_change"),
+        ("ada@example.org", "mail_unknown_sender"),
+    }
 
 
 def test_an_unverified_account_gets_exactly_the_reply_a_stranger_gets(listener, deliver, engine, mail_settings):
