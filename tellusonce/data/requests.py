@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -37,7 +38,12 @@ def list_requests(session: Session, *, include_closed: bool = False) -> Sequence
 def find_request(session: Session, prefix: str) -> DataRightsRequest | None:
     """The request whose id is ``prefix`` or starts with it (as ``requests list`` shows it), if exactly one."""
     wanted = prefix.strip().lower().replace("-", "")
-    matches = [r for r in session.scalars(select(DataRightsRequest)) if r.id.hex.startswith(wanted)] if wanted else []
+    if not wanted or len(wanted) > 32 or wanted.strip(string.hexdigits):
+        return None
+    # The ids starting with the prefix are one range of ids: read at most two of them.
+    lowest, highest = uuid.UUID(wanted.ljust(32, "0")), uuid.UUID(wanted.ljust(32, "f"))
+    matches = session.scalars(select(DataRightsRequest).where(DataRightsRequest.id.between(lowest, highest))
+                              .limit(2)).all()
     return matches[0] if len(matches) == 1 else None
 
 

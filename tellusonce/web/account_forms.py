@@ -134,6 +134,8 @@ def _new_password_field() -> PasswordField:
 
 
 class NewPasswordForm(StripWhitespaceForm):
+    """A new password for an account (after a reset link): ``NewPassword`` checks it is not the address."""
+
     password = _new_password_field()
     submit = SubmitField(lazy_gettext("Save new password"), widget=GovSubmitInput())
 
@@ -233,13 +235,7 @@ class ChangeEmailForm(StripWhitespaceForm):
     submit = SubmitField(lazy_gettext("Send confirmation link"), widget=GovSubmitInput())
 
 
-class ChangePasswordForm(StripWhitespaceForm):
+class ChangePasswordForm(NewPasswordForm):
     """Change your password: the current one, and a new one checked as at sign-up."""
 
     current_password = _current_password_field()
-    password = _new_password_field()
-    submit = SubmitField(lazy_gettext("Save new password"), widget=GovSubmitInput())
-
-    def __init__(self, *args: Any, account_email: str | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.account_email = account_email
