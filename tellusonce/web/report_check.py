@@ -294,6 +294,6 @@ def confirmation_context(citizen: Citizen, reference: str) -> dict[str, Any]:
         "report": report,
         "change_type": get_change_type(report.change_type),
         "organisations": [{"name": organisation_name(n.department), "fields": display.told_fields(n),
-                           "receipt": str(n.consent_receipt_id)} for n in notifications],
+                           "receipt": str(n.consent_receipt_id), "planned_for": n.planned_for} for n in notifications],
         "duplicate": duplicate,
     }

@@ -71,6 +71,8 @@ def test_each_organisation_is_queued_for_when_the_citizen_chose_and_the_tracker_
                   move_date={"move_date": date_parts(MOVE)})
     response = post_form(client, "/report/check", {"when-hmrc": "now"})  # the others as chosen already: on the date
     assert response.status_code == 303
+    confirmation = check_page(client.get(response.location)).get_text(" ", strip=True)
+    assert "On 15 February 2027, as you asked:" in confirmation and "On 1 February 2027, as you asked:" in confirmation
     queued = _notifications(app)
     assert queued["dvla"].planned_for == queued["dvla"].next_attempt_at == datetime(2027, 2, 15, tzinfo=UTC)
     assert queued["leeds-council-tax"].planned_for == datetime(2027, 2, 1, tzinfo=UTC)
