@@ -12,6 +12,7 @@ from tellusonce.application.cancellation import cancel_report
 from tellusonce.application.consent import withdraw_consent
 from tellusonce.application.intake import ChangeRequest, IntakeError, confirm_held_change, hold_change, submit_change
 from tellusonce.data.outbox import claim_due
+from tellusonce.data.stats import oldest_waiting
 from tellusonce.models import AuditEvent, ConsentGrant, Notification, NotificationState
 from tests.factories import NOW, address_answers, make_citizen
 
@@ -100,3 +101,10 @@ def test_an_emailed_change_held_for_confirmation_is_planned_when_it_is_confirmed
     assert _queued(db_session) == {}
     confirm_held_change(db_session, held.report, now=NOW + timedelta(hours=2))
     assert _queued(db_session)["dvla"].planned_for == ON_THE_DATE
+
+
+def test_a_planned_notification_is_not_counted_as_waiting_until_it_is_due(db_session):
+    submit_change(db_session, make_citizen(db_session), _request({"dvla": "on_date"}, recipients=["dvla", "hmrc"]), now=NOW)
+    db_session.flush()
+    assert dict(oldest_waiting(db_session, now=NOW + timedelta(days=1))) == {"hmrc": NOW}
+    assert dict(oldest_waiting(db_session, now=ON_THE_DATE + timedelta(hours=1))) == {"hmrc": NOW, "dvla": ON_THE_DATE}
