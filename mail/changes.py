@@ -24,6 +24,7 @@ from tellusonce.data.departments import list_departments
 from tellusonce.data.inbound import CONFIRMATION_LIFETIME, issue_confirmation
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
 from tellusonce.domain.fields import canonical_email
+from tellusonce.domain.planning import When
 from tellusonce.domain.reporter import account_updates, detail_names, in_words
 from tellusonce.domain.validation import ChangeInvalid, FieldError
 from tellusonce.i18n import BILINGUAL, translations_for
@@ -134,8 +135,13 @@ def _request(session: Session, citizen: Citizen, parsed: ParsedChange, change_ty
         chosen = list(dict.fromkeys([*parsed.recipients, *accepting]))
     # Confirming updates the account with the change's details unless the citizen says no on the
     # confirmation page (a reply saying CONFIRM keeps this default, which the email states).
+    # A change emailed ahead of its date is sent to each organisation on the date (or as many days
+    # before it as the organisation asks), which the confirmation email says: an email has no
+    # question to ask, and the date is what the citizen wrote.
+    timing = dict.fromkeys(chosen, When.ON_DATE.value)
     request = ChangeRequest(change_type=change_type.id, answers=parsed.answers, recipients=chosen, consent={},
-                            channel="email", submission_key=f"email-{message_id.hex}", update_details=True)
+                            channel="email", submission_key=f"email-{message_id.hex}", update_details=True,
+                            timing=timing)
     plan: Plan | None = None
     try:
         plan = plan_change(session, citizen, request, now=now)
@@ -154,7 +160,7 @@ def _request(session: Session, citizen: Citizen, parsed: ParsedChange, change_ty
         consent = {rp.department.id: "once" for rp in plan.recipients if rp.status == RecipientStatus.NEEDS_CONSENT}
         request = ChangeRequest(change_type=request.change_type, answers=request.answers, recipients=chosen,
                                 consent=consent, channel="email", submission_key=request.submission_key,
-                                update_details=True)
+                                update_details=True, timing=timing)
         plan = plan_change(session, citizen, request, now=now)
     if plan is not None and not problems and not plan.queued:
         known = ", ".join(replies.short_name(d) for d in departments if d.accepts(change_type.id))

@@ -12,11 +12,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tellusonce.application.intake import RecipientPlan, RecipientStatus
+from tellusonce.clock import uk_date
 from tellusonce.data.mailout import emails_sent_to
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
 from tellusonce.i18n import N_, translations_for
 from tellusonce.mailout.queue import queue_email
-from tellusonce.mailout.render import answer_text
+from tellusonce.mailout.render import answer_text, format_day
 from tellusonce.models import Department, OutgoingEmail
 from tellusonce.settings import Settings
 from tellusonce_mail.mime import ReadMessage
@@ -94,7 +95,9 @@ def recipient_rows(change_type: ChangeType, data: Mapping[str, Any], outcomes: S
         if outcome.status == RecipientStatus.QUEUED:
             rows = [[gettext(change_type.field(n).label), answer_text(change_type, n, data[n], language)]
                     for n in outcome.fields if n in data]
-            told.append({"name": outcome.department.name_in(language), "rows": rows})
+            # Planned for the date of the change: the day it will be sent (``domain.planning``).
+            when = format_day(uk_date(outcome.planned_for), language) if outcome.planned_for else None
+            told.append({"name": outcome.department.name_in(language), "rows": rows, "when": when})
         elif outcome.status in (RecipientStatus.NEEDS_CONSENT, RecipientStatus.NOT_HANDLED):
             not_told.append(outcome.department.name_in(language))
     return told, not_told

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tellusonce.domain.changetypes import CHANGE_TYPES
+from tellusonce.domain.planning import MAX_NOTICE_DAYS
 from tellusonce.domain.toml_files import read_toml
 from tellusonce.models import ChannelKind, Department
 
@@ -26,6 +27,7 @@ SECRET_ENV_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{2,99}$")
 KEYS = {
     "id", "name", "controller", "purpose", "name_cy", "purpose_cy", "contact_url", "channel", "webhook_url", "secret_env",
     "email", "allow_private_network", "needs_protected_address", "receives", "receives_language", "reasons",
+    "notice_days",
 }
 REQUIRED = ("id", "name", "purpose", "channel", "receives")
 
@@ -43,6 +45,8 @@ class DepartmentEntry:
     channel: str
     receives: dict[str, list[str]]
     reasons: dict[str, str]
+    # {change type: days before its date this department wants to hear of a change reported ahead}.
+    notice_days: dict[str, int] = field(default_factory=dict)
     webhook_url: str | None = None
     secret_env: str | None = None
     email: str | None = None
@@ -114,11 +118,26 @@ class _Checker:
                 return i + 1
         return None
 
-    def fail(self, department_id: str | None, key: str, problem: str) -> NoReturn:
-        line = self.line_of(department_id, key)
+    def fail(self, department_id: str | None, key: str, problem: str, *, within: str | None = None) -> NoReturn:
+        """Stop on ``problem`` with ``key``; ``within``: the key is in that sub-table (``[department.within]``)."""
+        line = self.line_within(department_id, within, key) if within else None
+        line = line or self.line_of(department_id, key)
         where = f"{self.path}:{line}" if line else str(self.path)
         who = f"department {department_id!r}" if department_id else "registry"
         raise RegistryError(f"{where}: {who}, field {key!r}: {problem}.")
+
+    def line_within(self, department_id: str | None, table: str, key: str) -> int | None:
+        """The line of ``key`` in the department's ``[department.<table>]``, if it is written there."""
+        header = self.line_of(department_id, table)
+        if header is None:
+            return None
+        pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
+        for i in range(header, len(self.lines)):
+            if self.lines[i].strip().startswith("["):
+                break
+            if pattern.match(self.lines[i]):
+                return i + 1
+        return None
 
     def department(self, index: int, table: Any, receiver_url: str) -> DepartmentEntry:
         if not isinstance(table, dict):
@@ -129,6 +148,7 @@ class _Checker:
             self.fail(ident, "channel", f"must be one of webhook, email, feed{_suggest(str(channel), [c.value for c in ChannelKind])}")
         receives = self._receives(ident, table["receives"])
         reasons = self._reasons(ident, table.get("reasons", {}), receives)
+        notice_days = self._notice_days(ident, table.get("notice_days", {}), receives)
         webhook_url = table.get("webhook_url")
         if channel == "webhook":
             webhook_url = self._webhook(ident, table, receiver_url)
@@ -145,6 +165,7 @@ class _Checker:
             channel=channel,
             receives=receives,
             reasons={k: v.strip() for k, v in reasons.items()},
+            notice_days=notice_days,
             webhook_url=webhook_url if channel == "webhook" else None,
             secret_env=table.get("secret_env") if channel == "webhook" else None,
             email=table.get("email") if channel == "email" else None,
@@ -187,6 +208,21 @@ class _Checker:
             if change_type not in receives:
                 self.fail(ident, "reasons", f"gives a reason for {change_type!r}, which this department does not receive")
         return reasons
+
+    def _notice_days(self, ident: str, notice: Any, receives: dict[str, list[str]]) -> dict[str, int]:
+        """Days of notice, each for a change type received that can be reported ahead of its date."""
+        if not isinstance(notice, dict):
+            self.fail(ident, "notice_days", "must be a table of change type = days")
+        for change_type, days in notice.items():
+            if change_type not in receives:
+                self.fail(ident, change_type, f"gives notice days for {change_type!r}, which this department does not receive",
+                          within="notice_days")
+            if CHANGE_TYPES[change_type].effective_date is None:
+                self.fail(ident, change_type, f"{change_type!r} changes have no date to give notice of", within="notice_days")
+            if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_NOTICE_DAYS:
+                self.fail(ident, change_type, f"must be a whole number of days from 0 (on the date) to {MAX_NOTICE_DAYS}",
+                          within="notice_days")
+        return dict(notice)
 
     def _webhook(self, ident: str, table: dict[str, Any], receiver_url: str) -> str:
         """A webhook department's URL, with ``{receiver_url}`` filled in, once it and its secret's name are usable."""
@@ -261,6 +297,7 @@ def sync_registry(session: Session, registry: Registry) -> list[str]:
             "receives": entry.receives,
             "receives_language": entry.receives_language,
             "reasons": entry.reasons,
+            "notice_days": entry.notice_days,
             "active": True,
         }
         changed = [k for k, v in values.items() if getattr(department, k, None) != v]

@@ -141,14 +141,16 @@ def departments_sync() -> None:
 @departments.command("list")
 @with_appcontext
 def departments_list() -> None:
-    """Every department, its channel and the change types it receives."""
+    """Every department, its channel and the change types it receives (with the days' notice it wants
+    of a change reported ahead of its date, where it wants more than being told on the date)."""
     from tellusonce.data.departments import list_departments
 
     with engine_for(settings().database_url) as engine, transaction(engine, writer=False) as session:
         for d in list_departments(session, include_inactive=True):
             state = "" if d.active else "  (inactive)"
             welsh = "" if d.has_welsh else "  (no Welsh name or purpose: shown in English)"
-            click.echo(f"{d.id:32} {d.channel:8} {', '.join(d.receives)}{state}{welsh}")
+            receives = ", ".join(f"{c} ({d.notice_for(c)} days' notice)" if d.notice_for(c) else c for c in d.receives)
+            click.echo(f"{d.id:32} {d.channel:8} {receives}{state}{welsh}")
 
 
 # -- audit ------------------------------------------------------------------------------

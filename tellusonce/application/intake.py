@@ -34,6 +34,7 @@ from tellusonce.data.outbox import insert_notifications
 from tellusonce.data.reports import attach_report, find_earlier_report, insert_report
 from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.consent import REASONS, decide, fields_for, minimise
+from tellusonce.domain.planning import When, planned_time
 from tellusonce.domain.reference import new_reference
 from tellusonce.domain.reporter import PREVIOUS_ADDRESS, account_updates, updates_account, with_account
 from tellusonce.domain.validation import ValidChange, validate_change
@@ -66,6 +67,9 @@ class ChangeRequest:
     declaration: str | None = None
     # Whether sending it puts the reporter's new details on their account (``domain.reporter``).
     update_details: bool = False
+    # When each organisation is told of a change reported ahead of its date: department id ->
+    # a ``When`` ("now" or "on_date"); an organisation not named is told now.
+    timing: Mapping[str, str] = field(default_factory=dict)
 
 
 class RecipientStatus(StrEnum):
@@ -87,6 +91,10 @@ class RecipientPlan:
     consent: str | None = None  # "once" | "always" when given with this report
     notification_id: uuid.UUID | None = None
     receipt_id: uuid.UUID | None = None  # the consent already held that allows it
+    # When it would be told "on the date" (``domain.planning``); None: there is no choice, it is told now.
+    on_date_at: datetime | None = None
+    # When it will be told, because the citizen chose "on the date"; None: as soon as it can be.
+    planned_for: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +167,9 @@ def plan_change(session: Session, citizen: Citizen, request: ChangeRequest, *, n
     unknown = [c for c in request.consent.values() if c not in CONSENT_CHOICES]
     if unknown:
         raise IntakeError(f"consent must be one of {CONSENT_CHOICES}, not {unknown[0]!r}")
+    unknown = [w for w in request.timing.values() if w not in tuple(When)]
+    if unknown:
+        raise IntakeError(f"when to tell must be one of {tuple(map(str, When))}, not {unknown[0]!r}")
     grants = grant_views(session, citizen.id, now=now, report_id=report_id)
     chosen = set(request.recipients)
     departments = registry(session)
@@ -178,14 +189,24 @@ def plan_change(session: Session, citizen: Citizen, request: ChangeRequest, *, n
         if given:
             fields, withheld = fields_for(department, request.change_type, protected_address=change.protected_address)
             reason = REASONS["standing" if given == "always" else "one_off"]
-            plans.append(RecipientPlan(department, RecipientStatus.QUEUED, fields, withheld, reason, consent=given))
+            plans.append(RecipientPlan(department, RecipientStatus.QUEUED, fields, withheld, reason, consent=given,
+                                       **_timing(department, change, request, now)))
             continue
         decision = decide(grants, department, request.change_type, now=now, report_id=report_id,
                           protected_address=change.protected_address)
         status = RecipientStatus.QUEUED if decision.allowed else RecipientStatus.NEEDS_CONSENT
         plans.append(RecipientPlan(department, status, decision.fields, decision.withheld, REASONS[decision.reason],
-                                   receipt_id=decision.receipt_id))
+                                   receipt_id=decision.receipt_id,
+                                   **(_timing(department, change, request, now) if decision.allowed else {})))
     return Plan(change, plans)
+
+
+def _timing(department: Department, change: ValidChange, request: ChangeRequest, now: datetime) -> dict[str, Any]:
+    """When ``department`` would be told "on the date", and whether the citizen chose it."""
+    on_date_at = planned_time(change.effective_date, notice_days=department.notice_for(change.change_type.id),
+                              channel=department.channel, now=now)
+    chosen = on_date_at is not None and request.timing.get(department.id) == When.ON_DATE
+    return {"on_date_at": on_date_at, "planned_for": on_date_at if chosen else None}
 
 
 def fingerprint(citizen_id: uuid.UUID, change: ValidChange) -> str:
@@ -242,7 +263,7 @@ def plan_submission(session: Session, citizen: Citizen, request: ChangeRequest, 
         "answers": plan.change.data, "declaration": _declaration(change_type.id, request, now),
         "pending_request": {"recipients": list(request.recipients), "consent": dict(request.consent),
                             "declaration": request.declaration,
-                            "update_details": request.update_details} if hold else None,
+                            "update_details": request.update_details, "timing": dict(request.timing)} if hold else None,
         "submitted_at": None if hold else now, "created_at": now, "updated_at": now,
     }
     if hold:
@@ -295,6 +316,7 @@ def confirm_held_change(session: Session, report: ChangeReport, *, now: datetime
         consent=held.get("consent", {}), channel=report.channel, submission_key=report.submission_key,
         declaration=held.get("declaration"),
         update_details=bool(held.get("update_details")) if update_details is None else update_details,
+        timing=held.get("timing", {}),
     )
     plan = plan_change(session, report.citizen, request, now=now, report_id=report.id)
     queued = _to_queue(report.citizen_id, report.id, report.reference, report.change_type, plan, now=now,
@@ -362,11 +384,13 @@ def _to_queue(citizen_id: uuid.UUID, report_id: uuid.UUID, reference: str, chang
             "department_id": rp.department.id, "change_type": change_type, "state": NotificationState.PENDING,
             "payload": minimise(plan.change.data, rp.fields, protected_address=plan.change.protected_address,
                                 language=language if rp.department.receives_language else None),
-            "consent_receipt_id": receipt_id, "attempt_count": 0, "next_attempt_at": now,
+            "consent_receipt_id": receipt_id, "attempt_count": 0,
+            # A planned one waits in the queue until it is due: no claim takes it before.
+            "next_attempt_at": rp.planned_for or now, "planned_for": rp.planned_for,
             "created_at": now, "updated_at": now,
         })
         outcomes.append(RecipientPlan(rp.department, RecipientStatus.QUEUED, rp.fields, rp.withheld, rp.reason, rp.consent,
-                                      notification_id, receipt_id))
+                                      notification_id, receipt_id, rp.on_date_at, rp.planned_for))
     return _Queued(grants, notifications, outcomes)
 
 
@@ -387,6 +411,8 @@ def _audit_submitted(session: Session, report: ChangeReport, outcomes: list[Reci
             "needs_consent": sorted(o.department.id for o in outcomes if o.status == "needs_consent"),
             "consent_given": {o.department.id: o.consent for o in outcomes if o.consent},
             "receipts": {o.department.id: str(o.receipt_id) for o in outcomes if o.receipt_id},
+            # Those to be told on the date, and when (the rest are told at once).
+            "planned": {o.department.id: o.planned_for.isoformat() for o in outcomes if o.planned_for},
             # The account details this report put on the citizen's account (names only: domain.reporter).
             "account_updated": account_updated,
         },
@@ -397,7 +423,8 @@ def _outcomes_of(session: Session, report: ChangeReport) -> list[RecipientPlan]:
     notifications = session.scalars(select(Notification).where(Notification.report_id == report.id)).all()
     return [
         RecipientPlan(n.department, RecipientStatus.QUEUED, tuple(k for k in n.payload if k != "protected_address"), (),
-                      N_("Queued when this change was first reported."), notification_id=n.id)
+                      N_("Queued when this change was first reported."), notification_id=n.id,
+                      planned_for=n.planned_for)
         for n in notifications
     ]
 

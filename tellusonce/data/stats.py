@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from tellusonce.models import DeliveryTally, Department, Notification, NotificationState
@@ -56,11 +56,14 @@ def delivery_latency(session: Session) -> Latency:
     return Latency(cumulative, count, sum(total for _, total in per_bucket.values()) / 1000)
 
 
-def oldest_waiting(session: Session) -> list[tuple[str, datetime]]:
-    """(department, when its oldest undelivered notification was made)."""
+def oldest_waiting(session: Session, *, now: datetime) -> list[tuple[str, datetime]]:
+    """(department, since when its oldest undelivered notification has been due): when it was made,
+    or for one planned for its change's date, when that came (one not due yet is not waiting)."""
+    since = func.coalesce(Notification.planned_for, Notification.created_at)
     rows = session.execute(
-        select(Notification.department_id, func.min(Notification.created_at))
-        .where(Notification.state.in_(WAITING)).group_by(Notification.department_id)
+        select(Notification.department_id, func.min(since))
+        .where(Notification.state.in_(WAITING), or_(Notification.planned_for.is_(None), Notification.planned_for <= now))
+        .group_by(Notification.department_id)
     )
     return [(d, _aware(t)) for d, t in rows if t is not None]
 

@@ -20,11 +20,11 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from tellusonce.domain.fields import FORMAT_CHECKER, KINDS
+from tellusonce.domain.planning import furthest_ahead
 from tellusonce.i18n import N_
 
 SCHEMAS_PATH = "/schemas/"
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-MOVE_AHEAD = timedelta(weeks=4)
 MOVE_BACK = timedelta(days=5 * 365 + 1)
 EARLIEST_BIRTH = date(1900, 1, 1)
 
@@ -323,8 +323,8 @@ def date_rules(change_type: ChangeType, data: Mapping[str, Any], today: date) ->
         if f.kind != "date" or (value := day(f.name)) is None:
             continue
         if f.name in ("move_date", "change_date"):
-            if value > today + MOVE_AHEAD:
-                errors[f.name] = N_("%(label)s must be no more than 4 weeks in the future")
+            if value > furthest_ahead(today):
+                errors[f.name] = N_("%(label)s must be no more than 3 months in the future")
             elif value < today - MOVE_BACK:
                 errors[f.name] = N_("%(label)s must be within the last 5 years")
         elif value > today:

@@ -40,6 +40,9 @@ class Department(Timestamped, Base):
     receives: Mapped[dict[str, list[str]]] = mapped_column(JSON)
     # {change type: "why it needs it"}, shown on the open register.
     reasons: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # {change type: days}: how long before a change's date it wants to hear of a change reported
+    # ahead (the registry's ``notice_days``; a change type not named: 0, on the date itself).
+    notice_days: Mapped[dict[str, int]] = mapped_column(JSON, default=dict, server_default="{}")
     contact_url: Mapped[str | None] = mapped_column(String(2000))
     active: Mapped[bool] = mapped_column(default=True)
     # Set when the endpoint answered 410 Gone: delivery stops until an operator re-enables it.
@@ -65,6 +68,10 @@ class Department(Timestamped, Base):
 
     def accepts(self, change_type: str) -> bool:
         return self.active and change_type in self.receives
+
+    def notice_for(self, change_type: str) -> int:
+        """How many days before a change's date it wants to hear of it (0: on the date)."""
+        return int((self.notice_days or {}).get(change_type, 0))
 
     def fields_for(self, change_type: str) -> list[str]:
         return list(self.receives.get(change_type, []))

@@ -97,6 +97,9 @@ class Notification(UUIDKey, Timestamped, Base):
     consent_receipt_id: Mapped[uuid.UUID]
     attempt_count: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
+    # When the citizen asked for it to be sent "on the date": the moment it is due, as planned
+    # (``next_attempt_at`` starts there and moves on with retries). None: sent as soon as queued.
+    planned_for: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]

@@ -32,6 +32,14 @@ STATES: dict[str, tuple[str, str]] = {
 FINAL_STATES = frozenset({NotificationState.ACKNOWLEDGED, NotificationState.DEAD, NotificationState.CANCELLED})
 
 
+# A notification waiting for the date its change happens on (planned: ``domain.planning``).
+PLANNED = (N_("Will be sent later"), "govuk-tag--purple")
+
+
+def planned_tag() -> dict[str, str]:
+    return {"text": _(PLANNED[0]), "classes": PLANNED[1]}
+
+
 def state_words(state: str) -> str:
     return _(STATES.get(state, (state, ""))[0])
 

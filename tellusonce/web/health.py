@@ -129,7 +129,7 @@ class DatabaseCollector(Collector):
         oldest = GaugeMetricFamily("tellusonce_oldest_pending_age_seconds",
                                    "Age of the oldest notification not yet delivered, per department",
                                    labels=["department"])
-        for department, created in stats.oldest_waiting(session):
+        for department, created in stats.oldest_waiting(session, now=now):
             oldest.add_metric([department], max((now - created).total_seconds(), 0.0))
         yield oldest
         circuit = GaugeMetricFamily("tellusonce_department_circuit_open",

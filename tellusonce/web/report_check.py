@@ -36,6 +36,7 @@ from tellusonce.application.intake import (
     write_submission,
 )
 from tellusonce.clock import utcnow
+from tellusonce.data.departments import registry
 from tellusonce.data.tracking import get_report, report_notifications
 from tellusonce.domain.changetypes import ChangeType, get_change_type
 from tellusonce.domain.reporter import account_updates, detail_names, in_words, updates_account
@@ -43,7 +44,7 @@ from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
 from tellusonce.mailout.queue import compose_email, insert_email
 from tellusonce.models import Citizen
-from tellusonce.web import display
+from tellusonce.web import display, report_timing
 from tellusonce.web.database import get_session, start_writing
 from tellusonce.web.department_names import organisation_name
 from tellusonce.web.forms import StripWhitespaceForm
@@ -71,7 +72,8 @@ class RecipientPreview:
     told_protected: bool
 
 
-def _request(journey: Journey, *, declared: bool, update_details: bool = False) -> ChangeRequest:
+def _request(journey: Journey, *, declared: bool, update_details: bool = False,
+             timing: dict[str, str] | None = None) -> ChangeRequest:
     answers = dict(journey.answers)
     if get_change_type(journey.change_type).about_someone_else and declared:
         answers[DECLARATION] = True
@@ -79,7 +81,7 @@ def _request(journey: Journey, *, declared: bool, update_details: bool = False) 
     return ChangeRequest(
         change_type=journey.change_type, answers=answers, recipients=recipients,
         consent={k: v for k, v in journey.consent.items() if k in recipients},
-        channel="web", submission_key=journey.submission_key, update_details=update_details,
+        channel="web", submission_key=journey.submission_key, update_details=update_details, timing=timing or {},
     )
 
 
@@ -133,12 +135,15 @@ class DeclaredCheckForm(CheckForm):
     authority_declared = BooleanField(widget=GovCheckboxInput())  # the field named DECLARATION; labelled per change type
 
 
-def _check_form(change_type: ChangeType, formdata: Any = None) -> StripWhitespaceForm:
+def _check_form(change_type: ChangeType, journey: Journey, formdata: Any = None) -> StripWhitespaceForm:
+    """The form for ``change_type``, with when to tell each organisation that could be told on the date."""
+    asked = report_timing.offers(change_type, journey.answers, registry(get_session()), journey.recipients,
+                                 now=utcnow())
     if updates_account(change_type):
-        return SelfCheckForm(formdata=formdata)
+        return report_timing.with_timing(SelfCheckForm, change_type, asked)(formdata=formdata)
     if not change_type.about_someone_else:
-        return CheckForm(formdata=formdata)
-    form = DeclaredCheckForm(formdata=formdata)
+        return report_timing.with_timing(CheckForm, change_type, asked)(formdata=formdata)
+    form = report_timing.with_timing(DeclaredCheckForm, change_type, asked)(formdata=formdata)
     form[DECLARATION].label.text = _(change_type.field(DECLARATION).label)
     return form
 
@@ -152,19 +157,20 @@ def check_or_submit(citizen: Citizen, journey: Journey) -> str | Response:
     if request.method == "POST" and journey.recipients:
         # A change about the reporter answers whether to update their account; one about someone
         # else, the declaration. (CSRFProtect checked the token before this view ran.)
-        form = _check_form(change_type, request.form)
+        form = _check_form(change_type, journey, request.form)
         if form.validate():
             sent = _send(session, citizen, journey, form)
             if sent is not None:
                 return sent
     if form is None:
-        form = _check_form(change_type, request.form if request.method == "POST" else None)
+        form = _check_form(change_type, journey, request.form if request.method == "POST" else None)
     try:
         # The declaration does not change who is told what, so the preview assumes it is given.
         plan = plan_change(session, citizen, _request(journey, declared=True), now=utcnow())
     except ChangeInvalid as error:
         return _to_first_error(journey, error)
     return render_template("report/check.html", form=form, account_details=_account_details(citizen, plan),
+                           timing=report_timing.shown(form, plan), answers_date=plan.change.effective_date,
                            **_check_context(journey, change_type, plan))
 
 
@@ -181,9 +187,10 @@ def _send(session: Session, citizen: Citizen, journey: Journey, form: StripWhite
     ``form``) was refused and the page is shown again with its error."""
     declared = bool(form[DECLARATION].data) if form is not None and DECLARATION in form else False
     update_details = form is not None and "update_details" in form and form["update_details"].data == "yes"
+    timing = report_timing.chosen(form) if form is not None else {}
     try:
-        submission = plan_submission(session, citizen,
-                                     _request(journey, declared=declared, update_details=update_details), now=utcnow())
+        submission = plan_submission(session, citizen, _request(journey, declared=declared, update_details=update_details,
+                                                                timing=timing), now=utcnow())
     except ChangeInvalid as error:
         if form is None or DECLARATION not in form or any(e.field != DECLARATION for e in error.errors):
             return _to_first_error(journey, error)
@@ -287,6 +294,6 @@ def confirmation_context(citizen: Citizen, reference: str) -> dict[str, Any]:
         "report": report,
         "change_type": get_change_type(report.change_type),
         "organisations": [{"name": organisation_name(n.department), "fields": display.told_fields(n),
-                           "receipt": str(n.consent_receipt_id)} for n in notifications],
+                           "receipt": str(n.consent_receipt_id), "planned_for": n.planned_for} for n in notifications],
         "duplicate": duplicate,
     }

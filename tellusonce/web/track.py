@@ -12,6 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
@@ -103,7 +104,7 @@ def report(reference: str) -> Response:
     rows = []
     for n in notifications:
         if n.kind == NotificationKind.CHANGE:
-            row = _notification_view(n, attempts.get(n.id))
+            row = _notification_view(n, attempts.get(n.id), now=utcnow())
             row["cancellation"] = cancellation_view(found, n, cancellations.get(n.id))
             rows.append(row)
     body = render_template(
@@ -117,8 +118,10 @@ def report(reference: str) -> Response:
     return response
 
 
-def _notification_view(n: Notification, attempt: Any) -> dict[str, Any]:
+def _notification_view(n: Notification, attempt: Any, *, now: datetime) -> dict[str, Any]:
     times: list[tuple[str, Any]] = [(_("Queued"), n.created_at)]
+    # Waiting for the date the citizen chose to have it sent on (``domain.planning``).
+    planned_for = n.planned_for if n.state == NotificationState.PENDING and n.planned_for and n.planned_for > now else None
     if n.delivered_at:
         times.append((_("Sent"), n.delivered_at))
     if n.acknowledged_at:
@@ -133,6 +136,8 @@ def _notification_view(n: Notification, attempt: Any) -> dict[str, Any]:
         times.append((_("Last tried"), attempt.finished_at))
     return {
         "notification": n,
+        "tag": display.planned_tag() if planned_for else display.state_tag(n.state),
+        "planned_for": planned_for,
         "name": marked_name(n.department),
         "times": times,
         "fields": display.told_fields(n),

@@ -103,9 +103,9 @@ def test_an_incomplete_date_says_which_part_is_missing(app: Flask, client: Flask
 def test_a_move_date_too_far_ahead_shows_the_domains_rule(app: Flask, client: FlaskClient) -> None:
     signed_in(app, client)
     start_change(client, "address")
-    later = today() + timedelta(weeks=8)
+    later = today() + timedelta(weeks=14)
     page = check_page(post_form(client, "/report/questions/move-date", {"move_date": date_parts(later)}), errors=True)
-    assert "Date you moved must be no more than 4 weeks in the future" in page.select_one(".govuk-error-summary").get_text()
+    assert "Date you moved must be no more than 3 months in the future" in page.select_one(".govuk-error-summary").get_text()
     assert page.select_one(".govuk-error-summary a")["href"] == "#move_date"
 
 

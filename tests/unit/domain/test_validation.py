@@ -55,8 +55,9 @@ def test_valid_move_is_tidied():
     assert change.effective_date == date(2026, 11, 15)
 
 
-def test_move_more_than_four_weeks_ahead_or_five_years_back_is_refused():
-    assert "4 weeks" in errors("address", {**ME, **address_answers(move_date="2027-01-01")})["move_date"]
+def test_move_more_than_three_months_ahead_or_five_years_back_is_refused():
+    assert "3 months" in errors("address", {**ME, **address_answers(move_date="2027-02-23")})["move_date"]
+    assert validate_change("address", {**ME, **address_answers(move_date="2027-02-22")}, today=TODAY).effective_date
     assert "5 years" in errors("address", {**ME, **address_answers(move_date="2020-01-01")})["move_date"]
 
 

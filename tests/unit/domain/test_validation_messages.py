@@ -57,7 +57,7 @@ PATTERNS = [re.compile(p) for p in (
     r"Year must include 4 numbers",
     rf"{SENTENCE_START} must be today or in the past",
     rf"{SENTENCE_START} must be after 1 January 1900",
-    rf"{SENTENCE_START} must be no more than 4 weeks in the future",
+    rf"{SENTENCE_START} must be no more than 3 months in the future",
     rf"{SENTENCE_START} must be within the last 5 years",
     rf"{SENTENCE_START} must be the same as or after their date of birth",
     rf"{SENTENCE_START} must be \d+ characters or less",
