@@ -8,8 +8,8 @@ a retry (which moves ``next_attempt_at``) is still told apart from a notificatio
 for its day. ``notice_days`` is {change type: days} from the registry (empty until the
 registry is synced again: 0 days, told on the date).
 
-Revision ID: 0014
-Revises: 0012 (to follow 0013 once that is merged)
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-03 09:00:00
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 
 import tellusonce.models.base
 
-revision: str = '0014'
+revision: str = '0013'
 down_revision: str | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
