@@ -140,11 +140,19 @@ def test_two_dispatcher_processes_deliver_no_cancellation_before_its_original_af
     assert failed_while_down >= 5  # as many in a row as open its circuit
     assert not any(n.state == NotificationState.DELIVERING for n in notifications(shared))
 
-    # Hours later DVLA is back; two dispatchers started now run on the later clock.
+    # Hours later DVLA is back; two dispatchers started now run on the later clock. It holds its
+    # first answers until both are running, so that neither has the queue to itself.
     clock.advance(timedelta(hours=3))
     back_at = utcnow()
-    department_server.behave(DOWN, delay=IN_FLIGHT)
+    department_server.behave(DOWN, hang=50, delay=IN_FLIGHT)
+    flags += ("--timeout", "60", "--lease", "180")  # a held request is neither timed out nor taken over
     with worker_process(database_url, tmp_path, *flags) as first, worker_process(database_url, tmp_path, *flags) as second:
+        try:
+            wait_for(lambda: running_workers(shared) == 2, timeout=45)
+        except AssertionError:
+            raise AssertionError(f"{running_workers(shared)} running; the workers' log:\n"
+                                 f"{worker_log(tmp_path)[-4000:]}") from None
+        department_server.released.set()  # every answer held, and every one after, comes after IN_FLIGHT
         in_flight = _cancel_each_once_on_its_way(shared, timeout=120)
         try:
             wait_for(lambda: _settled(shared), timeout=120)
