@@ -18,14 +18,20 @@ settings and 32 concurrent clients:
    first requests compile templates and statements). The three apps then run side
    by side and take turns (``ROUNDS``), a third of the work each turn, so that a
    shared machine's good and bad moments fall on all alike;
-4. "Your changes" for a citizen with 1,000 reports against one with a single
+4. the follow-ups, which go through the same intake pipeline as a submission (one
+   transaction) and take their turns beside it (``FOLLOW_UPS``): a cancellation, the POST
+   of the confirmation on the warning page ("Cancel this report") of a move already sent
+   to its three organisations, so that each is sent a cancellation event; the target is
+   within 1.5 × a submission's cost (cost: seconds per request at 32 clients);
+5. "Your changes" for a citizen with 1,000 reports against one with a single
    report (the page shows 25 at a time).
 
 Prints one JSON line at the end: {"bench": "intake", "floor_ratio": project ÷ floor,
 "ratio": project ÷ ceiling, "project_per_s": …, "floor_per_s": …, "ceiling_per_s": …,
-"p99_ms": …, "runs": {database: …}} where the headline figures are those of the
-database with the lower floor ratio (each database's turn ratios show how steady it
-was). The target: floor_ratio ≥ 0.55 on each database, p99 under 250 ms.
+"p99_ms": …, "cancel_ratio": a cancellation's cost ÷ a submission's, "runs": {database: …}}
+where the headline figures are those of the database with the lower floor ratio, and each
+follow-up's ratio the higher of the databases' (each database's turn ratios show how steady
+it was). The targets: floor_ratio ≥ 0.55 on each database, p99 under 250 ms, cancel_ratio ≤ 1.5.
 TELLUSONCE_BENCH_INTAKE_COUNT sets the submissions per database (default 960). Each
 gunicorn's log is a file in the run's temporary directory. Takes a few minutes a
 database; not a test (how to run it and the figures: bench/README.md).
@@ -40,7 +46,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import aiohttp  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import func, select, update  # noqa: E402
 from support.web import (  # noqa: E402
     CLIENTS,
     COOKIE,
@@ -75,7 +82,7 @@ from tellusonce.application.consent import grant_consent  # noqa: E402
 from tellusonce.application.intake import ChangeRequest, submit_change  # noqa: E402
 from tellusonce.clock import utcnow  # noqa: E402
 from tellusonce.db import make_engine, transaction  # noqa: E402
-from tellusonce.models import ChangeReport, Citizen, Department  # noqa: E402
+from tellusonce.models import ChangeReport, Citizen, Department, Notification, NotificationState  # noqa: E402
 
 COUNT = int(os.environ.get("TELLUSONCE_BENCH_INTAKE_COUNT", "960"))
 RECIPIENTS = ("dvla", "hmrc", "leeds-council-tax")
@@ -139,6 +146,79 @@ async def time_page(base: str, cookie: str, path: str, times: int = 30) -> float
     return statistics.median(durations) * 1000
 
 
+# -- follow-ups: what a citizen does after sending, timed beside a submission -----------
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """One kind of follow-up's work, ready to time: each client's requests (the first is the
+    warm-up), the status each must get, and the rows each adds to the tables the run counts."""
+
+    work: Work
+    expect: int
+    writes: Mapping[str, int]
+    check: Callable[[], None] = field(default=lambda: None)  # after the turns: it did what it should
+
+
+def sent_moves(url: str, emails: Sequence[str], per_client: int, street: str) -> list[list[str]]:
+    """For each of ``emails``, ``per_client`` moves through the intake (three organisations, one-off
+    consent, as the web journey sends them), each already delivered to all three as the dispatcher
+    would have; their references."""
+    engine = make_engine(url)
+    references: list[list[str]] = []
+    with transaction(engine) as session:
+        for email in emails:
+            citizen = session.scalars(select(Citizen).where(Citizen.email == email)).one()
+            reports = [submit_change(session, citizen, ChangeRequest(
+                change_type="address", recipients=list(RECIPIENTS), consent=dict.fromkeys(RECIPIENTS, "once"),
+                answers={"address_line_1": f"{i} {street}", "town": "Leeds", "postcode": "LS11 5PS",
+                         "move_date": utcnow().date().isoformat()},
+                channel="web", submission_key=f"{street}-{email}-{i}")).report for i in range(per_client)]
+            session.execute(update(Notification).where(Notification.report_id.in_([r.id for r in reports]))
+                            .values(state=NotificationState.DELIVERED, delivered_at=utcnow()))
+            references.append([r.reference for r in reports])
+    engine.dispose()
+    return references
+
+
+def cancellations(url: str, base: str, emails: Sequence[str], count: int) -> FollowUp:
+    """``count`` cancellations, each the POST of "Cancel this report" on a move already delivered to
+    its three organisations: the report cancelled, three cancellation events queued, an audit event."""
+    per_client = -(-count // CLIENTS)
+    references = sent_moves(url, emails[:CLIENTS], per_client, "Cancel Street")
+
+    async def tokens() -> list[tuple[str, str]]:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+            async def one(email: str, reference: str) -> tuple[str, str]:
+                journey = Journey(http, base, await sign_in(http, base, email))
+                token = csrf_token(await journey.request("GET", f"/changes/{reference}/cancel"))  # the warning page
+                return journey.cookie, token
+
+            return list(await asyncio.gather(*(one(e, refs[0]) for e, refs in zip(emails, references, strict=False))))
+
+    work = [[(f"/changes/{reference}/cancel", {"Cookie": f"{COOKIE}={cookie}"}, {"csrf_token": token}) for reference in refs]
+            for (cookie, token), refs in zip(asyncio.run(tokens()), references, strict=True)]
+
+    def check() -> None:
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            cancelled = connection.execute(select(func.count()).select_from(ChangeReport).where(
+                ChangeReport.state == "cancelled")).scalar_one()
+        engine.dispose()
+        if cancelled != sum(len(refs) for refs in references):
+            raise RuntimeError(f"{cancelled} reports cancelled, expected {sum(len(refs) for refs in references)}")
+
+    return FollowUp(work, 302, {"notification": len(RECIPIENTS), "audit_event": 1}, check)
+
+
+# Each follow-up timed beside a submission, by the name its figures take in the JSON line
+# ("<name>_ratio", "<name>_per_s", …): (database URL, the app's URL, the clients' emails,
+# how many) -> its work.
+FOLLOW_UPS: dict[str, Callable[[str, str, Sequence[str], int], FollowUp]] = {
+    "cancel": cancellations,
+}
+
+
 def _a_report(url: str) -> Any:
     """The id of one report the app wrote (one of the warm-up's): the floor writes its rows again."""
     engine = make_engine(url)
@@ -169,21 +249,38 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
                                                        for i, items in enumerate(work)], 201)
         floor_server = intake_floor.start_floor(label, url, workdir, env, _a_report(url))
         floor_work = asyncio.run(intake_floor.floor_journeys(floor_server.url, COUNT + CLIENTS))
+        follow_ups = {}  # prepared once the floor has taken its rows from one of the warm-up's reports
+        for name, make in FOLLOW_UPS.items():
+            log(f"[{label}] {name}: {COUNT + CLIENTS} sent moves to follow up, and a warm-up (not timed)")
+            made = make(url, server.url, emails, COUNT + CLIENTS)
+            follow_ups[name] = FollowUp(warm_up(server.url, "POST", made.work, made.expect), made.expect, made.writes,
+                                        made.check)
         before = intake_floor.counts(url)
         floor_work = warm_up(floor_server.url, "POST", floor_work, 303)
-        # The three apps take turns, a share of the work each, so that all meet the same machine:
-        # on a shared machine one app timed after another can meet a different one.
-        project, floor, ceiling = take_turns([(server.url, "POST", work, 303), (floor_server.url, "POST", floor_work, 303),
-                                              (ceiling_server.url, "POST", inserts, 201)])
+        # The apps take turns, a share of the work each, so that all meet the same machine: on a
+        # shared machine one app timed after another can meet a different one. The follow-ups
+        # take theirs straight after the submissions', on the same app.
+        project, *followed, floor, ceiling = take_turns(
+            [(server.url, "POST", work, 303), *((server.url, "POST", f.work, f.expect) for f in follow_ups.values()),
+             (floor_server.url, "POST", floor_work, 303), (ceiling_server.url, "POST", inserts, 201)])
+        timed = dict(zip(follow_ups, followed, strict=True))
         for turn in range(ROUNDS):
             log(f"[{label}] turn {turn + 1} of {ROUNDS}: project {project.rates[turn]:.0f}/s, floor {floor.rates[turn]:.0f}/s, "
-                f"ceiling {ceiling.rates[turn]:.0f}/s")
+                f"ceiling {ceiling.rates[turn]:.0f}/s"
+                + "".join(f", {name} {t.rates[turn]:.0f}/s" for name, t in timed.items()))
         log(f"[{label}] project: {project.per_s:.0f}/s, p99 {project.p99_ms:.0f} ms; "
-            f"floor: {floor.per_s:.0f}/s, p99 {floor.p99_ms:.0f} ms; ceiling: {ceiling.per_s:.0f}/s, p99 {ceiling.p99_ms:.0f} ms")
+            f"floor: {floor.per_s:.0f}/s, p99 {floor.p99_ms:.0f} ms; ceiling: {ceiling.per_s:.0f}/s, p99 {ceiling.p99_ms:.0f} ms"
+            + "".join(f"; {name}: {t.per_s:.0f}/s, p99 {t.p99_ms:.0f} ms, {project.per_s / t.per_s:.2f} × a submission's cost"
+                      for name, t in timed.items()))
         written = {table: n - before[table] for table, n in intake_floor.counts(url).items()}
         wanted = intake_floor.expected_rows(project.count + floor.count + CLIENTS)  # the floor's warm-up too
+        for name, f in follow_ups.items():  # the follow-ups' timed requests (their warm-up came before ``before``)
+            for table, rows in f.writes.items():
+                wanted[table] += rows * timed[name].count
         if written != wanted:
             raise RuntimeError(f"the app and the floor did not write what they should have: {written}, expected {wanted}")
+        for f in follow_ups.values():
+            f.check()
 
         log(f"[{label}] 'Your changes' with 1 report and with 1,000")
         one, thousand = emails[CLIENTS], emails[CLIENTS + 1]
@@ -201,7 +298,20 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
             if running is not None:
                 running.stop()
     return {"database": label, "ratio": project.per_s / ceiling.per_s, "floor_ratio": project.per_s / floor.per_s,
-            "project": project, "floor": floor, "ceiling": ceiling, "your_changes": page, "submissions": project.count}
+            "project": project, "floor": floor, "ceiling": ceiling, "your_changes": page, "submissions": project.count,
+            "follow_ups": timed}
+
+
+def follow_up_figures(project: Any, timed: Mapping[str, Any]) -> dict[str, Any]:
+    """Each follow-up's cost against a submission's (cost: seconds per request at 32 clients, so
+    the ratio is the submissions' rate over the follow-up's), its rate, p99 and each turn's ratio."""
+    figures: dict[str, Any] = {}
+    for name, t in timed.items():
+        figures[f"{name}_ratio"] = round(project.per_s / t.per_s, 3)
+        figures[f"{name}_per_s"] = round(t.per_s, 1)
+        figures[f"{name}_p99_ms"] = round(t.p99_ms, 1)
+        figures[f"{name}_turn_ratios"] = [round(p / f, 3) for p, f in zip(project.rates, t.rates, strict=True)]
+    return figures
 
 
 def main() -> None:
@@ -217,6 +327,8 @@ def main() -> None:
         "ceiling_per_s": round(worst["ceiling"].per_s, 1),
         "p99_ms": round(max(r["project"].p99_ms for r in results), 1),
         "database": worst["database"],
+        **{f"{name}_ratio": max(round(r["project"].per_s / r["follow_ups"][name].per_s, 3) for r in results)
+           for name in FOLLOW_UPS},
         "clients": CLIENTS,
         "gunicorn_workers": WORKERS,
         "runs": {r["database"]: {
@@ -227,6 +339,7 @@ def main() -> None:
             "submissions": r["submissions"],
             "turn_floor_ratios": [round(p / f, 3) for p, f in zip(r["project"].rates, r["floor"].rates, strict=True)],
             "turn_ratios": [round(p / c, 3) for p, c in zip(r["project"].rates, r["ceiling"].rates, strict=True)],
+            **follow_up_figures(r["project"], r["follow_ups"]),
             "your_changes_ms": {k: round(v, 1) for k, v in r["your_changes"].items()},
         } for r in results},
     }))
