@@ -27,7 +27,8 @@ def _dataschema_description(base_url: str) -> str:
     ]
     for t in CHANGE_TYPES.values():
         lines.append(f"- `{t.event_type}`: data {t.event_schema_url(base_url)}, change {t.schema_url(base_url)}")
-        lines.append(f"- `{t.follow_up_event_type('cancelled')}`: data {t.event_schema_url(base_url, 'cancelled')}")
+        for word in ("cancelled", "corrected"):
+            lines.append(f"- `{t.follow_up_event_type(word)}`: data {t.event_schema_url(base_url, word)}")
     return "\n".join(lines)
 
 
@@ -147,14 +148,14 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         "specversion": {"const": "1.0"},
                         "id": UUID,
                         "source": {"type": "string"},
-                        "type": {"type": "string", "pattern": r"^tellusonce\.change\.[a-z]+(\.cancelled)?\.v1$"},
+                        "type": {"type": "string", "pattern": r"^tellusonce\.change\.[a-z]+(\.cancelled|\.corrected)?\.v1$"},
                         "subject": {"type": "string"},
                         "time": TIME,
                         "datacontenttype": {"const": "application/json"},
                         "dataschema": {
                             "type": "string", "format": "uri",
                             "enum": [t.event_schema_url(base_url, word) for t in CHANGE_TYPES.values()
-                                     for word in ("", "cancelled")],
+                                     for word in ("", "cancelled", "corrected")],
                             "description": _dataschema_description(base_url),
                         },
                         "data": {"type": "object", "required": ["consent_receipt_id"],
