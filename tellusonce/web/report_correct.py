@@ -14,7 +14,6 @@ that cannot be corrected (cancelled, or not yet confirmed) gets a page saying so
 from __future__ import annotations
 
 import secrets
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +23,8 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from tellusonce.application.correction import (
-    Correction,
     CorrectedMeanwhile,
+    Correction,
     NotCorrectable,
     OrganisationCorrection,
     plan_correction,

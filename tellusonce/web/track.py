@@ -29,16 +29,16 @@ from tellusonce.data.tracking import (
 )
 from tellusonce.domain.cancellation import can_cancel
 from tellusonce.domain.changetypes import CHANGE_TYPES, get_change_type
-from tellusonce.models import ChangeReport, Citizen, Notification, NotificationKind, NotificationState, ReportState
 from tellusonce.domain.correction import can_correct
+from tellusonce.models import ChangeReport, Citizen, Notification, NotificationKind, NotificationState, ReportState
 from tellusonce.web import display
+from tellusonce.web.auth import current_citizen, login_required
 from tellusonce.web.correction_display import (
     corrected_before_sending,
     correction_view,
     corrections_by_original,
     shown_copies,
 )
-from tellusonce.web.auth import current_citizen, login_required
 from tellusonce.web.database import get_session
 from tellusonce.web.department_names import marked_name, organisation_name
 

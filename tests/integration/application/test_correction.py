@@ -18,8 +18,7 @@ from tellusonce.application.correction import (
     write_correction,
 )
 from tellusonce.application.intake import ChangeRequest, submit_change
-from tellusonce.data.outbox import claim_due, record_attempts
-from tellusonce.data.outbox import AttemptRecord
+from tellusonce.data.outbox import AttemptRecord, claim_due, record_attempts
 from tellusonce.domain.correction import CorrectStep
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.models import AuditEvent, ChangeReport, Notification, NotificationKind, NotificationState
