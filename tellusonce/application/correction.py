@@ -24,11 +24,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tellusonce.application.intake import _person as person_row  # the one rule for whose details a report gives
 from tellusonce.application.intake import fingerprint
 from tellusonce.clock import uk_date, utcnow
 from tellusonce.data.audit import record_event
 from tellusonce.data.outbox import cancel_queued, chain_tails, insert_notifications
-from tellusonce.data.reports import lock_report_answers, write_corrected_answers
+from tellusonce.data.reports import lock_report_answers, write_corrected_answers, write_person_details
 from tellusonce.data.tracking import report_notifications
 from tellusonce.domain.correction import CorrectStep, can_correct, changed_fields, correct_step, organisation_view
 from tellusonce.domain.events import correction_data
@@ -149,6 +150,10 @@ def write_correction(session: Session, correction: Correction) -> CorrectionResu
         raise CorrectedMeanwhile(report.reference)
     write_corrected_answers(session, report.id, answers=change.data, effective_date=change.effective_date,
                             fingerprint=fingerprint(correction.citizen_id, change), now=now)
+    if report.subject_person_id is not None:  # a report about someone else: whose details it gave
+        person = person_row(report.citizen, report.change_type, change.data, now)
+        write_person_details(session, report.subject_person_id,
+                             {k: v for k, v in person.items() if k not in ("id", "reported_by_id", "created_at")})
     planned = [o.original.id for o in correction.with_step(CorrectStep.REPLACE)]
     cancelled = {notification_id for notification_id, _ in cancel_queued(
         session, Notification.id.in_(planned), now=now, reason=REPLACED_REASON)} if planned else set()

@@ -148,3 +148,9 @@ def write_corrected_answers(session: Session, report_id: uuid.UUID, *, answers: 
         .values(answers=dict(answers), effective_date=effective_date, fingerprint=fingerprint, updated_at=now)
         .execution_options(synchronize_session=False)
     )
+
+
+def write_person_details(session: Session, person_id: uuid.UUID, values: Mapping[str, Any]) -> None:
+    """Put corrected details in place of those a report about someone else gave (whose, and how)."""
+    session.execute(update(PersonDetails).where(PersonDetails.id == person_id).values(**values)
+                    .execution_options(synchronize_session=False))

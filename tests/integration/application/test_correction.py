@@ -202,3 +202,17 @@ def test_another_citizens_report_is_refused(db_session: Session) -> None:
     _, report = _reported(db_session)
     with pytest.raises(LookupError):
         plan_correction(db_session, make_citizen(db_session), report, dict(report.answers), now=LATER)
+
+
+def test_a_report_about_someone_else_keeps_whose_details_it_gave_in_step(db_session: Session) -> None:
+    from tellusonce.models import PersonDetails
+    from tests.factories import death_answers
+
+    citizen = make_citizen(db_session)
+    report = submit_change(db_session, citizen, ChangeRequest(
+        change_type="death", answers={**death_answers(), "authority_declared": True}, recipients=["dwp"],
+        consent={"dwp": "once"}, submission_key="d"), now=NOW).report
+    correct_report(db_session, citizen, report, _corrected(report, deceased_family_name="Okafor-Bello"), now=LATER)
+    db_session.expire_all()
+    person = db_session.get_one(PersonDetails, report.subject_person_id)
+    assert (person.given_names, person.family_name) == ("Grace", "Okafor-Bello")

@@ -116,7 +116,7 @@ def test_sending_the_correction_corrects_the_report_and_the_tracker_shows_it_per
     text = _text(page)
     assert f"You have corrected report {report.reference}" in text
     cards = _cards(page)
-    assert len(cards) == 3  # one card per organisation: the replaced copy is not shown
+    assert len(page.select(".govuk-summary-card")) == 3  # one card per organisation: not the replaced copy
     assert "Will be sent the correction once they have the report" in _card(cards, "Driver")
     assert "Details corrected Address line 1" in _card(cards, "Driver")
     assert "Corrected before it was sent" in _card(cards, "HM Revenue")
