@@ -123,9 +123,12 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         "id": UUID,
                         "kind": {"type": "string", "enum": [k.value for k in NotificationKind],
                                  "description": "change: the change itself; cancellation: the citizen cancelled the "
-                                                "report original_id told you of (always listed after it)."},
+                                                "report original_id told you of; correction: the citizen corrected "
+                                                "it, and data holds only the fields you receive that changed (each "
+                                                "always listed after original_id)."},
                         "original_id": {"type": ["string", "null"], "format": "uuid",
-                                        "description": "For a cancellation, the notification it cancels; else null."},
+                                        "description": "For a cancellation or a correction, the notification it "
+                                                       "cancels or corrects; else null."},
                         "change_type": {"type": "string", "enum": ["address", "name", "contact", "death", "birth"]},
                         "report_reference": {"type": "string"},
                         "state": {"type": "string", "enum": STATES},
