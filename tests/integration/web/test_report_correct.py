@@ -121,6 +121,8 @@ def test_sending_the_correction_corrects_the_report_and_the_tracker_shows_it_per
     assert "Details corrected Address line 1" in _card(cards, "Driver")
     assert "Corrected before it was sent" in _card(cards, "HM Revenue")
     assert "Waiting to send" in _card(cards, "HM Revenue")
+    listed = _text(check_page(client.get("/changes")))
+    assert "Organisations 3" in listed and "Cancelled" not in listed  # the replaced copy is not counted
     # The correction journey is gone: correcting again starts from the corrected answers.
     again = _text(check_page(client.get(f"/changes/{report.reference}/correct")))
     assert "5 Canal Wharf" in again and "You have not changed any answers yet" in again
