@@ -211,9 +211,12 @@ def _event_row(report: ChangeReport, original: Notification, changed: Mapping[st
 def _corrected_copy(report: ChangeReport, original: Notification, change: ValidChange,
                     now: datetime) -> dict[str, Any]:
     """The corrected copy that replaces a queued one: the whole change as the organisation may see it,
-    as the intake minimises it (in the language the queued one named, where the registry grants it)."""
+    as the intake minimises it (in the language the queued one named, where the registry grants it),
+    due when the queued one was."""
     language = original.payload.get("language")
     payload = organisation_view(original.department, report.change_type, change.data,
                                 language=language if isinstance(language, str) else None)
+    # Not due before the copy it replaces was: one planned for later (or waiting to try again) still waits.
+    due = max(original.next_attempt_at or now, now)
     return {**_row(report, original, now), "id": uuid.uuid4(), "kind": NotificationKind.CHANGE,
-            "original_id": None, "payload": payload}
+            "original_id": None, "payload": payload, "next_attempt_at": due}

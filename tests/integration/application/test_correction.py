@@ -84,7 +84,7 @@ def test_an_organisation_that_has_it_gets_a_correction_with_only_the_changed_fie
 
 def test_a_queued_copy_is_replaced_by_the_corrected_one_and_never_both_sent(db_session: Session) -> None:
     citizen, report = _reported(db_session)
-    _set(db_session, report, "dvla", NotificationState.RETRYING, attempt_count=1)
+    _set(db_session, report, "dvla", NotificationState.RETRYING, attempt_count=1, next_attempt_at=LATER + timedelta(minutes=5))
     result = correct_report(db_session, citizen, report, _corrected(report, address_line_1="5 Canal Wharf"), now=LATER)
     assert (result.replaced, result.told) == (["dvla", "dwp", "hmrc"], [])
     rows = _by_department(db_session, report)
@@ -93,9 +93,11 @@ def test_a_queued_copy_is_replaced_by_the_corrected_one_and_never_both_sent(db_s
     assert (new.kind, new.state, new.after_id, new.original_id) == ("change", NotificationState.PENDING, old.id, None)
     assert new.payload == {**old.payload, "address_line_1": "5 Canal Wharf"}  # the whole corrected view
     assert new.consent_receipt_id == old.consent_receipt_id
+    assert new.next_attempt_at == LATER + timedelta(minutes=5)  # not due before the one it replaces was
+    assert rows["hmrc"][1].next_attempt_at == LATER  # that one was due already: due now
     assert rows["dwp"][1].payload.get("language") == rows["dwp"][0].payload.get("language") == "en"
     # Only the corrected copies can be claimed.
-    claimed = claim_due(db_session, worker="w", limit=10, lease=LEASE, now=LATER)
+    claimed = claim_due(db_session, worker="w", limit=10, lease=LEASE, now=LATER + timedelta(minutes=5))
     assert sorted(c.id for c in claimed) == sorted(ns[1].id for ns in rows.values())
 
 
