@@ -82,17 +82,21 @@ def _save(citizen: Citizen, report: ChangeReport, journey: CorrectionJourney) ->
                   started_at=now, now=now)
 
 
-def _begin(citizen: Citizen, report: ChangeReport) -> CorrectionJourney:
-    """A correction starting from the report's answers as they stand; an answer the report does not
-    have is kept as answered empty, so that what the account knows does not fill it in."""
-    old = session.get(SESSION_KEY)
-    if isinstance(old, str):
-        delete_journey(get_session(), old, citizen.id)
+def _journey(citizen: Citizen, report: ChangeReport, *, keep: bool) -> CorrectionJourney:
+    """The correction in progress, or one starting from the report's answers as they stand (an
+    answer the report does not have kept as answered empty, so that what the account knows does
+    not fill it in). Only a page that saves answers (``keep``) writes a new one: looking writes nothing."""
+    journey = _load(citizen, report)
+    if journey is not None:
+        return journey
     change_type = get_change_type(report.change_type)
-    answers = {name: report.answers.get(name) for name in change_type.field_names}
-    journey = CorrectionJourney(secrets.token_hex(16), str(report.id), answers)
-    _save(citizen, report, journey)
-    session[SESSION_KEY] = journey.id
+    journey = CorrectionJourney(secrets.token_hex(16), str(report.id),
+                                {name: report.answers.get(name) for name in change_type.field_names})
+    if keep:
+        old = session.get(SESSION_KEY)
+        if isinstance(old, str):
+            delete_journey(get_session(), old, citizen.id)
+        session[SESSION_KEY] = journey.id
     return journey
 
 
@@ -123,7 +127,7 @@ def question(reference: str, slug: str) -> str | Response:
     citizen, report = _report(reference)
     if not can_correct(report.state):
         return _cannot(report)
-    journey = _load(citizen, report) or _begin(citizen, report)
+    journey = _journey(citizen, report, keep=request.method == "POST")
     page = report_pages.find_page(report.change_type, slug)
     if page is None:
         abort(404)
@@ -162,7 +166,7 @@ def check(reference: str) -> str | Response:
     citizen, report = _report(reference)
     if not can_correct(report.state):
         return _cannot(report)
-    journey = _load(citizen, report) or _begin(citizen, report)
+    journey = _journey(citizen, report, keep=False)
     db = get_session()
     try:
         plan = plan_correction(db, citizen, report, journey.answers, now=utcnow())

@@ -9,13 +9,13 @@ from account_helpers import post_form
 from english_left import english_on_page
 from flask import Flask
 from flask.testing import FlaskClient
-from journey_helpers import _form_state, prefilled, signed_in, submitted_report
+from journey_helpers import _form_state, count, prefilled, signed_in, submitted_report
 from page_checks import check_page, page_title
 from sqlalchemy import select, update
 
 from tellusonce.clock import utcnow
 from tellusonce.db import transaction
-from tellusonce.models import ChangeReport, Notification, NotificationKind, NotificationState
+from tellusonce.models import ChangeReport, Notification, NotificationKind, NotificationState, ReportJourney
 from tellusonce.web.language import COOKIE
 
 
@@ -74,6 +74,9 @@ def test_the_report_page_offers_a_correction_that_starts_from_the_reports_own_an
     question = check_page(client.get(change["href"]))
     assert prefilled(client, change["href"])["address_line_1"] == "4 Canal Wharf"
     assert question.find("a", class_="govuk-back-link")["href"] == f"/changes/{report.reference}/correct"
+    assert count(app, ReportJourney) == 0  # looking writes nothing; answering a page keeps the answers
+    assert _answer(client, report, "new-address", {"address_line_1": "5 Canal Wharf"}).status_code == 302
+    assert count(app, ReportJourney) == 1
 
 
 def test_the_check_page_shows_each_organisation_only_what_it_is_told_old_and_new(
