@@ -24,6 +24,7 @@ from tellusonce.models import Department, NotificationKind, OutgoingEmail
 PURPOSE = "department_notification"
 SUBJECT = N_("Change of circumstances %(reference)s: %(change)s")
 CANCELLED_SUBJECT = N_("Cancelled: change of circumstances %(reference)s: %(change)s")
+CORRECTED_SUBJECT = N_("Corrected: change of circumstances %(reference)s: %(change)s")
 
 
 def summary_fields(change_type: str, payload: Mapping[str, Any], *, language: str = "en") -> list[list[str]]:
@@ -36,6 +37,21 @@ def summary_fields(change_type: str, payload: Mapping[str, Any], *, language: st
     if payload.get("protected_address"):
         rows.append([gettext(N_("Protected address")),
                      gettext(N_("Yes: the person's address is protected. Do not disclose it."))])
+    return rows
+
+
+def corrected_fields(change_type: str, payload: Mapping[str, Any], *, language: str = "en") -> list[list[str]]:
+    """[label, new value] for each field a correction changes, in the change type's order; an answer
+    no longer given says so, and a change to whether the address is protected is spelled out."""
+    kind = get_change_type(change_type)
+    gettext = translations_for(language).gettext
+    rows = [[gettext(f.label), answer_text(kind, f.name, payload[f.name], language)
+             if payload[f.name] not in (None, "") else gettext(N_("No longer given"))]
+            for f in kind.fields if f.name in payload and f.name != "protected_address"]
+    if "protected_address" in payload:
+        rows.append([gettext(N_("Protected address")),
+                     gettext(N_("Yes: the person's address is protected. Do not disclose it.")) if payload[
+                         "protected_address"] else gettext(N_("No: the person's address is no longer protected."))])
     return rows
 
 
@@ -53,13 +69,15 @@ def queue_department_email(
     base_url: str,
     kind: str = NotificationKind.CHANGE,
 ) -> OutgoingEmail:
-    """The department's email for a notification: the change, or (``kind`` cancellation) word that
-    the change a notification told of is cancelled, naming that notification and nothing more."""
+    """The department's email for a notification: the change; or (``kind`` cancellation) word that
+    the change a notification told of is cancelled, naming that notification and nothing more; or
+    (``kind`` correction) the details of it that changed, naming that notification."""
     if not department.email_address:
         raise ValueError(f"department {department.id} has no email address")
     filename = f"tellusonce-{notification_id}.json"
     language = "en"
     cancelled = kind == NotificationKind.CANCELLATION
+    corrected = kind == NotificationKind.CORRECTION
     gettext = translations_for(language).gettext
     change_label = gettext(get_change_type(change_type).label)
     context = {
@@ -69,19 +87,22 @@ def queue_department_email(
         "reference": reference,
         "notification_id": str(notification_id),
         "reported": created_at.strftime("%d %B %Y %H:%M UTC"),
-        "fields": [] if cancelled else summary_fields(change_type, payload, language=language),
+        "fields": [] if cancelled else corrected_fields(change_type, payload, language=language) if corrected
+        else summary_fields(change_type, payload, language=language),
         "consent_receipt_id": str(consent_receipt_id),
         "filename": filename,
         "ack_url": f"{base_url.rstrip('/')}/api/v1/notifications/{notification_id}/ack",
         "dataschema": get_change_type(change_type).event_schema_url(base_url, event_word(kind)),
     }
-    if cancelled:
+    if cancelled or corrected:
         context["original_notification_id"] = str(payload.get("original_notification_id", ""))
+    template, subject = ("department_cancellation", CANCELLED_SUBJECT) if cancelled else (
+        "department_correction", CORRECTED_SUBJECT) if corrected else ("department_notification", SUBJECT)
     return queue_email(
         session,
         to=department.email_address,
-        subject=CANCELLED_SUBJECT if cancelled else SUBJECT,
-        template="department_cancellation" if cancelled else "department_notification",
+        subject=subject,
+        template=template,
         context=context,
         purpose=PURPOSE,
         language=language,

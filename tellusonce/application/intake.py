@@ -251,7 +251,7 @@ def plan_submission(session: Session, citizen: Citizen, request: ChangeRequest, 
     reference = new_reference()
     plan = plan_change(session, citizen, request, now=now, report_id=report_id)
     change_type = plan.change.change_type
-    person = _person(citizen, change_type.id, plan.change.data, now) if change_type.about_someone_else else None
+    person = person_row(citizen, change_type.id, plan.change.data, now) if change_type.about_someone_else else None
     row = {
         "id": report_id, "reference": reference, "citizen_id": citizen.id, "change_type": change_type.id,
         "effective_date": plan.change.effective_date or uk_date(now),
@@ -441,7 +441,7 @@ def _declaration(change_type: str, request: ChangeRequest, now: datetime) -> dic
     }
 
 
-def _person(citizen: Citizen, change_type: str, data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def person_row(citizen: Citizen, change_type: str, data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """Whose details were given, kept apart from the reporter's own (a ``person_details`` row)."""
 
     def day(name: str) -> date | None:

@@ -122,3 +122,35 @@ def mark_cancelled(session: Session, report_id: uuid.UUID, *, states: Sequence[s
         .execution_options(synchronize_session=False)
     )
     return bool(changed_rows(result))
+
+
+class ReportAnswers(NamedTuple):
+    state: str
+    answers: dict[str, Any]
+
+
+def lock_report_answers(session: Session, report_id: uuid.UUID) -> ReportAnswers | None:
+    """A report's state and answers as committed now, read to be corrected; on PostgreSQL the row
+    stays locked to the end of the transaction, so a correction or cancellation of the same report
+    made at the same moment waits for this one and then reads what it wrote."""
+    query = select(ChangeReport.state, ChangeReport.answers).where(ChangeReport.id == report_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = session.execute(query).first()
+    return ReportAnswers(row.state, dict(row.answers)) if row is not None else None
+
+
+def write_corrected_answers(session: Session, report_id: uuid.UUID, *, answers: Mapping[str, Any],
+                            effective_date: Any, fingerprint: str, now: datetime) -> None:
+    """Put a report's corrected answers in place of its answers (the report is the corrected one now)."""
+    session.execute(
+        update(ChangeReport).where(ChangeReport.id == report_id)
+        .values(answers=dict(answers), effective_date=effective_date, fingerprint=fingerprint, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def write_person_details(session: Session, person_id: uuid.UUID, values: Mapping[str, Any]) -> None:
+    """Put corrected details in place of those a report about someone else gave (whose, and how)."""
+    session.execute(update(PersonDetails).where(PersonDetails.id == person_id).values(**values)
+                    .execution_options(synchronize_session=False))

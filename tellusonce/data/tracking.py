@@ -70,13 +70,15 @@ def list_reports(session: Session, citizen_id: uuid.UUID, *, page: int = 1, size
     counts: dict[uuid.UUID, dict[str, int]] = {r.id: {} for r in reports}
     if reports:
         rows = session.execute(
-            select(Notification.report_id, Notification.state, func.count())
+            select(Notification.report_id, Notification.id, Notification.state, Notification.after_id)
             .where(Notification.citizen_id == citizen_id, Notification.report_id.in_(list(counts)),
                    Notification.kind == NotificationKind.CHANGE)  # one per organisation told
-            .group_by(Notification.report_id, Notification.state)
-        )
-        for report_id, state, count in rows:
-            counts[report_id][state] = count
+        ).all()
+        # A corrected copy that replaced a queued one waits for it (after_id): the replaced one is not counted.
+        replaced = {row.after_id for row in rows if row.after_id is not None}
+        for row in rows:
+            if row.id not in replaced:
+                counts[row.report_id][row.state] = counts[row.report_id].get(row.state, 0) + 1
     return Page([ReportRow(r, counts[r.id]) for r in reports], number, size, total)
 
 

@@ -88,7 +88,7 @@ class ChangeType:
 
     def follow_up_event_type(self, word: str) -> str:
         """The type of an event about this kind of change: ``word`` says what became of it
-        ("cancelled", later "corrected"); empty, the change itself."""
+        ("cancelled", "corrected"); empty, the change itself."""
         return f"tellusonce.change.{self.id}{'.' + word if word else ''}.v1"
 
     @property

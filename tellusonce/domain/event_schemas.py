@@ -91,6 +91,58 @@ def event_data_schema(change_type: ChangeType, departments: Iterable[DepartmentL
     return schema
 
 
+_ORIGINAL = {
+    "type": "string", "format": "uuid", "title": "The notification this is about",
+    "description": "The id of the event this follows (its CloudEvent id and webhook-id).",
+}
+_REFERENCE = {
+    "type": "string", "title": "The report's reference",
+    "description": "The reference of the report: the subject of both events.",
+}
+
+
+def correction_data_schema(change_type: ChangeType, departments: Iterable[DepartmentLike], *,
+                           base_url: str) -> dict[str, Any]:
+    """The JSON Schema of a correction event's data (``tellusonce.change.<type>.corrected.v1``): the
+    fields of the organisation's view that changed, each with its new value or null (no longer
+    given), and the identifiers of the original notification, the report and the consent receipt."""
+    recipients = recipients_of(change_type, departments)
+    received = {name for d in recipients for name in d.receives[change_type.id]}
+    change = change_type.json_schema()
+    properties: dict[str, Any] = {
+        name: {"anyOf": [change["properties"][name], {"type": "null"}], "title": change_type.field(name).label,
+               "description": "The corrected answer; null when it is no longer given (taken out, or withheld "
+                              "now that the address is protected)."}
+        for name in change_type.field_names if name in received}
+    if change_type.can_protect_address:
+        properties["protected_address"] = {
+            **PROTECTED_ADDRESS,
+            "description": "Present when it changed: true, the address is now protected (do not disclose it); "
+                           "false, it no longer is.",
+        }
+    properties |= {"original_notification_id": {**_ORIGINAL, "title": "The notification corrected",
+                                                "description": "The id of the event this corrects (its "
+                                                               "CloudEvent id and webhook-id)."},
+                   "report_reference": _REFERENCE, "consent_receipt_id": CONSENT_RECEIPT_ID}
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": change_type.event_schema_url(base_url, "corrected"),
+        "title": f"{change_type.label}: corrected",
+        "description": (
+            f"The data of a {change_type.follow_up_event_type('corrected')} event: the citizen corrected the "
+            f"report that the {change_type.event_type} event original_notification_id told you of. It holds only "
+            "the fields you receive whose answers changed, each with its new value (null: no longer given); "
+            "every other detail stands as first sent. It is sent under the same consent receipt, and always "
+            "delivered after the event it names."
+        ),
+        "type": "object",
+        "properties": properties,
+        "required": ["original_notification_id", "report_reference", "consent_receipt_id"],
+        "minProperties": 4,
+        "additionalProperties": False,
+    }
+
+
 def cancellation_data_schema(change_type: ChangeType, *, base_url: str) -> dict[str, Any]:
     """The JSON Schema of a cancellation event's ``data`` (``tellusonce.change.<type>.cancelled.v1``):
     identifiers only, every one required."""

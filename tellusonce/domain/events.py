@@ -15,7 +15,9 @@ body sees one event.
 A notification's ``kind`` picks the event's type: the change itself is
 ``tellusonce.change.<type>.v1``; a cancellation is ``tellusonce.change.<type>.cancelled.v1``,
 whose data names only the original notification, the report and the consent receipt
-(``cancellation_data``); a correction will be ``….corrected.v1``.
+(``cancellation_data``); a correction is ``tellusonce.change.<type>.corrected.v1``, whose data
+holds the corrected fields the organisation may see, naming the original notification and the
+report as a cancellation does (``correction_data``).
 """
 
 from __future__ import annotations
@@ -68,6 +70,14 @@ def cancellation_data(*, original_id: uuid.UUID, report_reference: str) -> dict[
     """What a cancellation event's data holds besides the consent receipt id: identifiers only,
     nothing the organisation was not sent already (so nothing personal at all)."""
     return {"original_notification_id": str(original_id), "report_reference": report_reference}
+
+
+def correction_data(*, original_id: uuid.UUID, report_reference: str,
+                    corrected: Mapping[str, Any]) -> dict[str, Any]:
+    """What a correction event's data holds besides the consent receipt id: the fields of the
+    organisation's view that changed, with their new values (None: no longer given), and the
+    identifiers of the notification corrected and of the report."""
+    return {**corrected, **cancellation_data(original_id=original_id, report_reference=report_reference)}
 
 
 def build_event(

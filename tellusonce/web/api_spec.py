@@ -27,7 +27,8 @@ def _dataschema_description(base_url: str) -> str:
     ]
     for t in CHANGE_TYPES.values():
         lines.append(f"- `{t.event_type}`: data {t.event_schema_url(base_url)}, change {t.schema_url(base_url)}")
-        lines.append(f"- `{t.follow_up_event_type('cancelled')}`: data {t.event_schema_url(base_url, 'cancelled')}")
+        for word in ("cancelled", "corrected"):
+            lines.append(f"- `{t.follow_up_event_type(word)}`: data {t.event_schema_url(base_url, word)}")
     return "\n".join(lines)
 
 
@@ -122,9 +123,12 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         "id": UUID,
                         "kind": {"type": "string", "enum": [k.value for k in NotificationKind],
                                  "description": "change: the change itself; cancellation: the citizen cancelled the "
-                                                "report original_id told you of (always listed after it)."},
+                                                "report original_id told you of; correction: the citizen corrected "
+                                                "it, and data holds only the fields you receive that changed (each "
+                                                "always listed after original_id)."},
                         "original_id": {"type": ["string", "null"], "format": "uuid",
-                                        "description": "For a cancellation, the notification it cancels; else null."},
+                                        "description": "For a cancellation or a correction, the notification it "
+                                                       "cancels or corrects; else null."},
                         "change_type": {"type": "string", "enum": ["address", "name", "contact", "death", "birth"]},
                         "report_reference": {"type": "string"},
                         "state": {"type": "string", "enum": STATES},
@@ -147,14 +151,14 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         "specversion": {"const": "1.0"},
                         "id": UUID,
                         "source": {"type": "string"},
-                        "type": {"type": "string", "pattern": r"^tellusonce\.change\.[a-z]+(\.cancelled)?\.v1$"},
+                        "type": {"type": "string", "pattern": r"^tellusonce\.change\.[a-z]+(\.cancelled|\.corrected)?\.v1$"},
                         "subject": {"type": "string"},
                         "time": TIME,
                         "datacontenttype": {"const": "application/json"},
                         "dataschema": {
                             "type": "string", "format": "uri",
                             "enum": [t.event_schema_url(base_url, word) for t in CHANGE_TYPES.values()
-                                     for word in ("", "cancelled")],
+                                     for word in ("", "cancelled", "corrected")],
                             "description": _dataschema_description(base_url),
                         },
                         "data": {"type": "object", "required": ["consent_receipt_id"],

@@ -103,6 +103,9 @@ def build_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(report.bp)
     app.register_blueprint(track.bp)
     app.register_blueprint(report_cancel.bp)
+    from tellusonce.web import report_correct
+
+    app.register_blueprint(report_correct.bp)
     app.register_blueprint(consents.bp)
     from tellusonce.web import your_data
 

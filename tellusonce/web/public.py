@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from tellusonce.data.departments import list_departments
 from tellusonce.domain.changetypes import CHANGE_TYPES
 from tellusonce.domain.consent import RECEIPT_SCHEMA_NAME, receipt_json_schema
-from tellusonce.domain.event_schemas import cancellation_data_schema, event_data_schema
+from tellusonce.domain.event_schemas import cancellation_data_schema, correction_data_schema, event_data_schema
 from tellusonce.models import Department
 from tellusonce.web import language
 from tellusonce.web.database import get_session
@@ -115,6 +115,16 @@ def cancellation_schema(type_id: str) -> Response:
     if change_type is None:
         abort(404)
     return _schema_response(cancellation_data_schema(change_type, base_url=_base_url()))
+
+
+@bp.get("/schemas/events/<type_id>.corrected.v1.json")
+def correction_schema(type_id: str) -> Response:
+    """The data of a correction event (each such event's dataschema)."""
+    change_type = CHANGE_TYPES.get(type_id)
+    if change_type is None:
+        abort(404)
+    departments = list_departments(get_session())
+    return _schema_response(correction_data_schema(change_type, departments, base_url=_base_url()))
 
 
 @bp.get(f"/schemas/{RECEIPT_SCHEMA_NAME}")

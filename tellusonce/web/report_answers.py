@@ -9,7 +9,7 @@ given a whole address sees it as one row, and one given only the postcode sees
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from flask import url_for
@@ -49,8 +49,10 @@ def answer_value(change_type: ChangeType, answer: Answer, data: Mapping[str, Any
     return _bdi(" ".join(parts))
 
 
-def answer_rows(change_type: ChangeType, data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """govukSummaryList rows for every question of this change, in the order they were asked."""
+def answer_rows(change_type: ChangeType, data: Mapping[str, Any], *,
+                change_url: Callable[[str], str] | None = None) -> list[dict[str, Any]]:
+    """govukSummaryList rows for every question of this change, in the order they were asked; each
+    Change link goes to ``change_url(page slug)`` (the report journey's question page, unless given)."""
     rows = []
     for page in pages_for(change_type.id):
         for answer in page.answers(change_type):
@@ -59,7 +61,8 @@ def answer_rows(change_type: ChangeType, data: Mapping[str, Any]) -> list[dict[s
                 "key": {"text": label},
                 "value": {"html": answer_value(change_type, answer, data)},
                 "actions": {"items": [{
-                    "href": url_for("report.question", slug=page.slug, **_FROM_CHECK),
+                    "href": change_url(page.slug) if change_url else url_for("report.question", slug=page.slug,
+                                                                             **_FROM_CHECK),
                     "text": _("Change"), "visuallyHiddenText": label.lower(),
                 }]},
             })

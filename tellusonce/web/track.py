@@ -30,9 +30,16 @@ from tellusonce.data.tracking import (
 )
 from tellusonce.domain.cancellation import can_cancel
 from tellusonce.domain.changetypes import CHANGE_TYPES, get_change_type
+from tellusonce.domain.correction import can_correct
 from tellusonce.models import ChangeReport, Citizen, Notification, NotificationKind, NotificationState, ReportState
 from tellusonce.web import display
 from tellusonce.web.auth import current_citizen, login_required
+from tellusonce.web.correction_display import (
+    corrected_before_sending,
+    correction_view,
+    corrections_by_original,
+    shown_copies,
+)
 from tellusonce.web.database import get_session
 from tellusonce.web.department_names import marked_name, organisation_name
 
@@ -101,15 +108,19 @@ def report(reference: str) -> Response:
     settled = all(n.state in display.FINAL_STATES for n in notifications) and found.state != ReportState.PENDING_CONFIRMATION
     auto = request.args.get("auto") == "1" and not settled
     cancellations = {n.original_id: n for n in notifications if n.kind == NotificationKind.CANCELLATION}
+    corrections = corrections_by_original(notifications)
     rows = []
-    for n in notifications:
-        if n.kind == NotificationKind.CHANGE:
-            row = _notification_view(n, attempts.get(n.id), now=utcnow())
-            row["cancellation"] = cancellation_view(found, n, cancellations.get(n.id))
-            rows.append(row)
+    now = utcnow()
+    for n in shown_copies(notifications):
+        row = _notification_view(n, attempts.get(n.id), now=now)
+        row["cancellation"] = cancellation_view(found, n, cancellations.get(n.id))
+        row["corrections"] = [correction_view(c) for c in corrections.get(n.id, [])]
+        row["corrected_before_sending"] = corrected_before_sending(n)
+        rows.append(row)
     body = render_template(
         "track/report.html", report=found, change_type=get_change_type(found.change_type),
         rows=rows, settled=settled, auto=auto, can_cancel=can_cancel(found.state),
+        can_correct=can_correct(found.state),
         checked_at=utcnow(), refresh_seconds=REFRESH_SECONDS,
     )
     response = Response(body, mimetype="text/html")

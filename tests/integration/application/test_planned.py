@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from tellusonce.application.cancellation import cancel_report
 from tellusonce.application.consent import withdraw_consent
+from tellusonce.application.correction import correct_report
 from tellusonce.application.intake import ChangeRequest, IntakeError, confirm_held_change, hold_change, submit_change
 from tellusonce.data.outbox import claim_due
 from tellusonce.data.stats import oldest_waiting
@@ -108,3 +109,17 @@ def test_a_planned_notification_is_not_counted_as_waiting_until_it_is_due(db_ses
     db_session.flush()
     assert dict(oldest_waiting(db_session, now=NOW + timedelta(days=1))) == {"hmrc": NOW}
     assert dict(oldest_waiting(db_session, now=ON_THE_DATE + timedelta(hours=1))) == {"hmrc": NOW, "dvla": ON_THE_DATE}
+
+
+def test_correcting_the_date_of_a_planned_move_plans_the_corrected_copy_for_the_new_date(db_session):
+    citizen = make_citizen(db_session)
+    result = submit_change(db_session, citizen, _request({"dvla": "on_date", "leeds-council-tax": "on_date"}), now=NOW)
+    report = result.report
+    later = NOW + timedelta(hours=1)
+    correct_report(db_session, citizen, report, {**report.answers, "move_date": "2027-02-22"}, now=later)
+    current = {n.department_id: n for n in _queued(db_session).values() if n.state == NotificationState.PENDING}
+    a_week_on = ON_THE_DATE + timedelta(days=7)
+    assert (current["dvla"].planned_for, current["dvla"].next_attempt_at) == (a_week_on, a_week_on)
+    assert current["leeds-council-tax"].planned_for == a_week_on - timedelta(days=14)
+    # One told now stays told now: the correction replaces it, due at once.
+    assert (current["hmrc"].planned_for, current["hmrc"].next_attempt_at) == (None, later)

@@ -182,3 +182,38 @@ def test_an_event_names_the_schema_of_what_it_carries_not_the_change_a_citizen_s
     assert change_schema["$id"] == f"{PUBLIC_URL}/schemas/death.json"
     assert not Draft202012Validator(change_schema).is_valid(event["data"])
     assert Draft202012Validator(_schema_named_by(client, event)).is_valid(event["data"])
+
+
+# A correction of each kind of change: every optional answer taken out, and one answer changed.
+CORRECTED: dict[str, dict[str, Any]] = {
+    "address": {"town": "Wakefield"}, "name": {"new_family_name": "Okafor"},
+    "contact": {"email": "amara.other@example.org"}, "death": {"deceased_town": "Bradford"},
+    "birth": {"town": "Bradford"},
+}
+
+
+@pytest.mark.parametrize(("change_type", "protect"), [
+    *[pytest.param(t, False, id=t) for t in CHANGE_TYPES], pytest.param("address", True, id="address-now-protected")])
+def test_every_correction_event_validates_against_the_schema_it_names(
+        committed, app, client, runner, settings, department_server, change_type, protect):
+    from tellusonce.application.correction import correct_report
+    from tellusonce.models import Citizen
+
+    point_at(committed, department_server)
+    _report_to_everyone_who_receives(committed, change_type, "every optional answer")
+    _sent_events(committed, settings, department_server, client, runner)  # every original delivered
+    with transaction(committed) as session:
+        report = session.scalars(select(ChangeReport)).one()
+        answers = {**report.answers, **dict.fromkeys(OPTIONAL[change_type]), **CORRECTED[change_type]}
+        if protect:
+            answers["protected_address"] = True
+        correct_report(session, session.get_one(Citizen, report.citizen_id), report, answers, now=NOW)
+    sent = _sent_events(committed, settings, department_server, client, runner)
+    corrections = [(channel, department, event) for channel, events in sent.items() for department, event in events
+                   if event["type"] == f"tellusonce.change.{change_type}.corrected.v1"]
+    assert "webhook" in {channel for channel, _, _ in corrections}
+    for channel, department, event in corrections:
+        validator = Draft202012Validator(_schema_named_by(client, event),
+                                         format_checker=Draft202012Validator.FORMAT_CHECKER)
+        problems = [f"{'/'.join(map(str, e.path)) or 'data'}: {e.message}" for e in validator.iter_errors(event["data"])]
+        assert problems == [], f"{channel} correction to {department}"

@@ -37,7 +37,7 @@ from sqlalchemy import Engine, select, update
 
 from tellusonce import create_app
 from tellusonce.application.intake import ChangeRequest, hold_change, submit_change
-from tellusonce.clock import utcnow
+from tellusonce.clock import today, utcnow
 from tellusonce.data.citizens import issue_token
 from tellusonce.data.inbound import issue_confirmation
 from tellusonce.db import transaction
@@ -45,7 +45,7 @@ from tellusonce.models import Citizen, TokenPurpose
 from tellusonce.settings import Settings
 from tellusonce.web.errors import MACHINE_PREFIXES
 from tellusonce.web.report_pages import PAGES
-from tests.factories import address_answers
+from tests.factories import address_answers, death_answers
 
 EXAMPLES_PER_FORM = 8
 MY_DETAILS = {"given_names": "Ada", "family_name": "Lovelace", "date_of_birth": ["27", "3", "1985"],
@@ -131,6 +131,20 @@ ARGUMENTS = {"department_id": "dvla", "token": ISSUED, "slug": "every question p
              "reference": REPORTED}
 
 
+# A sent report of each kind, for the correction pages of its questions (who is told, and what it says;
+# the reporter's names and email come from the account).
+CORRECTED = {
+    "address": ("dvla", address_answers()),
+    "name": ("dvla", {"new_given_names": "Amara Grace", "new_family_name": "Mensah", "reason": "marriage"}),
+    "contact": ("hmrc", {"email": "amara.new@example.org"}),
+    "death": ("dwp", death_answers()),
+    "birth": ("hmrc", {"child_given_names": "Kofi", "child_family_name": "Mensah", "parent_1_given_names": "Amara",
+                       "parent_1_family_name": "Mensah", "address_line_1": "4 Canal Wharf", "town": "Leeds",
+                       "postcode": "LS11 5PS", "reporter_relationship": "mother", "authority_declared": True}),
+}
+DATED = {"name": "change_date", "birth": "child_date_of_birth"}
+
+
 def page_forms(app: Flask) -> list[Form]:
     forms: list[Form] = []
     rules = list(app.url_map.iter_rules())
@@ -181,6 +195,11 @@ class Site:
         if form.name not in self.signed_out:
             self.signed_out[form.name] = form.journey is None and self._page(self._browser(False), path)[0] is not None
         client = self._browser(signed_in=not self.signed_out[form.name])
+        if form.endpoint == "correct.check" and not self.signed_out[form.name]:
+            # The check page offers to send a correction once an answer is changed.
+            question = f"{path}/questions/new-address"
+            changed = {"address_line_1": "5 Canal Wharf", "town": "Leeds", "postcode": "LS11 5PS"}
+            client.post(question, data={"csrf_token": self._page(client, question)[0], **changed})
         if form.journey == "complete":
             report_a_move(client, submit=False, your_details=MY_DETAILS)  # the account's may be fuzzed by now
         elif form.journey:
@@ -209,15 +228,20 @@ class Site:
     def _fill(self, form: Form) -> str:
         path = form.path
         for name, value in form.arguments:
-            filled = self._token(form.endpoint) if value == ISSUED else self._reported() if value == REPORTED else value
+            change_type = form.journey if form.endpoint.startswith("correct.") and form.journey else "address"
+            filled = (self._token(form.endpoint) if value == ISSUED else self._reported(change_type)
+                      if value == REPORTED else value)
             path = path.replace(f"<{name}>", filled)
         return path
 
-    def _reported(self) -> str:
+    def _reported(self, change_type: str = "address") -> str:
+        department, answers = CORRECTED[change_type]
+        if change_type in DATED:
+            answers = {**answers, DATED[change_type]: (today() - timedelta(days=8)).isoformat()}
         with transaction(self.engine) as session:
             citizen = session.get_one(Citizen, self.citizen.id)
             return submit_change(session, citizen, ChangeRequest(
-                change_type="address", answers=address_answers(), recipients=["dvla"], consent={"dvla": "once"},
+                change_type=change_type, answers=answers, recipients=[department], consent={department: "once"},
                 channel="web", submission_key=uuid.uuid4().hex), now=utcnow()).report.reference
 
     def _token(self, endpoint: str) -> str:

@@ -114,3 +114,32 @@ def test_a_cancellation_is_its_own_event_type_naming_the_original_and_nothing_pe
 def test_a_notification_of_an_unknown_kind_cannot_be_built():
     with pytest.raises(EventError, match="kind"):
         _event(kind="retraction")
+
+
+def test_a_correction_is_its_own_event_type_with_only_the_changed_fields_naming_the_original():
+    from jsonschema import Draft202012Validator
+
+    from tellusonce.domain.changetypes import get_change_type
+    from tellusonce.domain.event_schemas import correction_data_schema
+    from tellusonce.domain.events import correction_data
+    from tests.unit.domain.test_correction import _Department
+
+    original = uuid.uuid4()
+    values, body = _event(kind="correction", payload=correction_data(
+        original_id=original, report_reference="TUO-ABCD1234", corrected={"postcode": "LS11 5PT",
+                                                                         "address_line_2": None}))
+    event = parse_event(body)
+    assert event.get_type() == "tellusonce.change.address.corrected.v1"
+    assert event.get_dataschema() == "https://tellusonce.example/schemas/events/address.corrected.v1.json"
+    assert event.get_id() == str(values["notification_id"]) != str(original)
+    assert event.get_data() == {"postcode": "LS11 5PT", "address_line_2": None,
+                                "original_notification_id": str(original), "report_reference": "TUO-ABCD1234",
+                                "consent_receipt_id": str(values["consent_receipt_id"])}
+    schema = correction_data_schema(get_change_type("address"), [_Department(receives={"address": [
+        "address_line_1", "address_line_2", "town", "postcode"]})], base_url="https://tellusonce.example")
+    assert schema["$id"] == event.get_dataschema()
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator.validate(event.get_data())
+    assert not validator.is_valid({**event.get_data(), "ni_number": "AB123456C"})  # a field nobody receives
+    assert not validator.is_valid({**event.get_data(), "postcode": 7})  # typed as the change schema types it
+    assert not validator.is_valid({k: v for k, v in event.get_data().items() if k != "original_notification_id"})
