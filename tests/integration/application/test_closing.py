@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session
 from tellusonce.application.closing import AlreadyClosed, close_account, plan_closing
 from tellusonce.application.consent import active_grants, grant_consent
 from tellusonce.application.intake import ChangeRequest, submit_change
+from tellusonce.application.report_notices import take_due_notices
 from tellusonce.data.citizens import get_citizen_by_email, issue_token
 from tellusonce.data.departments import get_department
+from tellusonce.data.notices import mark_reports_changed
 from tellusonce.domain.event_schemas import account_closed_data_schema
 from tellusonce.domain.events import ACCOUNT_CLOSED_TYPE, build_event, parse_event
 from tellusonce.models import (
@@ -144,3 +146,15 @@ def test_the_closure_event_is_a_cloudevent_of_its_own_type_whose_data_matches_it
     assert parsed.get_type() == ACCOUNT_CLOSED_TYPE
     assert parsed.get_dataschema() == "https://tellusonce.test/schemas/events/account.closed.v1.json"
     jsonschema.validate(parsed.get_data(), account_closed_data_schema(base_url="https://tellusonce.test"))
+
+
+def test_a_closed_account_is_not_emailed_about_what_became_of_its_reports(db_session: Session) -> None:
+    citizen = make_citizen(db_session)
+    report = _report(db_session, citizen, ["hmrc", "dvla"], "a")
+    db_session.execute(update(Notification).where(Notification.report_id == report.id, Notification.department_id == "hmrc")
+                       .values(state=NotificationState.ACKNOWLEDGED, delivered_at=NOW, acknowledged_at=NOW))
+    received = db_session.scalars(select(Notification.id).where(Notification.report_id == report.id,
+                                                                Notification.department_id == "hmrc")).all()
+    mark_reports_changed(db_session, now=NOW, notification_ids=received)
+    close_account(db_session, citizen, tell_organisations=False, now=LATER)
+    assert take_due_notices(db_session, now=LATER + timedelta(days=2), quiet=timedelta(minutes=10)) == []

@@ -3,6 +3,9 @@ the confirmation email, every session ended, the done page signed out, and a fre
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
 import pytest
 from account_helpers import PASSWORD, emails_to, latest_email, make_citizen, post_form, sign_in
 from english_left import english_on_page
@@ -10,11 +13,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from journey_helpers import submitted_report
 from page_checks import check_page, page_title
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
 
+from tellusonce import create_app
 from tellusonce.db import transaction
 from tellusonce.mailout.render import rendered_bodies
 from tellusonce.models import ChangeReport, Citizen, Notification, NotificationKind, NotificationState
+from tellusonce.settings import Settings
 
 CLOSE = "/account/close"
 COOKIE = "tellusonce_language"
@@ -147,3 +152,20 @@ def test_the_pages_and_the_email_are_in_welsh(app: Flask, client: FlaskClient) -
     assert '<html lang="cy"' in done and not english_on_page(done), english_on_page(done)
     email = latest_email(app, "gwen@example.com")
     assert email.language == "cy" and email.subject == "Mae eich cyfrif Dweud Wrthym Unwaith wedi’i gau"
+
+
+def test_wrong_passwords_are_paused_per_account_as_on_the_other_account_forms(
+        settings: Settings, engine: Engine, database_cleaner: Callable[[Engine], None]) -> None:
+    strict = create_app(dataclasses.replace(settings, account_rate_limit="20 per minute",
+                                            account_rate_limit_per_address="3 per minute"))
+    try:
+        citizen = make_citizen(strict)
+        client = strict.test_client()
+        sign_in(client)
+        statuses = [post_form(client, CLOSE, {"password": "not my password"}).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        check_page(post_form(client, CLOSE, {"password": PASSWORD}), status=429)
+        assert _citizen(strict, citizen).closed_at is None
+    finally:
+        strict.extensions["tellusonce.engine"].dispose()
+        database_cleaner(engine)
