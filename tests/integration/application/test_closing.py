@@ -37,11 +37,12 @@ from tests.factories import NOW, address_answers, make_citizen
 LATER = NOW + timedelta(hours=1)
 
 
-def _report(session: Session, citizen, recipients: list[str], key: str) -> ChangeReport:  # type: ignore[no-untyped-def]
+def _report(session: Session, citizen, recipients: list[str], key: str,  # type: ignore[no-untyped-def]
+            at=NOW) -> ChangeReport:
     result = submit_change(session, citizen, ChangeRequest(  # each key its own move (not a duplicate)
         change_type="address", answers=address_answers(address_line_1=f"{len(key)} {key} Street"),
         recipients=recipients,
-        consent={d: "once" for d in recipients}, submission_key=key), now=NOW)
+        consent={d: "once" for d in recipients}, submission_key=key), now=at)
     return result.report
 
 
@@ -107,7 +108,7 @@ def test_when_asked_each_organisation_that_received_anything_gets_one_closure_ev
         db_session: Session) -> None:
     citizen = make_citizen(db_session)
     first = _report(db_session, citizen, ["hmrc", "dvla", "dwp"], "a")
-    second = _report(db_session, citizen, ["hmrc"], "b")
+    second = _report(db_session, citizen, ["hmrc"], "b", at=NOW + timedelta(minutes=5))  # hmrc's last
     _deliver(db_session, first, "hmrc")
     _deliver(db_session, second, "hmrc")
     _deliver(db_session, first, "dvla")  # dwp: still queued, so never sent anything
