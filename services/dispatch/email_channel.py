@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tellusonce.domain.changetypes import get_change_type
-from tellusonce.domain.events import CONTENT_TYPE, event_word
+from tellusonce.domain.events import CONTENT_TYPE, event_type_and_schema
 from tellusonce.i18n import N_, translations_for
 from tellusonce.mailout.queue import queue_email
 from tellusonce.mailout.render import answer_text
@@ -25,6 +25,7 @@ PURPOSE = "department_notification"
 SUBJECT = N_("Change of circumstances %(reference)s: %(change)s")
 CANCELLED_SUBJECT = N_("Cancelled: change of circumstances %(reference)s: %(change)s")
 CORRECTED_SUBJECT = N_("Corrected: change of circumstances %(reference)s: %(change)s")
+CLOSED_SUBJECT = N_("Account closed: changes of circumstances you were sent")
 
 
 def summary_fields(change_type: str, payload: Mapping[str, Any], *, language: str = "en") -> list[list[str]]:
@@ -71,13 +72,15 @@ def queue_department_email(
 ) -> OutgoingEmail:
     """The department's email for a notification: the change; or (``kind`` cancellation) word that
     the change a notification told of is cancelled, naming that notification and nothing more; or
-    (``kind`` correction) the details of it that changed, naming that notification."""
+    (``kind`` correction) the details of it that changed, naming that notification; or (``kind``
+    account_closed) word that the account closed, naming the reports it was sent."""
     if not department.email_address:
         raise ValueError(f"department {department.id} has no email address")
     filename = f"tellusonce-{notification_id}.json"
     language = "en"
     cancelled = kind == NotificationKind.CANCELLATION
     corrected = kind == NotificationKind.CORRECTION
+    closed = kind == NotificationKind.ACCOUNT_CLOSED
     gettext = translations_for(language).gettext
     change_label = gettext(get_change_type(change_type).label)
     context = {
@@ -87,17 +90,24 @@ def queue_department_email(
         "reference": reference,
         "notification_id": str(notification_id),
         "reported": created_at.strftime("%d %B %Y %H:%M UTC"),
-        "fields": [] if cancelled else corrected_fields(change_type, payload, language=language) if corrected
-        else summary_fields(change_type, payload, language=language),
+        "fields": [] if cancelled or closed else corrected_fields(change_type, payload, language=language)
+        if corrected else summary_fields(change_type, payload, language=language),
         "consent_receipt_id": str(consent_receipt_id),
         "filename": filename,
         "ack_url": f"{base_url.rstrip('/')}/api/v1/notifications/{notification_id}/ack",
-        "dataschema": get_change_type(change_type).event_schema_url(base_url, event_word(kind)),
+        "dataschema": event_type_and_schema(change_type, base_url, kind)[1],
     }
+    subject, template = SUBJECT, "department_notification"
     if cancelled or corrected:
         context["original_notification_id"] = str(payload.get("original_notification_id", ""))
-    template, subject = ("department_cancellation", CANCELLED_SUBJECT) if cancelled else (
-        "department_correction", CORRECTED_SUBJECT) if corrected else ("department_notification", SUBJECT)
+    if cancelled:
+        subject, template = CANCELLED_SUBJECT, "department_cancellation"
+    if corrected:
+        subject, template = CORRECTED_SUBJECT, "department_correction"
+    if closed:
+        context["account_id"] = str(payload.get("account_id", ""))
+        context["report_references"] = [str(r) for r in payload.get("report_references", [])]
+        subject, template = CLOSED_SUBJECT, "department_account_closed"
     return queue_email(
         session,
         to=department.email_address,

@@ -182,7 +182,11 @@ def withheld_because(n: Claimed, *, consent_in_force: bool) -> str | None:
     Its consent was withdrawn; or it tells of a change whose report the citizen has cancelled
     (a dead letter replayed, or a claim taken over from a worker that stopped mid-send). A
     cancellation event is sent whatever became of its report: it is what the organisation must hear.
+    So is word that the account closed: closing withdraws every consent, and the citizen asked for
+    the organisations to be told (UK GDPR Art. 19), which needs no consent.
     """
+    if n.kind == NotificationKind.ACCOUNT_CLOSED:
+        return None
     if not consent_in_force:
         return "consent withdrawn"
     if n.kind == NotificationKind.CHANGE and n.report_state == ReportState.CANCELLED:

@@ -79,7 +79,7 @@ def take_due_notices(session: Session, *, now: datetime, quiet: timedelta, limit
         report = session.get_one(ChangeReport, row.report_id)
         notice, told = next_notice((_copy(c) for c in copies[row.report_id]), _told(row.told))
         citizen = report.citizen
-        send = (notice is not None and citizen.report_emails and citizen.is_verified
+        send = (notice is not None and citizen.report_emails and citizen.is_verified and not citizen.is_closed
                 and report.state == ReportState.SUBMITTED)
         settle(row, told=_told_json(told), emailed_at=now if send else None)
         if send and notice is not None:

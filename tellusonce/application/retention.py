@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tellusonce.data import closed_accounts
 from tellusonce.data import retention as held
 from tellusonce.data.audit import record_event
 from tellusonce.domain.retention import Action, Kind, Period, Rule, Schedule
@@ -27,7 +28,7 @@ from tellusonce.domain.retention import Action, Kind, Period, Rule, Schedule
 ACTOR = "retention"  # the audit chain of every removal
 BATCH = 500
 # Kinds the schema does not hold yet, and why (``tellusonce retention report`` says so).
-NOT_HELD = {Kind.CLOSED_ACCOUNTS: "accounts cannot be closed yet"}
+NOT_HELD: dict[Kind, str] = {}
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ def run_batch(session: Session, rule: Rule, *, now: datetime, after: Any = None,
     cutoff = rule.keep.cutoff(now)
     if rule.kind in NOT_HELD:
         return Batch(rule.kind, 0, None, None, after, True)
+    if rule.kind == Kind.CLOSED_ACCOUNTS:
+        return _closed_account_batch(session, rule, now=now, cutoff=cutoff, limit=limit)
     if rule.kind == Kind.AUDIT_EVENTS:
         found, removed = held.remove_audit_chains(session, cutoff=cutoff, after=after, limit=limit)
     else:
@@ -94,10 +97,31 @@ def run_batch(session: Session, rule: Rule, *, now: datetime, after: Any = None,
     return Batch(rule.kind, removed, found.oldest, found.newest, found.after, found.done)
 
 
+def _closed_account_batch(session: Session, rule: Rule, *, now: datetime, cutoff: datetime, limit: int) -> Batch:
+    """One batch of one closed account (``tellusonce.data.closed_accounts``): up to ``limit`` rows of
+    one kind, or, once it holds nothing else, the account itself. Never done while one is due: the
+    next batch starts again from the account longest due, as a later run would."""
+    due = closed_accounts.next_closed_account(session, cutoff=cutoff)
+    if due is None:
+        return Batch(rule.kind, 0, None, None, None, True)
+    citizen_id, closed_at = due
+    step = closed_accounts.erase_step(session, citizen_id, closed_at, limit=limit, now=now)
+    record_event(session, actor=ACTOR, action="retention.blanked", subject_type="retention",
+                 subject_id=rule.kind.value, at=now, details={
+                     "kind": rule.kind.value, "action": rule.then.value, "count": step.count, "part": step.part,
+                     "account": str(citizen_id), "finished": step.finished, "oldest": closed_at, "newest": closed_at,
+                     "kept": str(rule.keep), "cutoff": cutoff,
+                 })
+    # An account counts once, when it is erased; its rows are counted in the audit events.
+    return Batch(rule.kind, 1 if step.finished else 0, closed_at, closed_at, None, False)
+
+
 def dry_run_kind(session: Session, rule: Rule, *, now: datetime) -> KindResult:
     """What a run would remove of ``rule``'s kind now, changing nothing."""
     result = KindResult(rule.kind, rule.then)
-    if rule.kind not in NOT_HELD:
+    if rule.kind == Kind.CLOSED_ACCOUNTS:
+        result.removed, result.oldest, result.newest = closed_accounts.count_due(session, cutoff=rule.keep.cutoff(now))
+    elif rule.kind not in NOT_HELD:
         result.removed, result.oldest, result.newest = held.count_expired(
             session, rule.kind.value, cutoff=rule.keep.cutoff(now))
     return result
@@ -160,7 +184,11 @@ def retention_report(session: Session, schedule: Schedule, *, now: datetime) -> 
         if rule.kind in NOT_HELD:
             kinds.append(HeldKind(rule.kind, rule.keep, rule.then, [], 0, NOT_HELD[rule.kind]))
             continue
-        by_age = held.held_by_age(session, rule.kind.value, boundaries=boundaries)
-        due, _oldest, _newest = held.count_expired(session, rule.kind.value, cutoff=rule.keep.cutoff(now))
+        if rule.kind == Kind.CLOSED_ACCOUNTS:
+            by_age = closed_accounts.held_by_age(session, boundaries=boundaries)
+            due, _oldest, _newest = closed_accounts.count_due(session, cutoff=rule.keep.cutoff(now))
+        else:
+            by_age = held.held_by_age(session, rule.kind.value, boundaries=boundaries)
+            due, _oldest, _newest = held.count_expired(session, rule.kind.value, cutoff=rule.keep.cutoff(now))
         kinds.append(HeldKind(rule.kind, rule.keep, rule.then, by_age, due))
     return Report([label for label, _period in AGES] + [OLDEST_AGE], kinds)

@@ -26,6 +26,7 @@ from typing import Any
 
 from tellusonce.domain.changetypes import JSON_SCHEMA_DIALECT, ChangeType
 from tellusonce.domain.consent import DepartmentLike, fields_for
+from tellusonce.domain.events import ACCOUNT_CLOSED_TYPE, account_closed_schema_url
 
 CONSENT_RECEIPT_ID = {
     "type": "string",
@@ -169,5 +170,38 @@ def cancellation_data_schema(change_type: ChangeType, *, base_url: str) -> dict[
             "consent_receipt_id": CONSENT_RECEIPT_ID,
         },
         "required": ["original_notification_id", "report_reference", "consent_receipt_id"],
+        "additionalProperties": False,
+    }
+
+
+def account_closed_data_schema(*, base_url: str) -> dict[str, Any]:
+    """The JSON Schema of an account-closed event's ``data`` (``tellusonce.account.closed.v1``):
+    identifiers only, every one required."""
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": account_closed_schema_url(base_url),
+        "title": "An account closed",
+        "description": (
+            f"The data of a {ACCOUNT_CLOSED_TYPE} event: the citizen whose reports you were sent has closed their "
+            "account with Tell us once and asked for you to be told (UK GDPR Art. 19). It names the reports you "
+            "were sent; what you do with your own records of them is for your own retention rules. Sent only if "
+            "the citizen asked, once, after every earlier event to you about those reports."
+        ),
+        "type": "object",
+        "properties": {
+            "account_id": {
+                "type": "string", "format": "uuid", "title": "The account, pseudonymously",
+                "description": "An id for the account, the same in every event to you about it and different for "
+                               "every organisation; it cannot be turned back into the account.",
+            },
+            "report_references": {
+                "type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": True,
+                "title": "The reports you were sent",
+                "description": "The references (each the subject of the events you were sent) of every report "
+                               "of the account that you were sent.",
+            },
+            "consent_receipt_id": CONSENT_RECEIPT_ID,
+        },
+        "required": ["account_id", "report_references", "consent_receipt_id"],
         "additionalProperties": False,
     }

@@ -17,7 +17,10 @@ A notification's ``kind`` picks the event's type: the change itself is
 whose data names only the original notification, the report and the consent receipt
 (``cancellation_data``); a correction is ``tellusonce.change.<type>.corrected.v1``, whose data
 holds the corrected fields the organisation may see, naming the original notification and the
-report as a cancellation does (``correction_data``).
+report as a cancellation does (``correction_data``). An organisation told of anything about a
+citizen who closes their account and asks for it to be told (UK GDPR Art. 19) gets one
+``tellusonce.account.closed.v1``, whose data is a pseudonymous id of the account and the
+references of the reports it was sent (``account_closed_data``), and nothing else.
 """
 
 from __future__ import annotations
@@ -33,12 +36,16 @@ from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
-from tellusonce.domain.changetypes import get_change_type
+from tellusonce.domain.changetypes import get_change_type, schema_address
 from tellusonce.models.outbox import NotificationKind
 
 CONTENT_TYPE = JSONFormat.CONTENT_TYPE  # application/cloudevents+json
 DATA_CONTENT_TYPE = "application/json"
 PING_TYPE = "tellusonce.ping.v1"
+ACCOUNT_CLOSED_TYPE = "tellusonce.account.closed.v1"
+# Pseudonymous account ids: one per account and organisation, so two organisations cannot match
+# theirs, and none can be turned back into the account (the account's own id is never sent).
+_ACCOUNT_IDS = uuid.UUID("0b1f4e4c-6d1a-5c55-9a57-7b0d2c3e9f10")
 _FORMAT = JSONFormat()
 # allow_nan=False, and no default: what JSON cannot hold is refused, never quietly str()'d.
 # One encoder for every event: json.dumps with an argument builds a new one each call.
@@ -51,6 +58,7 @@ EVENT_WORDS: dict[str, str] = {
     NotificationKind.CHANGE: "",
     NotificationKind.CANCELLATION: "cancelled",
     NotificationKind.CORRECTION: "corrected",
+    NotificationKind.ACCOUNT_CLOSED: "account.closed",  # not about one change: ``event_type_and_schema``
 }
 
 
@@ -64,6 +72,34 @@ def event_word(kind: str) -> str:
         return EVENT_WORDS[kind]
     except KeyError:
         raise EventError(f"no event for a notification of kind {kind!r}") from None
+
+
+def event_type_and_schema(change_type: str, source: str, kind: str = NotificationKind.CHANGE) -> tuple[str, str]:
+    """An event's ``type`` and ``dataschema``: of the change type (and what became of it), or, for
+    an account closed, the one type that is about no change in particular."""
+    word = event_word(kind)
+    if kind == NotificationKind.ACCOUNT_CLOSED:
+        return ACCOUNT_CLOSED_TYPE, account_closed_schema_url(source)
+    change = get_change_type(change_type)
+    return change.follow_up_event_type(word), change.event_schema_url(source, word)
+
+
+def account_closed_schema_url(base_url: str) -> str:
+    return schema_address(base_url, "events/account.closed.v1.json")
+
+
+def pseudonymous_account_id(citizen_id: uuid.UUID, department_id: str) -> str:
+    """The id an organisation is given for an account it was told about, when the account closes."""
+    return str(uuid.uuid5(_ACCOUNT_IDS, f"{citizen_id}:{department_id}"))
+
+
+def account_closed_data(*, citizen_id: uuid.UUID, department_id: str,
+                        report_references: list[str]) -> dict[str, Any]:
+    """What an account-closed event's data holds besides the consent receipt id: the account's
+    pseudonymous id for this organisation and the references of the reports it was sent (which it
+    has already), nothing personal."""
+    return {"account_id": pseudonymous_account_id(citizen_id, department_id),
+            "report_references": sorted(report_references)}
 
 
 def cancellation_data(*, original_id: uuid.UUID, report_reference: str) -> dict[str, str]:
@@ -108,7 +144,7 @@ def build_event(
     The worker builds one for every delivery, so nothing is checked or written twice.
     """
     try:
-        middle, tail = _envelope(change_type, source, event_word(kind))
+        middle, tail = _envelope(change_type, source, str(kind))
         if not isinstance(report_reference, str) or not report_reference or created_at.tzinfo is None:
             raise ValueError("the subject must be a non-empty string and the time timezone aware")
         receipt = str(consent_receipt_id)
@@ -139,12 +175,10 @@ def _spliced(payload: str, receipt: str) -> str | None:
 
 
 @lru_cache(maxsize=64)
-def _envelope(change_type: str, source: str, word: str = "") -> tuple[str, str]:
+def _envelope(change_type: str, source: str, kind: str = NotificationKind.CHANGE) -> tuple[str, str]:
     """The JSON of the attributes every event of a change type (and kind) from this source shares,
     checked by the SDK: the members between "id" and "subject", and those after "time", up to "data"."""
-    kind = get_change_type(change_type)
-    dataschema = kind.event_schema_url(source, word)
-    event_type = kind.follow_up_event_type(word)
+    event_type, dataschema = event_type_and_schema(change_type, source, kind)
     CloudEvent({"id": "check", "source": source, "type": event_type, "subject": "check",
                 "datacontenttype": DATA_CONTENT_TYPE, "dataschema": dataschema}, {})
     middle = f', "source": {_string(source)}, "type": {_string(event_type)}, "subject": '

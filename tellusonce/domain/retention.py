@@ -54,7 +54,7 @@ ACTIONS: dict[Kind, tuple[Action, ...]] = {
     Kind.DEAD_LETTERS: (Action.BLANK,),
     Kind.DELIVERY_ATTEMPTS: (Action.DELETE,),
     Kind.SIGN_INS: (Action.DELETE,),
-    Kind.CLOSED_ACCOUNTS: (Action.BLANK, Action.DELETE),
+    Kind.CLOSED_ACCOUNTS: (Action.BLANK,),  # the rows stay, blanked: the record of who was told what
     Kind.AUDIT_EVENTS: (Action.DELETE,),
 }
 

@@ -39,10 +39,18 @@ class Citizen(UUIDKey, Timestamped, Base):
     # Whether we email them when every organisation has a report, or one could not be told
     # (Your details; on unless they turn it off). docs/reporting-on-the-web.md.
     report_emails: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Closing the account (tellusonce.application.closing): when it was closed (it can no longer be
+    # signed in to, and its address is free), and when the retention run had blanked all it held.
+    closed_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]
 
     @property
     def is_verified(self) -> bool:
         return self.email_verified_at is not None
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
 
 
 class PersonDetails(UUIDKey, Timestamped, Base):

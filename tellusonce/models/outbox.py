@@ -31,6 +31,9 @@ class NotificationKind(StrEnum):
     CHANGE = "change"  # the report's first notification to an organisation: the change
     CANCELLATION = "cancellation"  # the citizen cancelled the report that ``original_id`` told of
     CORRECTION = "correction"  # the citizen corrected it (issue 18; not yet written by anything)
+    # The citizen closed their account and asked for the organisations told to be told (UK GDPR
+    # Art. 19): one per organisation, on its last report, naming only what it was sent already.
+    ACCOUNT_CLOSED = "account_closed"
 
 
 # States a worker may claim (when due): still to be delivered. Every other state is final for

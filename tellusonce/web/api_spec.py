@@ -6,6 +6,7 @@ from typing import Any
 
 from tellusonce.domain.changetypes import CHANGE_TYPES
 from tellusonce.domain.consent import receipt_schema_url
+from tellusonce.domain.events import ACCOUNT_CLOSED_TYPE, account_closed_schema_url
 from tellusonce.models import NotificationKind
 
 STATES = ["pending", "delivering", "retrying", "delivered", "acknowledged", "dead"]
@@ -29,6 +30,7 @@ def _dataschema_description(base_url: str) -> str:
         lines.append(f"- `{t.event_type}`: data {t.event_schema_url(base_url)}, change {t.schema_url(base_url)}")
         for word in ("cancelled", "corrected"):
             lines.append(f"- `{t.follow_up_event_type(word)}`: data {t.event_schema_url(base_url, word)}")
+    lines.append(f"- `{ACCOUNT_CLOSED_TYPE}`: data {account_closed_schema_url(base_url)}")
     return "\n".join(lines)
 
 

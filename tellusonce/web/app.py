@@ -94,6 +94,9 @@ def build_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(report_emails.bp)
     app.register_blueprint(account_email.bp)
     app.register_blueprint(account_password.bp)
+    from tellusonce.web import account_close
+
+    app.register_blueprint(account_close.bp)
     app.register_blueprint(sign_ins.bp)
     from tellusonce.web import email_confirm
 

@@ -42,7 +42,8 @@ def _load_citizen() -> Citizen | None:
     if not citizen_id:
         return None
     citizen = get_citizen(get_session(), citizen_id)
-    if citizen is None or not citizen.is_verified or citizen.session_version != session.get("session_version"):
+    if (citizen is None or not citizen.is_verified or citizen.is_closed
+            or citizen.session_version != session.get("session_version")):
         session.clear()
         return None
     return citizen

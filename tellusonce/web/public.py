@@ -12,7 +12,12 @@ from flask_babel import gettext as _
 from tellusonce.data.departments import list_departments
 from tellusonce.domain.changetypes import CHANGE_TYPES
 from tellusonce.domain.consent import RECEIPT_SCHEMA_NAME, receipt_json_schema
-from tellusonce.domain.event_schemas import cancellation_data_schema, correction_data_schema, event_data_schema
+from tellusonce.domain.event_schemas import (
+    account_closed_data_schema,
+    cancellation_data_schema,
+    correction_data_schema,
+    event_data_schema,
+)
 from tellusonce.models import Department
 from tellusonce.web import language
 from tellusonce.web.database import get_session
@@ -96,6 +101,12 @@ def schema(type_id: str) -> Response:
     if change_type is None:
         abort(404)
     return _schema_response(change_type.json_schema(_base_url()))
+
+
+@bp.get("/schemas/events/account.closed.v1.json")
+def account_closed_schema() -> Response:
+    """The data of an account-closed event (each such event's dataschema)."""
+    return _schema_response(account_closed_data_schema(base_url=_base_url()))
 
 
 @bp.get("/schemas/events/<type_id>.v1.json")
