@@ -148,7 +148,10 @@ def departments_list() -> None:
         for d in list_departments(session, include_inactive=True):
             state = "" if d.active else "  (inactive)"
             welsh = "" if d.has_welsh else "  (no Welsh name or purpose: shown in English)"
-            click.echo(f"{d.id:32} {d.channel:8} {', '.join(d.receives)}{state}{welsh}")
+            missing = [label for label, value in (("lawful basis", d.lawful_basis), ("retention", d.retention))
+                       if not value]
+            stated = f"  (states no {' or '.join(missing)}: /organisations says so)" if missing else ""
+            click.echo(f"{d.id:32} {d.channel:8} {', '.join(d.receives)}{state}{welsh}{stated}")
 
 
 # -- audit ------------------------------------------------------------------------------
