@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tellusonce.domain.changetypes import CHANGE_TYPES
 from tellusonce.config_files import read_config
+from tellusonce.domain.changetypes import CHANGE_TYPES
 from tellusonce.domain.toml_files import parse_toml
 from tellusonce.models import ChannelKind, Department
 

@@ -16,10 +16,10 @@ from sqlalchemy import Engine, delete, select, update
 
 from tellusonce.application.retention import NOT_HELD, RunResult, retention_report, run_retention
 from tellusonce.clock import utcnow
+from tellusonce.config_files import load_schedule
 from tellusonce.data.audit import record_event, verify_chain
 from tellusonce.data.outbox import replay_dead
 from tellusonce.db import transaction
-from tellusonce.config_files import load_schedule
 from tellusonce.domain.retention import Kind
 from tellusonce.models import (
     AuditEvent,
