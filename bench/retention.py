@@ -32,7 +32,7 @@ from sqlalchemy import Engine, select, text, update  # noqa: E402
 
 from tellusonce.application.retention import run_retention  # noqa: E402
 from tellusonce.clock import utcnow  # noqa: E402
-from tellusonce.config_files import load_schedule
+from tellusonce.config_files import load_schedule  # noqa: E402
 from tellusonce.db import make_engine, transaction  # noqa: E402
 from tellusonce.domain.retention import Kind  # noqa: E402
 from tellusonce.models import AuditEvent, Notification, NotificationState  # noqa: E402
