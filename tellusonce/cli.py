@@ -18,7 +18,7 @@ from flask.cli import FlaskGroup, NoAppException, with_appcontext
 
 from tellusonce import create_app
 from tellusonce.clock import utcnow
-from tellusonce.db import engine_for, transaction
+from tellusonce.db import engine_for, is_sqlite, transaction
 from tellusonce.demo_ready import probes
 from tellusonce.resources import CONFIG, FilesMissing
 from tellusonce.settings import Settings, SettingsError
@@ -243,8 +243,10 @@ def retention_run(dry_run: bool, batch: int) -> None:
     from tellusonce.application.retention import NOT_HELD, run_retention
 
     with engine_for(settings().database_url) as engine:
+        # On SQLite each batch is found outside the one write lock (``run_retention``'s ``read``).
+        read = (lambda: transaction(engine, writer=False)) if is_sqlite(engine) else None
         result = run_retention(lambda: transaction(engine, writer=not dry_run), current_app.config["RETENTION"],
-                               now=utcnow, dry_run=dry_run, limit=batch)
+                               now=utcnow, dry_run=dry_run, limit=batch, read=read)
     verb = "would be" if dry_run else "were"
     for kind in result.kinds:
         if kind.kind in NOT_HELD:

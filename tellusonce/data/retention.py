@@ -227,7 +227,9 @@ def remove(session: Session, name: str, keys: Sequence[Any], *, action: str, cut
     if action == "blank":
         if kind.blank is None:
             raise ValueError(f"{name} cannot be blanked")
-        return kind.blank(session, keys)
+        # Only those still due: a batch found in another transaction may have changed since (a replay).
+        due = list(session.scalars(select(kind.key).where(kind.key.in_(keys), *_conditions(session, kind, cutoff))))
+        return kind.blank(session, due) if due else 0
     return changed_rows(session.execute(
         delete(kind.table).where(kind.key.in_(keys), *_conditions(session, kind, cutoff))
         .execution_options(synchronize_session=False)))

@@ -7,7 +7,8 @@ import json
 import secrets
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -377,3 +378,42 @@ def test_removing_a_report_removes_its_notice_with_it(committed: Engine) -> None
     with transaction(committed, writer=False) as session:
         assert session.get(ChangeReport, report_id) is None
         assert session.get(ReportNotice, report_id) is None
+
+
+def test_found_first_in_a_read_transaction_a_batch_is_removed_the_same_and_nothing_due_writes_nothing(
+        committed: Engine) -> None:
+    for _ in range(5):
+        _outgoing(committed, cutoff(Kind.OUTGOING_EMAIL) - timedelta(days=1))
+    writes: list[int] = []
+
+    def begin() -> Any:
+        writes.append(1)
+        return transaction(committed)
+
+    result = run_retention(begin, SCHEDULE, now=utcnow, limit=2, kinds=[Kind.OUTGOING_EMAIL, Kind.JOURNEYS],
+                           read=lambda: transaction(committed, writer=False))
+    assert [(k.kind, k.removed, k.batches) for k in result.kinds] == [
+        (Kind.JOURNEYS, 0, 1), (Kind.OUTGOING_EMAIL, 5, 3)]
+    assert len(writes) == 3  # one a batch of emails; none for the journeys, of which none is due
+    with transaction(committed, writer=False) as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.chain == "retention")).all()
+        assert sorted(e.details["count"] for e in events) == [1, 2, 2]
+        assert verify_chain(session).ok
+
+
+def test_a_row_that_changes_between_the_find_and_the_removal_is_left_alone(committed: Engine) -> None:
+    """Found as delivered long ago, replayed before the batch's writing transaction: it keeps its details."""
+    key = MAKERS[Kind.NOTIFICATION_PAYLOADS](committed, cutoff(Kind.NOTIFICATION_PAYLOADS) - timedelta(days=1))
+
+    @contextmanager
+    def read_then_replay() -> Iterator[Any]:
+        with transaction(committed, writer=False) as session:
+            yield session
+        with transaction(committed) as session:  # meanwhile, an operator sends it again
+            session.execute(update(Notification).where(Notification.id == key).values(state="pending"))
+
+    result = run_retention(lambda: transaction(committed), SCHEDULE, now=utcnow,
+                           kinds=[Kind.NOTIFICATION_PAYLOADS], read=read_then_replay)
+    assert result.removed == 0
+    with transaction(committed, writer=False) as session:
+        assert any(value is not None for value in session.get(Notification, key).payload.values())
