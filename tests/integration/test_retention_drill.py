@@ -29,7 +29,7 @@ from tellusonce.settings import PROJECT_ROOT
 from tests.dispatch_helpers import submit, wait_for
 from tests.factories import clock_env
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # 20,000 rows and three processes, on a busy machine
 
 EMAILS = 20_000
 CHAINS = 200
