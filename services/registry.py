@@ -17,19 +17,23 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tellusonce.config_files import read_config
 from tellusonce.domain.changetypes import CHANGE_TYPES
 from tellusonce.domain.planning import MAX_NOTICE_DAYS
-from tellusonce.domain.toml_files import read_toml
+from tellusonce.domain.toml_files import parse_toml
 from tellusonce.models import ChannelKind, Department
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 SECRET_ENV_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{2,99}$")
 KEYS = {
     "id", "name", "controller", "purpose", "name_cy", "purpose_cy", "contact_url", "channel", "webhook_url", "secret_env",
-    "email", "allow_private_network", "needs_protected_address", "receives", "receives_language", "reasons",
-    "notice_days",
+    "email", "lawful_basis", "lawful_basis_cy", "retention", "retention_cy", "allow_private_network",
+    "needs_protected_address", "receives", "receives_language", "reasons", "notice_days",
 }
 REQUIRED = ("id", "name", "purpose", "channel", "receives")
+# What the organisation states for the open register (the record of recipients), each optional,
+# its Welsh only beside its English.
+STATED = ("lawful_basis", "retention")
 
 
 class RegistryError(ValueError):
@@ -57,6 +61,11 @@ class DepartmentEntry:
     # In Welsh, where the registry gives them; without them Welsh pages show the English.
     name_cy: str | None = None
     purpose_cy: str | None = None
+    # As the organisation states them: the lawful basis for receiving, how long it keeps (None: not stated).
+    lawful_basis: str | None = None
+    lawful_basis_cy: str | None = None
+    retention: str | None = None
+    retention_cy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,7 @@ class Registry:
 
 def load_registry(path: Path, *, receiver_url: str = "http://127.0.0.1:5001") -> Registry:
     """Read and check the registry. ``{receiver_url}`` in a webhook URL becomes ``receiver_url``."""
-    document, lines = read_toml(path, "the department registry", RegistryError)
+    document, lines = parse_toml(read_config(path, "the department registry", RegistryError), path, RegistryError)
     checker = _Checker(path, lines)
     unknown_top = sorted(set(document) - {"department"})
     if unknown_top:
@@ -162,6 +171,10 @@ class _Checker:
             purpose=table["purpose"].strip(),
             name_cy=_stripped(table.get("name_cy")),
             purpose_cy=_stripped(table.get("purpose_cy")),
+            lawful_basis=_stripped(table.get("lawful_basis")),
+            lawful_basis_cy=_stripped(table.get("lawful_basis_cy")),
+            retention=_stripped(table.get("retention")),
+            retention_cy=_stripped(table.get("retention_cy")),
             channel=channel,
             receives=receives,
             reasons={k: v.strip() for k, v in reasons.items()},
@@ -189,9 +202,13 @@ class _Checker:
                 )
         if not isinstance(ident, str) or not ID_PATTERN.match(ident):
             self.fail(label, "id", "must be lower-case letters, digits and hyphens, starting with a letter")
-        for key in ("name", "purpose", "name_cy", "purpose_cy", "controller", "contact_url", "webhook_url", "secret_env", "email"):
+        for key in ("name", "purpose", "name_cy", "purpose_cy", "controller", "contact_url", "webhook_url", "secret_env",
+                    "email", *STATED, *(f"{key}_cy" for key in STATED)):
             if key in table and (not isinstance(table[key], str) or not table[key].strip()):
                 self.fail(ident, key, "must be a non-empty string")
+        for key in STATED:
+            if f"{key}_cy" in table and key not in table:
+                self.fail(ident, f"{key}_cy", f"is the Welsh of {key!r}, which is missing: give the English too")
         for key in ("allow_private_network", "needs_protected_address", "receives_language"):
             if key in table and not isinstance(table[key], bool):
                 self.fail(ident, key, "must be true or false")
@@ -287,6 +304,10 @@ def sync_registry(session: Session, registry: Registry) -> list[str]:
             "purpose": entry.purpose,
             "name_cy": entry.name_cy,
             "purpose_cy": entry.purpose_cy,
+            "lawful_basis": entry.lawful_basis,
+            "lawful_basis_cy": entry.lawful_basis_cy,
+            "retention": entry.retention,
+            "retention_cy": entry.retention_cy,
             "channel": entry.channel,
             "webhook_url": entry.webhook_url,
             "secret_env": entry.secret_env,

@@ -18,7 +18,7 @@ from flask.cli import FlaskGroup, NoAppException, with_appcontext
 
 from tellusonce import create_app
 from tellusonce.clock import utcnow
-from tellusonce.db import engine_for, transaction
+from tellusonce.db import engine_for, is_sqlite, transaction
 from tellusonce.demo_ready import probes
 from tellusonce.resources import CONFIG, FilesMissing
 from tellusonce.settings import Settings, SettingsError
@@ -150,7 +150,10 @@ def departments_list() -> None:
             state = "" if d.active else "  (inactive)"
             welsh = "" if d.has_welsh else "  (no Welsh name or purpose: shown in English)"
             receives = ", ".join(f"{c} ({d.notice_for(c)} days' notice)" if d.notice_for(c) else c for c in d.receives)
-            click.echo(f"{d.id:32} {d.channel:8} {receives}{state}{welsh}")
+            missing = [label for label, value in (("lawful basis", d.lawful_basis), ("retention", d.retention))
+                       if not value]
+            stated = f"  (states no {' or '.join(missing)}: /organisations says so)" if missing else ""
+            click.echo(f"{d.id:32} {d.channel:8} {receives}{state}{welsh}{stated}")
 
 
 # -- audit ------------------------------------------------------------------------------
@@ -239,16 +242,15 @@ def retention() -> None:
 @with_appcontext
 def retention_run(dry_run: bool, batch: int) -> None:
     """Delete or blank what has been kept its period (the dispatcher also does, every ten minutes)."""
-    from tellusonce.application.retention import NOT_HELD, run_retention
+    from tellusonce.application.retention import run_retention
 
     with engine_for(settings().database_url) as engine:
+        # On SQLite each batch is found outside the one write lock (``run_retention``'s ``read``).
+        read = (lambda: transaction(engine, writer=False)) if is_sqlite(engine) else None
         result = run_retention(lambda: transaction(engine, writer=not dry_run), current_app.config["RETENTION"],
-                               now=utcnow, dry_run=dry_run, limit=batch)
+                               now=utcnow, dry_run=dry_run, limit=batch, read=read)
     verb = "would be" if dry_run else "were"
     for kind in result.kinds:
-        if kind.kind in NOT_HELD:
-            click.echo(f"{kind.kind.value:22} nothing held: {NOT_HELD[kind.kind]}")
-            continue
         span = f" (from {kind.oldest:%Y-%m-%d %H:%M} to {kind.newest:%Y-%m-%d %H:%M} UTC)" if kind.oldest and kind.newest else ""
         done = "blanked" if kind.action == "blank" else "deleted"
         click.echo(f"{kind.kind.value:22} {kind.removed:>9} {verb} {done}{span}")
@@ -267,9 +269,6 @@ def retention_report() -> None:
     click.echo(f"{'kind':22} {'kept for':>9} {'then':>6} " + " ".join(f"{label:>9}" for label in rows.ages)
                + f" {'past it':>9}")
     for row in rows.kinds:
-        if row.not_held:
-            click.echo(f"{row.kind.value:22} {str(row.keep):>9} {row.then.value:>6}  not held: {row.not_held}")
-            continue
         click.echo(f"{row.kind.value:22} {str(row.keep):>9} {row.then.value:>6} "
                    + " ".join(f"{n:>9}" for n in row.by_age) + f" {row.due:>9}")
 

@@ -44,8 +44,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from tellusonce.clock import system_now, utcnow
+from tellusonce.config_files import load_schedule
 from tellusonce.data.outbox import AttemptRecord
-from tellusonce.domain.retention import Schedule, load_schedule
+from tellusonce.domain.retention import Schedule
 from tellusonce.models import AttemptOutcome
 from tellusonce.settings import Settings
 from tellusonce_services.dispatch import worker_db

@@ -7,6 +7,12 @@ committed with the removal or not at all. ``run_retention`` runs every kind batc
 in a short transaction of its own (``begin``), so no lock is held for long and a run stopped at any
 point leaves every batch whole; the next run simply finds less to do. Runs on several hosts at
 once share the work: each row is taken by one of them.
+
+Given ``read`` (a read-only transaction: SQLite's, where a reader never waits for the one writer
+nor holds it up), a batch is found there first and only removed in the writing transaction, whose
+statements check every condition again; a batch that finds nothing writes nothing. On PostgreSQL
+the find stays in the writing transaction, where ``FOR UPDATE SKIP LOCKED`` shares rows out
+between runs.
 """
 
 from __future__ import annotations
@@ -27,8 +33,6 @@ from tellusonce.domain.retention import Action, Kind, Period, Rule, Schedule
 
 ACTOR = "retention"  # the audit chain of every removal
 BATCH = 500
-# Kinds the schema does not hold yet, and why (``tellusonce retention report`` says so).
-NOT_HELD: dict[Kind, str] = {}
 
 
 @dataclass(frozen=True)
@@ -76,17 +80,18 @@ class RunResult:
         return max((k.longest_batch_seconds for k in self.kinds), default=0.0)
 
 
-def run_batch(session: Session, rule: Rule, *, now: datetime, after: Any = None, limit: int = BATCH) -> Batch:
-    """One batch of ``rule``'s kind, in the caller's transaction, with its audit event."""
+def run_batch(session: Session, rule: Rule, *, now: datetime, after: Any = None, limit: int = BATCH,
+              found: held.Found | None = None) -> Batch:
+    """One batch of ``rule``'s kind, in the caller's transaction, with its audit event; ``found``:
+    the batch as already found (in a read transaction) at ``now``, for this one to remove."""
     cutoff = rule.keep.cutoff(now)
-    if rule.kind in NOT_HELD:
-        return Batch(rule.kind, 0, None, None, after, True)
     if rule.kind == Kind.CLOSED_ACCOUNTS:
         return _closed_account_batch(session, rule, now=now, cutoff=cutoff, limit=limit)
     if rule.kind == Kind.AUDIT_EVENTS:
         found, removed = held.remove_audit_chains(session, cutoff=cutoff, after=after, limit=limit)
     else:
-        found = held.find_expired(session, rule.kind.value, cutoff=cutoff, after=after, limit=limit)
+        if found is None:
+            found = held.find_expired(session, rule.kind.value, cutoff=cutoff, after=after, limit=limit)
         removed = held.remove(session, rule.kind.value, found.keys, action=rule.then.value, cutoff=cutoff)
     if removed:
         record_event(session, actor=ACTOR, action=f"retention.{'blanked' if rule.then == Action.BLANK else 'deleted'}",
@@ -121,17 +126,29 @@ def dry_run_kind(session: Session, rule: Rule, *, now: datetime) -> KindResult:
     result = KindResult(rule.kind, rule.then)
     if rule.kind == Kind.CLOSED_ACCOUNTS:
         result.removed, result.oldest, result.newest = closed_accounts.count_due(session, cutoff=rule.keep.cutoff(now))
-    elif rule.kind not in NOT_HELD:
+    else:
         result.removed, result.oldest, result.newest = held.count_expired(
             session, rule.kind.value, cutoff=rule.keep.cutoff(now))
     return result
 
 
+def _find_first(read: Callable[[], AbstractContextManager[Session]], rule: Rule, *, now: datetime, after: Any,
+                limit: int) -> held.Found | None:
+    """The next batch, found in a read transaction (None: this kind is found where it is removed)."""
+    if rule.kind in (Kind.AUDIT_EVENTS, Kind.CLOSED_ACCOUNTS):
+        return None
+    with read() as session:
+        return held.find_expired(session, rule.kind.value, cutoff=rule.keep.cutoff(now), after=after, limit=limit,
+                                 lock=False)
+
+
 def run_retention(begin: Callable[[], AbstractContextManager[Session]], schedule: Schedule, *,
                   now: Callable[[], datetime], dry_run: bool = False, limit: int = BATCH,
-                  kinds: Iterable[Kind] | None = None) -> RunResult:
+                  kinds: Iterable[Kind] | None = None,
+                  read: Callable[[], AbstractContextManager[Session]] | None = None) -> RunResult:
     """Every kind of the schedule (or ``kinds``), batch after batch, each batch in a transaction of
-    its own from ``begin``; a dry run reads in one transaction and writes nothing."""
+    its own from ``begin`` (found first in one from ``read``, where given); a dry run reads in one
+    transaction and writes nothing. A batch's seconds are its writing transaction's."""
     chosen = set(kinds) if kinds is not None else set(Kind)
     rules = [rule for rule in schedule.rules if rule.kind in chosen]
     result = RunResult(dry_run)
@@ -143,9 +160,14 @@ def run_retention(begin: Callable[[], AbstractContextManager[Session]], schedule
         outcome = KindResult(rule.kind, rule.then)
         after: Any = None
         while True:
+            at = now()
+            found = _find_first(read, rule, now=at, after=after, limit=limit) if read is not None else None
+            if found is not None and not found.keys:  # nothing (more) to remove: no writing transaction
+                outcome.add(Batch(rule.kind, 0, None, None, found.after, True))
+                break
             started = time.monotonic()
             with begin() as session:
-                batch = run_batch(session, rule, now=now(), after=after, limit=limit)
+                batch = run_batch(session, rule, now=at, after=after, limit=limit, found=found)
             outcome.add(replace(batch, seconds=time.monotonic() - started))
             if batch.done:
                 break
@@ -166,7 +188,6 @@ class HeldKind:
     then: Action
     by_age: list[int]  # one count per age in ``Report.ages``
     due: int  # past its period: what the next run removes
-    not_held: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,9 +202,6 @@ def retention_report(session: Session, schedule: Schedule, *, now: datetime) -> 
     boundaries = [period.cutoff(now) for _label, period in AGES]
     kinds = []
     for rule in schedule.rules:
-        if rule.kind in NOT_HELD:
-            kinds.append(HeldKind(rule.kind, rule.keep, rule.then, [], 0, NOT_HELD[rule.kind]))
-            continue
         if rule.kind == Kind.CLOSED_ACCOUNTS:
             by_age = closed_accounts.held_by_age(session, boundaries=boundaries)
             due, _oldest, _newest = closed_accounts.count_due(session, cutoff=rule.keep.cutoff(now))

@@ -26,6 +26,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    inspect,
     select,
     text,
     update,
@@ -36,6 +37,8 @@ from tellusonce.data.audit import ADVISORY_LOCK_CLASS
 from tellusonce.data.driver import changed_rows
 from tellusonce.models import (
     AuditEvent,
+    ChangeReport,
+    DataRightsRequest,
     DeliveryAttempt,
     EmailToken,
     InboundMessage,
@@ -45,9 +48,11 @@ from tellusonce.models import (
     OutgoingEmail,
     OutgoingState,
     ReportJourney,
+    ReportNotice,
+    RequestState,
     SignInEvent,
 )
-from tellusonce.models.outbox import CLAIMABLE_SQL
+from tellusonce.models.outbox import CLAIMABLE, CLAIMABLE_SQL
 
 HASHED = "sha256:"  # an address replaced by its hash starts so
 
@@ -99,7 +104,7 @@ class _Kind:
 
     @property
     def key(self) -> Any:
-        return self.table.id
+        return inspect(self.table).primary_key[0]
 
 
 def _blank_inbound(session: Session, keys: Sequence[Any]) -> int:
@@ -130,6 +135,14 @@ def _blank_payloads(session: Session, keys: Sequence[Any]) -> int:
     return changed_rows(session.execute(
         update(Notification).where(Notification.id.in_(keys), _payload_held(session))
         .values(payload=_payload_blanked(session)).execution_options(synchronize_session=False)))
+
+
+def _notice_at() -> Any:  # a column expression
+    """A report notice's time: when the citizen was last emailed about the report, or, if never,
+    when the report was submitted."""
+    submitted = (select(ChangeReport.submitted_at).where(ChangeReport.id == ReportNotice.report_id)
+                 .correlate(ReportNotice).scalar_subquery())
+    return func.coalesce(ReportNotice.emailed_at, submitted)
 
 
 _FINAL_DELIVERY = (NotificationState.DELIVERED, NotificationState.ACKNOWLEDGED, NotificationState.CANCELLED)
@@ -165,6 +178,17 @@ KINDS: dict[str, _Kind] = {
         # Never the attempts of a notification still being delivered.
         lambda s: [~exists().where(Notification.id == DeliveryAttempt.notification_id, text(CLAIMABLE_SQL))]),
     "sign_ins": _Kind(SignInEvent, lambda: SignInEvent.at, lambda s: []),
+    "data_rights_requests": _Kind(
+        DataRightsRequest, lambda: DataRightsRequest.closed_at,
+        # An open request is never touched, however old: it is still to be answered.
+        lambda s: [DataRightsRequest.state == RequestState.CLOSED]),
+    "report_notices": _Kind(
+        ReportNotice, _notice_at,
+        # Never one the sweep is still to look at, nor one whose report has a notification still to
+        # be delivered (an outcome to come would find its record of what the citizen was told gone).
+        lambda s: [ReportNotice.changed_at.is_(None),
+                   ~exists().where(Notification.report_id == ReportNotice.report_id,
+                                   Notification.state.in_(CLAIMABLE))]),
 }
 # Kinds held in tables of their own, removed chain by chain (``find_audit_chains``).
 AUDIT = "audit_events"
@@ -203,7 +227,9 @@ def remove(session: Session, name: str, keys: Sequence[Any], *, action: str, cut
     if action == "blank":
         if kind.blank is None:
             raise ValueError(f"{name} cannot be blanked")
-        return kind.blank(session, keys)
+        # Only those still due: a batch found in another transaction may have changed since (a replay).
+        due = list(session.scalars(select(kind.key).where(kind.key.in_(keys), *_conditions(session, kind, cutoff))))
+        return kind.blank(session, due) if due else 0
     return changed_rows(session.execute(
         delete(kind.table).where(kind.key.in_(keys), *_conditions(session, kind, cutoff))
         .execution_options(synchronize_session=False)))

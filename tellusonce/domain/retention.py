@@ -1,8 +1,8 @@
 """The retention schedule: how long each kind of data is kept and what happens then.
 
-``config/retention.toml`` (``TELLUSONCE_RETENTION``) is read and checked here, at start-up, like the
-department registry: a file with a mistake stops every command with one line naming the line of the
-file and what is wrong. The same schedule drives ``tellusonce retention run`` (and the dispatcher's
+``config/retention.toml`` (``TELLUSONCE_RETENTION``) is checked here, at start-up, like the
+department registry (``tellusonce.config_files`` reads the file; the rules here take its text): a
+file with a mistake stops every command with one line naming the line of the file and what is wrong. The same schedule drives ``tellusonce retention run`` (and the dispatcher's
 runs) and the privacy page, so what the page says is what the service does.
 """
 
@@ -17,7 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NoReturn
 
-from tellusonce.domain.toml_files import read_toml
+from tellusonce.domain.toml_files import parse_toml
 
 
 class Kind(StrEnum):
@@ -32,6 +32,8 @@ class Kind(StrEnum):
     DEAD_LETTERS = "dead_letters"
     DELIVERY_ATTEMPTS = "delivery_attempts"
     SIGN_INS = "sign_ins"
+    DATA_RIGHTS_REQUESTS = "data_rights_requests"
+    REPORT_NOTICES = "report_notices"
     CLOSED_ACCOUNTS = "closed_accounts"
     AUDIT_EVENTS = "audit_events"
 
@@ -54,6 +56,8 @@ ACTIONS: dict[Kind, tuple[Action, ...]] = {
     Kind.DEAD_LETTERS: (Action.BLANK,),
     Kind.DELIVERY_ATTEMPTS: (Action.DELETE,),
     Kind.SIGN_INS: (Action.DELETE,),
+    Kind.DATA_RIGHTS_REQUESTS: (Action.DELETE,),
+    Kind.REPORT_NOTICES: (Action.DELETE,),
     Kind.CLOSED_ACCOUNTS: (Action.BLANK,),  # the rows stay, blanked: the record of who was told what
     Kind.AUDIT_EVENTS: (Action.DELETE,),
 }
@@ -112,9 +116,10 @@ class Schedule:
         return next(rule for rule in self.rules if rule.kind == kind)
 
 
-def load_schedule(path: Path) -> Schedule:
-    """Read and check the schedule: one table per kind, every kind present."""
-    document, lines = read_toml(path, "the retention schedule", RetentionError)
+def parse_schedule(text: str, path: Path) -> Schedule:
+    """Check the schedule ``text`` (read from ``path``, which messages name): one table per kind,
+    every kind present."""
+    document, lines = parse_toml(text, path, RetentionError)
     checker = _Checker(path, lines)
     rules = [checker.rule(name, table) for name, table in document.items()]
     missing = [kind.value for kind in Kind if kind.value not in document]

@@ -1,5 +1,6 @@
-"""Reading a TOML configuration file (the department registry, the retention schedule) so that
-every mistake is one line naming the file: a file that cannot be read, or is not TOML."""
+"""A TOML configuration file's text parsed (the department registry, the retention schedule) so that
+a file that is not TOML is one line naming it. Reading the file is not done here: the domain takes
+text (``tellusonce.config_files`` reads it)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,9 @@ from pathlib import Path
 from typing import Any
 
 
-def read_toml(path: Path, what: str, error: type[Exception]) -> tuple[dict[str, Any], list[str]]:
-    """The document in ``path`` and its lines (for line-numbered errors); ``error`` saying why not,
-    ``what`` naming the file for a person ("the department registry")."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise error(f"{path}: cannot read {what} ({e.strerror}).") from e
+def parse_toml(text: str, path: Path, error: type[Exception]) -> tuple[dict[str, Any], list[str]]:
+    """The document in ``text`` (read from ``path``) and its lines (for line-numbered errors);
+    ``error`` saying why not."""
     try:
         return tomllib.loads(text), text.splitlines()
     except tomllib.TOMLDecodeError as e:

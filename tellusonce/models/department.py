@@ -27,6 +27,12 @@ class Department(Timestamped, Base):
     # The name and purpose in Welsh; None where the registry gives none (shown in English).
     name_cy: Mapped[str | None] = mapped_column(String(200))
     purpose_cy: Mapped[str | None] = mapped_column(Text)
+    # What the organisation states on the open register, the service's record of recipients: the
+    # lawful basis on which it receives what it receives, and how long it keeps it (None: not stated).
+    lawful_basis: Mapped[str | None] = mapped_column(Text)
+    lawful_basis_cy: Mapped[str | None] = mapped_column(Text)
+    retention: Mapped[str | None] = mapped_column(Text)
+    retention_cy: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(String(10))
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     secret_env: Mapped[str | None] = mapped_column(String(100))

@@ -30,7 +30,8 @@ class ReportNotice(Base):
               postgresql_where=text(PENDING_SQL)),
     )
 
-    report_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("change_report.id"), primary_key=True)
+    # Deleted with its report (the retention schedule also removes it on its own, ``report_notices``).
+    report_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("change_report.id", ondelete="CASCADE"), primary_key=True)
     # The last outcome not yet looked at, and the first: a report is looked at once quiet since the
     # last, or once the first has waited long enough whatever comes after it.
     changed_at: Mapped[datetime | None]

@@ -14,7 +14,8 @@ from werkzeug.routing import Map, UnicodeConverter
 
 from tellusonce import logs
 from tellusonce.clock import ShiftedClock, set_clock
-from tellusonce.domain.retention import RetentionError, load_schedule
+from tellusonce.config_files import load_schedule
+from tellusonce.domain.retention import RetentionError
 from tellusonce.extensions import babel, csrf, limiter
 from tellusonce.resources import STATIC, TEMPLATES, TRANSLATIONS, check_page_assets
 from tellusonce.settings import Settings, SettingsError

@@ -52,7 +52,13 @@ def marked_name(department: Any) -> Markup:
 
 
 def marked_purpose(department: Any) -> Markup:
-    text, english = _in(department, "purpose", None)
+    return marked_text(department, "purpose")
+
+
+def marked_text(department: Any, key: str) -> Markup:
+    """For a page: the department's ``key`` (``lawful_basis``, ``retention`` …) in the page's language,
+    the English marked where Welsh is missing; empty where the registry gives neither."""
+    text, english = _in(department, key, None)
     return in_english(text) if english else escape(text)
 
 
@@ -78,6 +84,7 @@ def init_app(app: Flask) -> None:
     """Give every template the organisation names and purposes in the page's language (once, in ``create_app``)."""
     app.add_template_global(marked_name, "org_name")
     app.add_template_global(marked_purpose, "org_purpose")
+    app.add_template_global(marked_text, "org_text")
     app.add_template_global(marked_name_of, "org_name_of")
     app.add_template_global(organisation_name, "org_name_text")
     app.add_template_global(name_of, "org_name_text_of")

@@ -61,6 +61,11 @@ def register_entry(department: Department) -> dict[str, Any]:
         "purpose": department.purpose,
         "name_cy": department.name_cy,
         "purpose_cy": department.purpose_cy,
+        # As the organisation states them (None: it states none): the record of recipients.
+        "lawful_basis": department.lawful_basis,
+        "lawful_basis_cy": department.lawful_basis_cy,
+        "retention": department.retention,
+        "retention_cy": department.retention_cy,
         "contact_url": department.contact_url,
         "channel": department.channel,
         "receives_protected_address": department.needs_protected_address,

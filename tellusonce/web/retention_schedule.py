@@ -18,6 +18,8 @@ LABELS = {
     Kind.DEAD_LETTERS: lazy_gettext("Details we could not deliver"),
     Kind.DELIVERY_ATTEMPTS: lazy_gettext("Our record of each try at delivering a message"),
     Kind.SIGN_INS: lazy_gettext("Each time you signed in, or someone tried to"),
+    Kind.DATA_RIGHTS_REQUESTS: lazy_gettext("Requests you emailed us about your information, once answered"),
+    Kind.REPORT_NOTICES: lazy_gettext("Our record of what we emailed you about each report's delivery"),
     Kind.CLOSED_ACCOUNTS: lazy_gettext("Closed accounts"),
     Kind.AUDIT_EVENTS: lazy_gettext("Our audit record"),
 }

@@ -42,6 +42,8 @@ def test_the_report_then_a_dry_run_then_a_run_and_the_audit_verifies(app, engine
     report = invoke(app, "retention", "report")
     assert re.search(r"^outgoing_email +7 days +blank +1 +0 +2 +0 +0 +0 +0 +2$", report, re.M), report
     assert re.search(r"^closed_accounts +30 days +blank +0 +0 +0 +0 +0 +0 +0 +0$", report, re.M), report
+    assert re.search(r"^data_rights_requests +2 years +delete +0 +0 +0 +0 +0 +0 +0 +0$", report, re.M), report
+    assert re.search(r"^report_notices +1 year +delete +0 +0 +0 +0 +0 +0 +0 +0$", report, re.M), report
     dry = invoke(app, "retention", "run", "--dry-run")
     assert re.search(r"^outgoing_email +2 would be blanked \(from ", dry, re.M), dry
     assert "outgoing_email          0" not in invoke(app, "retention", "report")  # the dry run changed nothing

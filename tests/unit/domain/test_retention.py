@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tellusonce.domain.retention import Action, Kind, Period, RetentionError, load_schedule
+from tellusonce.config_files import load_schedule
+from tellusonce.domain.retention import Action, Kind, Period, RetentionError, parse_schedule
 from tellusonce.settings import PROJECT_ROOT
 
 SCHEDULE = PROJECT_ROOT / "config" / "retention.toml"
@@ -91,3 +93,23 @@ def test_periods_count_back_from_now_in_days_weeks_and_calendar_years() -> None:
     assert Period(30, "day").cutoff(now) == datetime(2028, 1, 30, 12, 0, tzinfo=UTC)
     assert Period(2, "week").cutoff(now) == datetime(2028, 2, 15, 12, 0, tzinfo=UTC)
     assert Period(6, "year").cutoff(now) == datetime(2022, 2, 28, 12, 0, tzinfo=UTC)
+
+
+def test_the_schedule_is_checked_from_its_text_and_a_mistake_names_where_it_came_from() -> None:
+    text = SCHEDULE.read_text(encoding="utf-8")
+    assert [rule.kind for rule in parse_schedule(text, Path("nowhere.toml")).rules] == list(Kind)
+    with pytest.raises(RetentionError, match=r"^nowhere\.toml:\d+: \[journeys\], field 'keep'"):
+        parse_schedule(text.replace('keep = "1 day"', 'keep = "soon"', 1), Path("nowhere.toml"))
+
+
+def test_the_domain_reads_no_files() -> None:
+    """The rules take text; reading a configuration file is tellusonce.config_files' job."""
+    reading = {"open", "read_text", "read_bytes", "write_text", "write_bytes", "load", "iterdir", "glob"}
+    found = []
+    for path in sorted((PROJECT_ROOT / "tellusonce" / "domain").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                if name in reading:
+                    found.append(f"{path.name}:{node.lineno} {name}()")
+    assert not found
