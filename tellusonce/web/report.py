@@ -118,10 +118,7 @@ def question(slug: str) -> str | Response:
     else:
         values = report_pages.prefill(change_type, citizen, journey.answers, page.fields)
         form = report_pages.page_form(change_type, page.fields, data=values)
-    single = len(page.fields) == 1 and change_type.field(page.fields[0]).kind in ("date", "bool", "choice")
-    params = {name: report_pages.render_params(change_type, name, heading=single) for name in page.fields}
-    if single and page.hint:
-        params[page.fields[0]]["hint"] = {"text": _(page.hint)}
+    single, params = report_pages.page_params(change_type, page)
     return render_template(
         "report/question.html", form=form, page=page, change_type=change_type, params=params, single=single,
         back=_back_from(journey, page), action=request.full_path.rstrip("?"),

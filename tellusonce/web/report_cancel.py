@@ -7,33 +7,24 @@ cancelled already gets a page saying so, whether asked for again or posted twice
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as Redirect
 
 from tellusonce.application.cancellation import AlreadyCancelled, cancel_report, plan_cancellation
 from tellusonce.clock import utcnow
-from tellusonce.data.tracking import get_report
 from tellusonce.domain.changetypes import get_change_type
-from tellusonce.models import ChangeReport, Citizen
-from tellusonce.web.auth import current_citizen, login_required
+from tellusonce.models import ChangeReport
+from tellusonce.web.auth import login_required
 from tellusonce.web.database import get_session
 from tellusonce.web.forms import StripWhitespaceForm
+from tellusonce.web.track import own_report
 
 bp = Blueprint("cancel", __name__)
 
 
 class CancelForm(StripWhitespaceForm):
     """Only the button (and the CSRF token)."""
-
-
-def _report(reference: str) -> tuple[Citizen, ChangeReport]:
-    citizen = current_citizen()
-    assert citizen is not None  # login_required
-    found = get_report(get_session(), citizen.id, reference=reference)
-    if found is None:
-        abort(404)
-    return citizen, found
 
 
 def _already(report: ChangeReport) -> str:
@@ -44,7 +35,7 @@ def _already(report: ChangeReport) -> str:
 @bp.route("/changes/<reference>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(reference: str) -> str | Redirect:
-    citizen, report = _report(reference)
+    citizen, report = own_report(reference)
     session = get_session()
     form = CancelForm()
     try:

@@ -32,7 +32,6 @@ from tellusonce.application.correction import (
 )
 from tellusonce.clock import today, utcnow
 from tellusonce.data.journeys import delete_journey, load_journey, store_journey
-from tellusonce.data.tracking import get_report
 from tellusonce.domain.changetypes import ChangeType, get_change_type
 from tellusonce.domain.correction import PROTECTED, CorrectStep, can_correct
 from tellusonce.domain.reporter import with_account
@@ -40,12 +39,13 @@ from tellusonce.domain.validation import ChangeInvalid, validate_change
 from tellusonce.mailout.render import answer_text
 from tellusonce.models import ChangeReport, Citizen
 from tellusonce.web import report_pages
-from tellusonce.web.auth import current_citizen, login_required
+from tellusonce.web.auth import login_required
 from tellusonce.web.database import get_session
 from tellusonce.web.department_names import organisation_name
 from tellusonce.web.forms import StripWhitespaceForm
 from tellusonce.web.language import page_language
 from tellusonce.web.report_answers import answer_rows
+from tellusonce.web.track import own_report
 
 bp = Blueprint("correct", __name__)
 SESSION_KEY = "correction_journey"
@@ -108,15 +108,6 @@ def _forget(citizen: Citizen, journey: CorrectionJourney) -> None:
 # -- pages ---------------------------------------------------------------------------------------
 
 
-def _report(reference: str) -> tuple[Citizen, ChangeReport]:
-    citizen = current_citizen()
-    assert citizen is not None  # login_required
-    found = get_report(get_session(), citizen.id, reference=reference)
-    if found is None:
-        abort(404)
-    return citizen, found
-
-
 def _cannot(report: ChangeReport) -> str:
     return render_template("track/cannot_correct.html", report=report, change_type=get_change_type(report.change_type))
 
@@ -124,7 +115,7 @@ def _cannot(report: ChangeReport) -> str:
 @bp.route("/changes/<reference>/correct/questions/<slug>", methods=["GET", "POST"])
 @login_required
 def question(reference: str, slug: str) -> str | Response:
-    citizen, report = _report(reference)
+    citizen, report = own_report(reference)
     if not can_correct(report.state):
         return _cannot(report)
     journey = _journey(citizen, report, keep=request.method == "POST")
@@ -150,10 +141,7 @@ def question(reference: str, slug: str) -> str | Response:
     else:
         values = report_pages.prefill(change_type, citizen, journey.answers, page.fields)
         form = report_pages.page_form(change_type, page.fields, data=values)
-    single = len(page.fields) == 1 and change_type.field(page.fields[0]).kind in ("date", "bool", "choice")
-    params = {name: report_pages.render_params(change_type, name, heading=single) for name in page.fields}
-    if single and page.hint:
-        params[page.fields[0]]["hint"] = {"text": _(page.hint)}
+    single, params = report_pages.page_params(change_type, page)
     return render_template(
         "report/question.html", form=form, page=page, change_type=change_type, params=params, single=single,
         back=url_for("correct.check", reference=report.reference), action=request.full_path.rstrip("?"),
@@ -163,7 +151,7 @@ def question(reference: str, slug: str) -> str | Response:
 @bp.route("/changes/<reference>/correct", methods=["GET", "POST"])
 @login_required
 def check(reference: str) -> str | Response:
-    citizen, report = _report(reference)
+    citizen, report = own_report(reference)
     if not can_correct(report.state):
         return _cannot(report)
     journey = _journey(citizen, report, keep=False)

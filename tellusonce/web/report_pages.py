@@ -245,6 +245,16 @@ def render_params(change_type: ChangeType, name: str, *, heading: bool) -> dict[
     return params
 
 
+def page_params(change_type: ChangeType, page: Page) -> tuple[bool, dict[str, dict[str, Any]]]:
+    """Whether ``page`` is one question that is its own heading, and each field's govuk-frontend
+    parameters (the page's hint on that one question)."""
+    single = len(page.fields) == 1 and change_type.field(page.fields[0]).kind in ("date", "bool", "choice")
+    params = {name: render_params(change_type, name, heading=single) for name in page.fields}
+    if single and page.hint:
+        params[page.fields[0]]["hint"] = {"text": _(page.hint)}
+    return single, params
+
+
 def collected(change_type: ChangeType, form: StripWhitespaceForm, names: tuple[str, ...]) -> dict[str, Any]:
     """The answers as the domain takes them: text as typed, dates as ISO, yes/no as booleans."""
     answers: dict[str, Any] = {}

@@ -61,6 +61,15 @@ def _citizen() -> Citizen:
     return citizen
 
 
+def own_report(reference: str) -> tuple[Citizen, ChangeReport]:
+    """The signed-in citizen and their report ``reference``; 404 for anyone else's, or none."""
+    citizen = _citizen()
+    found = get_report(get_session(), citizen.id, reference=reference)
+    if found is None:
+        abort(404)
+    return citizen, found
+
+
 def _page_arg() -> int:
     try:
         return max(1, int(request.args.get("page", "1")))
@@ -98,11 +107,8 @@ def changes() -> str:
 @bp.get("/changes/<reference>")
 @login_required
 def report(reference: str) -> Response:
-    citizen = _citizen()
+    citizen, found = own_report(reference)
     session = get_session()
-    found = get_report(session, citizen.id, reference=reference)
-    if found is None:
-        abort(404)
     notifications = report_notifications(session, citizen.id, found.id)
     attempts = last_attempts(session, [n.id for n in notifications])
     settled = all(n.state in display.FINAL_STATES for n in notifications) and found.state != ReportState.PENDING_CONFIRMATION
