@@ -37,6 +37,9 @@ class Fragments:
         self._kept: dict[tuple[Hashable, ...], Markup] = {}
         self._lock = Lock()
 
+    def __len__(self) -> int:
+        return len(self._kept)
+
     def get(self, key: tuple[Hashable, ...], render: Callable[[], str]) -> Markup:
         kept = self._kept.get(key)
         if kept is not None:
