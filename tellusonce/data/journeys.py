@@ -13,12 +13,19 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from tellusonce.models import ChangeReport, ReportJourney
 
 LIFETIME = timedelta(hours=24)
+_JOURNEYS = cast(Table, ReportJourney.__table__)
+# A Core statement (compiled once, from SQLAlchemy's compiled cache): the ORM's UPDATE, with its
+# synchronisation of the session, cost more than the read it saves.
+_REPLACE = (update(_JOURNEYS)
+            .where(_JOURNEYS.c.id == bindparam("journey_id"), _JOURNEYS.c.citizen_id == bindparam("owner"))
+            .values(state=bindparam("state"), updated_at=bindparam("updated_at"), expires_at=bindparam("expires_at")))
 
 
 def load_journey(session: Session, journey_id: str, citizen_id: uuid.UUID, *, now: datetime) -> ReportJourney | None:
@@ -30,20 +37,22 @@ def load_journey(session: Session, journey_id: str, citizen_id: uuid.UUID, *, no
 
 
 def store_journey(session: Session, journey_id: str, citizen_id: uuid.UUID, state: Mapping[str, Any], *,
-                  started_at: datetime, now: datetime, lifetime: timedelta = LIFETIME) -> ReportJourney:
+                  started_at: datetime, now: datetime, lifetime: timedelta = LIFETIME) -> None:
     """Write the journey whole (a new row, or the citizen's own one replaced), to expire
-    ``lifetime`` after now. A row of that id held by another citizen is refused."""
-    journey = session.get(ReportJourney, journey_id)
-    if journey is None:
-        journey = ReportJourney(id=journey_id, citizen_id=citizen_id, started_at=started_at)
-        session.add(journey)
-    elif journey.citizen_id != citizen_id:
+    ``lifetime`` after now. A row of that id held by another citizen is refused.
+
+    Every answered page replaces its journey: that is one UPDATE of the citizen's own row, not a
+    read of the row (which the page has read already, into its own ``Journey``) and a flush."""
+    values = {"state": dict(state), "updated_at": now, "expires_at": now + lifetime}
+    held = session.identity_map.get(identity_key(ReportJourney, journey_id))
+    if held is not None:  # loaded in this session: it would show the old answers
+        session.expire(held)
+    if session.connection().execute(_REPLACE, {"journey_id": journey_id, "owner": citizen_id, **values}).rowcount > 0:
+        return
+    if session.get(ReportJourney, journey_id) is not None:
         raise PermissionError("that journey belongs to another citizen")
-    journey.state = dict(state)  # a new value, so the JSON column is written
-    journey.updated_at = now
-    journey.expires_at = now + lifetime
+    session.add(ReportJourney(id=journey_id, citizen_id=citizen_id, started_at=started_at, **values))
     session.flush()
-    return journey
 
 
 def delete_journey(session: Session, journey_id: str, citizen_id: uuid.UUID) -> bool:

@@ -19,7 +19,7 @@ from tellusonce.domain.retention import RetentionError
 from tellusonce.extensions import babel, csrf, limiter
 from tellusonce.resources import STATIC, TEMPLATES, TRANSLATIONS, check_page_assets
 from tellusonce.settings import Settings, SettingsError
-from tellusonce.web import database, department_names, display, language, posts, proxies
+from tellusonce.web import database, department_names, display, fragments, language, posts, proxies
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,7 @@ def build_app(settings: Settings | None = None) -> Flask:
     language.init_app(app)
     department_names.init_app(app)
     display.init_app(app)
+    fragments.init_app(app)
 
     @app.before_request
     def _nonce() -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovRadioInput, GovTextInput
 from wtforms import BooleanField, RadioField, SelectChoice, StringField
@@ -198,13 +199,27 @@ def _form_field(f: Field) -> Any:
 def page_form(change_type: ChangeType, names: tuple[str, ...], *, formdata: Any = None,
               data: Mapping[str, Any] | None = None) -> StripWhitespaceForm:
     """A form for these catalogue fields, filled from ``formdata`` (a POST) or ``data`` (answers so far)."""
+    return _form_class(change_type, names)(formdata=formdata, data=_form_values(change_type, names, data or {}))
+
+
+# A page's form class, made once a process for each change type, page and language: its labels,
+# hints and choices are translated when it is made. Pages × languages: a few dozen.
+_FORM_CLASSES: dict[tuple[str, tuple[str, ...], str], tuple[ChangeType, type[StripWhitespaceForm]]] = {}
+
+
+def _form_class(change_type: ChangeType, names: tuple[str, ...]) -> type[StripWhitespaceForm]:
+    key = (change_type.id, names, str(get_locale()))
+    made = _FORM_CLASSES.get(key)
+    if made is not None and made[0] is change_type:
+        return made[1]
 
     class PageForm(StripWhitespaceForm):
         pass
 
     for name in names:
         setattr(PageForm, name, _form_field(change_type.field(name)))
-    return PageForm(formdata=formdata, data=_form_values(change_type, names, data or {}))
+    _FORM_CLASSES[key] = (change_type, PageForm)
+    return PageForm
 
 
 def _form_values(change_type: ChangeType, names: tuple[str, ...], answers: Mapping[str, Any]) -> dict[str, Any]:

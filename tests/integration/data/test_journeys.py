@@ -70,3 +70,14 @@ def test_a_deleted_journey_is_gone(db_session: Session) -> None:
 def test_each_journey_gets_its_own_submission_key() -> None:
     citizen = uuid.uuid4()
     assert Journey.start(citizen, "address").submission_key != Journey.start(citizen, "address").submission_key
+
+
+def test_a_journey_read_before_it_is_written_shows_what_was_written(db_session: Session) -> None:
+    citizen = make_citizen(db_session)
+    journey = Journey.start(citizen.id, "address")
+    _store(db_session, journey)
+    row = load_journey(db_session, journey.id, citizen.id, now=utcnow())
+    assert row is not None and row.state["answers"] == {}
+    journey.set_answers(("town",), {"town": "Leeds"})
+    _store(db_session, journey)  # one UPDATE, beside the row this session holds
+    assert row.state["answers"] == {"town": "Leeds"}
