@@ -31,6 +31,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('citizen', schema=None) as batch_op:
-        batch_op.drop_column('erased_at')
-        batch_op.drop_column('closed_at')
+    # Plain DROP COLUMNs too: a batch would rebuild citizen on SQLite, losing the language triggers (0007).
+    op.drop_column('citizen', 'erased_at')
+    op.drop_column('citizen', 'closed_at')
