@@ -21,17 +21,21 @@ settings and 32 concurrent clients:
 4. the follow-ups, which go through the same intake pipeline as a submission (one
    transaction) and take their turns beside it (``FOLLOW_UPS``): a cancellation, the POST
    of the confirmation on the warning page ("Cancel this report") of a move already sent
-   to its three organisations, so that each is sent a cancellation event; the target is
+   to its three organisations, so that each is sent a cancellation event; and a correction,
+   the POST of "Send correction" on such a move whose first line of address was answered
+   anew beforehand, so that each is sent a correction event; the target for each is
    within 1.5 × a submission's cost (cost: seconds per request at 32 clients);
 5. "Your changes" for a citizen with 1,000 reports against one with a single
    report (the page shows 25 at a time).
 
 Prints one JSON line at the end: {"bench": "intake", "floor_ratio": project ÷ floor,
 "ratio": project ÷ ceiling, "project_per_s": …, "floor_per_s": …, "ceiling_per_s": …,
-"p99_ms": …, "cancel_ratio": a cancellation's cost ÷ a submission's, "runs": {database: …}}
+"p99_ms": …, "cancel_ratio": a cancellation's cost ÷ a submission's, "correct_ratio": a
+correction's, "runs": {database: …}}
 where the headline figures are those of the database with the lower floor ratio, and each
 follow-up's ratio the higher of the databases' (each database's turn ratios show how steady
-it was). The targets: floor_ratio ≥ 0.55 on each database, p99 under 250 ms, cancel_ratio ≤ 1.5.
+it was). The targets: floor_ratio ≥ 0.55 on each database, p99 under 250 ms, cancel_ratio and
+correct_ratio ≤ 1.5.
 TELLUSONCE_BENCH_INTAKE_COUNT sets the submissions per database (default 960). Each
 gunicorn's log is a file in the run's temporary directory. Takes a few minutes a
 database; not a test (how to run it and the figures: bench/README.md).
@@ -211,11 +215,52 @@ def cancellations(url: str, base: str, emails: Sequence[str], count: int) -> Fol
     return FollowUp(work, 302, {"notification": len(RECIPIENTS), "audit_event": 1}, check)
 
 
+def corrections(url: str, base: str, emails: Sequence[str], count: int) -> FollowUp:
+    """``count`` corrections, each the POST of "Send correction" on a move already delivered to its
+    three organisations, its new first line of address answered beforehand (not timed): the
+    report's answers rewritten, three correction events queued, an audit event."""
+    per_client = -(-count // CLIENTS)
+    references = sent_moves(url, emails[:CLIENTS], per_client, "Correct Street")
+
+    async def corrected() -> list[list[tuple[str, str]]]:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+            async def client(email: str, refs: Sequence[str]) -> list[tuple[str, str]]:
+                cookie = await sign_in(http, base, email)
+                ready = []
+                for reference in refs:  # one session cookie per report: each holds its own correction
+                    journey = Journey(http, base, cookie)
+                    page = f"/changes/{reference}/correct/questions/new-address"
+                    token = csrf_token(await journey.request("GET", page))
+                    await journey.request("POST", page, {
+                        "csrf_token": token, "address_line_1": f"Flat 2, {reference}", "address_line_2": "",
+                        "town": "Leeds", "postcode": "LS11 5PS"}, expect=302)
+                    ready.append((journey.cookie, csrf_token(await journey.request("GET", f"/changes/{reference}/correct"))))
+                return ready
+
+            return list(await asyncio.gather(*(client(e, refs) for e, refs in zip(emails, references, strict=False))))
+
+    work = [[(f"/changes/{reference}/correct", {"Cookie": f"{COOKIE}={cookie}"}, {"csrf_token": token})
+             for reference, (cookie, token) in zip(refs, ready, strict=True)]
+            for refs, ready in zip(references, asyncio.run(corrected()), strict=True)]
+
+    def check() -> None:
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            corrected_reports = connection.execute(select(func.count()).select_from(ChangeReport).where(
+                ChangeReport.answers["address_line_1"].as_string().like("Flat 2, %"))).scalar_one()
+        engine.dispose()
+        if corrected_reports != sum(len(refs) for refs in references):
+            raise RuntimeError(f"{corrected_reports} reports corrected, expected {sum(len(refs) for refs in references)}")
+
+    return FollowUp(work, 302, {"notification": len(RECIPIENTS), "audit_event": 1}, check)
+
+
 # Each follow-up timed beside a submission, by the name its figures take in the JSON line
 # ("<name>_ratio", "<name>_per_s", …): (database URL, the app's URL, the clients' emails,
 # how many) -> its work.
 FOLLOW_UPS: dict[str, Callable[[str, str, Sequence[str], int], FollowUp]] = {
     "cancel": cancellations,
+    "correct": corrections,
 }
 
 
