@@ -6,10 +6,11 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tellusonce.clock import system_now, utcnow
-from tellusonce.models import Citizen
+from tellusonce.models import ChangeReport, Citizen, Notification
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -64,3 +65,20 @@ def death_answers(**overrides: Any) -> dict[str, Any]:
     }
     answers.update(overrides)
     return answers
+
+
+def set_copy_state(session: Session, report: ChangeReport, department: str, state: str, **values: Any) -> None:
+    """Put ``department``'s notifications of ``report`` in ``state`` (as the dispatcher would have)."""
+    session.execute(update(Notification).where(Notification.report_id == report.id,
+                                               Notification.department_id == department)
+                    .values(state=state, **values))
+
+
+def by_department(session: Session, report: ChangeReport) -> dict[str, list[Notification]]:
+    """``report``'s notifications as they now stand, per department, oldest first."""
+    session.expire_all()
+    found: dict[str, list[Notification]] = {}
+    for n in session.scalars(select(Notification).where(Notification.report_id == report.id)
+                             .order_by(Notification.created_at)):
+        found.setdefault(n.department_id, []).append(n)
+    return found

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 from flask_babel import gettext as _
 
 from tellusonce.data.departments import list_departments
-from tellusonce.domain.changetypes import CHANGE_TYPES
+from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
 from tellusonce.domain.consent import RECEIPT_SCHEMA_NAME, receipt_json_schema
 from tellusonce.domain.event_schemas import (
     account_closed_data_schema,
@@ -102,9 +102,7 @@ def _schema_response(schema: dict[str, Any]) -> Response:
 @bp.get("/schemas/<type_id>.json")
 def schema(type_id: str) -> Response:
     """A change as a citizen submits it."""
-    change_type = CHANGE_TYPES.get(type_id)
-    if change_type is None:
-        abort(404)
+    change_type = _change_type(type_id)
     return _schema_response(change_type.json_schema(_base_url()))
 
 
@@ -114,12 +112,18 @@ def account_closed_schema() -> Response:
     return _schema_response(account_closed_data_schema(base_url=_base_url()))
 
 
-@bp.get("/schemas/events/<type_id>.v1.json")
-def event_schema(type_id: str) -> Response:
-    """The data of an event, as the organisations in the registry are sent it (each event's dataschema)."""
+def _change_type(type_id: str) -> ChangeType:
+    """The change type a schema's URL names; 404 for none."""
     change_type = CHANGE_TYPES.get(type_id)
     if change_type is None:
         abort(404)
+    return change_type
+
+
+@bp.get("/schemas/events/<type_id>.v1.json")
+def event_schema(type_id: str) -> Response:
+    """The data of an event, as the organisations in the registry are sent it (each event's dataschema)."""
+    change_type = _change_type(type_id)
     departments = list_departments(get_session())
     return _schema_response(event_data_schema(change_type, departments, base_url=_base_url()))
 
@@ -127,18 +131,14 @@ def event_schema(type_id: str) -> Response:
 @bp.get("/schemas/events/<type_id>.cancelled.v1.json")
 def cancellation_schema(type_id: str) -> Response:
     """The data of a cancellation event (each such event's dataschema)."""
-    change_type = CHANGE_TYPES.get(type_id)
-    if change_type is None:
-        abort(404)
+    change_type = _change_type(type_id)
     return _schema_response(cancellation_data_schema(change_type, base_url=_base_url()))
 
 
 @bp.get("/schemas/events/<type_id>.corrected.v1.json")
 def correction_schema(type_id: str) -> Response:
     """The data of a correction event (each such event's dataschema)."""
-    change_type = CHANGE_TYPES.get(type_id)
-    if change_type is None:
-        abort(404)
+    change_type = _change_type(type_id)
     departments = list_departments(get_session())
     return _schema_response(correction_data_schema(change_type, departments, base_url=_base_url()))
 

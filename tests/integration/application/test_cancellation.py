@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tellusonce.application.cancellation import AlreadyCancelled, cancel_report, plan_cancellation, write_cancellation
 from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.data.outbox import claim_due
 from tellusonce.domain.cancellation import CancelStep
-from tellusonce.models import AuditEvent, ChangeReport, Notification, NotificationKind, NotificationState, ReportState
-from tests.factories import NOW, address_answers, make_citizen
+from tellusonce.models import AuditEvent, NotificationKind, NotificationState, ReportState
+from tests.factories import NOW, address_answers, by_department, make_citizen, set_copy_state
 
 LATER = NOW + timedelta(hours=1)
 TOLD = ["dvla", "hmrc", "dwp"]
@@ -27,29 +27,14 @@ def _reported(session: Session):  # type: ignore[no-untyped-def]
     return citizen, result.report
 
 
-def _set(session: Session, report: ChangeReport, department: str, state: str, **values) -> None:  # type: ignore[no-untyped-def]
-    session.execute(update(Notification).where(Notification.report_id == report.id,
-                                               Notification.department_id == department)
-                    .values(state=state, **values))
-
-
-def _by_department(session: Session, report: ChangeReport) -> dict[str, list[Notification]]:
-    session.expire_all()
-    found: dict[str, list[Notification]] = {}
-    for n in session.scalars(select(Notification).where(Notification.report_id == report.id)
-                             .order_by(Notification.created_at)):
-        found.setdefault(n.department_id, []).append(n)
-    return found
-
-
 def test_queued_copies_are_cancelled_and_each_organisation_that_has_it_gets_a_cancellation_naming_it(
         db_session: Session) -> None:
     citizen, report = _reported(db_session)
-    _set(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
-    _set(db_session, report, "hmrc", NotificationState.ACKNOWLEDGED, delivered_at=NOW, acknowledged_at=NOW)
+    set_copy_state(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
+    set_copy_state(db_session, report, "hmrc", NotificationState.ACKNOWLEDGED, delivered_at=NOW, acknowledged_at=NOW)
     result = cancel_report(db_session, citizen, report, now=LATER)
     assert (result.not_sent, result.told) == (["dwp"], ["dvla", "hmrc"])
-    rows = _by_department(db_session, report)
+    rows = by_department(db_session, report)
     dwp = rows["dwp"]
     assert [(n.kind, n.state, n.cancelled_at) for n in dwp] == [("change", "cancelled", LATER)]
     for department in ("dvla", "hmrc"):
@@ -66,12 +51,12 @@ def test_queued_copies_are_cancelled_and_each_organisation_that_has_it_gets_a_ca
 
 def test_a_copy_being_sent_is_left_to_finish_and_its_organisation_is_told(db_session: Session) -> None:
     citizen, report = _reported(db_session)
-    _set(db_session, report, "dvla", NotificationState.DELIVERING, claimed_by="w", lease_expires_at=LATER)
+    set_copy_state(db_session, report, "dvla", NotificationState.DELIVERING, claimed_by="w", lease_expires_at=LATER)
     plan = plan_cancellation(db_session, citizen, report, now=LATER)
     assert {o.department.id: o.step for o in plan.organisations} == {
         "dvla": CancelStep.TELL, "hmrc": CancelStep.NOT_SENT, "dwp": CancelStep.NOT_SENT}
     write_cancellation(db_session, plan)
-    rows = _by_department(db_session, report)
+    rows = by_department(db_session, report)
     assert [n.state for n in rows["dvla"]] == [NotificationState.DELIVERING, NotificationState.PENDING]
 
 
@@ -82,28 +67,28 @@ def test_a_copy_a_worker_claims_between_the_warning_and_the_cancel_is_told_not_l
     claim_due(db_session, worker="w", limit=10, lease=timedelta(seconds=30), now=NOW, department_ids=["hmrc"])
     result = write_cancellation(db_session, plan)
     assert (result.not_sent, result.told) == (["dvla", "dwp"], ["hmrc"])
-    assert [n.kind for n in _by_department(db_session, report)["hmrc"]] == ["change", "cancellation"]
+    assert [n.kind for n in by_department(db_session, report)["hmrc"]] == ["change", "cancellation"]
 
 
 def test_what_never_reached_an_organisation_needs_no_cancellation(db_session: Session) -> None:
     citizen, report = _reported(db_session)
-    _set(db_session, report, "dvla", NotificationState.DEAD, dead_at=NOW)
-    _set(db_session, report, "hmrc", NotificationState.CANCELLED, cancelled_at=NOW)
+    set_copy_state(db_session, report, "dvla", NotificationState.DEAD, dead_at=NOW)
+    set_copy_state(db_session, report, "hmrc", NotificationState.CANCELLED, cancelled_at=NOW)
     result = cancel_report(db_session, citizen, report, now=LATER)
     assert (result.not_sent, result.told) == (["dwp"], [])
-    assert {d: len(ns) for d, ns in _by_department(db_session, report).items()} == {"dvla": 1, "hmrc": 1, "dwp": 1}
+    assert {d: len(ns) for d, ns in by_department(db_session, report).items()} == {"dvla": 1, "hmrc": 1, "dwp": 1}
 
 
 def test_a_report_cannot_be_cancelled_twice(db_session: Session) -> None:
     citizen, report = _reported(db_session)
-    _set(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
+    set_copy_state(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
     plan = plan_cancellation(db_session, citizen, report, now=LATER)
     cancel_report(db_session, citizen, report, now=LATER)
     with pytest.raises(AlreadyCancelled):
         cancel_report(db_session, citizen, report, now=LATER)
     with pytest.raises(AlreadyCancelled):  # a plan made before (another tab) writes nothing either
         write_cancellation(db_session, plan)
-    assert len(_by_department(db_session, report)["dvla"]) == 2
+    assert len(by_department(db_session, report)["dvla"]) == 2
 
 
 def test_another_citizens_report_is_refused(db_session: Session) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tellusonce.application.cancellation import cancel_report
@@ -21,8 +21,8 @@ from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.data.outbox import AttemptRecord, claim_due, record_attempts
 from tellusonce.domain.correction import CorrectStep
 from tellusonce.domain.validation import ChangeInvalid
-from tellusonce.models import AuditEvent, ChangeReport, Notification, NotificationKind, NotificationState
-from tests.factories import NOW, address_answers, make_citizen
+from tellusonce.models import AuditEvent, ChangeReport, NotificationKind, NotificationState
+from tests.factories import NOW, address_answers, by_department, make_citizen, set_copy_state
 
 LATER = NOW + timedelta(hours=1)
 TOLD = ["dvla", "hmrc", "dwp"]
@@ -37,21 +37,6 @@ def _reported(session: Session, **answers):  # type: ignore[no-untyped-def]
     return citizen, result.report
 
 
-def _set(session: Session, report: ChangeReport, department: str, state: str, **values) -> None:  # type: ignore[no-untyped-def]
-    session.execute(update(Notification).where(Notification.report_id == report.id,
-                                               Notification.department_id == department)
-                    .values(state=state, **values))
-
-
-def _by_department(session: Session, report: ChangeReport) -> dict[str, list[Notification]]:
-    session.expire_all()
-    found: dict[str, list[Notification]] = {}
-    for n in session.scalars(select(Notification).where(Notification.report_id == report.id)
-                             .order_by(Notification.created_at)):
-        found.setdefault(n.department_id, []).append(n)
-    return found
-
-
 def _corrected(report: ChangeReport, **changes):  # type: ignore[no-untyped-def]
     return {**report.answers, **changes}
 
@@ -59,14 +44,14 @@ def _corrected(report: ChangeReport, **changes):  # type: ignore[no-untyped-def]
 def test_an_organisation_that_has_it_gets_a_correction_with_only_the_changed_fields_it_may_see(
         db_session: Session) -> None:
     citizen, report = _reported(db_session)
-    _set(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
-    _set(db_session, report, "hmrc", NotificationState.ACKNOWLEDGED, delivered_at=NOW, acknowledged_at=NOW)
-    _set(db_session, report, "dwp", NotificationState.DELIVERED, delivered_at=NOW)
+    set_copy_state(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
+    set_copy_state(db_session, report, "hmrc", NotificationState.ACKNOWLEDGED, delivered_at=NOW, acknowledged_at=NOW)
+    set_copy_state(db_session, report, "dwp", NotificationState.DELIVERED, delivered_at=NOW)
     # A new postcode, and a previous postcode that only HMRC receives.
     result = correct_report(db_session, citizen, report,
                             _corrected(report, postcode="LS11 5PT", previous_postcode="LS1 1AB"), now=LATER)
     assert (result.replaced, result.told, result.unchanged) == ([], ["dvla", "dwp", "hmrc"], [])
-    rows = _by_department(db_session, report)
+    rows = by_department(db_session, report)
     for department, corrected in (("dvla", {"postcode": "LS11 5PT"}), ("dwp", {"postcode": "LS11 5PT"}),
                                   ("hmrc", {"postcode": "LS11 5PT", "previous_postcode": "LS1 1AB"})):
         original, event = rows[department]
@@ -84,10 +69,10 @@ def test_an_organisation_that_has_it_gets_a_correction_with_only_the_changed_fie
 
 def test_a_queued_copy_is_replaced_by_the_corrected_one_and_never_both_sent(db_session: Session) -> None:
     citizen, report = _reported(db_session)
-    _set(db_session, report, "dvla", NotificationState.RETRYING, attempt_count=1, next_attempt_at=LATER + timedelta(minutes=5))
+    set_copy_state(db_session, report, "dvla", NotificationState.RETRYING, attempt_count=1, next_attempt_at=LATER + timedelta(minutes=5))
     result = correct_report(db_session, citizen, report, _corrected(report, address_line_1="5 Canal Wharf"), now=LATER)
     assert (result.replaced, result.told) == (["dvla", "dwp", "hmrc"], [])
-    rows = _by_department(db_session, report)
+    rows = by_department(db_session, report)
     old, new = rows["dvla"]
     assert (old.kind, old.state, old.cancelled_at) == ("change", NotificationState.CANCELLED, LATER)
     assert (new.kind, new.state, new.after_id, new.original_id) == ("change", NotificationState.PENDING, old.id, None)
@@ -103,14 +88,14 @@ def test_a_queued_copy_is_replaced_by_the_corrected_one_and_never_both_sent(db_s
 
 def test_an_organisation_for_which_nothing_it_may_see_changed_is_sent_nothing(db_session: Session) -> None:
     citizen, report = _reported(db_session)
-    _set(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
+    set_copy_state(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
     # Only DWP is told who else is moving.
     plan = plan_correction(db_session, citizen, report, _corrected(report, others_moving=True), now=LATER)
     steps = {o.department.id: o.step for o in plan.organisations}
     assert steps == {"dvla": CorrectStep.UNCHANGED, "hmrc": CorrectStep.UNCHANGED, "dwp": CorrectStep.REPLACE}
     result = write_correction(db_session, plan)
     assert (result.replaced, result.told, result.unchanged) == (["dwp"], [], ["dvla", "hmrc"])
-    rows = _by_department(db_session, report)
+    rows = by_department(db_session, report)
     assert [n.state for n in rows["dvla"]] == [NotificationState.DELIVERED]
     assert [n.state for n in rows["hmrc"]] == [NotificationState.PENDING]  # left queued as it was
     assert [n.state for n in rows["dwp"]] == [NotificationState.CANCELLED, NotificationState.PENDING]
@@ -124,7 +109,7 @@ def test_a_copy_a_worker_claims_between_the_check_page_and_sending_gets_a_correc
     claim_due(db_session, worker="w", limit=10, lease=LEASE, now=NOW, department_ids=["hmrc"])
     result = write_correction(db_session, plan)
     assert (result.replaced, result.told) == (["dvla", "dwp"], ["hmrc"])
-    original, event = _by_department(db_session, report)["hmrc"]
+    original, event = by_department(db_session, report)["hmrc"]
     assert original.state == NotificationState.DELIVERING  # left to finish: it is being sent
     assert event.kind == NotificationKind.CORRECTION and event.original_id == original.id
     assert event.after_id == original.id and event.payload["postcode"] == "LS11 5PT"
@@ -135,7 +120,7 @@ def test_a_correction_is_not_claimed_before_its_original_is_delivered(db_session
     [claimed] = claim_due(db_session, worker="w", limit=10, lease=LEASE, now=LATER - timedelta(seconds=5),
                           department_ids=["dvla"])
     correct_report(db_session, citizen, report, _corrected(report, postcode="LS11 5PT"), now=LATER)
-    event = _by_department(db_session, report)["dvla"][1]
+    event = by_department(db_session, report)["dvla"][1]
     # The original is being sent: the correction waits for it.
     assert claim_due(db_session, worker="w2", limit=10, lease=LEASE, now=LATER, department_ids=["dvla"]) == []
     record_attempts(db_session, [AttemptRecord(claimed.id, "dvla", "delivered", LATER, LATER, 200)],
@@ -146,25 +131,25 @@ def test_a_correction_is_not_claimed_before_its_original_is_delivered(db_session
 
 def test_a_second_correction_compares_with_the_first_and_waits_behind_it(db_session: Session) -> None:
     citizen, report = _reported(db_session)
-    _set(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
+    set_copy_state(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
     correct_report(db_session, citizen, report, _corrected(report, postcode="LS11 5PT"), now=LATER)
     db_session.refresh(report)
     correct_report(db_session, citizen, report, _corrected(report, town="Wakefield"),
                    now=LATER + timedelta(minutes=1))
-    original, first, second = _by_department(db_session, report)["dvla"]
+    original, first, second = by_department(db_session, report)["dvla"]
     assert first.payload["postcode"] == "LS11 5PT" and "town" not in first.payload
     assert second.payload["town"] == "Wakefield" and "postcode" not in second.payload
     assert second.original_id == original.id and second.after_id == first.id
     # The replaced copies are replaced again: each organisation keeps one copy to be sent.
-    hmrc = _by_department(db_session, report)["hmrc"]
+    hmrc = by_department(db_session, report)["hmrc"]
     assert [n.state for n in hmrc] == ["cancelled", "cancelled", "pending"] and hmrc[2].payload["town"] == "Wakefield"
 
 
 def test_an_answer_taken_out_is_sent_as_no_longer_given(db_session: Session) -> None:
     citizen, report = _reported(db_session, address_line_2="Holbeck")
-    _set(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
+    set_copy_state(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
     correct_report(db_session, citizen, report, _corrected(report, address_line_2=None), now=LATER)
-    event = _by_department(db_session, report)["dvla"][1]
+    event = by_department(db_session, report)["dvla"][1]
     assert event.payload["address_line_2"] is None
     db_session.refresh(report)
     assert "address_line_2" not in report.answers
@@ -179,14 +164,14 @@ def test_corrected_answers_are_validated_as_a_new_report_is(db_session: Session)
 
 def test_a_cancelled_report_cannot_be_corrected_and_a_plan_made_before_writes_nothing(db_session: Session) -> None:
     citizen, report = _reported(db_session)
-    _set(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
+    set_copy_state(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
     plan = plan_correction(db_session, citizen, report, _corrected(report, postcode="LS11 5PT"), now=LATER)
     cancel_report(db_session, citizen, report, now=LATER)
     with pytest.raises(NotCorrectable):
         write_correction(db_session, plan)
     with pytest.raises(NotCorrectable):
         plan_correction(db_session, citizen, report, _corrected(report, postcode="LS11 5PT"), now=LATER)
-    assert not any(n.kind == NotificationKind.CORRECTION for ns in _by_department(db_session, report).values()
+    assert not any(n.kind == NotificationKind.CORRECTION for ns in by_department(db_session, report).values()
                    for n in ns)
 
 
