@@ -18,14 +18,14 @@ import threading
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Any, AnyStr
 
-from aiosmtpd.smtp import MISSING, SMTP
+from aiosmtpd.smtp import SMTP, Envelope
 from sqlalchemy import Engine
 
 from tellusonce.db import make_engine
 from tellusonce.settings import Settings
 from tellusonce_mail.handler import IntakeHandler
-from tellusonce_mail.smtpdata import DataReader, DataState
 from tellusonce_mail.store import MessageStore
 
 log = logging.getLogger(__name__)
@@ -52,91 +52,85 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-# Reading one chunk at a time; a DATA section may take this long in all before we hang up.
-CHUNK_BYTES = 256 * 1024
+# A DATA section may take this long in all before we answer 421 and hang up.
 DATA_DEADLINE_SECONDS = 600
 
 
-# Where the DATA section may end: the end of its terminator (<CRLF>.<CRLF>) is always this, and it
-# appears in dot-stuffed data only there or after a bare LF, so reading up to it rarely stops early.
-_DATA_END = b"\n.\r\n"
-
-
-async def _read_data(stream: asyncio.StreamReader, reader: DataReader, *, on_chunk: Callable[[], None],
-                     too_slow: Callable[[], bool]) -> None:
-    """Feed ``reader`` from ``stream`` until the terminator, reading nothing after it.
-
-    Whatever the client sent after the terminator (its next command, when it did not wait for our
-    answer) stays in ``stream`` for the session to read. Chunks end at the first possible end of the
-    section (``readuntil``) or are what the stream holds when that is more than its limit. The very
-    first line is the one place the terminator can be ".<CRLF>" with no LF in the section, so its
-    first byte is read on its own. IncompleteReadError: the client went away; TimeoutError: the
-    section took longer than ``too_slow`` allows.
-    """
-    first = await stream.readexactly(1)
-    if first == b".":
-        first += await stream.readexactly(2)
-    done = reader.feed(first)
-    unyielded = 0
-    while not done:
-        try:
-            chunk = await stream.readuntil(_DATA_END)
-        except asyncio.LimitOverrunError as e:  # no end within the stream's limit: take what is safe
-            chunk = await stream.read(e.consumed)
-        done = reader.feed(chunk)
-        if not done and too_slow():
-            raise TimeoutError
-        on_chunk()
-        unyielded += len(chunk)
-        if unyielded >= CHUNK_BYTES:  # many short chunks at once: let the other sessions have the loop
-            unyielded = 0
-            await asyncio.sleep(0)
-
-
 class _Session(SMTP):
-    """aiosmtpd's session, with DATA read in chunks (see ``tellusonce_mail.smtpdata``)."""
+    """aiosmtpd's session with its own DATA reading, and our clock for idleness and slow DATA.
 
-    line_length_limit = LINE_LENGTH_LIMIT
+    aiosmtpd's timer (``timeout``) counts from the last command it recognised, so a message that
+    takes longer than the idle timeout to arrive would be cut off however steadily it comes. This
+    session keeps its own clock instead, through documented methods only (``push`` and the asyncio
+    protocol's ``connection_made``, ``data_received`` and ``connection_lost``): a reply restarts it
+    (the client finished a command; one that sends bytes but never a whole line stays idle), and
+    so does each piece of the message while DATA is read, for at most ``DATA_DEADLINE_SECONDS``
+    (then 421). aiosmtpd's own timer stays as a backstop, longer than both.
+    """
+
+    line_length_limit = LINE_LENGTH_LIMIT  # aiosmtpd's documented class attribute; also its stream's limit
+
+    def __init__(self, handler: IntakeHandler, *, idle_timeout: float, **kwargs: Any) -> None:
+        super().__init__(handler, timeout=DATA_DEADLINE_SECONDS + 2 * idle_timeout, **kwargs)
+        # Double underscores: mangled to _Session__..., so never one of aiosmtpd's own attributes.
+        self.__idle_timeout = idle_timeout
+        self.__idle: asyncio.TimerHandle | None = None
+        self.__data_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # also after STARTTLS, with the TLS transport
+        self.__restart_idle()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        for handle in (self.__idle, self.__data_deadline):
+            if handle is not None:
+                handle.cancel()
+        super().connection_lost(error)
+
+    def data_received(self, data: bytes) -> None:
+        if self.__data_deadline is not None:  # the message is arriving: not idle
+            self.__restart_idle()
+        super().data_received(data)
+
+    async def push(self, status: AnyStr) -> None:
+        self.__restart_idle()  # a command has been answered
+        reply = status.encode() if isinstance(status, str) else status
+        if self.__data_deadline is not None and not reply.startswith(b"354"):
+            self.__stop_data_deadline()  # DATA has been answered (250, 451, 500, 552): no longer reading it
+        await super().push(status)
 
     async def smtp_DATA(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's command method name
-        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
-            return
-        assert self.envelope is not None
-        if not self.envelope.rcpt_tos:
-            await self.push("503 Error: need RCPT command")
-            return
-        if arg:
-            await self.push("501 Syntax: DATA")
-            return
-        await self.push("354 End data with <CR><LF>.<CR><LF>")
-        reader = DataReader(size_limit=self.data_size_limit, line_limit=self.line_length_limit)
-        deadline = self.loop.time() + DATA_DEADLINE_SECONDS
+        envelope = self.envelope
+        self.__data_deadline = self.loop.call_later(DATA_DEADLINE_SECONDS, self.__too_slow, envelope)
         try:
-            await _read_data(self._reader, reader, on_chunk=self._reset_timeout,  # data arriving: not idle
-                             too_slow=lambda: self.loop.time() > deadline)
-        except asyncio.IncompleteReadError:  # the client went away: nothing to answer, nothing kept
-            self._hang_up()
-            return
-        except TimeoutError:
-            await self.push("421 4.4.2 Too slow; closing the connection")
-            self._hang_up()
-            return
-        if reader.state is DataState.TOO_LONG:
-            await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
-        elif reader.state is DataState.TOO_MUCH:
-            await self.push("552 5.3.4 Message too big for this service")
-        else:
-            self.envelope.content = self.envelope.original_content = reader.content
-            status = await self._call_handler_hook("DATA")
-            self._set_post_data_state()
-            await self.push("250 OK" if status is MISSING else status)
-            return
-        self._set_post_data_state()
+            await super().smtp_DATA(arg)
+        finally:
+            self.__stop_data_deadline()
 
-    def _hang_up(self) -> None:
-        """Close the connection, as aiosmtpd does on a timeout."""
-        if self.transport is not None:
-            self.transport.close()
+    def __stop_data_deadline(self) -> None:
+        if self.__data_deadline is not None:
+            self.__data_deadline.cancel()
+            self.__data_deadline = None
+
+    def __restart_idle(self) -> None:
+        if self.__idle is not None:
+            self.__idle.cancel()
+        self.__idle = self.loop.call_later(self.__idle_timeout, self.__hang_up, None)
+
+    def __too_slow(self, envelope: Envelope | None) -> None:
+        self.__data_deadline = None
+        if envelope is not None and envelope.content is not None:
+            return  # all of it arrived and is being kept: the handler answers
+        self.__hang_up(b"421 4.4.2 Too slow; closing the connection\r\n")
+
+    def __hang_up(self, last_words: bytes | None) -> None:
+        """Close the connection, as aiosmtpd does on its own timeout (saying why, for a slow DATA)."""
+        if self.transport is None:
+            return
+        log.info("closing an SMTP session: %s", "idle" if last_words is None else "DATA too slow")
+        if last_words is not None and isinstance(self.transport, asyncio.WriteTransport):
+            self.transport.write(last_words)
+        self.transport.close()
 
 
 class MailListener:
@@ -166,7 +160,7 @@ class MailListener:
             data_size_limit=self.settings.max_message_bytes,
             hostname=self.settings.mail_domain,
             ident="Tell us once",
-            timeout=self.settings.smtp_idle_timeout,
+            idle_timeout=self.settings.smtp_idle_timeout,
             tls_context=self._tls,
             require_starttls=False,
             enable_SMTPUTF8=True,
