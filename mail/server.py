@@ -4,8 +4,14 @@ One asyncio loop runs every SMTP session; the database work happens on the
 message store's writer thread (and processing on its own thread), so neither a
 slow commit, a large message nor a client that sends one byte a second holds up
 the other sessions. Limits: SIZE is advertised and enforced (552), recipients
-per message are capped (452), lines are capped, idle clients are cut off, and
-STARTTLS is offered when a certificate is configured.
+per message are capped (452), lines are capped at 8 KB (500), a client idle for
+the idle timeout is cut off (a message arriving is not idleness), a DATA section
+gets 10 minutes (then 421), a client that sends 64 KB before we have answered it
+is cut off (421), and STARTTLS is offered when a certificate is configured.
+
+Only aiosmtpd's and asyncio's public API is used: documented overrides of
+``smtp_DATA`` and ``push`` and of the protocol's ``data_received``,
+``connection_made`` and ``connection_lost`` (``_Session`` says how).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from sqlalchemy import Engine
 from tellusonce.db import make_engine
 from tellusonce.settings import Settings
 from tellusonce_mail.handler import IntakeHandler
+from tellusonce_mail.smtpdata import DataReader, DataState
 from tellusonce_mail.store import MessageStore
 
 log = logging.getLogger(__name__)
@@ -54,17 +61,29 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 
 # A DATA section may take this long in all before we answer 421 and hang up.
 DATA_DEADLINE_SECONDS = 600
+# What a client may send before we have answered it (a pipelined group is a few hundred bytes).
+UNANSWERED_BYTES_LIMIT = 64 * 1024
+
+
+def _is_final(reply: bytes) -> bool:
+    """A reply's last line: ``250 OK`` ends the answer, ``250-SIZE ...`` does not."""
+    return reply.rstrip(b"\r\n").rsplit(b"\n", 1)[-1][3:4] != b"-"
 
 
 class _Session(SMTP):
-    """aiosmtpd's session with its own DATA reading, and our clock for idleness and slow DATA.
+    """aiosmtpd's session, with DATA read in chunks and our own clock for idleness and slow DATA.
+
+    Only documented methods are overridden: aiosmtpd's ``smtp_DATA`` and ``push``, and the asyncio
+    protocol's ``connection_made``, ``data_received`` and ``connection_lost``. Everything the client
+    sends passes through ``data_received``: aiosmtpd is given one line at a time, the next once the
+    last has its final reply, and after our 354 the message goes to a ``DataReader`` instead (see
+    ``tellusonce_mail.smtpdata``) and never reaches aiosmtpd's stream, which reads line by line in
+    Python (aiosmtpd #293). What follows the terminator is handed on as the next lines.
 
     aiosmtpd's timer (``timeout``) counts from the last command it recognised, so a message that
-    takes longer than the idle timeout to arrive would be cut off however steadily it comes. This
-    session keeps its own clock instead, through documented methods only (``push`` and the asyncio
-    protocol's ``connection_made``, ``data_received`` and ``connection_lost``): a reply restarts it
-    (the client finished a command; one that sends bytes but never a whole line stays idle), and
-    so does each piece of the message while DATA is read, for at most ``DATA_DEADLINE_SECONDS``
+    takes longer than the idle timeout to arrive would be cut off however steadily it comes. Our
+    clock is restarted by each reply (the client finished a command; one that sends bytes but never
+    a whole line stays idle) and by each piece of a message, for at most ``DATA_DEADLINE_SECONDS``
     (then 421). aiosmtpd's own timer stays as a backstop, longer than both.
     """
 
@@ -76,36 +95,104 @@ class _Session(SMTP):
         self.__idle_timeout = idle_timeout
         self.__idle: asyncio.TimerHandle | None = None
         self.__data_deadline: asyncio.TimerHandle | None = None
+        self.__held = bytearray()  # received, not yet given to aiosmtpd
+        self.__owed = True  # aiosmtpd owes a final reply (to the connection: its greeting; a line; a message)
+        self.__line_open = False  # part of a line has been given to aiosmtpd: the rest follows it
+        self.__message: DataReader | None = None  # after our 354, until the terminator
+        self.__message_done: asyncio.Future[None] | None = None
+        self.__connected = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)  # also after STARTTLS, with the TLS transport
+        super().connection_made(transport)
+        if self.__connected:  # again after STARTTLS: what came before the handshake is dropped (RFC 3207)
+            self.__held.clear()
+            self.__owed = self.__line_open = False
+        self.__connected = True
         self.__restart_idle()
 
     def connection_lost(self, error: Exception | None) -> None:
         for handle in (self.__idle, self.__data_deadline):
             if handle is not None:
                 handle.cancel()
+        self.__held.clear()
         super().connection_lost(error)
 
     def data_received(self, data: bytes) -> None:
-        if self.__data_deadline is not None:  # the message is arriving: not idle
-            self.__restart_idle()
-        super().data_received(data)
+        if self.__message is not None:
+            self.__restart_idle()  # the message is arriving: not idle
+            if not self.__message.feed(data):
+                return
+            data = self.__message.leftover
+            self.__message = None
+            self.__owed = True  # the message's answer
+            if self.__message_done is not None and not self.__message_done.done():
+                self.__message_done.set_result(None)
+        self.__held += data
+        if len(self.__held) > UNANSWERED_BYTES_LIMIT:
+            self.__hang_up(b"421 4.7.0 Too much sent before our answers; closing the connection\r\n")
+            return
+        self.__hand_on()
+
+    def __hand_on(self) -> None:
+        """Give aiosmtpd what it may read now: the rest of a line begun, or the next line once answered."""
+        while self.__held and (self.__line_open or not self.__owed):
+            end = self.__held.find(b"\n")
+            if end < 0:
+                piece = bytes(self.__held)
+                self.__held.clear()
+                self.__line_open = True
+            else:
+                piece = bytes(self.__held[: end + 1])
+                del self.__held[: end + 1]
+                self.__line_open = False
+                self.__owed = True
+            super().data_received(piece)
 
     async def push(self, status: AnyStr) -> None:
         self.__restart_idle()  # a command has been answered
         reply = status.encode() if isinstance(status, str) else status
         if self.__data_deadline is not None and not reply.startswith(b"354"):
             self.__stop_data_deadline()  # DATA has been answered (250, 451, 500, 552): no longer reading it
+        if _is_final(reply) and self.__owed:
+            self.__owed = False
+            # Before waiting for the reply to be written, so that what came first is read first.
+            held = bytes(self.__held)
+            self.__held.clear()
+            if held:
+                self.data_received(held)
         await super().push(status)
 
     async def smtp_DATA(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's command method name
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
         envelope = self.envelope
+        assert envelope is not None
+        if not envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        reader = DataReader(size_limit=self.data_size_limit, line_limit=self.line_length_limit)
+        self.__message, self.__message_done = reader, self.loop.create_future()
         self.__data_deadline = self.loop.call_later(DATA_DEADLINE_SECONDS, self.__too_slow, envelope)
         try:
-            await super().smtp_DATA(arg)
+            await self.push("354 End data with <CR><LF>.<CR><LF>")
+            await self.__message_done
         finally:
-            self.__stop_data_deadline()
+            self.__message = self.__message_done = None
+        if reader.state is DataState.TOO_LONG:
+            await self.__answer_data("500 Line too long (see RFC5321 4.5.3.1.6)")
+        elif reader.state is DataState.TOO_MUCH:
+            await self.__answer_data("552 5.3.4 Message too big for this service")
+        else:
+            envelope.content = envelope.original_content = reader.content
+            await self.__answer_data(await self.event_handler.handle_DATA(self, self.session, envelope))
+
+    async def __answer_data(self, status: str) -> None:
+        self.envelope = Envelope()  # the next message starts afresh, as after aiosmtpd's own DATA
+        self.__stop_data_deadline()
+        await self.push(status)
 
     def __stop_data_deadline(self) -> None:
         if self.__data_deadline is not None:
@@ -124,10 +211,10 @@ class _Session(SMTP):
         self.__hang_up(b"421 4.4.2 Too slow; closing the connection\r\n")
 
     def __hang_up(self, last_words: bytes | None) -> None:
-        """Close the connection, as aiosmtpd does on its own timeout (saying why, for a slow DATA)."""
+        """Close the connection, as aiosmtpd does on its own timeout (saying why, unless idle)."""
         if self.transport is None:
             return
-        log.info("closing an SMTP session: %s", "idle" if last_words is None else "DATA too slow")
+        log.info("closing an SMTP session: %s", "idle" if last_words is None else last_words[:3].decode())
         if last_words is not None and isinstance(self.transport, asyncio.WriteTransport):
             self.transport.write(last_words)
         self.transport.close()

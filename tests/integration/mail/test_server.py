@@ -253,3 +253,28 @@ def test_a_data_section_longer_than_the_deadline_is_answered_421_and_nothing_is_
         assert answer.startswith(b"421"), answer
         assert sock.recv(1024) == b""
     assert stored(engine) == []
+
+
+def test_a_message_sent_with_its_data_command_before_354_is_read_as_the_message(listener, engine):
+    """RFC 5321 wants the client to wait for 354; one that does not still has its message read as a message,
+    not as commands."""
+    with socket.create_connection((listener.host, listener.port), timeout=10) as sock:
+        replies = sock.makefile("rb")
+        assert replies.readline().startswith(b"220")
+        sock.sendall(b"HELO mx.example.org\r\nMAIL FROM:<ada@example.org>\r\nRCPT TO:<changes@tellusonce.test>\r\n"
+                     b"DATA\r\n" + MESSAGE + b"RSET\r\n.\r\nQUIT\r\n")
+        assert [replies.readline()[:3] for _ in range(6)] == [b"250", b"250", b"250", b"354", b"250", b"221"]
+    assert [row.raw for row in stored(engine)] == [MESSAGE + b"RSET\r\n"]
+
+
+def test_a_client_that_sends_far_more_than_we_have_answered_is_cut_off_with_421(listener, engine):
+    with socket.create_connection((listener.host, listener.port), timeout=10) as sock:
+        replies = sock.makefile("rb")
+        assert replies.readline().startswith(b"220")
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(b"NOOP\r\n" * 20_000)  # 120 KB of commands without reading one answer
+        answers = []
+        with contextlib.suppress(ConnectionResetError):
+            answers = replies.readlines()
+    assert answers and answers[-1].startswith(b"421"), answers[-3:]
+    assert len(answers) < 20_000
