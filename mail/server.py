@@ -4,8 +4,14 @@ One asyncio loop runs every SMTP session; the database work happens on the
 message store's writer thread (and processing on its own thread), so neither a
 slow commit, a large message nor a client that sends one byte a second holds up
 the other sessions. Limits: SIZE is advertised and enforced (552), recipients
-per message are capped (452), lines are capped, idle clients are cut off, and
-STARTTLS is offered when a certificate is configured.
+per message are capped (452), lines are capped at 8 KB (500), a client idle for
+the idle timeout is cut off (a message arriving is not idleness), a DATA section
+gets 10 minutes (then 421), a client that sends 64 KB before we have answered it
+is cut off (421), and STARTTLS is offered when a certificate is configured.
+
+Only aiosmtpd's and asyncio's public API is used: documented overrides of
+``smtp_DATA`` and ``push`` and of the protocol's ``data_received``,
+``connection_made`` and ``connection_lost`` (``_Session`` says how).
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ import threading
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Any, AnyStr
 
-from aiosmtpd.smtp import MISSING, SMTP
+from aiosmtpd.smtp import SMTP, Envelope
 from sqlalchemy import Engine
 
 from tellusonce.db import make_engine
@@ -52,91 +59,165 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-# Reading one chunk at a time; a DATA section may take this long in all before we hang up.
-CHUNK_BYTES = 256 * 1024
+# A DATA section may take this long in all before we answer 421 and hang up.
 DATA_DEADLINE_SECONDS = 600
+# What a client may send before we have answered it (a pipelined group is a few hundred bytes).
+UNANSWERED_BYTES_LIMIT = 64 * 1024
 
 
-# Where the DATA section may end: the end of its terminator (<CRLF>.<CRLF>) is always this, and it
-# appears in dot-stuffed data only there or after a bare LF, so reading up to it rarely stops early.
-_DATA_END = b"\n.\r\n"
-
-
-async def _read_data(stream: asyncio.StreamReader, reader: DataReader, *, on_chunk: Callable[[], None],
-                     too_slow: Callable[[], bool]) -> None:
-    """Feed ``reader`` from ``stream`` until the terminator, reading nothing after it.
-
-    Whatever the client sent after the terminator (its next command, when it did not wait for our
-    answer) stays in ``stream`` for the session to read. Chunks end at the first possible end of the
-    section (``readuntil``) or are what the stream holds when that is more than its limit. The very
-    first line is the one place the terminator can be ".<CRLF>" with no LF in the section, so its
-    first byte is read on its own. IncompleteReadError: the client went away; TimeoutError: the
-    section took longer than ``too_slow`` allows.
-    """
-    first = await stream.readexactly(1)
-    if first == b".":
-        first += await stream.readexactly(2)
-    done = reader.feed(first)
-    unyielded = 0
-    while not done:
-        try:
-            chunk = await stream.readuntil(_DATA_END)
-        except asyncio.LimitOverrunError as e:  # no end within the stream's limit: take what is safe
-            chunk = await stream.read(e.consumed)
-        done = reader.feed(chunk)
-        if not done and too_slow():
-            raise TimeoutError
-        on_chunk()
-        unyielded += len(chunk)
-        if unyielded >= CHUNK_BYTES:  # many short chunks at once: let the other sessions have the loop
-            unyielded = 0
-            await asyncio.sleep(0)
+def _is_final(reply: bytes) -> bool:
+    """A reply's last line: ``250 OK`` ends the answer, ``250-SIZE ...`` does not."""
+    return reply.rstrip(b"\r\n").rsplit(b"\n", 1)[-1][3:4] != b"-"
 
 
 class _Session(SMTP):
-    """aiosmtpd's session, with DATA read in chunks (see ``tellusonce_mail.smtpdata``)."""
+    """aiosmtpd's session, with DATA read in chunks and our own clock for idleness and slow DATA.
 
-    line_length_limit = LINE_LENGTH_LIMIT
+    Only documented methods are overridden: aiosmtpd's ``smtp_DATA`` and ``push``, and the asyncio
+    protocol's ``connection_made``, ``data_received`` and ``connection_lost``. Everything the client
+    sends passes through ``data_received``: aiosmtpd is given one line at a time, the next once the
+    last has its final reply, and after our 354 the message goes to a ``DataReader`` instead (see
+    ``tellusonce_mail.smtpdata``) and never reaches aiosmtpd's stream, which reads line by line in
+    Python (aiosmtpd #293). What follows the terminator is handed on as the next lines.
+
+    aiosmtpd's timer (``timeout``) counts from the last command it recognised, so a message that
+    takes longer than the idle timeout to arrive would be cut off however steadily it comes. Our
+    clock is restarted by each reply (the client finished a command; one that sends bytes but never
+    a whole line stays idle) and by each piece of a message, for at most ``DATA_DEADLINE_SECONDS``
+    (then 421). aiosmtpd's own timer stays as a backstop, longer than both.
+    """
+
+    line_length_limit = LINE_LENGTH_LIMIT  # aiosmtpd's documented class attribute; also its stream's limit
+
+    def __init__(self, handler: IntakeHandler, *, idle_timeout: float, **kwargs: Any) -> None:
+        super().__init__(handler, timeout=DATA_DEADLINE_SECONDS + 2 * idle_timeout, **kwargs)
+        # Double underscores: mangled to _Session__..., so never one of aiosmtpd's own attributes.
+        self.__idle_timeout = idle_timeout
+        self.__idle: asyncio.TimerHandle | None = None
+        self.__data_deadline: asyncio.TimerHandle | None = None
+        self.__held = bytearray()  # received, not yet given to aiosmtpd
+        self.__owed = True  # aiosmtpd owes a final reply (to the connection: its greeting; a line; a message)
+        self.__line_open = False  # part of a line has been given to aiosmtpd: the rest follows it
+        self.__message: DataReader | None = None  # after our 354, until the terminator
+        self.__message_done: asyncio.Future[None] | None = None
+        self.__connected = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self.__connected:  # again after STARTTLS: what came before the handshake is dropped (RFC 3207)
+            self.__held.clear()
+            self.__owed = self.__line_open = False
+        self.__connected = True
+        self.__restart_idle()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        for handle in (self.__idle, self.__data_deadline):
+            if handle is not None:
+                handle.cancel()
+        self.__held.clear()
+        super().connection_lost(error)
+
+    def data_received(self, data: bytes) -> None:
+        if self.__message is not None:
+            self.__restart_idle()  # the message is arriving: not idle
+            if not self.__message.feed(data):
+                return
+            data = self.__message.leftover
+            self.__message = None
+            self.__owed = True  # the message's answer
+            if self.__message_done is not None and not self.__message_done.done():
+                self.__message_done.set_result(None)
+        self.__held += data
+        if len(self.__held) > UNANSWERED_BYTES_LIMIT:
+            self.__hang_up(b"421 4.7.0 Too much sent before our answers; closing the connection\r\n")
+            return
+        self.__hand_on()
+
+    def __hand_on(self) -> None:
+        """Give aiosmtpd what it may read now: the rest of a line begun, or the next line once answered."""
+        while self.__held and (self.__line_open or not self.__owed):
+            end = self.__held.find(b"\n")
+            if end < 0:
+                piece = bytes(self.__held)
+                self.__held.clear()
+                self.__line_open = True
+            else:
+                piece = bytes(self.__held[: end + 1])
+                del self.__held[: end + 1]
+                self.__line_open = False
+                self.__owed = True
+            super().data_received(piece)
+
+    async def push(self, status: AnyStr) -> None:
+        self.__restart_idle()  # a command has been answered
+        reply = status.encode() if isinstance(status, str) else status
+        if self.__data_deadline is not None and not reply.startswith(b"354"):
+            self.__stop_data_deadline()  # DATA has been answered (250, 451, 500, 552): no longer reading it
+        if _is_final(reply) and self.__owed:
+            self.__owed = False
+            # Before waiting for the reply to be written, so that what came first is read first.
+            held = bytes(self.__held)
+            self.__held.clear()
+            if held:
+                self.data_received(held)
+        await super().push(status)
 
     async def smtp_DATA(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's command method name
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
             return
-        assert self.envelope is not None
-        if not self.envelope.rcpt_tos:
+        envelope = self.envelope
+        assert envelope is not None
+        if not envelope.rcpt_tos:
             await self.push("503 Error: need RCPT command")
             return
         if arg:
             await self.push("501 Syntax: DATA")
             return
-        await self.push("354 End data with <CR><LF>.<CR><LF>")
         reader = DataReader(size_limit=self.data_size_limit, line_limit=self.line_length_limit)
-        deadline = self.loop.time() + DATA_DEADLINE_SECONDS
+        self.__message, self.__message_done = reader, self.loop.create_future()
+        self.__data_deadline = self.loop.call_later(DATA_DEADLINE_SECONDS, self.__too_slow, envelope)
         try:
-            await _read_data(self._reader, reader, on_chunk=self._reset_timeout,  # data arriving: not idle
-                             too_slow=lambda: self.loop.time() > deadline)
-        except asyncio.IncompleteReadError:  # the client went away: nothing to answer, nothing kept
-            self._hang_up()
-            return
-        except TimeoutError:
-            await self.push("421 4.4.2 Too slow; closing the connection")
-            self._hang_up()
-            return
+            await self.push("354 End data with <CR><LF>.<CR><LF>")
+            await self.__message_done
+        finally:
+            self.__message = self.__message_done = None
         if reader.state is DataState.TOO_LONG:
-            await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
+            await self.__answer_data("500 Line too long (see RFC5321 4.5.3.1.6)")
         elif reader.state is DataState.TOO_MUCH:
-            await self.push("552 5.3.4 Message too big for this service")
+            await self.__answer_data("552 5.3.4 Message too big for this service")
         else:
-            self.envelope.content = self.envelope.original_content = reader.content
-            status = await self._call_handler_hook("DATA")
-            self._set_post_data_state()
-            await self.push("250 OK" if status is MISSING else status)
-            return
-        self._set_post_data_state()
+            envelope.content = envelope.original_content = reader.content
+            await self.__answer_data(await self.event_handler.handle_DATA(self, self.session, envelope))
 
-    def _hang_up(self) -> None:
-        """Close the connection, as aiosmtpd does on a timeout."""
-        if self.transport is not None:
-            self.transport.close()
+    async def __answer_data(self, status: str) -> None:
+        self.envelope = Envelope()  # the next message starts afresh, as after aiosmtpd's own DATA
+        self.__stop_data_deadline()
+        await self.push(status)
+
+    def __stop_data_deadline(self) -> None:
+        if self.__data_deadline is not None:
+            self.__data_deadline.cancel()
+            self.__data_deadline = None
+
+    def __restart_idle(self) -> None:
+        if self.__idle is not None:
+            self.__idle.cancel()
+        self.__idle = self.loop.call_later(self.__idle_timeout, self.__hang_up, None)
+
+    def __too_slow(self, envelope: Envelope | None) -> None:
+        self.__data_deadline = None
+        if envelope is not None and envelope.content is not None:
+            return  # all of it arrived and is being kept: the handler answers
+        self.__hang_up(b"421 4.4.2 Too slow; closing the connection\r\n")
+
+    def __hang_up(self, last_words: bytes | None) -> None:
+        """Close the connection, as aiosmtpd does on its own timeout (saying why, unless idle)."""
+        if self.transport is None:
+            return
+        log.info("closing an SMTP session: %s", "idle" if last_words is None else last_words[:3].decode())
+        if last_words is not None and isinstance(self.transport, asyncio.WriteTransport):
+            self.transport.write(last_words)
+        self.transport.close()
 
 
 class MailListener:
@@ -166,7 +247,7 @@ class MailListener:
             data_size_limit=self.settings.max_message_bytes,
             hostname=self.settings.mail_domain,
             ident="Tell us once",
-            timeout=self.settings.smtp_idle_timeout,
+            idle_timeout=self.settings.smtp_idle_timeout,
             tls_context=self._tls,
             require_starttls=False,
             enable_SMTPUTF8=True,

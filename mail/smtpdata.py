@@ -2,7 +2,9 @@
 
 aiosmtpd reads DATA one line at a time in Python; ten 9 MB messages arriving at
 once keep the event loop busy long enough to stall every other session
-(aiosmtpd #293). ``DataReader`` takes whatever the socket delivered, finds the
+(aiosmtpd #293). ``DataReader`` takes whatever the socket delivered (the
+listener's session feeds it from ``data_received``, so the message never reaches
+aiosmtpd's stream), finds the
 ``<CRLF>.<CRLF>`` terminator, checks the size and line-length limits and undoes
 dot-stuffing (RFC 5321 §4.5.2) with a few C-speed byte operations per chunk.
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import smtplib
@@ -192,3 +193,88 @@ def test_commands_sent_with_the_message_before_its_answer_are_kept_and_answered_
     assert [m.mail_from for m in kept] == ["ada@example.org", "grace@example.org"]
     assert kept[0].raw == MESSAGE
     assert kept[1].raw == b""
+
+
+def _open_data(sock: socket.socket) -> None:
+    """Greeting, envelope and DATA on a raw socket, each answer read before the next command."""
+    replies = sock.makefile("rb")
+    assert replies.readline().startswith(b"220")
+    for command, code in ((b"HELO mx.example.org", b"250"), (b"MAIL FROM:<ada@example.org>", b"250"),
+                          (b"RCPT TO:<changes@tellusonce.test>", b"250"), (b"DATA", b"354")):
+        sock.sendall(command + b"\r\n")
+        assert replies.readline().startswith(code)
+
+
+def _drip(sock: socket.socket, pieces: list[bytes], every: float) -> None:
+    for piece in pieces:
+        time.sleep(every)
+        sock.sendall(piece)
+
+
+def test_a_message_that_arrives_slowly_but_steadily_outlasts_the_idle_timeout(mail_settings, engine,
+                                                                                 database_cleaner):
+    """Data arriving is not idleness: aiosmtpd's own timer counts only from the DATA command."""
+    quick = dataclasses.replace(mail_settings, smtp_idle_timeout=1)
+    lines = [MESSAGE] + [b"line %d\r\n" % n for n in range(10)] + [b".\r\n"]
+    try:
+        with ListenerThread(quick, engine=engine) as running, socket.create_connection(
+            (running.host, running.port), timeout=10
+        ) as sock:
+            _open_data(sock)
+            _drip(sock, lines, every=0.3)  # about 3.6 s in all, never 1 s without a byte
+            assert sock.recv(1024).startswith(b"250")
+        assert [row.raw for row in stored(engine)] == [b"".join(lines[:-1])]
+    finally:
+        database_cleaner(engine)
+
+
+def test_a_client_that_sends_bytes_but_never_a_whole_command_is_still_idle(mail_settings, engine):
+    quick = dataclasses.replace(mail_settings, smtp_idle_timeout=1)
+    with ListenerThread(quick, engine=engine) as running, socket.create_connection(
+        (running.host, running.port), timeout=10
+    ) as sock:
+        assert sock.recv(1024).startswith(b"220")
+        started = time.monotonic()
+        with pytest.raises((BrokenPipeError, ConnectionResetError)):
+            _drip(sock, [b"E"] * 40, every=0.2)  # 8 s of one byte at a time, never a line
+        assert time.monotonic() - started < 4
+
+
+def test_a_data_section_longer_than_the_deadline_is_answered_421_and_nothing_is_kept(
+        mail_settings, engine, monkeypatch):
+    monkeypatch.setattr("tellusonce_mail.server.DATA_DEADLINE_SECONDS", 1)
+    with ListenerThread(mail_settings, engine=engine) as running, socket.create_connection(
+        (running.host, running.port), timeout=10
+    ) as sock:
+        _open_data(sock)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            _drip(sock, [MESSAGE] + [b"line\r\n"] * 20, every=0.2)  # 4 s, well within the idle timeout
+        answer = sock.recv(1024)
+        assert answer.startswith(b"421"), answer
+        assert sock.recv(1024) == b""
+    assert stored(engine) == []
+
+
+def test_a_message_sent_with_its_data_command_before_354_is_read_as_the_message(listener, engine):
+    """RFC 5321 wants the client to wait for 354; one that does not still has its message read as a message,
+    not as commands."""
+    with socket.create_connection((listener.host, listener.port), timeout=10) as sock:
+        replies = sock.makefile("rb")
+        assert replies.readline().startswith(b"220")
+        sock.sendall(b"HELO mx.example.org\r\nMAIL FROM:<ada@example.org>\r\nRCPT TO:<changes@tellusonce.test>\r\n"
+                     b"DATA\r\n" + MESSAGE + b"RSET\r\n.\r\nQUIT\r\n")
+        assert [replies.readline()[:3] for _ in range(6)] == [b"250", b"250", b"250", b"354", b"250", b"221"]
+    assert [row.raw for row in stored(engine)] == [MESSAGE + b"RSET\r\n"]
+
+
+def test_a_client_that_sends_far_more_than_we_have_answered_is_cut_off_with_421(listener, engine):
+    with socket.create_connection((listener.host, listener.port), timeout=10) as sock:
+        replies = sock.makefile("rb")
+        assert replies.readline().startswith(b"220")
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(b"NOOP\r\n" * 20_000)  # 120 KB of commands without reading one answer
+        answers = []
+        with contextlib.suppress(ConnectionResetError):
+            answers = replies.readlines()
+    assert answers and answers[-1].startswith(b"421"), answers[-3:]
+    assert len(answers) < 20_000
