@@ -13,7 +13,17 @@ from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.data.outbox import claim_due
 from tellusonce.domain.cancellation import CancelStep
 from tellusonce.models import AuditEvent, NotificationKind, NotificationState, ReportState
-from tests.factories import NOW, address_answers, by_department, make_citizen, set_copy_state
+from tests.factories import (
+    NOW,
+    PLANNED_DAY,
+    PLANNED_TOLD,
+    address_answers,
+    by_department,
+    make_citizen,
+    planned_request,
+    queued_notifications,
+    set_copy_state,
+)
 
 LATER = NOW + timedelta(hours=1)
 TOLD = ["dvla", "hmrc", "dwp"]
@@ -95,3 +105,12 @@ def test_another_citizens_report_is_refused(db_session: Session) -> None:
     _, report = _reported(db_session)
     with pytest.raises(LookupError):
         plan_cancellation(db_session, make_citizen(db_session), report, now=LATER)
+
+
+def test_cancelling_the_report_cancels_what_is_planned_so_it_is_never_sent(db_session):
+    citizen = make_citizen(db_session)
+    result = submit_change(db_session, citizen, planned_request({d: "on_date" for d in PLANNED_TOLD}, recipients=["dvla"]), now=NOW)
+    cancelled = cancel_report(db_session, citizen, result.report, now=NOW + timedelta(days=3))
+    assert cancelled.not_sent == ["dvla"] and cancelled.told == []
+    assert queued_notifications(db_session)["dvla"].state == NotificationState.CANCELLED
+    assert claim_due(db_session, worker="w", limit=10, lease=timedelta(seconds=30), now=PLANNED_DAY + timedelta(days=1)) == []

@@ -22,7 +22,16 @@ from tellusonce.data.outbox import AttemptRecord, claim_due, record_attempts
 from tellusonce.domain.correction import CorrectStep
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.models import AuditEvent, ChangeReport, NotificationKind, NotificationState
-from tests.factories import NOW, address_answers, by_department, make_citizen, set_copy_state
+from tests.factories import (
+    NOW,
+    PLANNED_DAY,
+    address_answers,
+    by_department,
+    make_citizen,
+    planned_request,
+    queued_notifications,
+    set_copy_state,
+)
 
 LATER = NOW + timedelta(hours=1)
 TOLD = ["dvla", "hmrc", "dwp"]
@@ -203,3 +212,17 @@ def test_a_report_about_someone_else_keeps_whose_details_it_gave_in_step(db_sess
     db_session.expire_all()
     person = db_session.get_one(PersonDetails, report.subject_person_id)
     assert (person.given_names, person.family_name) == ("Grace", "Okafor-Bello")
+
+
+def test_correcting_the_date_of_a_planned_move_plans_the_corrected_copy_for_the_new_date(db_session):
+    citizen = make_citizen(db_session)
+    result = submit_change(db_session, citizen, planned_request({"dvla": "on_date", "leeds-council-tax": "on_date"}), now=NOW)
+    report = result.report
+    later = NOW + timedelta(hours=1)
+    correct_report(db_session, citizen, report, {**report.answers, "move_date": "2027-02-22"}, now=later)
+    current = {n.department_id: n for n in queued_notifications(db_session).values() if n.state == NotificationState.PENDING}
+    a_week_on = PLANNED_DAY + timedelta(days=7)
+    assert (current["dvla"].planned_for, current["dvla"].next_attempt_at) == (a_week_on, a_week_on)
+    assert current["leeds-council-tax"].planned_for == a_week_on - timedelta(days=14)
+    # One told now stays told now: the correction replaces it, due at once.
+    assert (current["hmrc"].planned_for, current["hmrc"].next_attempt_at) == (None, later)
