@@ -1,5 +1,6 @@
 """Fixtures for integration tests: a department server on 127.0.0.1, a database the code under test commits to,
-and the registry as shipped (``shipped_registry``, ``tv_licensing_states_nothing``)."""
+and the registry as shipped (``shipped_registry``; ``tv_licensing_states_nothing``,
+``tv_licensing_without_welsh``)."""
 
 from __future__ import annotations
 
@@ -48,3 +49,9 @@ def tv_licensing_states_nothing(engine: Engine, shipped_registry: None) -> None:
         session.execute(update(Department).where(Department.id == "tv-licensing").values(
             lawful_basis=None, lawful_basis_cy=None, retention=None, retention_cy=None))
         session.execute(update(Department).where(Department.id == "hmrc").values(retention_cy=None))
+
+
+@pytest.fixture
+def tv_licensing_without_welsh(engine: Engine, shipped_registry: None) -> None:
+    with transaction(engine) as session:
+        session.execute(update(Department).where(Department.id == "tv-licensing").values(name_cy=None, purpose_cy=None))

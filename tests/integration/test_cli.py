@@ -57,3 +57,11 @@ def test_departments_list_flags_a_department_that_states_no_lawful_basis_or_rete
     lines = {line.split()[0]: line for line in result.output.splitlines()}
     assert lines["tv-licensing"].endswith("(states no lawful basis or retention: /organisations says so)")
     assert "states no" not in lines["hmrc"]
+
+
+def test_departments_list_flags_a_department_without_welsh(app: Flask, tv_licensing_without_welsh: None) -> None:
+    result = CliRunner().invoke(main, ["departments", "list"], obj=ScriptInfo(create_app=lambda: app),
+                                catch_exceptions=False)
+    lines = {line.split()[0]: line for line in result.output.splitlines()}
+    assert "no Welsh name or purpose: shown in English" in lines["tv-licensing"]
+    assert "Welsh" not in lines["hmrc"]

@@ -12,16 +12,9 @@ from tellusonce.models import Department
 from tellusonce.settings import PROJECT_ROOT
 from tellusonce_services.registry import RegistryError, load_registry, sync_registry
 from tests.conftest import REGISTRY
+from tests.integration.services.registry_files import registry_with
 
 PRODUCTION = PROJECT_ROOT / "config" / "departments.production.example.toml"
-
-
-def _registry_with(tmp_path: Path, old: str, new: str) -> Path:
-    path = tmp_path / "departments.toml"
-    text = REGISTRY.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return path
 
 
 @pytest.mark.parametrize("registry", [REGISTRY, PRODUCTION], ids=["demo", "production example"])
@@ -94,7 +87,7 @@ def test_the_stated_fields_are_stored_and_a_change_counts_as_an_update(db_sessio
     hmrc = db_session.get_one(Department, "hmrc")
     assert hmrc.retention == "For the current tax year and the 6 years before it."
     assert hmrc.lawful_basis_cy.startswith("Tasg gyhoeddus")
-    changed = _registry_with(tmp_path, 'retention = "For the current tax year and the 6 years before it."',
+    changed = registry_with(tmp_path, 'retention = "For the current tax year and the 6 years before it."',
                              'retention = "For the current tax year and the 4 years before it."')
     assert sync_registry(db_session, load_registry(changed)) == ["updated hmrc: retention"]
     db_session.refresh(hmrc)
