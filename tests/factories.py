@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tellusonce.application.intake import ChangeRequest
+from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.clock import system_now, utcnow
 from tellusonce.models import ChangeReport, Citizen, Notification
 
@@ -83,6 +83,16 @@ def by_department(session: Session, report: ChangeReport) -> dict[str, list[Noti
                              .order_by(Notification.created_at)):
         found.setdefault(n.department_id, []).append(n)
     return found
+
+
+def reported_move(session: Session, recipients: list[str], **answers: Any) -> tuple[Citizen, ChangeReport]:
+    """A new citizen's move (``address_answers(**answers)``) reported at ``NOW`` to ``recipients``, with
+    one-off consent: the citizen and the report."""
+    citizen = make_citizen(session)
+    result = submit_change(session, citizen, ChangeRequest(
+        change_type="address", answers=address_answers(**answers), recipients=recipients,
+        consent={d: "once" for d in recipients}, submission_key="k"), now=NOW)
+    return citizen, result.report
 
 
 # A move reported ahead of its date, each organisation told now or on the date as ``timing`` says.
