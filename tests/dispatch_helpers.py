@@ -30,9 +30,12 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
+from tellusonce.application.cancellation import cancel_report
+from tellusonce.application.correction import correct_report
 from tellusonce.application.intake import ChangeRequest, submit_change
+from tellusonce.cli import main
 from tellusonce.db import transaction
-from tellusonce.models import Department, Notification, NotificationState, WorkerHeartbeat
+from tellusonce.models import ChangeReport, Citizen, Department, Notification, NotificationState, WorkerHeartbeat
 from tellusonce.settings import PROJECT_ROOT, Settings
 from tellusonce_services.dispatch.webhook import WebhookSender
 from tellusonce_services.dispatch.worker import Stats, Worker, WorkerConfig
@@ -191,6 +194,32 @@ def submit(engine: Engine, recipients: tuple[str, ...], *, count: int = 1, now: 
                 consent={d: "once" for d in recipients}, channel="web", submission_key=f"k-{i}",
             ), now=now)
         return list(session.scalars(select(Notification).order_by(Notification.created_at)))
+
+
+def cancel(engine: Engine, report_id: Any, *, now: datetime) -> None:
+    """The citizen who made the report cancels it, as its page would."""
+    with transaction(engine) as session:
+        report = session.get_one(ChangeReport, report_id)
+        cancel_report(session, session.get_one(Citizen, report.citizen_id), report, now=now)
+
+
+def correct(engine: Engine, report_id: Any, *, now: datetime, **changes: Any) -> None:
+    """The citizen who made the report corrects it: its answers with ``changes``."""
+    with transaction(engine) as session:
+        report = session.get_one(ChangeReport, report_id)
+        correct_report(session, session.get_one(Citizen, report.citizen_id), report,
+                       {**report.answers, **changes}, now=now)
+
+
+def api_key(runner: Any, department: str, *, label: str = "tests") -> str:
+    """A new API key of ``department``'s, made as an operator makes one (``departments key``)."""
+    result = runner.invoke(main, ["departments", "key", department, "--label", label])
+    assert result.exit_code == 0, result.output
+    return str(result.output.strip().splitlines()[0])
+
+
+def api_headers(runner: Any, department: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key(runner, department)}"}
 
 
 def notifications(engine: Engine) -> list[Notification]:

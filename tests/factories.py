@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.clock import system_now, utcnow
 from tellusonce.models import ChangeReport, Citizen, Notification
 
@@ -82,3 +83,33 @@ def by_department(session: Session, report: ChangeReport) -> dict[str, list[Noti
                              .order_by(Notification.created_at)):
         found.setdefault(n.department_id, []).append(n)
     return found
+
+
+def reported_move(session: Session, recipients: list[str], **answers: Any) -> tuple[Citizen, ChangeReport]:
+    """A new citizen's move (``address_answers(**answers)``) reported at ``NOW`` to ``recipients``, with
+    one-off consent: the citizen and the report."""
+    citizen = make_citizen(session)
+    result = submit_change(session, citizen, ChangeRequest(
+        change_type="address", answers=address_answers(**answers), recipients=recipients,
+        consent={d: "once" for d in recipients}, submission_key="k"), now=NOW)
+    return citizen, result.report
+
+
+# A move reported ahead of its date, each organisation told now or on the date as ``timing`` says.
+PLANNED_MOVE = "2027-02-15"
+PLANNED_DAY = datetime(2027, 2, 15, tzinfo=UTC)  # midnight in the UK in winter
+PLANNED_TOLD = ["dvla", "hmrc", "leeds-council-tax", "meadow-lane-surgery"]
+
+
+def planned_request(timing: dict[str, str], **overrides: Any) -> ChangeRequest:
+    values: dict[str, Any] = dict(change_type="address", answers=address_answers(move_date=PLANNED_MOVE),
+                                  recipients=PLANNED_TOLD, consent={d: "once" for d in PLANNED_TOLD},
+                                  submission_key="k", timing=timing)
+    values.update(overrides)
+    return ChangeRequest(**values)
+
+
+def queued_notifications(session: Session) -> dict[str, Notification]:
+    """Every notification as it now stands, by department (one a department: the last read)."""
+    session.expire_all()
+    return {n.department_id: n for n in session.scalars(select(Notification))}

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from account_helpers import make_citizen, post_form
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tellusonce.application.intake import ChangeRequest, submit_change
 from tellusonce.clock import today, uk_date, utcnow
 from tellusonce.db import transaction
-from tellusonce.models import ChangeReport, Citizen, ConsentGrant, Notification
+from tellusonce.models import ChangeReport, Citizen, ConsentGrant, Notification, NotificationState
 
 PROFILE: dict[str, Any] = {
     "ni_number": "AB123456C",
@@ -169,3 +169,23 @@ def submitted_report(app: Flask, citizen: Citizen, *, recipients: Sequence[str] 
         session.flush()
         session.expunge_all()
     return result.report
+
+
+def mark_delivered(app: Flask, report: ChangeReport, *departments: str) -> None:
+    """``report``'s copies to ``departments`` delivered five minutes ago."""
+    now = utcnow() - timedelta(minutes=5)
+    with transaction(app.extensions["tellusonce.engine"]) as session:
+        session.execute(update(Notification).where(Notification.report_id == report.id,
+                                                   Notification.department_id.in_(departments))
+                        .values(state=NotificationState.DELIVERED, delivered_at=now, next_attempt_at=None))
+
+
+def report_notifications(app: Flask, report: ChangeReport) -> list[Notification]:
+    with transaction(app.extensions["tellusonce.engine"], writer=False) as session:
+        return list(session.scalars(select(Notification).where(Notification.report_id == report.id)
+                                    .order_by(Notification.created_at, Notification.department_id)))
+
+
+def page_text(page: Any) -> str:
+    """A page's words with its white space folded."""
+    return " ".join(page.get_text(" ").split())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from click.testing import CliRunner
+from flask import Flask
 from flask.cli import ScriptInfo
 from sqlalchemy import select, update
 
@@ -47,3 +48,20 @@ def test_audit_verify_passes_then_names_a_tampered_event(app, engine):
         session.execute(update(AuditEvent).where(AuditEvent.id == first.id).values(actor="someone else"))
     result = run(app, "audit", "verify")
     assert result.exit_code == 1 and f"broken at event {first.id}" in result.output
+
+
+def test_departments_list_flags_a_department_that_states_no_lawful_basis_or_retention(
+        app: Flask, tv_licensing_states_nothing: None) -> None:
+    result = CliRunner().invoke(main, ["departments", "list"], obj=ScriptInfo(create_app=lambda: app),
+                                catch_exceptions=False)
+    lines = {line.split()[0]: line for line in result.output.splitlines()}
+    assert lines["tv-licensing"].endswith("(states no lawful basis or retention: /organisations says so)")
+    assert "states no" not in lines["hmrc"]
+
+
+def test_departments_list_flags_a_department_without_welsh(app: Flask, tv_licensing_without_welsh: None) -> None:
+    result = CliRunner().invoke(main, ["departments", "list"], obj=ScriptInfo(create_app=lambda: app),
+                                catch_exceptions=False)
+    lines = {line.split()[0]: line for line in result.output.splitlines()}
+    assert "no Welsh name or purpose: shown in English" in lines["tv-licensing"]
+    assert "Welsh" not in lines["hmrc"]

@@ -9,27 +9,29 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tellusonce.application.cancellation import AlreadyCancelled, cancel_report, plan_cancellation, write_cancellation
-from tellusonce.application.intake import ChangeRequest, submit_change
+from tellusonce.application.intake import submit_change
 from tellusonce.data.outbox import claim_due
 from tellusonce.domain.cancellation import CancelStep
 from tellusonce.models import AuditEvent, NotificationKind, NotificationState, ReportState
-from tests.factories import NOW, address_answers, by_department, make_citizen, set_copy_state
+from tests.factories import (
+    NOW,
+    PLANNED_DAY,
+    PLANNED_TOLD,
+    by_department,
+    make_citizen,
+    planned_request,
+    queued_notifications,
+    reported_move,
+    set_copy_state,
+)
 
 LATER = NOW + timedelta(hours=1)
 TOLD = ["dvla", "hmrc", "dwp"]
 
 
-def _reported(session: Session):  # type: ignore[no-untyped-def]
-    citizen = make_citizen(session)
-    result = submit_change(session, citizen, ChangeRequest(
-        change_type="address", answers=address_answers(), recipients=TOLD, consent={d: "once" for d in TOLD},
-        submission_key="k"), now=NOW)
-    return citizen, result.report
-
-
 def test_queued_copies_are_cancelled_and_each_organisation_that_has_it_gets_a_cancellation_naming_it(
         db_session: Session) -> None:
-    citizen, report = _reported(db_session)
+    citizen, report = reported_move(db_session, TOLD)
     set_copy_state(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
     set_copy_state(db_session, report, "hmrc", NotificationState.ACKNOWLEDGED, delivered_at=NOW, acknowledged_at=NOW)
     result = cancel_report(db_session, citizen, report, now=LATER)
@@ -50,7 +52,7 @@ def test_queued_copies_are_cancelled_and_each_organisation_that_has_it_gets_a_ca
 
 
 def test_a_copy_being_sent_is_left_to_finish_and_its_organisation_is_told(db_session: Session) -> None:
-    citizen, report = _reported(db_session)
+    citizen, report = reported_move(db_session, TOLD)
     set_copy_state(db_session, report, "dvla", NotificationState.DELIVERING, claimed_by="w", lease_expires_at=LATER)
     plan = plan_cancellation(db_session, citizen, report, now=LATER)
     assert {o.department.id: o.step for o in plan.organisations} == {
@@ -61,7 +63,7 @@ def test_a_copy_being_sent_is_left_to_finish_and_its_organisation_is_told(db_ses
 
 
 def test_a_copy_a_worker_claims_between_the_warning_and_the_cancel_is_told_not_lost(db_session: Session) -> None:
-    citizen, report = _reported(db_session)
+    citizen, report = reported_move(db_session, TOLD)
     plan = plan_cancellation(db_session, citizen, report, now=LATER)
     assert [o.step for o in plan.organisations] == [CancelStep.NOT_SENT] * 3
     claim_due(db_session, worker="w", limit=10, lease=timedelta(seconds=30), now=NOW, department_ids=["hmrc"])
@@ -71,7 +73,7 @@ def test_a_copy_a_worker_claims_between_the_warning_and_the_cancel_is_told_not_l
 
 
 def test_what_never_reached_an_organisation_needs_no_cancellation(db_session: Session) -> None:
-    citizen, report = _reported(db_session)
+    citizen, report = reported_move(db_session, TOLD)
     set_copy_state(db_session, report, "dvla", NotificationState.DEAD, dead_at=NOW)
     set_copy_state(db_session, report, "hmrc", NotificationState.CANCELLED, cancelled_at=NOW)
     result = cancel_report(db_session, citizen, report, now=LATER)
@@ -80,7 +82,7 @@ def test_what_never_reached_an_organisation_needs_no_cancellation(db_session: Se
 
 
 def test_a_report_cannot_be_cancelled_twice(db_session: Session) -> None:
-    citizen, report = _reported(db_session)
+    citizen, report = reported_move(db_session, TOLD)
     set_copy_state(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
     plan = plan_cancellation(db_session, citizen, report, now=LATER)
     cancel_report(db_session, citizen, report, now=LATER)
@@ -92,6 +94,15 @@ def test_a_report_cannot_be_cancelled_twice(db_session: Session) -> None:
 
 
 def test_another_citizens_report_is_refused(db_session: Session) -> None:
-    _, report = _reported(db_session)
+    _, report = reported_move(db_session, TOLD)
     with pytest.raises(LookupError):
         plan_cancellation(db_session, make_citizen(db_session), report, now=LATER)
+
+
+def test_cancelling_the_report_cancels_what_is_planned_so_it_is_never_sent(db_session):
+    citizen = make_citizen(db_session)
+    result = submit_change(db_session, citizen, planned_request({d: "on_date" for d in PLANNED_TOLD}, recipients=["dvla"]), now=NOW)
+    cancelled = cancel_report(db_session, citizen, result.report, now=NOW + timedelta(days=3))
+    assert cancelled.not_sent == ["dvla"] and cancelled.told == []
+    assert queued_notifications(db_session)["dvla"].state == NotificationState.CANCELLED
+    assert claim_due(db_session, worker="w", limit=10, lease=timedelta(seconds=30), now=PLANNED_DAY + timedelta(days=1)) == []

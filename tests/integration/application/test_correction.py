@@ -22,19 +22,20 @@ from tellusonce.data.outbox import AttemptRecord, claim_due, record_attempts
 from tellusonce.domain.correction import CorrectStep
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.models import AuditEvent, ChangeReport, NotificationKind, NotificationState
-from tests.factories import NOW, address_answers, by_department, make_citizen, set_copy_state
+from tests.factories import (
+    NOW,
+    PLANNED_DAY,
+    by_department,
+    make_citizen,
+    planned_request,
+    queued_notifications,
+    reported_move,
+    set_copy_state,
+)
 
 LATER = NOW + timedelta(hours=1)
 TOLD = ["dvla", "hmrc", "dwp"]
 LEASE = timedelta(seconds=30)
-
-
-def _reported(session: Session, **answers):  # type: ignore[no-untyped-def]
-    citizen = make_citizen(session)
-    result = submit_change(session, citizen, ChangeRequest(
-        change_type="address", answers=address_answers(**answers), recipients=TOLD,
-        consent={d: "once" for d in TOLD}, submission_key="k"), now=NOW)
-    return citizen, result.report
 
 
 def _corrected(report: ChangeReport, **changes):  # type: ignore[no-untyped-def]
@@ -43,7 +44,7 @@ def _corrected(report: ChangeReport, **changes):  # type: ignore[no-untyped-def]
 
 def test_an_organisation_that_has_it_gets_a_correction_with_only_the_changed_fields_it_may_see(
         db_session: Session) -> None:
-    citizen, report = _reported(db_session)
+    citizen, report = reported_move(db_session, TOLD)
     set_copy_state(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
     set_copy_state(db_session, report, "hmrc", NotificationState.ACKNOWLEDGED, delivered_at=NOW, acknowledged_at=NOW)
     set_copy_state(db_session, report, "dwp", NotificationState.DELIVERED, delivered_at=NOW)
@@ -68,7 +69,7 @@ def test_an_organisation_that_has_it_gets_a_correction_with_only_the_changed_fie
 
 
 def test_a_queued_copy_is_replaced_by_the_corrected_one_and_never_both_sent(db_session: Session) -> None:
-    citizen, report = _reported(db_session)
+    citizen, report = reported_move(db_session, TOLD)
     set_copy_state(db_session, report, "dvla", NotificationState.RETRYING, attempt_count=1, next_attempt_at=LATER + timedelta(minutes=5))
     result = correct_report(db_session, citizen, report, _corrected(report, address_line_1="5 Canal Wharf"), now=LATER)
     assert (result.replaced, result.told) == (["dvla", "dwp", "hmrc"], [])
@@ -87,7 +88,7 @@ def test_a_queued_copy_is_replaced_by_the_corrected_one_and_never_both_sent(db_s
 
 
 def test_an_organisation_for_which_nothing_it_may_see_changed_is_sent_nothing(db_session: Session) -> None:
-    citizen, report = _reported(db_session)
+    citizen, report = reported_move(db_session, TOLD)
     set_copy_state(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
     # Only DWP is told who else is moving.
     plan = plan_correction(db_session, citizen, report, _corrected(report, others_moving=True), now=LATER)
@@ -103,7 +104,7 @@ def test_an_organisation_for_which_nothing_it_may_see_changed_is_sent_nothing(db
 
 def test_a_copy_a_worker_claims_between_the_check_page_and_sending_gets_a_correction_instead(
         db_session: Session) -> None:
-    citizen, report = _reported(db_session)
+    citizen, report = reported_move(db_session, TOLD)
     plan = plan_correction(db_session, citizen, report, _corrected(report, postcode="LS11 5PT"), now=LATER)
     assert [o.step for o in plan.organisations] == [CorrectStep.REPLACE] * 3
     claim_due(db_session, worker="w", limit=10, lease=LEASE, now=NOW, department_ids=["hmrc"])
@@ -116,7 +117,7 @@ def test_a_copy_a_worker_claims_between_the_check_page_and_sending_gets_a_correc
 
 
 def test_a_correction_is_not_claimed_before_its_original_is_delivered(db_session: Session) -> None:
-    citizen, report = _reported(db_session)
+    citizen, report = reported_move(db_session, TOLD)
     [claimed] = claim_due(db_session, worker="w", limit=10, lease=LEASE, now=LATER - timedelta(seconds=5),
                           department_ids=["dvla"])
     correct_report(db_session, citizen, report, _corrected(report, postcode="LS11 5PT"), now=LATER)
@@ -130,7 +131,7 @@ def test_a_correction_is_not_claimed_before_its_original_is_delivered(db_session
 
 
 def test_a_second_correction_compares_with_the_first_and_waits_behind_it(db_session: Session) -> None:
-    citizen, report = _reported(db_session)
+    citizen, report = reported_move(db_session, TOLD)
     set_copy_state(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
     correct_report(db_session, citizen, report, _corrected(report, postcode="LS11 5PT"), now=LATER)
     db_session.refresh(report)
@@ -146,7 +147,7 @@ def test_a_second_correction_compares_with_the_first_and_waits_behind_it(db_sess
 
 
 def test_an_answer_taken_out_is_sent_as_no_longer_given(db_session: Session) -> None:
-    citizen, report = _reported(db_session, address_line_2="Holbeck")
+    citizen, report = reported_move(db_session, TOLD, address_line_2="Holbeck")
     set_copy_state(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
     correct_report(db_session, citizen, report, _corrected(report, address_line_2=None), now=LATER)
     event = by_department(db_session, report)["dvla"][1]
@@ -156,14 +157,14 @@ def test_an_answer_taken_out_is_sent_as_no_longer_given(db_session: Session) -> 
 
 
 def test_corrected_answers_are_validated_as_a_new_report_is(db_session: Session) -> None:
-    citizen, report = _reported(db_session)
+    citizen, report = reported_move(db_session, TOLD)
     with pytest.raises(ChangeInvalid) as error:
         plan_correction(db_session, citizen, report, _corrected(report, postcode="not a postcode"), now=LATER)
     assert "postcode" in error.value.by_field()
 
 
 def test_a_cancelled_report_cannot_be_corrected_and_a_plan_made_before_writes_nothing(db_session: Session) -> None:
-    citizen, report = _reported(db_session)
+    citizen, report = reported_move(db_session, TOLD)
     set_copy_state(db_session, report, "dvla", NotificationState.DELIVERED, delivered_at=NOW)
     plan = plan_correction(db_session, citizen, report, _corrected(report, postcode="LS11 5PT"), now=LATER)
     cancel_report(db_session, citizen, report, now=LATER)
@@ -176,7 +177,7 @@ def test_a_cancelled_report_cannot_be_corrected_and_a_plan_made_before_writes_no
 
 
 def test_a_correction_planned_before_another_was_sent_writes_nothing(db_session: Session) -> None:
-    citizen, report = _reported(db_session)
+    citizen, report = reported_move(db_session, TOLD)
     stale = plan_correction(db_session, citizen, report, _corrected(report, postcode="LS11 5PT"), now=LATER)
     correct_report(db_session, citizen, report, _corrected(report, town="Wakefield"), now=LATER)
     with pytest.raises(CorrectedMeanwhile):
@@ -186,7 +187,7 @@ def test_a_correction_planned_before_another_was_sent_writes_nothing(db_session:
 
 
 def test_another_citizens_report_is_refused(db_session: Session) -> None:
-    _, report = _reported(db_session)
+    _, report = reported_move(db_session, TOLD)
     with pytest.raises(LookupError):
         plan_correction(db_session, make_citizen(db_session), report, dict(report.answers), now=LATER)
 
@@ -203,3 +204,17 @@ def test_a_report_about_someone_else_keeps_whose_details_it_gave_in_step(db_sess
     db_session.expire_all()
     person = db_session.get_one(PersonDetails, report.subject_person_id)
     assert (person.given_names, person.family_name) == ("Grace", "Okafor-Bello")
+
+
+def test_correcting_the_date_of_a_planned_move_plans_the_corrected_copy_for_the_new_date(db_session):
+    citizen = make_citizen(db_session)
+    result = submit_change(db_session, citizen, planned_request({"dvla": "on_date", "leeds-council-tax": "on_date"}), now=NOW)
+    report = result.report
+    later = NOW + timedelta(hours=1)
+    correct_report(db_session, citizen, report, {**report.answers, "move_date": "2027-02-22"}, now=later)
+    current = {n.department_id: n for n in queued_notifications(db_session).values() if n.state == NotificationState.PENDING}
+    a_week_on = PLANNED_DAY + timedelta(days=7)
+    assert (current["dvla"].planned_for, current["dvla"].next_attempt_at) == (a_week_on, a_week_on)
+    assert current["leeds-council-tax"].planned_for == a_week_on - timedelta(days=14)
+    # One told now stays told now: the correction replaces it, due at once.
+    assert (current["hmrc"].planned_for, current["hmrc"].next_attempt_at) == (None, later)

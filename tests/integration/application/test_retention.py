@@ -204,7 +204,7 @@ MAKERS: dict[Kind, Callable[[Engine, datetime], Any]] = {
 
 
 def test_every_kind_the_schema_holds_is_tried_here() -> None:
-    # A closed account is many rows of many kinds: tests/integration/application/test_closing_retention.py.
+    # A closed account is many rows of many kinds: tests/integration/data/test_closed_accounts.py.
     assert set(MAKERS) == {rule.kind for rule in SCHEDULE.rules} - {Kind.CLOSED_ACCOUNTS}
 
 

@@ -25,7 +25,7 @@ from tellusonce.data.stats import LATENCY_BUCKETS, attempts_by_outcome, delivery
 from tellusonce.db import is_sqlite, transaction
 from tellusonce.models import AttemptOutcome, DeliveryAttempt, Notification, NotificationState
 from tests.conftest import clean_database
-from tests.factories import NOW, address_answers, make_citizen
+from tests.factories import NOW, PLANNED_DAY, address_answers, make_citizen, planned_request
 
 LEASE = timedelta(seconds=30)
 EVERYONE = ["dvla", "hmrc", "dwp", "leeds-council-tax", "leeds-electoral-registration", "tv-licensing"]
@@ -331,3 +331,14 @@ def test_a_chain_of_follow_ups_is_claimed_one_at_a_time_in_order(db_session):
             order.append(notification_id)
             _record(db_session, notification_id, worker="w", outcome=AttemptOutcome.DELIVERED, at=now)
     assert order == [original_id, second, third]
+
+
+def test_a_planned_notification_is_not_claimed_before_it_is_due(db_session):
+    submit_change(db_session, make_citizen(db_session), planned_request({"dvla": "on_date", "leeds-council-tax": "on_date"}), now=NOW)
+    claim = dict(worker="w", limit=10, lease=timedelta(days=365))  # nothing claimed comes back in this test
+    # HMRC is told now (not named); the surgery is a feed, which no worker claims.
+    assert [c.department_id for c in claim_due(db_session, now=NOW + timedelta(minutes=1), **claim)] == ["hmrc"]
+    assert claim_due(db_session, now=PLANNED_DAY - timedelta(days=14, seconds=1), **claim) == []
+    assert [c.department_id for c in claim_due(db_session, now=PLANNED_DAY - timedelta(days=14), **claim)] == [
+        "leeds-council-tax"]
+    assert [c.department_id for c in claim_due(db_session, now=PLANNED_DAY + timedelta(hours=8), **claim)] == ["dvla"]

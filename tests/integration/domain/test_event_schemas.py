@@ -21,13 +21,12 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
 from tellusonce.application.intake import ChangeRequest, submit_change
-from tellusonce.cli import main
 from tellusonce.db import transaction
 from tellusonce.domain.changetypes import CHANGE_TYPES
 from tellusonce.models import ChangeReport, OutgoingEmail
 from tellusonce_services.registry import load_registry
 from tests.conftest import REGISTRY
-from tests.dispatch_helpers import dispatch_once, point_at, states
+from tests.dispatch_helpers import api_key, dispatch_once, point_at, states
 from tests.factories import NOW, address_answers, death_answers, make_citizen
 
 PUBLIC_URL = "https://tellusonce.test"
@@ -102,12 +101,6 @@ def _report_to_everyone_who_receives(engine, change_type: str, case: str) -> set
     return receivers
 
 
-def _key(runner, department: str) -> str:
-    result = runner.invoke(main, ["departments", "key", department, "--label", "schema tests"])
-    assert result.exit_code == 0, result.output
-    return result.output.strip().splitlines()[0]
-
-
 def _sent_events(engine, settings, server, client, runner) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     """What each channel sent: (department, event) for webhook bodies, email attachments and the feed;
     each the same event as the department API gives for that notification."""
@@ -130,7 +123,8 @@ def _sent_events(engine, settings, server, client, runner) -> dict[str, list[tup
             sent["email"].append((addresses[email.to_address], json.loads(attachment["content"])))
     feed = {d.id for d in DEPARTMENTS if d.channel == "feed"}
     for department in (d.id for d in DEPARTMENTS):
-        page = client.get("/api/v1/notifications?limit=500", headers={"Authorization": f"Bearer {_key(runner, department)}"})
+        key = api_key(runner, department, label="schema tests")
+        page = client.get("/api/v1/notifications?limit=500", headers={"Authorization": f"Bearer {key}"})
         assert page.status_code == 200, page.json
         from_api = [item["event"] for item in page.json["notifications"]]
         if department in feed:

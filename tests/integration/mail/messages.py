@@ -82,22 +82,27 @@ def inbound(engine: Engine) -> list[InboundMessage]:
 @contextmanager
 def language_check_lifted(engine):
     """The database's check on citizen.language lifted for what runs inside (it refuses a language
-    the service has no locale for since migration 0007), and put back after."""
+    the service has no locale for since migration 0007), and put back after.
+
+    Both on one connection: each SQLite connection keeps its own copy of the schema, and another one
+    from the pool, its copy read before the DROP, would refuse the CREATE TRIGGER ("already exists")
+    without looking at the file again, as SQLite does for a name it believes taken."""
     sqlite = engine.dialect.name == "sqlite"
     lift = (["DROP TRIGGER ck_citizen_language_insert"] if sqlite
             else ["ALTER TABLE citizen DROP CONSTRAINT ck_citizen_language"])
-    with engine.begin() as connection:
-        for statement in lift:
-            connection.execute(text(statement))
-    try:
-        yield
-    finally:
-        with engine.begin() as connection:
-            if sqlite:
-                connection.execute(text(
-                    "CREATE TRIGGER ck_citizen_language_insert BEFORE INSERT ON citizen FOR EACH ROW "
-                    "WHEN NOT (NEW.language IN ('en', 'cy')) "
-                    "BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: ck_citizen_language'); END"))
-            else:
-                connection.execute(text("ALTER TABLE citizen ADD CONSTRAINT ck_citizen_language "
-                                        "CHECK (language IN ('en', 'cy')) NOT VALID"))
+    with engine.connect() as connection:
+        with connection.begin():
+            for statement in lift:
+                connection.execute(text(statement))
+        try:
+            yield
+        finally:
+            with connection.begin():
+                if sqlite:
+                    connection.execute(text(
+                        "CREATE TRIGGER ck_citizen_language_insert BEFORE INSERT ON citizen FOR EACH ROW "
+                        "WHEN NOT (NEW.language IN ('en', 'cy')) "
+                        "BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: ck_citizen_language'); END"))
+                else:
+                    connection.execute(text("ALTER TABLE citizen ADD CONSTRAINT ck_citizen_language "
+                                            "CHECK (language IN ('en', 'cy')) NOT VALID"))

@@ -11,13 +11,7 @@ from tellusonce.cli import main
 from tellusonce.db import transaction
 from tellusonce.domain.events import parse_event
 from tellusonce.models import ConsentGrant, NotificationState
-from tests.dispatch_helpers import notifications, submit
-
-
-def _key(runner, department: str) -> str:
-    result = runner.invoke(main, ["departments", "key", department, "--label", "tests"])
-    assert result.exit_code == 0, result.output
-    return result.output.strip().splitlines()[0]
+from tests.dispatch_helpers import api_key, notifications, submit
 
 
 def _auth(key: str) -> dict[str, str]:
@@ -40,7 +34,7 @@ def test_api_refuses_a_request_without_a_key_saying_how_to_send_one(client, runn
 
 
 def test_api_says_a_key_it_does_not_know_is_not_recognised(client, runner, queued):
-    real = _key(runner, "dvla")
+    real = api_key(runner, "dvla")
     prefix = real.split("_")[1]
     for unknown in ("tuo_nothing_here", "not-even-a-key", f"tuo_{prefix}_{'x' * 43}"):  # the last: dvla's prefix
         response = client.get("/api/v1/notifications", headers=_auth(unknown))
@@ -52,7 +46,7 @@ def test_api_says_a_key_it_does_not_know_is_not_recognised(client, runner, queue
 
 
 def test_api_says_a_revoked_key_was_revoked_and_when(client, runner, queued):
-    key = _key(runner, "dvla")
+    key = api_key(runner, "dvla")
     assert runner.invoke(main, ["departments", "key", "dvla", "--revoke", key.split("_")[1]]).exit_code == 0
     response = client.get("/api/v1/notifications", headers=_auth(key))
     assert response.status_code == 401
@@ -62,7 +56,7 @@ def test_api_says_a_revoked_key_was_revoked_and_when(client, runner, queued):
 
 
 def test_api_lists_only_the_callers_notifications_oldest_first_with_the_event(client, runner, queued):
-    response = client.get("/api/v1/notifications", headers=_auth(_key(runner, "dvla")))
+    response = client.get("/api/v1/notifications", headers=_auth(api_key(runner, "dvla")))
     assert response.status_code == 200
     page = response.json
     ids = {str(n.id) for n in notifications(client.application.extensions["tellusonce.engine"])
@@ -77,7 +71,7 @@ def test_api_lists_only_the_callers_notifications_oldest_first_with_the_event(cl
 
 
 def test_api_pages_with_a_cursor(client, runner, queued):
-    headers = _auth(_key(runner, "hmrc"))
+    headers = _auth(api_key(runner, "hmrc"))
     first = client.get("/api/v1/notifications?limit=1", headers=headers).json
     assert len(first["notifications"]) == 1 and first["has_more"] is True
     second = client.get(f"/api/v1/notifications?limit=1&after={first['next_cursor']}", headers=headers).json
@@ -90,7 +84,7 @@ def test_api_pages_with_a_cursor(client, runner, queued):
 def test_api_refuses_another_departments_notification_and_cursor(client, runner, queued):
     hmrc_id = next(str(n.id) for n in notifications(client.application.extensions["tellusonce.engine"])
                    if n.department_id == "hmrc")
-    headers = _auth(_key(runner, "dvla"))
+    headers = _auth(api_key(runner, "dvla"))
     assert client.get(f"/api/v1/notifications/{hmrc_id}", headers=headers).status_code == 404
     assert client.post(f"/api/v1/notifications/{hmrc_id}/ack", headers=headers).status_code == 404
     assert client.get(f"/api/v1/notifications?after={hmrc_id}", headers=headers).status_code == 404
@@ -100,7 +94,7 @@ def test_api_refuses_another_departments_notification_and_cursor(client, runner,
 
 
 def test_ack_is_recorded_once_and_safe_to_repeat(client, runner, queued):
-    headers = _auth(_key(runner, "dvla"))
+    headers = _auth(api_key(runner, "dvla"))
     item = client.get("/api/v1/notifications", headers=headers).json["notifications"][0]
     first = client.post(item["ack_url"], headers=headers)
     assert first.status_code == 200 and first.json["state"] == NotificationState.ACKNOWLEDGED
@@ -112,7 +106,7 @@ def test_a_feed_notification_is_delivered_when_the_department_first_fetches_it(c
     engine = client.application.extensions["tellusonce.engine"]
     [waiting] = [n for n in notifications(engine) if n.department_id == "meadow-lane-surgery"]
     assert waiting.state == NotificationState.PENDING
-    page = client.get("/api/v1/notifications", headers=_auth(_key(runner, "meadow-lane-surgery"))).json
+    page = client.get("/api/v1/notifications", headers=_auth(api_key(runner, "meadow-lane-surgery"))).json
     [item] = page["notifications"]
     assert item["state"] == NotificationState.DELIVERED and item["delivered_at"]
     assert parse_event(__import__("json").dumps(item["event"]).encode()).get_id() == str(waiting.id)
@@ -124,13 +118,13 @@ def test_a_notification_cancelled_by_withdrawn_consent_is_not_shown(client, runn
     with transaction(engine) as session:
         grant = session.query(ConsentGrant).filter_by(receipt_id=waiting.consent_receipt_id).one()
         withdraw_consent(session, citizen_id=grant.citizen_id, grant_id=grant.id, now=grant.granted_at)
-    headers = _auth(_key(runner, "meadow-lane-surgery"))
+    headers = _auth(api_key(runner, "meadow-lane-surgery"))
     assert client.get("/api/v1/notifications", headers=headers).json["notifications"] == []
     assert client.get(f"/api/v1/notifications/{waiting.id}", headers=headers).status_code == 404
 
 
 def test_keys_can_be_listed_and_revoked(client, runner, queued):
-    key = _key(runner, "dvla")
+    key = api_key(runner, "dvla")
     prefix = key.split("_")[1]
     listing = runner.invoke(main, ["departments", "key", "dvla", "--list"])
     assert prefix in listing.output and "active" in listing.output
@@ -151,7 +145,7 @@ def test_the_api_keeps_to_its_openapi_document_under_schemathesis(app, runner, q
     from hypothesis import HealthCheck, given
     from hypothesis import settings as hypothesis_settings
 
-    key = _key(runner, "dvla")
+    key = api_key(runner, "dvla")
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == 3

@@ -7,34 +7,20 @@ import json
 from jsonschema import Draft202012Validator
 from sqlalchemy import update
 
-from tellusonce.application.cancellation import cancel_report
-from tellusonce.cli import main
 from tellusonce.clock import utcnow
 from tellusonce.db import transaction
 from tellusonce.domain.events import parse_event
-from tellusonce.models import ChangeReport, Citizen, Notification, NotificationState
-from tests.dispatch_helpers import notifications, submit
-
-
-def _auth(runner, department: str) -> dict[str, str]:
-    result = runner.invoke(main, ["departments", "key", department, "--label", "tests"])
-    assert result.exit_code == 0, result.output
-    return {"Authorization": f"Bearer {result.output.strip().splitlines()[0]}"}
-
-
-def _cancel(engine, report_id) -> None:  # type: ignore[no-untyped-def]
-    with transaction(engine) as session:
-        report = session.get_one(ChangeReport, report_id)
-        cancel_report(session, session.get_one(Citizen, report.citizen_id), report, now=utcnow())
+from tellusonce.models import Notification, NotificationState
+from tests.dispatch_helpers import api_headers, cancel, notifications, submit
 
 
 def test_a_feed_department_gets_the_cancellation_after_the_original_and_acknowledges_it(app, client, runner):
     engine = app.extensions["tellusonce.engine"]
     [original] = submit(engine, ("meadow-lane-surgery",))
-    headers = _auth(runner, "meadow-lane-surgery")
+    headers = api_headers(runner, "meadow-lane-surgery")
     first = client.get("/api/v1/notifications", headers=headers).json["notifications"]
     assert [(i["id"], i["kind"], i["state"]) for i in first] == [(str(original.id), "change", "delivered")]
-    _cancel(engine, original.report_id)
+    cancel(engine, original.report_id, now=utcnow())
     page = client.get("/api/v1/notifications", headers=headers).json
     original_item, item = page["notifications"]
     assert original_item["id"] == str(original.id)  # the original first, then what it refers to
@@ -59,13 +45,13 @@ def test_a_webhook_department_sees_a_cancellation_in_the_api_and_another_departm
     with transaction(engine) as session:
         session.execute(update(Notification).where(Notification.department_id == "dvla")
                         .values(state=NotificationState.DELIVERED, delivered_at=utcnow(), next_attempt_at=None))
-    _cancel(engine, queued[0].report_id)
-    dvla = client.get("/api/v1/notifications", headers=_auth(runner, "dvla")).json["notifications"]
+    cancel(engine, queued[0].report_id, now=utcnow())
+    dvla = client.get("/api/v1/notifications", headers=api_headers(runner, "dvla")).json["notifications"]
     assert [i["kind"] for i in dvla] == ["change", "cancellation"]
     assert dvla[1]["state"] == NotificationState.PENDING  # still to come by webhook, after the original
-    hmrc = client.get("/api/v1/notifications", headers=_auth(runner, "hmrc")).json["notifications"]
+    hmrc = client.get("/api/v1/notifications", headers=api_headers(runner, "hmrc")).json["notifications"]
     assert hmrc == []  # never sent, so cancelled: nothing to show, no cancellation to send
-    other = client.get(f"/api/v1/notifications/{dvla[1]['id']}", headers=_auth(runner, "hmrc"))
+    other = client.get(f"/api/v1/notifications/{dvla[1]['id']}", headers=api_headers(runner, "hmrc"))
     assert other.status_code == 404
     kinds = {(n.department_id, n.kind, n.state) for n in notifications(engine)}
     assert ("hmrc", "change", NotificationState.CANCELLED) in kinds

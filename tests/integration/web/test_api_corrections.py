@@ -6,35 +6,19 @@ import json
 
 from jsonschema import Draft202012Validator
 
-from tellusonce.application.correction import correct_report
-from tellusonce.cli import main
 from tellusonce.clock import utcnow
-from tellusonce.db import transaction
 from tellusonce.domain.events import parse_event
-from tellusonce.models import ChangeReport, Citizen, NotificationState
-from tests.dispatch_helpers import submit
-
-
-def _auth(runner, department: str) -> dict[str, str]:
-    result = runner.invoke(main, ["departments", "key", department, "--label", "tests"])
-    assert result.exit_code == 0, result.output
-    return {"Authorization": f"Bearer {result.output.strip().splitlines()[0]}"}
-
-
-def _correct(engine, report_id, **changes) -> None:  # type: ignore[no-untyped-def]
-    with transaction(engine) as session:
-        report = session.get_one(ChangeReport, report_id)
-        correct_report(session, session.get_one(Citizen, report.citizen_id), report,
-                       {**report.answers, **changes}, now=utcnow())
+from tellusonce.models import NotificationState
+from tests.dispatch_helpers import api_headers, correct, submit
 
 
 def test_a_feed_department_gets_the_correction_after_the_original_and_acknowledges_it(app, client, runner):
     engine = app.extensions["tellusonce.engine"]
     [original] = submit(engine, ("meadow-lane-surgery",))
-    headers = _auth(runner, "meadow-lane-surgery")
+    headers = api_headers(runner, "meadow-lane-surgery")
     first = client.get("/api/v1/notifications", headers=headers).json["notifications"]
     assert [(i["id"], i["kind"], i["state"]) for i in first] == [(str(original.id), "change", "delivered")]
-    _correct(engine, original.report_id, postcode="LS11 5PT")
+    correct(engine, original.report_id, now=utcnow(), postcode="LS11 5PT")
     page = client.get("/api/v1/notifications", headers=headers).json
     original_item, item = page["notifications"]
     assert original_item["id"] == str(original.id)  # the original first, then what corrects it
@@ -57,8 +41,8 @@ def test_a_feed_department_gets_the_correction_after_the_original_and_acknowledg
 def test_a_feed_department_that_had_not_fetched_it_sees_only_the_corrected_copy(app, client, runner):
     engine = app.extensions["tellusonce.engine"]
     [original] = submit(engine, ("meadow-lane-surgery",))
-    _correct(engine, original.report_id, postcode="LS11 5PT")
-    items = client.get("/api/v1/notifications", headers=_auth(runner, "meadow-lane-surgery")).json["notifications"]
+    correct(engine, original.report_id, now=utcnow(), postcode="LS11 5PT")
+    items = client.get("/api/v1/notifications", headers=api_headers(runner, "meadow-lane-surgery")).json["notifications"]
     [item] = items
     assert item["kind"] == "change" and item["id"] != str(original.id)
     assert item["event"]["data"]["postcode"] == "LS11 5PT"
@@ -67,6 +51,6 @@ def test_a_feed_department_that_had_not_fetched_it_sees_only_the_corrected_copy(
 def test_another_department_does_not_see_the_correction(app, client, runner):
     engine = app.extensions["tellusonce.engine"]
     [original] = submit(engine, ("meadow-lane-surgery",))
-    client.get("/api/v1/notifications", headers=_auth(runner, "meadow-lane-surgery"))
-    _correct(engine, original.report_id, postcode="LS11 5PT")
-    assert client.get("/api/v1/notifications", headers=_auth(runner, "hmrc")).json["notifications"] == []
+    client.get("/api/v1/notifications", headers=api_headers(runner, "meadow-lane-surgery"))
+    correct(engine, original.report_id, now=utcnow(), postcode="LS11 5PT")
+    assert client.get("/api/v1/notifications", headers=api_headers(runner, "hmrc")).json["notifications"] == []

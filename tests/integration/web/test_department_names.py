@@ -1,115 +1,20 @@
-"""Organisations named and described in Welsh: ``name_cy`` and ``purpose_cy`` in the registry,
-checked like every other field, stored on the department, and shown on Welsh pages and in Welsh
-emails; a department without them is shown in English, marked ``lang="en"``, and flagged."""
+"""Organisations named and described in Welsh (``name_cy`` and ``purpose_cy``) on Welsh pages and in
+what the signed-in pages download; a department without them is shown in English, marked ``lang="en"``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from bs4 import BeautifulSoup
-from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, update
-from sqlalchemy.orm import Session
+from sqlalchemy import update
 
-from tellusonce.cli import main
 from tellusonce.clock import utcnow
 from tellusonce.db import transaction
-from tellusonce.models import Department, Notification, NotificationState
-from tellusonce_services.registry import RegistryError, load_registry, sync_registry
-from tests.conftest import REGISTRY
+from tellusonce.models import Notification, NotificationState
 from tests.journey_helpers import signed_in, submitted_report
 from tests.page_checks import check_page
 
 WELSH = {"Accept-Language": "cy"}
-
-
-def _registry_with(tmp_path: Path, old: str, new: str) -> Path:
-    path = tmp_path / "departments.toml"
-    text = REGISTRY.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return path
-
-
-def test_every_shipped_department_has_a_welsh_name_and_purpose() -> None:
-    for entry in load_registry(REGISTRY).departments:
-        assert entry.name_cy and entry.purpose_cy, entry.id
-    hmrc = load_registry(REGISTRY).get("hmrc")
-    assert hmrc.name_cy.startswith("Cyllid a Thollau EF")
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "message"),
-    [
-        ('name_cy = "Cyllid a Thollau EF (CThEF)"', 'name_cy = "  "',
-         "department 'hmrc', field 'name_cy': must be a non-empty string"),
-        ('name_cy = "Trwyddedu Teledu"', "name_cy = 3", "department 'tv-licensing', field 'name_cy': must be a non-empty string"),
-        ('purpose_cy = "Yn rhoi Trwyddedau Teledu', 'purpose_cymraeg = "Yn rhoi Trwyddedau Teledu',
-         "department 'tv-licensing', field 'purpose_cymraeg': unknown field (did you mean 'purpose_cy'?)"),
-    ],
-)
-def test_a_mistake_in_the_welsh_fields_names_the_line_department_and_field(
-        tmp_path: Path, old: str, new: str, message: str) -> None:
-    path = _registry_with(tmp_path, old, new)
-    with pytest.raises(RegistryError) as caught:
-        load_registry(path)
-    assert message in str(caught.value)
-    line = next(i for i, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1) if text.startswith(new))
-    assert str(caught.value).startswith(f"{path}:{line}:")
-
-
-def test_a_department_may_go_without_welsh(tmp_path: Path) -> None:
-    path = _registry_with(tmp_path, 'name_cy = "Trwyddedu Teledu"\n', "")
-    entry = load_registry(path).get("tv-licensing")
-    assert entry.name_cy is None and entry.purpose_cy
-
-
-def test_the_welsh_is_stored_and_a_change_to_it_counts_as_an_update(db_session: Session, tmp_path: Path) -> None:
-    sync_registry(db_session, load_registry(REGISTRY))
-    dvla = db_session.get_one(Department, "dvla")
-    assert dvla.name_cy == "Yr Asiantaeth Trwyddedu Gyrwyr a Cherbydau (DVLA)"
-    assert dvla.purpose_cy.startswith("Yn cadw cofnodion")
-    before = dvla.revision
-    changed = _registry_with(tmp_path, 'name_cy = "Yr Asiantaeth Trwyddedu Gyrwyr a Cherbydau (DVLA)"',
-                             'name_cy = "Asiantaeth Trwyddedu Gyrwyr a Cherbydau (DVLA)"')
-    assert sync_registry(db_session, load_registry(changed)) == ["updated dvla: name_cy"]
-    db_session.refresh(dvla)
-    assert dvla.name_cy == "Asiantaeth Trwyddedu Gyrwyr a Cherbydau (DVLA)" and dvla.revision == before + 1
-
-
-def test_a_department_is_named_in_the_language_asked_for() -> None:
-    named = Department(id="x", name="HM Passport Office", name_cy="Swyddfa Pasbort EF",
-                       purpose="Issues passports.", purpose_cy="Yn rhoi pasbortau.")
-    unnamed = Department(id="y", name="TV Licensing", purpose="Issues TV Licences.")
-    assert (named.name_in("cy"), named.purpose_in("cy")) == ("Swyddfa Pasbort EF", "Yn rhoi pasbortau.")
-    assert (named.name_in("en"), named.purpose_in("en")) == ("HM Passport Office", "Issues passports.")
-    assert (unnamed.name_in("cy"), unnamed.purpose_in("cy")) == ("TV Licensing", "Issues TV Licences.")
-
-
-@pytest.fixture
-def tv_licensing_without_welsh(engine: Engine) -> Iterator[None]:
-    with transaction(engine) as session:  # from the registry as shipped, whatever an earlier test synced
-        sync_registry(session, load_registry(REGISTRY))
-        session.execute(update(Department).where(Department.id == "tv-licensing").values(name_cy=None, purpose_cy=None))
-    try:
-        yield
-    finally:
-        with transaction(engine) as session:
-            sync_registry(session, load_registry(REGISTRY))
-
-
-def test_departments_list_flags_a_department_without_welsh(app: Flask, tv_licensing_without_welsh: None) -> None:
-    from flask.cli import ScriptInfo
-
-    result = CliRunner().invoke(main, ["departments", "list"], obj=ScriptInfo(create_app=lambda: app),
-                                catch_exceptions=False)
-    lines = {line.split()[0]: line for line in result.output.splitlines()}
-    assert "no Welsh name or purpose: shown in English" in lines["tv-licensing"]
-    assert "Welsh" not in lines["hmrc"]
 
 
 def test_the_organisations_page_names_and_describes_them_in_welsh(client: FlaskClient) -> None:

@@ -1,11 +1,12 @@
 """The privacy notice names a person to contact about data protection, set by the operator, not the
-robot at changes@ that reads emailed changes."""
+robot at changes@ that reads emailed changes, and links the register as its record of recipients."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
+from flask.testing import FlaskClient
 from page_checks import check_page
 
 from tellusonce import create_app
@@ -14,6 +15,7 @@ from tellusonce.settings import PROJECT_ROOT, Settings, SettingsError
 PRODUCTION = {"TELLUSONCE_SECRET_KEY": "s" * 40, "TELLUSONCE_OUTBOUND_MAIL": "smtps://mail.example:465",
               "TELLUSONCE_DATABASE_URL": "postgresql://tellusonce@db.example/tellusonce",
               "TELLUSONCE_PUBLIC_URL": "https://tellusonce.example", "TELLUSONCE_RATELIMIT_STORAGE_URL": "redis://redis.example:6379/0"}
+WELSH = {"Accept-Language": "cy"}
 
 
 def contact_section(client) -> str:
@@ -105,3 +107,11 @@ def test_a_schedule_with_a_mistake_stops_the_app_from_starting_naming_the_line(s
                       .replace('keep = "1 day"', 'keep = "a day"', 1), encoding="utf-8")
     with pytest.raises(SettingsError, match=rf"TELLUSONCE_RETENTION: {broken}:\d+: \[journeys\], field 'keep'"):
         create_app(dataclasses.replace(settings, retention=broken))
+
+def test_the_privacy_notice_links_the_register_as_its_record_of_recipients(client: FlaskClient) -> None:
+    for headers in ({}, WELSH):
+        page = check_page(client.get("/privacy", headers=headers))
+        link = page.select_one("#record-of-recipients")
+        assert link is not None and link["href"] == "/organisations"
+    text = check_page(client.get("/privacy")).get_text(" ", strip=True)
+    assert "The register of organisations we tell is our record of who receives your information" in text

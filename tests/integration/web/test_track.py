@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
+from account_helpers import post_form
+from english_left import english_on_page
 from flask import Flask
 from flask.testing import FlaskClient
-from journey_helpers import signed_in, submitted_report
+from journey_helpers import date_parts, report_a_move, signed_in, submitted_report
 from page_checks import check_page, page_title
 from sqlalchemy import select, update
 
@@ -208,3 +210,22 @@ def test_tracking_pages_need_a_signed_in_citizen(client: FlaskClient) -> None:
     for path in ("/changes", "/changes/TUO-0000-0000", "/who-has-been-told", "/who-has-been-told.csv", "/who-has-been-told.json"):
         response = client.get(path)
         assert response.status_code == 302 and response.location.startswith("/account/sign-in"), path
+
+
+MOVE = date(2027, 2, 15)  # within three months of 22 November 2026
+
+
+def _reference(app: Flask) -> str:
+    with transaction(app.extensions["tellusonce.engine"], writer=False) as session:
+        return session.scalars(select(ChangeReport.reference)).one()
+
+
+def test_the_tracker_says_when_in_welsh(app: Flask, client: FlaskClient) -> None:
+    signed_in(app, client, language="cy")
+    report_a_move(client, recipients=("dvla",), submit=False, move_date={"move_date": date_parts(MOVE)})
+    post_form(client, "/report/check", {})
+    response = client.get(f"/changes/{_reference(app)}")
+    html = response.get_data(as_text=True)
+    page = check_page(response)
+    assert "15 Chwefror 2027" in page.get_text(" ", strip=True)
+    assert english_on_page(html) == []

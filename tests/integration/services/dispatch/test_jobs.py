@@ -7,20 +7,13 @@ import json
 
 from sqlalchemy import select, update
 
-from tellusonce.application.cancellation import cancel_report
 from tellusonce.data.outbox import replay_dead
 from tellusonce.db import transaction
 from tellusonce.domain.events import parse_event
 from tellusonce.mailout.render import rendered_bodies
-from tellusonce.models import ChangeReport, Citizen, DeliveryAttempt, Notification, NotificationState, OutgoingEmail
-from tests.dispatch_helpers import dispatch_once, notifications, point_at, submit
+from tellusonce.models import ChangeReport, DeliveryAttempt, Notification, NotificationState, OutgoingEmail
+from tests.dispatch_helpers import cancel, dispatch_once, notifications, point_at, submit
 from tests.factories import NOW
-
-
-def _cancel(engine, report_id) -> None:  # type: ignore[no-untyped-def]
-    with transaction(engine) as session:
-        report = session.get_one(ChangeReport, report_id)
-        cancel_report(session, session.get_one(Citizen, report.citizen_id), report, now=NOW)
 
 
 def test_a_delivered_report_cancelled_is_followed_by_a_signed_cancellation_event_with_its_own_id(
@@ -28,7 +21,7 @@ def test_a_delivered_report_cancelled_is_followed_by_a_signed_cancellation_event
     point_at(committed, department_server)
     [original] = submit(committed, ("dvla",))
     dispatch_once(committed, settings)
-    _cancel(committed, original.report_id)
+    cancel(committed, original.report_id, now=NOW)
     dispatch_once(committed, settings)
     first, second = department_server.received
     assert first.headers["webhook-id"] == str(original.id)
@@ -45,7 +38,7 @@ def test_a_dead_letter_of_a_cancelled_report_replayed_is_not_sent(committed, set
     [original] = submit(committed, ("dvla",))
     with transaction(committed) as session:
         session.execute(update(Notification).values(state=NotificationState.DEAD, dead_at=NOW, next_attempt_at=None))
-    _cancel(committed, original.report_id)
+    cancel(committed, original.report_id, now=NOW)
     with transaction(committed) as session:
         assert replay_dead(session, now=NOW) == 1
     dispatch_once(committed, settings)
@@ -60,7 +53,7 @@ def test_a_dead_letter_of_a_cancelled_report_replayed_is_not_sent(committed, set
 def test_an_email_department_gets_a_cancellation_email_naming_the_original(committed, settings):
     [original] = submit(committed, ("tv-licensing",))
     dispatch_once(committed, settings)
-    _cancel(committed, original.report_id)
+    cancel(committed, original.report_id, now=NOW)
     dispatch_once(committed, settings)
     with transaction(committed, writer=False) as session:
         first, email = session.scalars(select(OutgoingEmail).order_by(OutgoingEmail.created_at)).all()

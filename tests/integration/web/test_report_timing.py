@@ -1,5 +1,6 @@
-"""Planning ahead on the web: a move reported before its date, each organisation told now or on the
-date, and the tracker saying when. The clock is the tests' own: today is 22 November 2026."""
+"""Planning ahead on the web (tellusonce/web/report_timing.py): for a move reported before its date
+the check page asks when to tell each organisation, each is told now or on the date, and the tracker
+says when. The clock is the tests' own: today is 22 November 2026."""
 
 from __future__ import annotations
 
@@ -85,17 +86,6 @@ def test_each_organisation_is_queued_for_when_the_citizen_chose_and_the_tracker_
     assert "Will be sent on 1 February 2027" in cards["Leeds City Council – Council Tax"]
     assert "Will be sent on" not in cards["HM Revenue and Customs (HMRC)"]
     assert "Until then you can cancel this report" in cards["Leeds City Council – Council Tax"]
-
-
-def test_the_tracker_says_when_in_welsh(app: Flask, client: FlaskClient) -> None:
-    signed_in(app, client, language="cy")
-    report_a_move(client, recipients=("dvla",), submit=False, move_date={"move_date": date_parts(MOVE)})
-    post_form(client, "/report/check", {})
-    response = client.get(f"/changes/{_reference(app)}")
-    html = response.get_data(as_text=True)
-    page = check_page(response)
-    assert "15 Chwefror 2027" in page.get_text(" ", strip=True)
-    assert english_on_page(html) == []
 
 
 def test_the_check_page_asks_in_welsh(app: Flask, client: FlaskClient) -> None:

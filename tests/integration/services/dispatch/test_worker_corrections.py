@@ -9,24 +9,16 @@ from datetime import timedelta
 from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
-from tellusonce.application.correction import correct_report
 from tellusonce.db import transaction
 from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.event_schemas import correction_data_schema
 from tellusonce.domain.events import parse_event
 from tellusonce.mailout.render import rendered_bodies
-from tellusonce.models import ChangeReport, Citizen, Department, OutgoingEmail
-from tests.dispatch_helpers import dispatch_once, notifications, point_at, submit
+from tellusonce.models import ChangeReport, Department, OutgoingEmail
+from tests.dispatch_helpers import correct, dispatch_once, notifications, point_at, submit
 from tests.factories import NOW
 
 LATER = NOW + timedelta(minutes=10)
-
-
-def _correct(engine, report_id, **changes) -> None:  # type: ignore[no-untyped-def]
-    with transaction(engine) as session:
-        report = session.get_one(ChangeReport, report_id)
-        correct_report(session, session.get_one(Citizen, report.citizen_id), report,
-                       {**report.answers, **changes}, now=LATER)
 
 
 def test_a_delivered_report_corrected_is_followed_by_a_signed_correction_event_with_its_own_id(
@@ -34,7 +26,7 @@ def test_a_delivered_report_corrected_is_followed_by_a_signed_correction_event_w
     point_at(committed, department_server)
     [original] = submit(committed, ("dvla",))
     dispatch_once(committed, settings)
-    _correct(committed, original.report_id, postcode="LS11 5PT")
+    correct(committed, original.report_id, now=LATER, postcode="LS11 5PT")
     dispatch_once(committed, settings, now=LATER)
     first, second = department_server.received
     assert first.headers["webhook-id"] == str(original.id)
@@ -56,7 +48,7 @@ def test_a_delivered_report_corrected_is_followed_by_a_signed_correction_event_w
 def test_a_queued_copy_corrected_is_sent_once_as_corrected(committed, settings, department_server):
     point_at(committed, department_server)
     [original] = submit(committed, ("dvla",))
-    _correct(committed, original.report_id, postcode="LS11 5PT")
+    correct(committed, original.report_id, now=LATER, postcode="LS11 5PT")
     dispatch_once(committed, settings, now=LATER)
     [only] = department_server.received
     event = parse_event(only.body)
@@ -67,7 +59,7 @@ def test_a_queued_copy_corrected_is_sent_once_as_corrected(committed, settings, 
 def test_an_email_department_gets_a_correction_email_with_only_what_changed(committed, settings):
     [original] = submit(committed, ("tv-licensing",))
     dispatch_once(committed, settings)
-    _correct(committed, original.report_id, postcode="LS11 5PT", address_line_2="Holbeck")
+    correct(committed, original.report_id, now=LATER, postcode="LS11 5PT", address_line_2="Holbeck")
     dispatch_once(committed, settings, now=LATER)
     with transaction(committed, writer=False) as session:
         first, email = session.scalars(select(OutgoingEmail).order_by(OutgoingEmail.created_at)).all()
