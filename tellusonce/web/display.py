@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from tellusonce.clock import UK
 from tellusonce.i18n import N_
 from tellusonce.models import ChangeReport, ChannelKind, Notification, NotificationState
-from tellusonce.web.department_names import organisation_name
+from tellusonce.web.department_names import marked_name, named
 from tellusonce.web.report_pages import field_labels
 
 # Each notification state in plain words, and the colour of its tag.
@@ -63,7 +63,7 @@ def details_label(n: Notification) -> str:
     if n.state in (NotificationState.CANCELLED, NotificationState.DEAD):
         return _("Details that were not sent")
     if n.department.channel == ChannelKind.FEED:
-        return _("Details that will be available to %(organisation)s", organisation=organisation_name(n.department))
+        return named(_("Details that will be available to %(organisation)s"), organisation=marked_name(n.department))
     return _("Details that will be sent")
 
 
