@@ -13,6 +13,7 @@ starting with ``@`` is an answer that fills several fields: a whole name
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cache, lru_cache
 
 from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType
@@ -274,8 +275,10 @@ _PUNCTUATION = re.compile(r"[^\w ]+|_")
 
 
 def norm(label: str) -> str:
-    """Lower case, apostrophes dropped, other punctuation as spaces, single spaces."""
-    text = label.lower().replace("’", "'").replace("'", "")
+    """Lower case, accents dropped (Welsh is often typed without its to bach: "ffon" for "ffôn"),
+    apostrophes dropped, other punctuation as spaces, single spaces."""
+    text = "".join(c for c in unicodedata.normalize("NFKD", label.lower()) if not unicodedata.combining(c))
+    text = text.replace("’", "'").replace("'", "")
     text = _PUNCTUATION.sub(" ", text)
     return " ".join(text.split())
 

@@ -34,7 +34,7 @@ from tellusonce.domain.consent import published_receipt
 from tellusonce.models import Citizen, Department
 from tellusonce.web.auth import current_citizen, login_required
 from tellusonce.web.database import get_session
-from tellusonce.web.department_names import organisation_name
+from tellusonce.web.department_names import marked_name, named
 from tellusonce.web.display import UK
 from tellusonce.web.forms import GovDateField, StripWhitespaceForm
 from tellusonce.web.report_pages import field_labels
@@ -105,7 +105,7 @@ def change(department_id: str) -> str | Redirect:
     until = _last_day(current.expires_at) if current and current.expires_at else None
     form = ChangeConsentForm(data={"change_types": entry.change_types, "until": until})
     form.change_types.choices = [SelectChoice(t, _(CHANGE_TYPES[t].label)) for t in CHANGE_TYPES if t in department.receives]
-    form.change_types.label.text = _("What may %(name)s always be told about?", name=organisation_name(department))
+    form.change_types.label.text = named(_("What may %(name)s always be told about?"), name=marked_name(department))
     form.until.label.text = _("Until (optional)")
     form.until.description = _("Leave this empty to keep your consent until you withdraw it. For example, 31 12 2027")
     if form.validate_on_submit():
@@ -129,8 +129,8 @@ def change(department_id: str) -> str | Redirect:
             event, cancelled = set_standing_consent(session, citizen_id=citizen.id, department=department,
                                                     change_types=chosen, expires_at=expires_at, now=now)
             if event is not None:
-                message = _("%(name)s may now always be told about: %(changes)s.", name=organisation_name(department),
-                            changes=_change_words(chosen))
+                message = named(_("%(name)s may now always be told about: %(changes)s."), name=marked_name(department),
+                                changes=_change_words(chosen))
                 if cancelled:
                     message += " " + ngettext("%(num)s change waiting to be sent to them was cancelled.",
                                               "%(num)s changes waiting to be sent to them were cancelled.", cancelled)
@@ -157,7 +157,7 @@ def withdraw(department_id: str) -> str | Redirect:
     if form.validate_on_submit():
         if entry.any:
             cancelled = withdraw_all_for_department(session, citizen_id=citizen.id, department_id=department.id, now=now)
-            message = _("You have withdrawn your consent for %(name)s.", name=organisation_name(department))
+            message = named(_("You have withdrawn your consent for %(name)s."), name=marked_name(department))
             if cancelled:
                 message += " " + ngettext("%(num)s change waiting to be sent to them was cancelled.",
                                           "%(num)s changes waiting to be sent to them were cancelled.", cancelled)

@@ -3,7 +3,8 @@
 The registry gives each department's name and purpose in English and, where it can, in Welsh
 (``name_cy``, ``purpose_cy``). A Welsh page shows the Welsh; where there is none it shows the
 English marked ``lang="en"``, so that a screen reader says it in English. Plain text (a CSV, a
-flash message, an email's context) takes ``organisation_name``; a page takes the marked forms.
+JSON file, an email's context) takes ``organisation_name``; a page takes the marked forms, and a
+sentence Python words for a page (a form's label or error, a flash message) puts one in with ``named``.
 """
 
 from __future__ import annotations
@@ -49,6 +50,13 @@ def marked_name(department: Any) -> Markup:
     """For a page: the department's name, marked ``lang="en"`` where a Welsh page shows the English."""
     text, english = _in(department, "name", None)
     return in_english(text) if english else escape(text)
+
+
+def named(message: str, **values: Any) -> Markup:
+    """A translated ``message`` as HTML with ``values`` put in, each escaped unless it is HTML already:
+    give a department as ``marked_name(department)`` so that a Welsh page marks its English name.
+    For what Python words and a page shows as HTML: a form's label and error, a flash message."""
+    return Markup(escape(message)) % values
 
 
 def marked_purpose(department: Any) -> Markup:

@@ -14,9 +14,10 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from tellusonce.clock import UK
+from tellusonce.domain.changetypes import ChangeType
 from tellusonce.i18n import N_
 from tellusonce.models import ChangeReport, ChannelKind, Notification, NotificationState
-from tellusonce.web.department_names import organisation_name
+from tellusonce.web.department_names import marked_name, named
 from tellusonce.web.report_pages import field_labels
 
 # Each notification state in plain words, and the colour of its tag.
@@ -49,10 +50,23 @@ def state_tag(state: str) -> dict[str, str]:
     return {"text": _(words), "classes": classes}
 
 
+# The language the citizen wants to be written to in, sent where the registry grants it: not an
+# answer to a question of the change, so it is named here (``domain.consent.minimise``).
+LANGUAGE_DETAIL = N_("The language to write to you in")
+
+
 def told_fields(n: Notification) -> list[str]:
     """What a notification tells its organisation, as the labels of its details ("Postcode", "Date you moved").
     Whether an address is protected is how it is sent, not a detail of its own."""
-    return field_labels(n.change_type, [k for k in n.payload if k != "protected_address"])
+    labels = field_labels(n.change_type, [k for k in n.payload if k != "protected_address"])
+    return [*labels, _(LANGUAGE_DETAIL)] if "language" in n.payload else labels
+
+
+def detail_label(change_type: ChangeType, name: str) -> str:
+    """The words for one detail a notification carries (its key in the payload), in the reader's language."""
+    if name in change_type.field_names:
+        return _(change_type.field(name).label)
+    return _(LANGUAGE_DETAIL) if name == "language" else name
 
 
 def details_label(n: Notification) -> str:
@@ -63,7 +77,7 @@ def details_label(n: Notification) -> str:
     if n.state in (NotificationState.CANCELLED, NotificationState.DEAD):
         return _("Details that were not sent")
     if n.department.channel == ChannelKind.FEED:
-        return _("Details that will be available to %(organisation)s", organisation=organisation_name(n.department))
+        return named(_("Details that will be available to %(organisation)s"), organisation=marked_name(n.department))
     return _("Details that will be sent")
 
 

@@ -117,7 +117,7 @@ def check(token: str) -> str | Response | tuple[str, int]:
                   for n in rp.fields if n in plan.change.data]}
         for rp in plan.queued
     ]
-    not_told = [organisation_name(rp.department) for rp in plan.recipients
+    not_told = [marked_name(rp.department) for rp in plan.recipients
                 if rp.status in (RecipientStatus.NEEDS_CONSENT, RecipientStatus.NOT_HANDLED)]
     names = [_(name) for name in detail_names(account_updates(report.citizen, change_type.id, plan.change.data))]
     held = report.pending_request or {}

@@ -46,7 +46,7 @@ from tellusonce.mailout.queue import compose_email, insert_email
 from tellusonce.models import Citizen
 from tellusonce.web import display, report_timing
 from tellusonce.web.database import get_session, start_writing
-from tellusonce.web.department_names import organisation_name
+from tellusonce.web.department_names import marked_name, organisation_name
 from tellusonce.web.forms import StripWhitespaceForm
 from tellusonce.web.journey import Journey, current_journey, mark_submitted, save_journey
 from tellusonce.web.language import page_language
@@ -274,8 +274,8 @@ def _check_context(journey: Journey, change_type: ChangeType, plan: Plan) -> dic
         "change_type": change_type,
         "answers": answer_rows(change_type, plan.change.data),
         "previews": _previews(plan, change_type),
-        "needs_consent": [organisation_name(r.department) for r in plan.recipients if r.status == RecipientStatus.NEEDS_CONSENT],
-        "not_told": [organisation_name(r.department) for r in plan.recipients if r.status == RecipientStatus.NOT_CHOSEN],
+        "needs_consent": [marked_name(r.department) for r in plan.recipients if r.status == RecipientStatus.NEEDS_CONSENT],
+        "not_told": [marked_name(r.department) for r in plan.recipients if r.status == RecipientStatus.NOT_CHOSEN],
         "back": url_for("report.organisations", **_FROM_CHECK),
     }
 
@@ -293,7 +293,7 @@ def confirmation_context(citizen: Citizen, reference: str) -> dict[str, Any]:
     return {
         "report": report,
         "change_type": get_change_type(report.change_type),
-        "organisations": [{"name": organisation_name(n.department), "fields": display.told_fields(n),
+        "organisations": [{"name": marked_name(n.department), "fields": display.told_fields(n),
                            "receipt": str(n.consent_receipt_id), "planned_for": n.planned_for} for n in notifications],
         "duplicate": duplicate,
     }

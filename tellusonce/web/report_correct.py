@@ -41,7 +41,7 @@ from tellusonce.models import ChangeReport, Citizen
 from tellusonce.web import report_pages
 from tellusonce.web.auth import login_required
 from tellusonce.web.database import get_session
-from tellusonce.web.department_names import organisation_name
+from tellusonce.web.department_names import marked_name
 from tellusonce.web.forms import StripWhitespaceForm
 from tellusonce.web.language import page_language
 from tellusonce.web.report_answers import answer_rows
@@ -218,5 +218,5 @@ def _organisation(change_type: ChangeType, o: OrganisationCorrection) -> dict[st
              "before": _value(change_type, name, o.before.get(name), gone=_("Not given")),
              "after": _value(change_type, name, new, gone=_("No longer given"))}
             for name, new in o.changed.items()]
-    return {"department": o.department, "name": organisation_name(o.department), "step": str(o.step),
+    return {"department": o.department, "name": marked_name(o.department), "step": str(o.step),
             "state": o.original.state, "rows": rows}

@@ -21,7 +21,7 @@ from tellusonce.data.departments import departments_for_change_type
 from tellusonce.domain.changetypes import get_change_type
 from tellusonce.domain.consent import decide
 from tellusonce.models import Citizen, Department
-from tellusonce.web.department_names import organisation_name
+from tellusonce.web.department_names import marked_name, named, organisation_name
 from tellusonce.web.forms import StripWhitespaceForm
 from tellusonce.web.journey import Journey
 from tellusonce.web.report_pages import field_labels
@@ -76,7 +76,7 @@ def recipients_form(view: RecipientsView, journey: Journey, *, formdata: Any = N
         if candidate.standing:
             continue
         setattr(RecipientsForm, candidate.consent_field, RadioField(
-            _("May %(name)s be told about this change only, or always?", name=organisation_name(candidate.department)),
+            named(_("May %(name)s be told about this change only, or always?"), name=marked_name(candidate.department)),
             choices=[SelectChoice("once", _("Tell them this time")),
                      SelectChoice("always", _("Always tell them about %(change)s", change=change_label))],
             widget=GovRadioInput(), validate_choice=False,
@@ -108,7 +108,8 @@ def save_recipients(form: StripWhitespaceForm, view: RecipientsView, journey: Jo
         answer = form[candidate.consent_field].data
         if answer not in CONSENT_CHOICES:
             form[candidate.consent_field].errors = [
-                _("Select whether %(name)s may be told this time only or always", name=organisation_name(candidate.department))
+                named(_("Select whether %(name)s may be told this time only or always"),
+                      name=marked_name(candidate.department))
             ]
             continue
         consent[department_id] = answer

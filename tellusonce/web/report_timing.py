@@ -22,7 +22,7 @@ from tellusonce.application.intake import Plan
 from tellusonce.domain.changetypes import ChangeType
 from tellusonce.domain.planning import When, planned_time
 from tellusonce.models import Department
-from tellusonce.web.department_names import organisation_name
+from tellusonce.web.department_names import marked_name, named
 from tellusonce.web.display import govuk_date
 from tellusonce.web.forms import StripWhitespaceForm
 
@@ -64,14 +64,14 @@ def with_timing(form_class: type[StripWhitespaceForm], change_type: ChangeType,
             for department_id, (department, _at) in asked.items():
                 field = self[field_name(department_id)]
                 if field.data not in tuple(When):
-                    field.errors = [_("Select when %(name)s should be told", name=organisation_name(department))]
+                    field.errors = [named(_("Select when %(name)s should be told"), name=marked_name(department))]
                     valid = False
             return valid
 
     for department_id, (department, at) in asked.items():
         notice = department.notice_for(change_type.id)
         setattr(TimedCheckForm, field_name(department_id), RadioField(
-            _("When should %(name)s be told?", name=organisation_name(department)),
+            named(_("When should %(name)s be told?"), name=marked_name(department)),
             choices=[SelectChoice(When.NOW.value, _("Tell them now")),
                      SelectChoice(When.ON_DATE.value, _("Tell them on %(date)s", date=govuk_date(at)))],
             description=ngettext("They ask to be told %(num)s day before the date.",

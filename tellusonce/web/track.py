@@ -256,7 +256,7 @@ def _csv_rows(notifications: Iterable[Notification]) -> Iterable[list[str]]:
     for n in notifications:
         change_type = get_change_type(n.change_type)
         for name, value in n.payload.items():
-            label = _(change_type.field(name).label) if name in change_type.field_names else name
+            label = display.detail_label(change_type, name)
             yield [_cell(v) for v in (
                 n.delivered_at.isoformat() if n.delivered_at else "", organisation_name(n.department), n.report.reference,
                 _(change_type.label), label, value, n.acknowledged_at.isoformat() if n.acknowledged_at else "",

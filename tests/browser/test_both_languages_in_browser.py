@@ -3,8 +3,8 @@
 
 The pages: the public ones signed out, then signed in every question page of every change type
 (from the change-type catalogue, so a new one is checked here), who to tell, check your answers,
-the confirmation, your changes, a change's page, who has been told, your consents and your
-details. With ``TELLUSONCE_SCREENSHOTS=1`` (``make screenshots``) the Welsh pages at 1280 px
+the confirmation, your changes, a change's page and its correct and cancel pages, who has been
+told, your consents (changing and withdrawing one, their history), and every page of your account. With ``TELLUSONCE_SCREENSHOTS=1`` (``make screenshots``) the Welsh pages at 1280 px
 are saved for the docs as docs/screenshots/cy-<name>.png.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from account_helpers import PASSWORD, make_citizen
@@ -64,6 +65,8 @@ class Checker:
 
     def visit(self, path: str) -> None:
         self.page.goto(path)
+        if (landed := urlsplit(self.page.url).path) != urlsplit(path).path:  # a redirect: another page read
+            self.problems.append(f"{path}: went to {landed}")
         self.check(path)
 
     def submit(self, message: str = "Continue") -> None:
@@ -137,7 +140,9 @@ def test_every_main_page_passes_axe_and_fits_the_width_in_both_languages(
     checker.submit("Accept and send")
     checker.check("confirmation")
 
-    for path in ("/changes", f"/changes/{reference}", "/who-has-been-told", "/consents", "/consents/history",
-                 "/consents/dvla/change", "/account/details"):
+    for path in ("/changes", f"/changes/{reference}", f"/changes/{reference}/correct", f"/changes/{reference}/cancel",
+                 "/who-has-been-told", "/consents", "/consents/history", "/consents/dvla/change",
+                 "/consents/dvla/withdraw", "/account/details", "/account/details/email", "/account/details/password",
+                 "/account/details/report-emails", "/account/sign-ins", "/account/your-data", "/account/close"):
         checker.visit(path)
     assert not checker.problems, f"in {language} at {width} px:\n" + "\n".join(checker.problems)

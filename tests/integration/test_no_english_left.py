@@ -14,7 +14,9 @@ said how (``ARGUMENTS``). Each page is read twice with the same browser state, i
 
 The emails are those the pages queued while being read in Welsh (every account email, the
 confirmation of a report), each rendered as it is sent. The replies to changes sent by email
-go through the same check in ``tests/integration/mail/test_mail_in_welsh.py``, beside the listener.
+go through the same check in ``tests/integration/mail/test_changes_welsh.py``, beside the listener;
+the closing of an account and the notices of what became of a report in their own tests
+(``tests/integration/web/test_account_close.py``, ``tests/integration/services/dispatch/test_notices.py``).
 """
 
 from __future__ import annotations

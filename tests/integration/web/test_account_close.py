@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from account_helpers import PASSWORD, emails_to, latest_email, make_citizen, post_form, sign_in
-from english_left import english_on_page
+from english_left import english_in_email, english_on_page
 from flask import Flask
 from flask.testing import FlaskClient
 from journey_helpers import submitted_report
@@ -152,6 +152,9 @@ def test_the_pages_and_the_email_are_in_welsh(app: Flask, client: FlaskClient) -
     assert '<html lang="cy"' in done and not english_on_page(done), english_on_page(done)
     email = latest_email(app, "gwen@example.com")
     assert email.language == "cy" and email.subject == "Mae eich cyfrif Dweud Wrthym Unwaith wedi’i gau"
+    text, _ = rendered_bodies(email)
+    assert "Yr Asiantaeth Trwyddedu Gyrwyr a Cherbydau (DVLA)" in text
+    assert not english_in_email(text), english_in_email(text)
 
 
 def test_wrong_passwords_are_paused_per_account_as_on_the_other_account_forms(

@@ -137,3 +137,15 @@ def test_the_welsh_blank_layout_names_its_labels_in_welsh():
     layout = blank_template(CHANGE_TYPES["address"], [], language="cy")
     assert layout.splitlines()[0] == "Newid: Symud tŷ"
     assert "Dweud wrth: " in layout and "Tell:" not in layout
+
+
+def test_welsh_typed_without_its_accents_is_read_as_with_them():
+    """Many write Welsh on a keyboard without a to bach: "ffon" for "ffôn", "a" for "â"."""
+    parsed = parse("Newid: marwolaeth\nEnw'r person a fu farw: Gwilym Jones\nEich perthynas a nhw: gwr\n"
+                   "Eich rhif ffon: 07911 123456")
+    assert parsed.unrecognised == ()
+    assert parsed.answers["reporter_relationship"] == "spouse_or_partner"
+    assert parsed.answers["reporter_phone"] == "07911 123456"
+    born = parse("Newid: genedigaeth\nEich perthynas a'r plentyn: mam")
+    assert born.unrecognised == () and "reporter_relationship" in born.answers
+    assert parse("Newid: manylion cyswllt\nRhif ffon newydd: 07911 123456").answers.get("phone") == "07911 123456"
