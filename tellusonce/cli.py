@@ -148,7 +148,11 @@ def departments_list() -> None:
     with engine_for(settings().database_url) as engine, transaction(engine, writer=False) as session:
         for d in list_departments(session, include_inactive=True):
             state = "" if d.active else "  (inactive)"
-            welsh = "" if d.has_welsh else "  (no Welsh name or purpose: shown in English)"
+            english_only = [label for label, english, welsh in (
+                ("name", d.name, d.name_cy), ("purpose", d.purpose, d.purpose_cy),
+                ("lawful basis", d.lawful_basis, d.lawful_basis_cy), ("retention", d.retention, d.retention_cy),
+            ) if english and not welsh]
+            welsh = f"  (no Welsh {' or '.join(english_only)}: shown in English)" if english_only else ""
             receives = ", ".join(f"{c} ({d.notice_for(c)} days' notice)" if d.notice_for(c) else c for c in d.receives)
             missing = [label for label, value in (("lawful basis", d.lawful_basis), ("retention", d.retention))
                        if not value]

@@ -28,7 +28,7 @@ EMAIL_TEMPLATES = TEMPLATES / "email"
 SENDER_NAME = N_("Tell us once")
 # Headers the sender writes itself (or the MIME parts do): an email's own ``headers`` cannot replace them.
 FIXED_HEADERS = frozenset({"from", "to", "subject", "date", "message-id", "content-type", "mime-version",
-                           "content-transfer-encoding", "bcc", "cc"})
+                           "content-transfer-encoding", "content-language", "bcc", "cc"})
 
 
 class EmailTemplateMissing(LookupError):
@@ -106,16 +106,23 @@ def sender_name(language: str) -> str:
     return translations_for(language).gettext(SENDER_NAME)
 
 
+def content_language(language: str) -> str:
+    """The Content-Language header (RFC 3282) of an email in ``language``: Welsh first when both."""
+    return ", ".join(BILINGUAL.split("+")) if language == BILINGUAL else language
+
+
 def message_headers(email: OutgoingEmail, *, sender_address: str, mail_domain: str) -> list[tuple[str, str]]:
     """The headers of the message sent for ``email``, in order (the body's MIME headers aside).
 
     The outbound sender writes exactly these, and ``/dev/mail`` shows them, so what a person reads
     in the demo mailbox is what their mail program would show: Reply-To, In-Reply-To and the rest.
     """
+    language = email.language or "en"
     headers = [
-        ("From", formataddr((sender_name(email.language or "en"), sender_address))),
+        ("From", formataddr((sender_name(language), sender_address))),
         ("To", email.to_address),
         ("Subject", email.subject),
+        ("Content-Language", content_language(language)),
         ("Date", format_datetime(email.created_at)),
         ("Message-ID", f"<{email.id}@{mail_domain}>"),
         ("X-TellUsOnce", email.purpose),
@@ -131,8 +138,11 @@ def build_message(email: OutgoingEmail, bodies: Bodies, *, sender_address: str, 
     """The message sent for ``email`` with ``bodies`` (``rendered_bodies(email)``)."""
     text, html = bodies
     message = EmailMessage()
-    for name, value in message_headers(email, sender_address=sender_address, mail_domain=mail_domain):
-        message[name] = value
+    headers = message_headers(email, sender_address=sender_address, mail_domain=mail_domain)
+    # Content-* headers set before the parts are added would move into the first part; this one is the message's.
+    for name, value in headers:
+        if name != "Content-Language":
+            message[name] = value
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")
@@ -140,6 +150,7 @@ def build_message(email: OutgoingEmail, bodies: Bodies, *, sender_address: str, 
         maintype, _, subtype = attachment["content_type"].partition("/")
         message.add_attachment(attachment["content"].encode("utf-8"), maintype=maintype or "application",
                                subtype=subtype or "octet-stream", filename=attachment["filename"])
+    message["Content-Language"] = dict(headers)["Content-Language"]
     return message
 
 

@@ -57,6 +57,8 @@ def test_departments_list_flags_a_department_that_states_no_lawful_basis_or_rete
     lines = {line.split()[0]: line for line in result.output.splitlines()}
     assert lines["tv-licensing"].endswith("(states no lawful basis or retention: /organisations says so)")
     assert "states no" not in lines["hmrc"]
+    # HMRC states its retention in English only: a Welsh reader of /organisations gets it in English.
+    assert "(no Welsh retention: shown in English)" in lines["hmrc"]
 
 
 def test_departments_list_flags_a_department_without_welsh(app: Flask, tv_licensing_without_welsh: None) -> None:

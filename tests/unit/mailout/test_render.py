@@ -41,13 +41,16 @@ def test_an_answer_reads_the_same_on_a_page_and_in_an_email_in_the_readers_langu
     assert answer_text(CHANGE_TYPES[change_type], name, value, language) == shown
 
 
-@pytest.mark.parametrize(("language", "name"), [
-    ("en", "Tell us once"),
-    ("cy", "Dweud Wrthym Unwaith"),
-    ("cy+en", "Dweud Wrthym Unwaith / Tell us once"),
+@pytest.mark.parametrize(("language", "name", "content_language"), [
+    ("en", "Tell us once", "en"),
+    ("cy", "Dweud Wrthym Unwaith", "cy"),
+    ("cy+en", "Dweud Wrthym Unwaith / Tell us once", "cy, en"),
 ])
-def test_the_sender_is_named_in_the_emails_language(language: str, name: str) -> None:
+def test_the_sender_is_named_and_the_language_declared_in_the_emails_language(
+        language: str, name: str, content_language: str) -> None:
     email = OutgoingEmail(id=uuid.uuid4(), to_address="a@example.org", subject="S", purpose="verify",
                           language=language, created_at=datetime(2026, 11, 22, 12, 0, tzinfo=UTC))
     headers = dict(message_headers(email, sender_address="changes@tellusonce.test", mail_domain="tellusonce.test"))
     assert headers["From"] == formataddr((name, "changes@tellusonce.test"))
+    # RFC 3282: a mail program or screen reader reading Welsh knows it is Welsh, Welsh first when both.
+    assert headers["Content-Language"] == content_language
