@@ -11,7 +11,10 @@ clients, each signed in with a move started:
 2. project POST: the same page answered (CSRF, the journey read, the answers validated by the
    domain, the journey written, committed; a 302 to the next page);
 3. ceiling GET and POST: a bare Flask app (``support.web.ceiling_app``) that reads one row by its key, or
-   inserts one row, in one transaction per request, on the same database.
+   inserts one row, in one transaction per request, on the same database;
+4. floor GET: a bare Flask app (``support.journey_floor``) doing only what the page's GET cannot do
+   without (the signed session read, the journey row read by its key, a CSRF token, a GOV.UK page
+   with the same four inputs through ``govukInput``), given the same clients' cookies.
 
 With TELLUSONCE_BENCH_COMPARE_ROOT naming another checkout (say, one before journeys moved to
 the database, where they were files under the instance folder), its app is run beside this one
@@ -22,7 +25,8 @@ ceiling then take turns (``ROUNDS``), a third of the work each turn, so that a s
 good and bad moments fall on both alike.
 
 Prints one JSON line at the end: {"bench": "journey_pages", "get_ratio": project GET ÷ ceiling
-GET, "post_ratio": project POST ÷ ceiling POST, "get_p99_ms": …, "post_p99_ms": …, "runs":
+GET, "post_ratio": project POST ÷ ceiling POST, "get_p99_ms": …, "post_p99_ms": …,
+"get_floor_ratio": project GET ÷ floor GET, "floor_get_p99_ms": …, "runs":
 {database: …}} where the headline figures are the lower ratios and the higher p99s of the
 databases run. The target: p99 under 100 ms for both at 32 clients on each database.
 TELLUSONCE_BENCH_JOURNEY_COUNT sets the requests of each kind per database (default 960).
@@ -59,6 +63,7 @@ from support.web import (  # noqa: E402
     log,
     prepare,
     sign_in,
+    start_bench_app,
     start_ceiling,
     take_turns,
     warm_up,
@@ -90,12 +95,14 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
     env = app_env(label, url, workdir)
     server = Gunicorn("tellusonce:create_app()", env, ROOT, workdir / f"gunicorn-{label}.log")
     ceiling: Gunicorn | None = None
+    floor: Gunicorn | None = None
     other: Gunicorn | None = None
     try:
         if COMPARE_ROOT:
             other = Gunicorn("tellusonce:create_app()", dict(env, TELLUSONCE_INSTANCE_PATH=str(workdir / "compare")),
                              Path(COMPARE_ROOT), workdir / f"gunicorn-{label}-compare.log")
         ceiling = start_ceiling(label, env, workdir)
+        floor = start_bench_app("support.journey_floor:floor_app()", "floor", label, env, workdir)
         per_client = -(-COUNT // CLIENTS)
         gets, posts = _page_work(server.url, emails, per_client)
         other_gets, other_posts = _page_work(other.url, emails, per_client) if other else ([], [])
@@ -104,28 +111,31 @@ def run(label: str, url: str, workdir: Path) -> dict[str, Any]:
         inserts = [[("/insert", {}, {"body": f"row {i}-{j}"}) for j in range(per_client + 1)] for i in range(CLIENTS)]
         log(f"[{label}] warming up: one request of each kind per client (not timed)")
         kinds = [(server.url, "GET", gets, 200), (server.url, "POST", posts, 302),
-                 (ceiling.url, "GET", reads, 200), (ceiling.url, "POST", inserts, 201)]
+                 (ceiling.url, "GET", reads, 200), (ceiling.url, "POST", inserts, 201),
+                 (floor.url, "GET", gets, 200)]  # the page's own sessions and journeys
         if other is not None:
             kinds += [(other.url, "GET", other_gets, 200), (other.url, "POST", other_posts, 302)]
         timings = take_turns([(base, method, warm_up(base, method, work, expect), expect)
                               for base, method, work, expect in kinds])
-        page_get, page_post, bare_read, bare_insert = timings[:4]
+        page_get, page_post, bare_read, bare_insert, floor_get = timings[:5]
         for turn in range(ROUNDS):
-            log(f"[{label}] turn {turn + 1} of {ROUNDS}: GET {page_get.rates[turn]:.0f}/s (bare read "
-                f"{bare_read.rates[turn]:.0f}/s), POST {page_post.rates[turn]:.0f}/s (bare insert "
+            log(f"[{label}] turn {turn + 1} of {ROUNDS}: GET {page_get.rates[turn]:.0f}/s (floor "
+                f"{floor_get.rates[turn]:.0f}/s, bare read {bare_read.rates[turn]:.0f}/s), POST {page_post.rates[turn]:.0f}/s (bare insert "
                 f"{bare_insert.rates[turn]:.0f}/s)")
         if other is not None:
             files = sum(1 for _ in (workdir / "compare").rglob("*.json"))
             log(f"[{label}] the compared checkout left {files} journey files in its instance folder")
     finally:
-        for running in (server, ceiling, other):
+        for running in (server, ceiling, floor, other):
             if running is not None:
                 running.stop()
-    result = {"database": label, "get": page_get, "post": page_post, "read": bare_read, "insert": bare_insert}
+    result = {"database": label, "get": page_get, "post": page_post, "read": bare_read, "insert": bare_insert,
+              "floor_get": floor_get}
     if other is not None:
-        result.update(compare_get=timings[4], compare_post=timings[5])
-        log(f"[{label}] compared checkout: GET {timings[4].per_s:.0f}/s p99 {timings[4].p99_ms:.0f} ms, "
-            f"POST {timings[5].per_s:.0f}/s p99 {timings[5].p99_ms:.0f} ms")
+        result.update(compare_get=timings[5], compare_post=timings[6])
+        log(f"[{label}] compared checkout: GET {timings[5].per_s:.0f}/s p99 {timings[5].p99_ms:.0f} ms, "
+            f"POST {timings[6].per_s:.0f}/s p99 {timings[6].p99_ms:.0f} ms")
+    log(f"[{label}] floor GET {floor_get.per_s:.0f}/s p99 {floor_get.p99_ms:.0f} ms")
     log(f"[{label}] GET {page_get.per_s:.0f}/s p99 {page_get.p99_ms:.0f} ms, POST {page_post.per_s:.0f}/s "
         f"p99 {page_post.p99_ms:.0f} ms; bare read {bare_read.per_s:.0f}/s, bare insert {bare_insert.per_s:.0f}/s")
     return result
@@ -151,6 +161,8 @@ def _figures(r: dict[str, Any]) -> dict[str, Any]:
                     "compare_post_median_ms": round(r["compare_post"].median_ms, 1)}
     return {**compared,
         "get_ratio": round(r["get"].per_s / r["read"].per_s, 3),
+        "get_floor_ratio": round(r["get"].per_s / r["floor_get"].per_s, 3),
+        "floor_get_per_s": round(r["floor_get"].per_s, 1), "floor_get_p99_ms": round(r["floor_get"].p99_ms, 1),
         "post_ratio": round(r["post"].per_s / r["insert"].per_s, 3),
         "get_per_s": round(r["get"].per_s, 1), "post_per_s": round(r["post"].per_s, 1),
         "read_per_s": round(r["read"].per_s, 1), "insert_per_s": round(r["insert"].per_s, 1),
@@ -170,6 +182,8 @@ def main() -> None:
         "get_ratio": min(f["get_ratio"] for f in runs.values()),
         "post_ratio": min(f["post_ratio"] for f in runs.values()),
         "get_p99_ms": max(f["get_p99_ms"] for f in runs.values()),
+        "get_floor_ratio": min(f["get_floor_ratio"] for f in runs.values()),
+        "floor_get_p99_ms": max(f["floor_get_p99_ms"] for f in runs.values()),
         "post_p99_ms": max(f["post_p99_ms"] for f in runs.values()),
         "clients": CLIENTS,
         "runs": runs,

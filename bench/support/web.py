@@ -82,9 +82,14 @@ def ceiling_app() -> Any:
     return app
 
 
+def start_bench_app(app: str, name: str, label: str, env: dict[str, str], workdir: Path) -> Gunicorn:
+    """A bare app of bench/'s own (``app``: "module:factory()" from bench/) under the same gunicorn
+    settings as the project's, its log ``gunicorn-<label>-<name>.log``."""
+    return Gunicorn(app, dict(env, PYTHONPATH=str(ROOT)), ROOT / "bench", workdir / f"gunicorn-{label}-{name}.log")
+
+
 def start_ceiling(label: str, env: dict[str, str], workdir: Path) -> Gunicorn:
-    return Gunicorn("support.web:ceiling_app()", dict(env, PYTHONPATH=str(ROOT)), ROOT / "bench",
-                    workdir / f"gunicorn-{label}-ceiling.log")
+    return start_bench_app("support.web:ceiling_app()", "ceiling", label, env, workdir)
 
 
 STARTED = time.monotonic()

@@ -37,16 +37,20 @@ SIGNED_OUT = (
 )
 
 
-def navigation_items() -> list[dict[str, object]]:
-    """Items for ``govukServiceNavigation``; sign-out is a form, added by the template."""
+def _shown() -> list[tuple[NavItem, bool, bool]]:
+    """The items shown to this visitor on this page: each, whether it is this page, and whether
+    this page is in its section."""
     items = SIGNED_IN if current_citizen() is not None else SIGNED_OUT
     endpoint = request.endpoint or ""
+    return [(item, endpoint == item.endpoint,
+             any(endpoint.startswith(s) if s.endswith(".") else endpoint == s for s in item.section))
+            for item in items if item.endpoint in current_app.view_functions]
+
+
+def navigation_items() -> list[dict[str, object]]:
+    """Items for ``govukServiceNavigation``; sign-out is a form, added by the template."""
     result: list[dict[str, object]] = []
-    for item in items:
-        if item.endpoint not in current_app.view_functions:
-            continue
-        here = endpoint == item.endpoint
-        within = any(endpoint.startswith(s) if s.endswith(".") else endpoint == s for s in item.section)
+    for item, here, within in _shown():
         entry: dict[str, object] = {"href": url_for(item.endpoint), "text": str(item.text)}
         if here:
             entry["current"] = True
@@ -56,11 +60,18 @@ def navigation_items() -> list[dict[str, object]]:
     return result
 
 
+def navigation_state() -> tuple[tuple[str, bool, bool], ...]:
+    """All that ``navigation_items`` depends on besides the language: the navigation is kept once
+    for each (``fragment_around`` in base.html)."""
+    return tuple((item.endpoint, here, within) for item, here, within in _shown())
+
+
 def init_app(app: Flask) -> None:
     @app.context_processor
     def _navigation() -> dict[str, object]:
         return {
             "navigation_items": navigation_items,
+            "navigation_state": navigation_state,
             "current_citizen": current_citizen,
             "view_functions": lambda: current_app.view_functions,
             "current_locale": page_language,

@@ -16,7 +16,7 @@ from typing import Any
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovRadioInput, GovTextInput
+from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovRadioInput
 from wtforms import BooleanField, RadioField, SelectChoice, StringField
 
 from tellusonce.domain.changetypes import ChangeType, Field, get_change_type
@@ -26,6 +26,7 @@ from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
 from tellusonce.models import Citizen
 from tellusonce.web.forms import GovDateField, StripWhitespaceForm
+from tellusonce.web.widgets import KeptTextInput
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ def _form_field(f: Field) -> Any:
     if f.kind == "declaration":
         return BooleanField(label, widget=GovCheckboxInput(), description=hint)
     optional = "" if f.required else " " + _("(optional)")
-    return StringField(label + optional, widget=GovTextInput(), description=hint)
+    return StringField(label + optional, widget=KeptTextInput(), description=hint)
 
 
 def page_form(change_type: ChangeType, names: tuple[str, ...], *, formdata: Any = None,
