@@ -159,8 +159,11 @@ class IntakeError(ValueError):
 
 
 def plan_change(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime | None = None,
-                report_id: uuid.UUID | None = None) -> Plan:
-    """Validate the change and decide, for every organisation, whether and what it is told."""
+                report_id: uuid.UUID | None = None, departments: Sequence[Department] | None = None) -> Plan:
+    """Validate the change and decide, for every organisation, whether and what it is told.
+
+    ``departments`` is the registry (``data.departments.registry``) when the caller has read it
+    already in this transaction; otherwise it is read here."""
     now = now or utcnow()
     change = validate_change(request.change_type, with_account(citizen, request.change_type, request.answers),
                              today=uk_date(now))
@@ -172,7 +175,8 @@ def plan_change(session: Session, citizen: Citizen, request: ChangeRequest, *, n
         raise IntakeError(f"when to tell must be one of {tuple(map(str, When))}, not {unknown[0]!r}")
     grants = grant_views(session, citizen.id, now=now, report_id=report_id)
     chosen = set(request.recipients)
-    departments = registry(session)
+    if departments is None:
+        departments = registry(session)
     unknown_ids = chosen - {d.id for d in departments}
     if unknown_ids:
         raise IntakeError(f"no such organisation: {', '.join(sorted(unknown_ids))}")
@@ -238,18 +242,19 @@ def hold_change(session: Session, citizen: Citizen, request: ChangeRequest, *, n
 
 
 def plan_submission(session: Session, citizen: Citizen, request: ChangeRequest, *, now: datetime | None = None,
-                    hold: bool = False) -> Submission:
+                    hold: bool = False, departments: Sequence[Department] | None = None) -> Submission:
     """Read, validate and decide everything a submission writes, writing nothing.
 
     Raises ``ChangeInvalid`` or ``IntakeError`` for a change that cannot be sent. Consent is
     decided on what is read here; dispatch checks it again before anything is sent.
+    ``departments``: as ``plan_change`` takes it.
     """
     now = now or utcnow()
     if not request.submission_key:
         raise IntakeError("a submission key is needed so that a repeated submission makes one report")
     report_id = uuid.uuid4()
     reference = new_reference()
-    plan = plan_change(session, citizen, request, now=now, report_id=report_id)
+    plan = plan_change(session, citizen, request, now=now, report_id=report_id, departments=departments)
     change_type = plan.change.change_type
     person = person_row(citizen, change_type.id, plan.change.data, now) if change_type.about_someone_else else None
     row = {

@@ -13,6 +13,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, select, update
@@ -125,9 +126,18 @@ def write_profile(session: Session, citizen: Citizen, values: Mapping[str, Any])
     if not written:
         return
     written["updated_at"] = utcnow()
-    session.connection().execute(update(_CITIZENS).where(_CITIZENS.c.id == citizen.id).values(**written))
+    session.connection().execute(_profile_update(tuple(written)),
+                                 {"citizen": citizen.id, **{f"new_{name}": value for name, value in written.items()}})
     for name, value in written.items():
         set_committed_value(citizen, name, value)
+
+
+@cache
+def _profile_update(columns: tuple[str, ...]) -> Any:
+    """The UPDATE of these columns of one citizen, built once for each set of columns (a statement
+    built anew for every write costs its cache key each time)."""
+    return (update(_CITIZENS).where(_CITIZENS.c.id == bindparam("citizen"))
+            .values({name: bindparam(f"new_{name}") for name in columns}))
 
 
 def set_language(session: Session, citizen: Citizen, language: str) -> None:

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, Table, bindparam, delete, inspect, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
 from tellusonce.models import ChangeReport, ReportJourney
@@ -26,11 +26,25 @@ _JOURNEYS = cast(Table, ReportJourney.__table__)
 _REPLACE = (update(_JOURNEYS)
             .where(_JOURNEYS.c.id == bindparam("journey_id"), _JOURNEYS.c.citizen_id == bindparam("owner"))
             .values(state=bindparam("state"), updated_at=bindparam("updated_at"), expires_at=bindparam("expires_at")))
+# Every page reads its journey and sending deletes it: Core statements (the ORM's load by key and
+# its bulk delete's synchronisation of the session cost more than the statements themselves).
+_READ = select(*_JOURNEYS.c).where(_JOURNEYS.c.id == bindparam("journey_id"))
+_COLUMN_KEYS = tuple(column.key for column in _JOURNEYS.c)
+_DELETE = delete(_JOURNEYS).where(_JOURNEYS.c.id == bindparam("journey_id"), _JOURNEYS.c.citizen_id == bindparam("owner"))
 
 
 def load_journey(session: Session, journey_id: str, citizen_id: uuid.UUID, *, now: datetime) -> ReportJourney | None:
-    """The citizen's journey with this id, unless it has expired."""
-    journey = session.get(ReportJourney, journey_id)
+    """The citizen's journey with this id, unless it has expired (from the session when it holds it already)."""
+    journey = session.identity_map.get(identity_key(ReportJourney, journey_id))
+    if journey is not None and inspect(journey).expired:
+        journey = session.get(ReportJourney, journey_id)  # read again, or None when it is gone
+    elif journey is None:
+        row = session.connection().execute(_READ, {"journey_id": journey_id}).first()
+        if row is None:
+            return None
+        journey = ReportJourney(**dict(zip(_COLUMN_KEYS, row, strict=True)))
+        make_transient_to_detached(journey)  # as if loaded: no attribute is pending
+        session.add(journey)
     if journey is None or journey.citizen_id != citizen_id or journey.expires_at <= now:
         return None
     return journey
@@ -57,8 +71,10 @@ def store_journey(session: Session, journey_id: str, citizen_id: uuid.UUID, stat
 
 def delete_journey(session: Session, journey_id: str, citizen_id: uuid.UUID) -> bool:
     """Forget the citizen's journey (sent, or replaced by a new one); whether there was one."""
-    result = cast(CursorResult[Any], session.execute(
-        delete(ReportJourney).where(ReportJourney.id == journey_id, ReportJourney.citizen_id == citizen_id)))
+    held = session.identity_map.get(identity_key(ReportJourney, journey_id))
+    if held is not None:  # loaded in this session: it is gone from the database now
+        session.expunge(held)
+    result = cast(CursorResult[Any], session.connection().execute(_DELETE, {"journey_id": journey_id, "owner": citizen_id}))
     return result.rowcount > 0
 
 

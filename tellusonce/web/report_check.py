@@ -43,7 +43,7 @@ from tellusonce.domain.reporter import account_updates, detail_names, in_words, 
 from tellusonce.domain.validation import ChangeInvalid
 from tellusonce.i18n import N_
 from tellusonce.mailout.queue import compose_email, insert_email
-from tellusonce.models import Citizen
+from tellusonce.models import Citizen, Department
 from tellusonce.web import display, report_timing
 from tellusonce.web.database import get_session, start_writing
 from tellusonce.web.department_names import marked_name, organisation_name
@@ -135,10 +135,10 @@ class DeclaredCheckForm(CheckForm):
     authority_declared = BooleanField(widget=GovCheckboxInput())  # the field named DECLARATION; labelled per change type
 
 
-def _check_form(change_type: ChangeType, journey: Journey, formdata: Any = None) -> StripWhitespaceForm:
+def _check_form(change_type: ChangeType, journey: Journey, departments: Sequence[Department],
+                formdata: Any = None) -> StripWhitespaceForm:
     """The form for ``change_type``, with when to tell each organisation that could be told on the date."""
-    asked = report_timing.offers(change_type, journey.answers, registry(get_session()), journey.recipients,
-                                 now=utcnow())
+    asked = report_timing.offers(change_type, journey.answers, departments, journey.recipients, now=utcnow())
     if updates_account(change_type):
         return report_timing.with_timing(SelfCheckForm, change_type, asked)(formdata=formdata)
     if not change_type.about_someone_else:
@@ -151,22 +151,23 @@ def _check_form(change_type: ChangeType, journey: Journey, formdata: Any = None)
 def check_or_submit(citizen: Citizen, journey: Journey) -> str | Response:
     session = get_session()
     change_type = get_change_type(journey.change_type)
+    departments = registry(session)  # read once: the form's questions and the plan both need it
     form: StripWhitespaceForm | None = None
     # Sending goes straight to the intake, which plans again anyway: the preview is for showing.
     # With nobody left to tell, the page says so and offers no button; a POST just shows it again.
     if request.method == "POST" and journey.recipients:
         # A change about the reporter answers whether to update their account; one about someone
         # else, the declaration. (CSRFProtect checked the token before this view ran.)
-        form = _check_form(change_type, journey, request.form)
+        form = _check_form(change_type, journey, departments, request.form)
         if form.validate():
-            sent = _send(session, citizen, journey, form)
+            sent = _send(session, citizen, journey, form, departments)
             if sent is not None:
                 return sent
     if form is None:
-        form = _check_form(change_type, journey, request.form if request.method == "POST" else None)
+        form = _check_form(change_type, journey, departments, request.form if request.method == "POST" else None)
     try:
         # The declaration does not change who is told what, so the preview assumes it is given.
-        plan = plan_change(session, citizen, _request(journey, declared=True), now=utcnow())
+        plan = plan_change(session, citizen, _request(journey, declared=True), now=utcnow(), departments=departments)
     except ChangeInvalid as error:
         return _to_first_error(journey, error)
     return render_template("report/check.html", form=form, account_details=_account_details(citizen, plan),
@@ -182,7 +183,8 @@ def _account_details(citizen: Citizen, plan: Plan) -> str | None:
     return in_words(names, page_language()) if names else None
 
 
-def _send(session: Session, citizen: Citizen, journey: Journey, form: StripWhitespaceForm | None) -> Response | None:
+def _send(session: Session, citizen: Citizen, journey: Journey, form: StripWhitespaceForm | None,
+          departments: Sequence[Department]) -> Response | None:
     """Send the report through the intake: where to go next, or None when the declaration (on
     ``form``) was refused and the page is shown again with its error."""
     declared = bool(form[DECLARATION].data) if form is not None and DECLARATION in form else False
@@ -190,7 +192,7 @@ def _send(session: Session, citizen: Citizen, journey: Journey, form: StripWhite
     timing = report_timing.chosen(form) if form is not None else {}
     try:
         submission = plan_submission(session, citizen, _request(journey, declared=declared, update_details=update_details,
-                                                                timing=timing), now=utcnow())
+                                                                timing=timing), now=utcnow(), departments=departments)
     except ChangeInvalid as error:
         if form is None or DECLARATION not in form or any(e.field != DECLARATION for e in error.errors):
             return _to_first_error(journey, error)
