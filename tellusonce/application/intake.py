@@ -409,7 +409,7 @@ def _audit_submitted(session: Session, report: ChangeReport, outcomes: list[Reci
                      account_updated: list[str]) -> None:
     record_event(
         session, actor=f"citizen:{report.citizen_id}", action="report.submitted", subject_type="change_report",
-        subject_id=report.id, at=now, flush=False,
+        subject_id=report.id, at=now, flush=False, plain=True,
         details={
             "reference": report.reference, "change_type": report.change_type, "channel": report.channel,
             "queued": sorted(o.department.id for o in outcomes if o.status == "queued"),
