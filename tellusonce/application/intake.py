@@ -173,13 +173,19 @@ def plan_change(session: Session, citizen: Citizen, request: ChangeRequest, *, n
     unknown = [w for w in request.timing.values() if w not in tuple(When)]
     if unknown:
         raise IntakeError(f"when to tell must be one of {tuple(map(str, When))}, not {unknown[0]!r}")
-    grants = grant_views(session, citizen.id, now=now, report_id=report_id)
     chosen = set(request.recipients)
     if departments is None:
         departments = registry(session)
     unknown_ids = chosen - {d.id for d in departments}
     if unknown_ids:
         raise IntakeError(f"no such organisation: {', '.join(sorted(unknown_ids))}")
+    # The consents held decide only for an organisation chosen without one given with this report:
+    # with one given for each (as the web journey asks), they are not read.
+    if any(d.id in chosen and d.id not in request.consent and d.accepts(request.change_type) for d in departments):
+        grants = grant_views(session, citizen.id, now=now, report_id=report_id)
+    else:
+        grants = []
+        session.flush()  # as reading them would: what the caller has pending is written before this report
     plans: list[RecipientPlan] = []
     for department in departments:
         if not department.accepts(request.change_type):
