@@ -45,6 +45,7 @@ from tellusonce.models import (
     ConsentScope,
     Department,
     Notification,
+    NotificationKind,
     NotificationState,
     ReportState,
     Subject,
@@ -392,7 +393,8 @@ def _to_queue(citizen_id: uuid.UUID, report_id: uuid.UUID, reference: str, chang
         notification_id = uuid.uuid4()
         notifications.append({
             "id": notification_id, "report_id": report_id, "citizen_id": citizen_id,
-            "department_id": rp.department.id, "change_type": change_type, "state": NotificationState.PENDING,
+            "department_id": rp.department.id, "change_type": change_type, "kind": NotificationKind.CHANGE,
+            "state": NotificationState.PENDING,
             "payload": minimise(plan.change.data, rp.fields, protected_address=plan.change.protected_address,
                                 language=language if rp.department.receives_language else None),
             "consent_receipt_id": receipt_id, "attempt_count": 0,
