@@ -45,6 +45,7 @@ from tellusonce.models import (
     ConsentScope,
     Department,
     Notification,
+    NotificationKind,
     NotificationState,
     ReportState,
     Subject,
@@ -173,13 +174,19 @@ def plan_change(session: Session, citizen: Citizen, request: ChangeRequest, *, n
     unknown = [w for w in request.timing.values() if w not in tuple(When)]
     if unknown:
         raise IntakeError(f"when to tell must be one of {tuple(map(str, When))}, not {unknown[0]!r}")
-    grants = grant_views(session, citizen.id, now=now, report_id=report_id)
     chosen = set(request.recipients)
     if departments is None:
         departments = registry(session)
     unknown_ids = chosen - {d.id for d in departments}
     if unknown_ids:
         raise IntakeError(f"no such organisation: {', '.join(sorted(unknown_ids))}")
+    # The consents held decide only for an organisation chosen without one given with this report:
+    # with one given for each (as the web journey asks), they are not read.
+    if any(d.id in chosen and d.id not in request.consent and d.accepts(request.change_type) for d in departments):
+        grants = grant_views(session, citizen.id, now=now, report_id=report_id)
+    else:
+        grants = []
+        session.flush()  # as reading them would: what the caller has pending is written before this report
     plans: list[RecipientPlan] = []
     for department in departments:
         if not department.accepts(request.change_type):
@@ -386,7 +393,8 @@ def _to_queue(citizen_id: uuid.UUID, report_id: uuid.UUID, reference: str, chang
         notification_id = uuid.uuid4()
         notifications.append({
             "id": notification_id, "report_id": report_id, "citizen_id": citizen_id,
-            "department_id": rp.department.id, "change_type": change_type, "state": NotificationState.PENDING,
+            "department_id": rp.department.id, "change_type": change_type, "kind": NotificationKind.CHANGE,
+            "state": NotificationState.PENDING,
             "payload": minimise(plan.change.data, rp.fields, protected_address=plan.change.protected_address,
                                 language=language if rp.department.receives_language else None),
             "consent_receipt_id": receipt_id, "attempt_count": 0,
@@ -409,7 +417,7 @@ def _audit_submitted(session: Session, report: ChangeReport, outcomes: list[Reci
                      account_updated: list[str]) -> None:
     record_event(
         session, actor=f"citizen:{report.citizen_id}", action="report.submitted", subject_type="change_report",
-        subject_id=report.id, at=now, flush=False,
+        subject_id=report.id, at=now, flush=False, plain=True,
         details={
             "reference": report.reference, "change_type": report.change_type, "channel": report.channel,
             "queued": sorted(o.department.id for o in outcomes if o.status == "queued"),

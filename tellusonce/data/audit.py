@@ -47,12 +47,16 @@ def _digest_of(prev_hash: str, chain: str, at: datetime, actor: str, action: str
 
 
 def record_event(session: Session, *, actor: str, action: str, subject_type: str, subject_id: object,
-                 details: dict[str, Any] | None = None, at: datetime | None = None, flush: bool = True) -> None:
+                 details: dict[str, Any] | None = None, at: datetime | None = None, flush: bool = True,
+                 plain: bool = False) -> None:
     """Append one event to ``actor``'s chain. ``details`` hold no personal data: ids, counts, states.
 
     The event is written at once, as a plain row in the caller's transaction (in call
     order, so each chain keeps its order). ``flush=True`` also flushes whatever the
     caller has pending in the session; ``flush=False`` leaves that to its next flush.
+    ``plain=True``: ``details`` are JSON values already (strings, numbers, booleans, None, and
+    lists and string-keyed dicts of them), so they are hashed and stored as given, with no
+    round trip through JSON to make them so.
     """
     connection = session.connection()
     if connection.dialect.name == "postgresql":
@@ -60,7 +64,7 @@ def record_event(session: Session, *, actor: str, action: str, subject_type: str
     prev = connection.execute(_LAST_HASH, {"chain": actor}).scalar() or GENESIS
     at = at or utcnow()
     subject = str(subject_id)
-    content = json.loads(json.dumps(details or {}, default=str))
+    content = (details or {}) if plain else json.loads(json.dumps(details or {}, default=str))
     connection.execute(_APPEND, {
         "chain": actor, "at": at, "actor": actor, "action": action, "subject_type": subject_type,
         "subject_id": subject, "details": content, "prev_hash": prev,

@@ -130,7 +130,8 @@ class Driver:
 
 
 def changed_rows(result: Result[Any]) -> int:
-    """How many rows an UPDATE or DELETE changed (its result is a cursor's, whatever ``execute`` is typed to give)."""
+    """How many rows an UPDATE or DELETE changed, or an INSERT run with ``preserve_rowcount`` (its result is a
+    cursor's, whatever ``execute`` is typed to give)."""
     return cast(CursorResult[Any], result).rowcount
 
 

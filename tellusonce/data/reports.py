@@ -32,7 +32,8 @@ def _insert_once(dialect: Any) -> Any:
     # ON CONFLICT on uq_change_report_submission: the same submission raced us, and that one stands.
     return (dialect.insert(_REPORTS)
             .on_conflict_do_nothing(index_elements=[_REPORTS.c.citizen_id, _REPORTS.c.submission_key])
-            .returning(_REPORTS.c.id))
+            # How many rows it inserted (0: the key was taken), kept as for an UPDATE, rather than a RETURNING to fetch.
+            .execution_options(preserve_rowcount=True))
 
 
 _INSERT_REPORT = {"sqlite": _insert_once(sqlite), "postgresql": _insert_once(postgresql)}
@@ -96,7 +97,7 @@ def insert_report(session: Session, row: Mapping[str, Any], *, person: Mapping[s
     connection = session.connection()
     if person is not None:
         connection.execute(_INSERT_PERSON, person)
-    inserted = connection.execute(_INSERT_REPORT[connection.dialect.name], row).first() is not None
+    inserted = changed_rows(connection.execute(_INSERT_REPORT[connection.dialect.name], row)) == 1
     if not inserted and person is not None:
         connection.execute(_DELETE_PERSON, {"id": person["id"]})
     return inserted
