@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, delete, inspect, select, update
+from sqlalchemy import CursorResult, Row, Table, bindparam, delete, inspect, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
@@ -48,6 +48,16 @@ def load_journey(session: Session, journey_id: str, citizen_id: uuid.UUID, *, no
     if journey is None or journey.citizen_id != citizen_id or journey.expires_at <= now:
         return None
     return journey
+
+
+def read_journey_row(session: Session, journey_id: str, citizen_id: uuid.UUID, *, now: datetime) -> Row[Any] | None:
+    """The citizen's journey row as the database holds it now, not the session's copy (None once
+    expired or gone): for a page that read its journey before taking SQLite's write lock and must
+    see whether another request wrote it in between."""
+    row = session.connection().execute(_READ, {"journey_id": journey_id}).first()
+    if row is None or row.citizen_id != citizen_id or row.expires_at <= now:
+        return None
+    return row
 
 
 def store_journey(session: Session, journey_id: str, citizen_id: uuid.UUID, state: Mapping[str, Any], *,

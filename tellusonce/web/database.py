@@ -53,7 +53,7 @@ def _view_reads_first() -> bool:
     return bool(getattr(view, "reads_first", False))
 
 
-def start_writing(session: Session) -> None:
+def start_writing(session: Session) -> bool:
     """Take the write lock before writing in a ``reads_first`` view.
 
     On SQLite a deferred read transaction cannot safely become a writer once
@@ -61,12 +61,14 @@ def start_writing(session: Session) -> None:
     written yet; loaded objects stay loaded) and a ``BEGIN IMMEDIATE`` one starts,
     on the same connection (``renew_as_writer``). Whatever the writes depend on
     must be read again after this. On PostgreSQL the transaction simply goes on.
+    Whether a new transaction began (what was read must then be checked again).
     """
     if not is_sqlite(session):
-        return
+        return False
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("start_writing is called before the first write")
     renew_as_writer(session.connection())
+    return True
 
 
 def _commit_on_success(response: Response) -> Response:

@@ -32,7 +32,13 @@ from typing import Any
 from flask import session
 
 from tellusonce.clock import utcnow
-from tellusonce.data.journeys import delete_journey, load_journey, report_for_submission, store_journey
+from tellusonce.data.journeys import (
+    delete_journey,
+    load_journey,
+    read_journey_row,
+    report_for_submission,
+    store_journey,
+)
 from tellusonce.web.database import get_session
 
 SESSION_KEY = "report_journey"
@@ -56,6 +62,8 @@ class Journey:
     chose_recipients: bool = False
     # Set once submitted (from the session, or the report its key made): a second submit finds the same report.
     report_id: str | None = None
+    # The state as read from the database (not changed since): whether another request has written it since.
+    stored_state: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def submission_key(self) -> str:
@@ -106,13 +114,27 @@ def current_journey(citizen_id: uuid.UUID) -> Journey | None:
     if row is None:
         made = report_for_submission(db, citizen_id, Journey.sent(journey_id, citizen_id, "").submission_key)
         return Journey.sent(journey_id, citizen_id, str(made)) if made is not None else None
+    return _from_row(row)
+
+
+def _from_row(row: Any) -> Journey:
     state = row.state
     return Journey(
         id=row.id, citizen_id=str(row.citizen_id), change_type=str(state["change_type"]),
         started_at=row.started_at.isoformat(), answers=dict(state.get("answers") or {}),
         recipients=list(state.get("recipients") or []), consent=dict(state.get("consent") or {}),
-        chose_recipients=bool(state.get("chose_recipients")),
+        chose_recipients=bool(state.get("chose_recipients")), stored_state=state,
     )
+
+
+def journey_as_stored(journey: Journey) -> Journey | None:
+    """The journey as the database holds it now: ``journey`` itself when no other request has
+    written it since it was read, else read afresh (None once gone). For a page that read its
+    journey before taking SQLite's write lock (``start_writing``), called after taking it."""
+    row = read_journey_row(get_session(), journey.id, uuid.UUID(journey.citizen_id), now=utcnow())
+    if row is None:
+        return None
+    return journey if row.state == journey.stored_state else _from_row(row)
 
 
 def mark_submitted(journey: Journey, report_id: uuid.UUID) -> None:

@@ -17,15 +17,15 @@ from wtforms import RadioField, SelectChoice
 
 from tellusonce.clock import today, utcnow
 from tellusonce.data.departments import list_departments
-from tellusonce.domain.changetypes import CHANGE_TYPES, get_change_type
+from tellusonce.domain.changetypes import CHANGE_TYPES, ChangeType, get_change_type
 from tellusonce.domain.reporter import with_account
 from tellusonce.domain.validation import ChangeInvalid, validate_change
 from tellusonce.models import Citizen
 from tellusonce.web import report_check, report_pages
 from tellusonce.web.auth import current_citizen, login_required
-from tellusonce.web.database import get_session, reads_first
+from tellusonce.web.database import get_session, reads_first, start_writing
 from tellusonce.web.forms import StripWhitespaceForm
-from tellusonce.web.journey import Journey, begin_journey, current_journey, save_journey
+from tellusonce.web.journey import Journey, begin_journey, current_journey, journey_as_stored, save_journey
 from tellusonce.web.report_pages import Page
 from tellusonce.web.report_recipients import recipients_form, recipients_view, save_recipients
 
@@ -97,6 +97,7 @@ def _after(journey: Journey, page: Page) -> str:
 
 
 @bp.route("/questions/<slug>", methods=["GET", "POST"])
+@reads_first  # an answer takes SQLite's write lock only for its one UPDATE, after the reads and checks
 @login_required
 def question(slug: str) -> str | Response:
     journey = _journey_or_none()
@@ -108,11 +109,15 @@ def question(slug: str) -> str | Response:
     change_type = get_change_type(journey.change_type)
     citizen = _citizen()
     if request.method == "POST":
-        form = report_pages.page_form(change_type, page.fields, formdata=request.form)
-        form.validate()  # CSRF, and whether the date boxes make a date; the domain judges the rest
-        journey.set_answers(page.fields, report_pages.collected(change_type, form, page.fields))
+        form = _answered(journey, page, change_type, citizen)
+        if start_writing(get_session()):  # the journey read before the lock: written since by another request?
+            stored = journey_as_stored(journey)
+            if stored is None:
+                return _start_again()
+            if stored is not journey:  # then answered again on what that request left
+                journey = stored
+                form = _answered(journey, page, change_type, citizen)
         save_journey(journey)
-        _domain_errors(form, journey, page, citizen)
         if not form.errors:
             return redirect(_after(journey, page))
     else:
@@ -123,6 +128,15 @@ def question(slug: str) -> str | Response:
         "report/question.html", form=form, page=page, change_type=change_type, params=params, single=single,
         back=_back_from(journey, page), action=request.full_path.rstrip("?"),
     )
+
+
+def _answered(journey: Journey, page: Page, change_type: ChangeType, citizen: Citizen) -> StripWhitespaceForm:
+    """The page's answers from the request put into the journey (not yet written), and the form with any errors."""
+    form = report_pages.page_form(change_type, page.fields, formdata=request.form)
+    form.validate()  # CSRF, and whether the date boxes make a date; the domain judges the rest
+    journey.set_answers(page.fields, report_pages.collected(change_type, form, page.fields))
+    _domain_errors(form, journey, page, citizen)
+    return form
 
 
 def _domain_errors(form: StripWhitespaceForm, journey: Journey, page: Page, citizen: Citizen) -> bool:

@@ -21,10 +21,11 @@ from flask.cli import ScriptInfo
 from flask.testing import FlaskClient
 from journey_helpers import answer_pages, choose, count, move_answers, report_a_move, signed_in, start_change
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from tellusonce import create_app
 from tellusonce.cli import main
-from tellusonce.db import transaction
+from tellusonce.db import is_sqlite, transaction
 from tellusonce.models import ChangeReport, ReportJourney
 from tellusonce.settings import Settings
 
@@ -147,3 +148,32 @@ def test_a_journey_sent_by_a_request_that_raced_this_one_leads_to_the_same_repor
     second = client.post("/report/check", data={"csrf_token": token})
     assert second.status_code == 303 and second.location == first.location
     assert count(app, ChangeReport) == 1
+
+
+def test_an_answer_written_while_a_page_read_its_journey_is_kept(
+        app: Flask, client: FlaskClient, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A question page reads and checks before taking SQLite's write lock; another request of the
+    same citizen's (another tab) writing the journey in between is not overwritten by it."""
+    if not is_sqlite(engine):
+        pytest.skip("on PostgreSQL the page's transaction goes on; start_writing begins none")
+    from tellusonce.web import report
+
+    signed_in(app, client)
+    start_change(client, "address")
+    token = csrf_token(client, "/report/questions/new-address")
+    [journey_id] = _journey_ids(app)
+    real = report.start_writing
+
+    def another_tab_answers_first(session: Session) -> bool:
+        with transaction(engine) as other:
+            row = other.get(ReportJourney, journey_id)
+            assert row is not None
+            row.state = {**row.state, "answers": {**row.state["answers"], "others_moving": "no"}}
+        return real(session)
+
+    monkeypatch.setattr(report, "start_writing", another_tab_answers_first)
+    answers = move_answers()["new-address"]
+    assert client.post("/report/questions/new-address", data={**answers, "csrf_token": token}).status_code == 302
+    with transaction(engine, writer=False) as db:
+        stored = db.scalars(select(ReportJourney.state)).one()["answers"]
+    assert stored["others_moving"] == "no" and stored["town"] == "Leeds"
