@@ -18,11 +18,11 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from tellusonce.clock import utcnow
+from tellusonce.data.by_key import get_by_key, read_by_key
 from tellusonce.data.driver import changed_rows
 from tellusonce.models import Citizen, EmailToken, TokenPurpose
 
@@ -49,8 +49,7 @@ class EmailTaken(ValueError):
 _CITIZENS = cast(Table, Citizen.__table__)
 # Every signed-in request reads its citizen: one Core statement (compiled once, from SQLAlchemy's
 # compiled cache) read as a plain row costs less than the ORM's query and load.
-_BY_ID = select(*_CITIZENS.c).where(_CITIZENS.c.id == bindparam("id"))
-_COLUMN_KEYS = tuple(column.key for column in _CITIZENS.c)
+_BY_ID = read_by_key(Citizen)
 
 
 def get_citizen(session: Session, citizen_id: uuid.UUID | str) -> Citizen | None:
@@ -59,16 +58,7 @@ def get_citizen(session: Session, citizen_id: uuid.UUID | str) -> Citizen | None
         key = citizen_id if isinstance(citizen_id, uuid.UUID) else uuid.UUID(str(citizen_id))
     except ValueError:
         return None
-    held = session.identity_map.get(identity_key(Citizen, key))
-    if held is not None:
-        return held
-    row = session.connection().execute(_BY_ID, {"id": key}).first()
-    if row is None:
-        return None
-    citizen = Citizen(**dict(zip(_COLUMN_KEYS, row, strict=True)))
-    make_transient_to_detached(citizen)  # as if loaded: no attribute is pending
-    session.add(citizen)
-    return citizen
+    return get_by_key(session, Citizen, key, _BY_ID)
 
 
 def get_citizen_by_email(session: Session, address: str) -> Citizen | None:

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, Table, bindparam, delete, inspect, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import CursorResult, Row, Table, bindparam, delete, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from tellusonce.data.by_key import get_by_key, read_by_key
 from tellusonce.models import ChangeReport, ReportJourney
 
 LIFETIME = timedelta(hours=24)
@@ -28,23 +29,13 @@ _REPLACE = (update(_JOURNEYS)
             .values(state=bindparam("state"), updated_at=bindparam("updated_at"), expires_at=bindparam("expires_at")))
 # Every page reads its journey and sending deletes it: Core statements (the ORM's load by key and
 # its bulk delete's synchronisation of the session cost more than the statements themselves).
-_READ = select(*_JOURNEYS.c).where(_JOURNEYS.c.id == bindparam("journey_id"))
-_COLUMN_KEYS = tuple(column.key for column in _JOURNEYS.c)
+_READ = read_by_key(ReportJourney)
 _DELETE = delete(_JOURNEYS).where(_JOURNEYS.c.id == bindparam("journey_id"), _JOURNEYS.c.citizen_id == bindparam("owner"))
 
 
 def load_journey(session: Session, journey_id: str, citizen_id: uuid.UUID, *, now: datetime) -> ReportJourney | None:
     """The citizen's journey with this id, unless it has expired (from the session when it holds it already)."""
-    journey = session.identity_map.get(identity_key(ReportJourney, journey_id))
-    if journey is not None and inspect(journey).expired:
-        journey = session.get(ReportJourney, journey_id)  # read again, or None when it is gone
-    elif journey is None:
-        row = session.connection().execute(_READ, {"journey_id": journey_id}).first()
-        if row is None:
-            return None
-        journey = ReportJourney(**dict(zip(_COLUMN_KEYS, row, strict=True)))
-        make_transient_to_detached(journey)  # as if loaded: no attribute is pending
-        session.add(journey)
+    journey = get_by_key(session, ReportJourney, journey_id, _READ)
     if journey is None or journey.citizen_id != citizen_id or journey.expires_at <= now:
         return None
     return journey
@@ -54,7 +45,7 @@ def read_journey_row(session: Session, journey_id: str, citizen_id: uuid.UUID, *
     """The citizen's journey row as the database holds it now, not the session's copy (None once
     expired or gone): for a page that read its journey before taking SQLite's write lock and must
     see whether another request wrote it in between."""
-    row = session.connection().execute(_READ, {"journey_id": journey_id}).first()
+    row = session.connection().execute(_READ, {"key": journey_id}).first()
     if row is None or row.citizen_id != citizen_id or row.expires_at <= now:
         return None
     return row
