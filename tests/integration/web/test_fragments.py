@@ -40,3 +40,15 @@ def test_nothing_is_kept_while_templates_reload(app: Flask, client: FlaskClient)
     client.get("/")
     client.get("/", headers=WELSH)
     assert len(app.extensions[EXTENSION]) == 0
+
+
+def test_a_kept_back_link_is_the_back_link_rendered_in_full(app: Flask) -> None:
+    full = app.jinja_env.from_string(
+        '{% from "govuk_frontend_jinja/components/back-link/macro.html" import govukBackLink %}'
+        "{{ govukBackLink({'href': href, 'text': text or 'Back'}) }}")
+    with app.test_request_context("/"):
+        back_link = app.jinja_env.get_template("macros.html").module.back_link  # type: ignore[attr-defined]
+        for href, text in [("/report/a?b=1&c=<2>", None), ("/track/AB-12", "Back to your report"), ("", None),
+                           ("/report/a?b=1&c=<2>", None)]:
+            assert str(back_link(href, text)) == full.render(href=href, text=text)
+        assert len(app.extensions[EXTENSION]) == 2  # one a text and language, whatever the address
